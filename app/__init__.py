@@ -1,0 +1,1 @@
+"""Slack-facing side of the triage assistant: settings, the Bolt app, listeners, views, CLI."""

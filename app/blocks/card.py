@@ -1,0 +1,193 @@
+"""The approval card (SPEC §5.6) and the edit modal: pure builders over plain data."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    InputBlock,
+    MarkdownTextObject,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from app.ids import ActionId, BlockId, CallbackId
+
+SECTION_LIMIT = 3000  # Block Kit: a section's text
+_URGENCY_MARK = {"urgent": "🔴 urgent", "high": "🟠 high", "normal": "🟢 normal", "low": "⚪ low"}
+
+
+@dataclass(frozen=True)
+class CardView:
+    """Everything a card shows, read from the database by the worker."""
+
+    request_id: int
+    channel_id: str
+    customer_id: str
+    text: str
+    state: str  # open | answered | closed | withdrawn
+    permalink: str | None = None
+    category: str | None = None
+    urgency: str | None = None
+    summary: str | None = None
+    files: list[dict[str, Any]] = field(default_factory=list)
+    context: dict[str, Any] | None = None
+    suggestions: dict[str, Any] | None = None
+    draft_id: int | None = None
+    draft_text: str | None = None
+    draft_status: str | None = None
+    draft_note: str = ""
+    decided_by: str | None = None
+    decision_reason: str | None = None
+    posted_text: str | None = None
+
+
+def build_approval_card(card: CardView) -> list[Block]:
+    """The card's blocks; decided or withdrawn cards lose their buttons."""
+    if card.state == "withdrawn":
+        return [
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=f"🗑 *Withdrawn.* <@{card.customer_id}> deleted their message in "
+                    f"<#{card.channel_id}>; its text is no longer stored."
+                )
+            )
+        ]
+    blocks: list[Block] = [_headline(card), _customer_message(card)]
+    if card.files:
+        names = ", ".join(f.get("name") or f.get("title") or "file" for f in card.files[:5])
+        blocks.append(_context(f"📎 {len(card.files)} file(s): {names}"))
+    blocks.append(_context(_status_line("🏢 Account", card.context, _account_summary)))
+    blocks.append(DividerBlock())
+    blocks.extend(_draft(card))
+    blocks.append(_context(_status_line("🙋 Suggested colleagues", card.suggestions, _people)))
+    blocks.append(_decision(card) if card.draft_status != "pending" else _buttons(card))
+    return blocks
+
+
+def card_fallback_text(card: CardView) -> str:
+    """The notification text of the card (shown where blocks cannot be)."""
+    if card.state == "withdrawn":
+        return "Request withdrawn: the customer deleted their message."
+    return f"Request from <@{card.customer_id}>: {_clip(card.summary or card.text, 150)}"
+
+
+def build_edit_modal(*, draft_id: int, text: str) -> View:
+    """The `edit_draft` modal, prefilled with the draft."""
+    return View(
+        type="modal",
+        callback_id=CallbackId.EDIT_DRAFT,
+        private_metadata=json.dumps({"draft_id": draft_id}),
+        title=PlainTextObject(text="Edit reply"),
+        submit=PlainTextObject(text="Post reply"),
+        close=PlainTextObject(text="Cancel"),
+        blocks=[
+            InputBlock(
+                block_id=BlockId.EDIT_TEXT,
+                label=PlainTextObject(text="Reply to the customer"),
+                element=PlainTextInputElement(
+                    action_id=BlockId.EDIT_TEXT_INPUT,
+                    multiline=True,
+                    initial_value=_clip(text, SECTION_LIMIT),
+                    max_length=SECTION_LIMIT,
+                ),
+                hint=PlainTextObject(text="Posted in the customer's thread when you submit."),
+            )
+        ],
+    )
+
+
+def _headline(card: CardView) -> SectionBlock:
+    urgency = _URGENCY_MARK.get(card.urgency or "", card.urgency or "untriaged")
+    category = (card.category or "untriaged").replace("_", " ")
+    summary = f"\n{card.summary}" if card.summary else ""
+    return SectionBlock(
+        text=MarkdownTextObject(
+            text=_clip(
+                f"*Request #{card.request_id}* from <@{card.customer_id}> in <#{card.channel_id}>"
+                f" · {urgency} · {category}{summary}",
+                SECTION_LIMIT,
+            )
+        )
+    )
+
+
+def _customer_message(card: CardView) -> SectionBlock:
+    quoted = "\n".join(f">{line}" for line in (card.text or "(no text)").splitlines())
+    link = f"\n<{card.permalink}|View in channel>" if card.permalink else ""
+    return SectionBlock(text=MarkdownTextObject(text=_clip(quoted, SECTION_LIMIT - 40) + link))
+
+
+def _draft(card: CardView) -> list[Block]:
+    if card.draft_text is None:
+        return [SectionBlock(text=MarkdownTextObject(text="*Draft reply:* not drafted yet…"))]
+    blocks: list[Block] = [
+        SectionBlock(
+            text=MarkdownTextObject(
+                text=_clip(f"*Draft reply*\n{card.draft_text}", SECTION_LIMIT)
+            )
+        )
+    ]
+    if card.draft_note:
+        blocks.append(_context(f"ℹ️ {card.draft_note}"))
+    return blocks
+
+
+def _buttons(card: CardView) -> ActionsBlock:
+    value = str(card.draft_id)
+    return ActionsBlock(
+        block_id=f"{BlockId.CARD_ACTIONS}:{card.request_id}",
+        elements=[
+            ButtonElement(text="Approve & send", action_id=ActionId.APPROVE_DRAFT,
+                          value=value, style="primary"),
+            ButtonElement(text="Edit", action_id=ActionId.EDIT_DRAFT, value=value),
+            ButtonElement(text="Regenerate", action_id=ActionId.REGENERATE_DRAFT, value=value),
+            ButtonElement(text="Reject", action_id=ActionId.REJECT_DRAFT, value=value,
+                          style="danger"),
+        ],
+    )
+
+
+def _decision(card: CardView) -> ContextBlock:
+    who = f"<@{card.decided_by}>" if card.decided_by else "someone"
+    if card.draft_status == "approved":
+        edited = " (edited)" if card.posted_text and card.posted_text != card.draft_text else ""
+        return _context(f"✅ Approved{edited} by {who}; the reply is in the customer's thread.")
+    if card.draft_status == "rejected":
+        reason = f": {card.decision_reason}" if card.decision_reason else ""
+        return _context(f"❌ Rejected by {who}{reason}. Nothing was sent.")
+    return _context("⏳ Redrafting…")
+
+
+def _status_line(label: str, data: dict[str, Any] | None, render: Any) -> str:
+    if not data:
+        return f"{label}: not gathered yet"
+    if data.get("status") != "ok":
+        return f"{label}: unavailable ({data.get('reason', 'unknown reason')})"
+    return f"{label}: {render(data)}"
+
+
+def _account_summary(data: dict[str, Any]) -> str:
+    return str(data.get("summary") or data.get("name") or "linked")
+
+
+def _people(data: dict[str, Any]) -> str:
+    people = data.get("people") or []
+    return " · ".join(f"<@{p['user_id']}> ({p.get('reason', '')})" for p in people) or "none"
+
+
+def _context(text: str) -> ContextBlock:
+    return ContextBlock(elements=[MarkdownTextObject(text=_clip(text, SECTION_LIMIT))])
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,114 @@
+"""The `triage` command (SPEC §3)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from typing import Annotated, Any
+
+import typer
+
+cli = typer.Typer(help="Slack Connect support triage assistant.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+db_cli = typer.Typer(help="Database migrations.", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+
+
+def _settings() -> Any:
+    from app.logs import configure_logging
+    from app.settings import get_settings
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def _deps(settings: Any) -> Any:
+    from app.deps import Deps
+
+    return Deps.build(settings)
+
+
+@cli.command()
+def serve(
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 3000,
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "0.0.0.0",
+    workers: Annotated[int, typer.Option(help="Gunicorn worker processes.")] = 2,
+    threads: Annotated[int, typer.Option(help="Threads per worker process.")] = 8,
+) -> None:
+    """Serve Slack's requests over HTTP: /slack/events, /healthz, /metrics."""
+    from gunicorn.app.base import BaseApplication
+
+    settings = _settings()
+    settings.require("slack_signing_secret", "slack_bot_token")
+
+    class _Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("threads", threads)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("timeout", 30)
+            self.cfg.set("accesslog", None)
+
+        def load(self) -> Any:  # runs in each worker process, after the fork
+            from app.main import create_app
+            from app.web import create_web
+
+            deps = _deps(settings)
+            return create_web(create_app(deps), deps)
+
+    _Server().run()
+
+
+@cli.command()
+def socket() -> None:
+    """Run the same listeners over Socket Mode (local development, no public URL)."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from app.main import create_app
+
+    settings = _settings()
+    settings.require("slack_app_token")
+    deps = _deps(settings)
+    SocketModeHandler(create_app(deps), settings.slack_app_token.get_secret_value()).start()
+
+
+@cli.command()
+def worker(
+    queues: Annotated[list[str] | None, typer.Option("--queues", help="Queues to work.")] = None,
+    burst: Annotated[bool, typer.Option(help="Exit when the queues are empty.")] = False,
+) -> None:
+    """Run an RQ worker (with the scheduler, the lease heartbeat and the sweeper)."""
+    from workers.process import run_worker
+
+    settings = _settings()
+    settings.require("slack_bot_token", "triage_channel")
+    run_worker(_deps(settings), queues=queues, burst=burst)
+
+
+@db_cli.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply database migrations (Alembic) to DATABASE_URL."""
+    from integrations.store.db import upgrade
+
+    settings = _settings()
+    upgrade(settings.database_url, revision)
+    typer.echo(f"database at revision {revision}")
+
+
+def main() -> None:
+    """Entry point: settings errors become one line and exit code 2, never a traceback."""
+    from app.settings import ConfigError
+
+    # Counters are shared by the web and worker processes through this folder (SPEC §8).
+    metrics_dir = os.environ.setdefault(
+        "PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), "triage-metrics")
+    )
+    os.makedirs(metrics_dir, exist_ok=True)
+    try:
+        cli()
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)

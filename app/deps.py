@@ -1,0 +1,50 @@
+"""The composition root: every connection the app and the workers use, built from Settings.
+
+Nothing is created at import time; `Deps.build` is called once per process (the CLI, a test).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from redis import Redis
+from slack_sdk import WebClient
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.settings import Settings
+from integrations.slack import build_web_client
+from integrations.store.db import create_db_engine, session_factory
+from workers.queues import Queues
+
+
+@dataclass
+class Deps:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    redis: Redis
+    queues: Queues
+    slack: WebClient
+
+    @classmethod
+    def build(cls, settings: Settings, *, redis: Redis | None = None) -> Deps:
+        engine = create_db_engine(settings.database_url)
+        if redis is None:
+            # Short timeouts: a listener must ack within Slack's 3 seconds even when Redis hangs.
+            redis = Redis.from_url(
+                settings.redis_url, socket_connect_timeout=1, socket_timeout=2
+            )
+        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=session_factory(engine),
+            redis=redis,
+            queues=Queues(redis),
+            slack=build_web_client(token, settings.slack_api_url),
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()
+        self.redis.close()

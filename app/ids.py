@@ -1,0 +1,31 @@
+"""Identifiers that are part of the interface with Slack (SPEC §5.6): never rename casually."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ActionId(StrEnum):
+    APPROVE_DRAFT = "approve_draft"
+    EDIT_DRAFT = "edit_draft"
+    REGENERATE_DRAFT = "regenerate_draft"
+    REJECT_DRAFT = "reject_draft"
+    PULL_IN = "pull_in"
+
+
+class CallbackId(StrEnum):
+    EDIT_DRAFT = "edit_draft"
+
+
+class BlockId(StrEnum):
+    EDIT_TEXT = "draft_text"
+    EDIT_TEXT_INPUT = "draft_text_input"
+    CARD_ACTIONS = "card_actions"
+
+
+class Reaction(StrEnum):
+    SEEN = "eyes"
+    ANSWERED = "white_check_mark"
+
+
+OUTBOX_EVENT_TYPE = "triage_outbox"  # message metadata that lets a crashed post be found again

@@ -1,0 +1,82 @@
+"""Buttons on the approval card (SPEC §5.6). Decide in the database, ack, hand off."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from slack_bolt import Ack, App, BoltContext, Respond
+from slack_sdk import WebClient
+from sqlalchemy import select
+
+from app import approval
+from app.blocks.card import build_edit_modal
+from app.deps import Deps
+from app.ids import ActionId
+from app.listeners.people import is_our_person
+from integrations.store.db import transaction
+from integrations.store.models import AuditEntry, Draft, DraftStatus
+
+log = structlog.get_logger(__name__)
+
+REFUSAL = "Only people of the organisation that runs this app can act on its cards."
+
+
+def _draft_id(body: dict[str, Any]) -> int:
+    return int(body["actions"][0]["value"])
+
+
+def _user(body: dict[str, Any]) -> str:
+    return str(body["user"]["id"])
+
+
+def refuse(deps: Deps, body: dict[str, Any], respond: Respond, what: str) -> None:
+    """Record and answer a click from outside the organisation; nothing else happens."""
+    log.warning("action.refused", action=what, user=_user(body))
+    with transaction(deps.sessions) as session:
+        session.add(AuditEntry(actor=_user(body), action="action.refused",
+                               detail={"action": what, "team": (body.get("team") or {}).get("id")}))
+    respond(text=REFUSAL, response_type="ephemeral", replace_original=False)
+
+
+def register(app: App, deps: Deps) -> None:
+    def decision(fn: Any, name: str) -> Any:
+        def listener(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+            ack()
+            if not is_our_person(context, body):
+                refuse(deps, body, respond, name)
+                return
+            outcome = fn(deps, draft_id=_draft_id(body), user_id=_user(body))
+            if outcome != approval.Outcome.DONE:
+                respond(text=approval.MESSAGES[outcome], response_type="ephemeral",
+                        replace_original=False)
+
+        return listener
+
+    app.action(ActionId.APPROVE_DRAFT)(decision(approval.approve, "approve_draft"))
+    app.action(ActionId.REJECT_DRAFT)(decision(approval.reject, "reject_draft"))
+    app.action(ActionId.REGENERATE_DRAFT)(decision(approval.regenerate, "regenerate_draft"))
+
+    @app.action(ActionId.EDIT_DRAFT)
+    def edit(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond,
+             client: WebClient) -> None:
+        ack()
+        if not is_our_person(context, body):
+            refuse(deps, body, respond, "edit_draft")
+            return
+        with transaction(deps.sessions) as session:
+            draft = session.scalars(select(Draft).where(Draft.id == _draft_id(body))).first()
+            text = draft.text if draft and draft.status == DraftStatus.PENDING else None
+        if text is None:
+            respond(text=approval.MESSAGES[approval.Outcome.ALREADY_DECIDED],
+                    response_type="ephemeral", replace_original=False)
+            return
+        # Must happen within the trigger id's 3 seconds, so it is done here, not in a job.
+        client.views_open(trigger_id=body["trigger_id"],
+                          view=build_edit_modal(draft_id=_draft_id(body), text=text))
+
+    @app.action(ActionId.PULL_IN)
+    def pull_in(ack: Ack, respond: Respond) -> None:
+        ack()
+        respond(text="Pulling colleagues in is not built yet (colleague suggestions arrive "
+                     "with their own issue).", response_type="ephemeral", replace_original=False)

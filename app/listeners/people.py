@@ -1,0 +1,32 @@
+"""Who may act on a card: only people of the installing organisation (SPEC §5.6)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import BoltContext
+
+from app.classify import Installation, installation_from_body
+
+
+def installation_of(context: BoltContext, body: dict[str, Any]) -> Installation:
+    """The installing org, from Bolt's authorization (falling back to the envelope).
+
+    Not `context.team_id`: Bolt fills that from the payload, which in a Slack Connect channel
+    is the *acting* user's team, the very thing we must check.
+    """
+    auth = context.authorize_result
+    if auth is not None and (auth.team_id or auth.enterprise_id):
+        return Installation(auth.team_id, auth.enterprise_id, auth.bot_user_id)
+    return installation_from_body(body)
+
+
+def is_our_person(context: BoltContext, body: dict[str, Any]) -> bool:
+    """True when the user who clicked or submitted belongs to the installing organisation."""
+    user = body.get("user") or {}
+    team = user.get("team_id") or (body.get("team") or {}).get("id")
+    enterprise = (body.get("enterprise") or {}).get("id") if body.get("enterprise") else None
+    ours = installation_of(context, body)
+    if enterprise and ours.enterprise_id:
+        return enterprise == ours.enterprise_id and ours.includes(team, enterprise)
+    return ours.includes(team)

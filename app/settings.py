@@ -1,0 +1,164 @@
+"""Settings, read from the environment and `.env` exactly as SPEC §4 names them.
+
+Every setting has a default or is optional here; what a command *requires* is checked by
+`Settings.require`, so a missing value fails with one line that names it, never a traceback.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message is one line meant for a person."""
+
+
+def _parse_pairs(value: object, *, what: str) -> dict[str, str]:
+    """Parse `a=1,b=2` (the format of SLA_MINUTES and CASE_PRIORITY) into a dict."""
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    pairs: dict[str, str] = {}
+    for part in str(value).split(","):
+        part = part.strip()
+        if not part:
+            continue
+        key, sep, val = part.partition("=")
+        if not sep or not key.strip() or not val.strip():
+            raise ValueError(f"{what}: expected name=value pairs separated by commas, got {part!r}")
+        pairs[key.strip()] = val.strip()
+    return pairs
+
+
+def _parse_list(value: object) -> list[str]:
+    if isinstance(value, list | tuple):
+        return [str(v).strip() for v in value if str(v).strip()]
+    return [v.strip() for v in str(value or "").split(",") if v.strip()]
+
+
+class Settings(BaseSettings):
+    """All configuration of the app; see `.env.example` for the documented list."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    # Slack
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+
+    # Storage and queues
+    database_url: str = "sqlite:///./triage.db"
+    redis_url: str = "redis://localhost:6379/0"
+
+    # OpenAI
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+
+    # Salesforce
+    salesforce_instance_url: str | None = None
+    salesforce_access_token: SecretStr | None = None
+    salesforce_username: str | None = None
+    salesforce_password: SecretStr | None = None
+    salesforce_security_token: SecretStr | None = None
+    salesforce_domain: str = "login"
+    salesforce_consumer_key: str | None = None
+    salesforce_private_key_file: str | None = None
+    salesforce_channel_field: str = "Slack_Channel_Id__c"
+    salesforce_tier_field: str = "Tier__c"
+
+    # Channels and people
+    triage_channel: str | None = None
+    escalation_channel: str | None = None
+    support_leads: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    pull_in_in_customer_thread: bool = False
+
+    # Policy
+    sla_minutes: Annotated[dict[str, float], NoDecode] = Field(
+        default_factory=lambda: {"enterprise": 15.0, "premium": 60.0, "standard": 240.0}
+    )
+    case_priority: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=lambda: {"P1": "High", "P2": "High", "P3": "Medium", "P4": "Low"}
+    )
+    retention_days: int = Field(default=90, ge=1)
+    grouping_minutes: float = Field(default=2.0, ge=0)
+    knowledge_dir: str | None = None
+    business_hours: str = "mon-fri 09:00-18:00 UTC"
+
+    # Operations (not in SPEC §4: how the processes behave)
+    log_level: str = "INFO"
+    log_format: str = "auto"  # auto | json | console
+    lease_seconds: float = Field(default=15.0, gt=0)
+    sweep_seconds: float = Field(default=5.0, gt=0)
+
+    @field_validator("support_leads", mode="before")
+    @classmethod
+    def _leads(cls, value: object) -> list[str]:
+        return _parse_list(value)
+
+    @field_validator("sla_minutes", mode="before")
+    @classmethod
+    def _sla(cls, value: object) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for tier, minutes in _parse_pairs(value, what="SLA_MINUTES").items():
+            try:
+                out[tier.lower()] = float(minutes)
+            except ValueError:
+                raise ValueError(f"SLA_MINUTES: {minutes!r} for {tier!r} is not a number") from None
+            if out[tier.lower()] <= 0:
+                raise ValueError(f"SLA_MINUTES: {tier!r} must be positive")
+        return out
+
+    @field_validator("case_priority", mode="before")
+    @classmethod
+    def _case_priority(cls, value: object) -> dict[str, str]:
+        pairs = _parse_pairs(value, what="CASE_PRIORITY")
+        return {level.upper(): priority for level, priority in pairs.items()}
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    def require(self, *names: str) -> None:
+        """Fail with one clear line when a setting a command needs is not set."""
+        for name in names:
+            value = getattr(self, name)
+            if value is None or (isinstance(value, SecretStr) and not value.get_secret_value()):
+                raise ConfigError(f"{name.upper()} is not set: {_WHY.get(name, 'it is required')}")
+
+    @property
+    def uses_openai(self) -> bool:
+        return self.openai_api_key is not None
+
+
+_WHY = {
+    "slack_bot_token": "the bot token (xoxb-...) from your Slack app's OAuth & Permissions page",
+    "slack_signing_secret": "the signing secret from your Slack app's Basic Information page",
+    "slack_app_token": "Socket Mode needs an app-level token (xapp-...) with connections:write",
+    "triage_channel": "the id of the internal channel where approval cards are posted (C...)",
+}
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings, turning pydantic's validation report into one line per bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        raise ConfigError(f"{name} is invalid: {first['msg']}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return load_settings()

@@ -1,0 +1,89 @@
+"""The HTTP surface: `POST /slack/events`, `GET /healthz`, `GET /metrics`.
+
+Signatures are checked here before Bolt parses anything, so a bad or stale signature is a 401
+and a validly signed body that cannot be parsed is a 400 (plain Bolt would answer 500).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import structlog
+from flask import Flask, Response, jsonify, request
+from slack_bolt import App, BoltRequest
+from slack_bolt.adapter.flask.handler import to_flask_response
+from slack_sdk.signature import SignatureVerifier
+from sqlalchemy import text
+
+from app import metrics
+from app.deps import Deps
+
+log = structlog.get_logger(__name__)
+
+
+def create_web(bolt: App, deps: Deps) -> Flask:
+    """The WSGI app serving Slack's requests and the operational endpoints."""
+    secret = deps.settings.slack_signing_secret
+    verifier = SignatureVerifier(secret.get_secret_value() if secret else "")
+    web = Flask("triage")
+
+    @web.post("/slack/events")
+    def slack_events() -> Response:
+        started = time.perf_counter()
+        raw = request.get_data()
+        if not verifier.is_valid(
+            body=raw,
+            timestamp=request.headers.get("X-Slack-Request-Timestamp", ""),
+            signature=request.headers.get("X-Slack-Signature", ""),
+        ):
+            metrics.EVENTS.labels(kind="rejected").inc()
+            return Response("invalid signature", status=401)
+        bolt_request = _parse(raw, request.query_string, dict(request.headers))
+        if bolt_request is None:
+            metrics.EVENTS.labels(kind="rejected").inc()
+            return Response("malformed body", status=400)
+        response = to_flask_response(bolt.dispatch(bolt_request))
+        metrics.ACK_SECONDS.observe(time.perf_counter() - started)
+        return response
+
+    @web.get("/healthz")
+    def healthz() -> tuple[Response, int]:
+        checks = {"database": _check(lambda: _ping_db(deps)), "redis": _check(deps.redis.ping)}
+        healthy = all(v == "ok" for v in checks.values())
+        return jsonify(status="ok" if healthy else "degraded", **checks), 200 if healthy else 503
+
+    @web.get("/metrics")
+    def prometheus() -> Response:
+        body, content_type = metrics.render()
+        return Response(body, content_type=content_type)
+
+    return web
+
+
+def _parse(raw: bytes, query: bytes, headers: dict[str, Any]) -> BoltRequest | None:
+    """A BoltRequest, or None when the body is not a Slack payload we can read."""
+    try:
+        parsed = BoltRequest(body=raw.decode("utf-8"), query=query.decode("utf-8"),
+                             headers=headers)
+    except Exception as exc:  # UnicodeDecodeError, JSONDecodeError, a bad form payload
+        log.warning("request.malformed", error=type(exc).__name__)
+        return None
+    body = parsed.body
+    if not isinstance(body, dict) or not isinstance(body.get("type") or body.get("command"), str):
+        log.warning("request.malformed", error="no payload type")
+        return None
+    return parsed
+
+
+def _ping_db(deps: Deps) -> None:
+    with deps.engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
+def _check(probe: Any) -> str:
+    try:
+        probe()
+        return "ok"
+    except Exception as exc:
+        return f"error: {type(exc).__name__}"

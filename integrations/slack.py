@@ -1,0 +1,39 @@
+"""The Slack Web API client, built one way for every process.
+
+Retries honour `Retry-After` on 429 and back off on connection and 5xx errors, bounded.
+`SLACK_API_URL` points it at GovSlack or at the local emulator (`sandbox/`).
+"""
+
+from __future__ import annotations
+
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+
+def build_web_client(token: str | None, base_url: str, *, timeout: int = 10) -> WebClient:
+    """A WebClient with bounded retries for rate limits, connection drops and server errors."""
+    return WebClient(
+        token=token,
+        base_url=base_url,
+        timeout=timeout,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=2),
+            ServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+def slack_error(exc: Exception) -> str:
+    """The short error code Slack answered with (`channel_not_found`...), or the exception."""
+    response = getattr(exc, "response", None)
+    if response is not None:
+        try:
+            return str(response.get("error") or response.status_code)
+        except Exception:
+            pass
+    return type(exc).__name__

@@ -1,0 +1,63 @@
+"""Shared fixtures: real PostgreSQL and Redis, the Slack emulator, and the real app on a free port.
+
+PostgreSQL: a fresh database per test session (dropped at the end), tables truncated per test.
+Redis: one logical database of the local server, flushed per test (`TRIAGE_TEST_REDIS_URL`).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from redis import Redis
+from sqlalchemy import text
+
+from integrations.store.db import create_db_engine, upgrade
+from integrations.store.models import Base
+from tests.harness import World, start_world
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TRIAGE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+REDIS_URL = os.environ.get("TRIAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of our own on the local PostgreSQL, migrated with Alembic."""
+    name = f"triage_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url)
+    yield url
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(postgres_url: str) -> str:
+    engine = create_db_engine(postgres_url)
+    tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return postgres_url
+
+
+@pytest.fixture
+def redis_url() -> str:
+    client = Redis.from_url(REDIS_URL)
+    client.flushdb()
+    client.close()
+    return REDIS_URL
+
+
+@pytest.fixture
+def world(database_url: str, redis_url: str) -> Iterator[World]:
+    """The emulator with an org, a customer, channels; the app serving on a free port."""
+    with start_world(database_url=database_url, redis_url=redis_url) as w:
+        yield w

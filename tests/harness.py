@@ -1,0 +1,180 @@
+"""A small world for end-to-end tests: the Slack emulator, the real app over HTTP, workers.
+
+Everything goes through real wire formats: events are signed and POSTed to `/slack/events`
+exactly as Slack sends them; the app talks to the emulator through the real slack_sdk client.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from redis import Redis
+from rq import Queue, SimpleWorker
+from werkzeug.serving import make_server
+
+from app.deps import Deps
+from app.main import create_app
+from app.settings import Settings, load_settings
+from app.web import create_web
+from sandbox.slack_emulator import SlackEmulator
+from sandbox.slack_events import deliver, message_envelope
+from sandbox.slack_interactivity import block_actions_body, view_submission_body
+from workers import runtime
+from workers.queues import ALL_QUEUES
+
+ORG = "T0ACME"
+CUSTOMER_TEAM = "T0GLOBEX"
+BOT_USER = "U0BOT"
+CUSTOMER = "U0CUSTOMER"
+APPROVER = "U0AMY"
+APPROVER_2 = "U0BEN"
+OUTSIDER = "U0OUTSIDER"  # a person of the customer's org
+SHARED = "C0GLOBEX"  # the Slack Connect channel with the customer
+TRIAGE = "C0TRIAGE"
+INTERNAL = "C0INTERNAL"
+SECRET = "test-signing-secret"
+TOKEN = "xoxb-test-token"
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class World:
+    emu: SlackEmulator
+    settings: Settings
+    deps: Deps
+    url: str
+    env: dict[str, str]
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    # --- what people do in Slack -------------------------------------------------------------
+    def customer_says(self, text: str, *, user: str = CUSTOMER, channel: str = SHARED,
+                      thread_ts: str | None = None, retry_num: int | None = None,
+                      team: str = CUSTOMER_TEAM, shared: bool = True) -> dict[str, Any]:
+        """Post as a person in the emulator and deliver the event; returns the envelope."""
+        message = self.emu.post_as_user(channel, user, text, thread_ts=thread_ts)
+        body = self.envelope(message, channel=channel, team=team, shared=shared)
+        status, _ = self.send(body, retry_num=retry_num)
+        assert status == 200, status
+        return body
+
+    def envelope(self, message: dict[str, Any], *, channel: str = SHARED,
+                 team: str = CUSTOMER_TEAM, shared: bool = True) -> dict[str, Any]:
+        return message_envelope(message, channel=channel, installed_team_id=ORG,
+                                bot_user_id=BOT_USER, is_ext_shared_channel=shared,
+                                author_team_id=team)
+
+    def send(self, body: dict[str, Any] | bytes, *, retry_num: int | None = None,
+             **kwargs: Any) -> tuple[int, bytes]:
+        return deliver(f"{self.url}/slack/events", body, SECRET, retry_num=retry_num, **kwargs)
+
+    def click(self, action_id: str, card: dict[str, Any], *, user: str = APPROVER,
+              team: str = ORG) -> tuple[int, bytes]:
+        body = block_actions_body(
+            user_id=user, user_team_id=team, team_id=team, channel_id=TRIAGE,
+            message_ts=card["ts"], message=card, action_id=action_id,
+            response_url=self.emu.response_url(f"click-{time.time_ns()}"),
+        )
+        return self.send(body)
+
+    def submit_view(self, view: dict[str, Any], values: dict[str, dict[str, Any]], *,
+                    user: str = APPROVER, team: str = ORG) -> tuple[int, bytes]:
+        body = view_submission_body(user_id=user, user_team_id=team, team_id=team, view=view,
+                                    values=values, app_installed_team_id=ORG)
+        return self.send(body)
+
+    # --- what the app did ----------------------------------------------------------------------
+    def cards(self) -> list[dict[str, Any]]:
+        return [m for m in self.emu.messages(TRIAGE) if m.get("bot_id")]
+
+    def replies_in(self, thread_ts: str, channel: str = SHARED) -> list[dict[str, Any]]:
+        thread = self.emu.messages(channel, thread_ts=thread_ts)
+        return [m for m in thread if m.get("bot_id") and m["ts"] != thread_ts]
+
+    # --- running the workers -------------------------------------------------------------------
+    def drain(self) -> None:
+        """Run every queued job in this process until the queues are empty."""
+        runtime.install(self.deps)
+        connection = Redis.from_url(self.settings.redis_url)
+        queues = [Queue(name, connection=connection) for name in ALL_QUEUES]
+        SimpleWorker(queues, connection=connection).work(burst=True, logging_level="WARNING")
+        connection.close()
+
+    def start_worker(self, log_name: str = "worker") -> subprocess.Popen[bytes]:
+        """`triage worker` as a real separate process."""
+        log = open(Path(self.env["TRIAGE_TEST_LOG_DIR"]) / f"{log_name}.log", "ab")  # noqa: SIM115
+        process = subprocess.Popen(
+            [sys.executable, "-c", "from app.cli import main; main()", "worker"],
+            env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        )
+        self.processes.append(process)
+        return process
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 15, interval: float = 0.1) -> Any:
+    """Poll until `predicate()` is truthy; fail with a clear message after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def build_emulator() -> SlackEmulator:
+    emu = SlackEmulator(team_id=ORG, team_name="Acme", bot_user_id=BOT_USER, bot_token=TOKEN)
+    emu.add_team(CUSTOMER_TEAM, "Globex")
+    emu.add_user(APPROVER, team_id=ORG, name="amy", email="amy@acme.test")
+    emu.add_user(APPROVER_2, team_id=ORG, name="ben", email="ben@acme.test")
+    emu.add_user(CUSTOMER, team_id=CUSTOMER_TEAM, name="carol", email="carol@globex.test")
+    emu.add_user(OUTSIDER, team_id=CUSTOMER_TEAM, name="dave", email="dave@globex.test")
+    members = [BOT_USER, APPROVER, APPROVER_2]
+    emu.add_channel(SHARED, "ext-globex", is_ext_shared=True,
+                    connected_team_ids=[ORG, CUSTOMER_TEAM],
+                    members=[*members, CUSTOMER, OUTSIDER])
+    emu.add_channel(TRIAGE, "support-triage", members=members)
+    emu.add_channel(INTERNAL, "engineering", members=members)
+    return emu
+
+
+@contextmanager
+def start_world(*, database_url: str, redis_url: str, **overrides: Any) -> Iterator[World]:
+    emu = build_emulator()
+    emu.start()
+    values: dict[str, Any] = dict(
+        slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=emu.api_url,
+        database_url=database_url, redis_url=redis_url, triage_channel=TRIAGE,
+        lease_seconds=3, sweep_seconds=1, log_format="json",
+    )
+    values.update(overrides)
+    settings = load_settings(_env_file=None, **values)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "TRIAGE_"))}
+    env.update({k.upper(): str(v) for k, v in values.items()})
+    env["TRIAGE_TEST_LOG_DIR"] = os.environ.get("TRIAGE_TEST_LOG_DIR", "/tmp")
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    deps = Deps.build(settings)
+    web = create_web(create_app(deps), deps)
+    server = make_server("127.0.0.1", 0, web, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    world = World(emu=emu, settings=settings, deps=deps,
+                  url=f"http://127.0.0.1:{server.server_port}", env=env)
+    try:
+        yield world
+    finally:
+        for process in world.processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=10)
+        server.shutdown()
+        deps.close()
+        emu.stop()

@@ -1,0 +1,107 @@
+"""The card stage: post the approval card once, and redraw it when anything changes."""
+
+from __future__ import annotations
+
+import structlog
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.blocks.card import CardView, build_approval_card, card_fallback_text
+from app.deps import Deps
+from integrations.slack import slack_error
+from integrations.store.db import transaction
+from integrations.store.models import OutboxMessage, Request
+from workers import runtime
+from workers.delivery import deliver_now
+
+log = structlog.get_logger(__name__)
+
+
+def card_view(request: Request) -> CardView:
+    """What the card shows, read off the request and its current draft."""
+    draft = request.current_draft
+    files = [f for m in request.messages for f in (m.files or {}).get("files", [])]
+    return CardView(
+        request_id=request.id,
+        channel_id=request.channel_id,
+        customer_id=request.user_id,
+        text=request.text,
+        state=request.state.value,
+        permalink=request.permalink,
+        category=request.category,
+        urgency=request.urgency,
+        summary=request.summary,
+        files=files,
+        context=request.context,
+        suggestions=request.suggestions,
+        draft_id=draft.id if draft else None,
+        draft_text=draft.text if draft else None,
+        draft_status=draft.status.value if draft else None,
+        draft_note=draft.note if draft else "",
+        decided_by=draft.decided_by if draft else None,
+        decision_reason=draft.reason if draft else None,
+        posted_text=draft.posted_text if draft else None,
+    )
+
+
+def _message_body(session: Session, request_id: int) -> tuple[dict[str, object], str | None]:
+    request = session.get_one(Request, request_id)
+    view = card_view(request)
+    blocks = [b.to_dict() for b in build_approval_card(view)]
+    return {"text": card_fallback_text(view), "blocks": blocks}, request.card_ts
+
+
+def publish_card(deps: Deps, request_id: int) -> None:
+    """Post the card through the outbox the first time; update it in place afterwards."""
+    channel = deps.settings.triage_channel
+    if not channel:
+        raise RuntimeError("TRIAGE_CHANNEL is not set: there is nowhere to post approval cards")
+    with transaction(deps.sessions) as session:
+        body, card_ts = _message_body(session, request_id)
+        if card_ts is None:
+            outbox_id = _card_outbox(session, request_id, channel, body)
+    if card_ts is not None:
+        deps.slack.chat_update(channel=channel, ts=card_ts, **body)
+        return
+    deliver_now(deps, outbox_id)
+    # Anything that changed while the first post was in flight is drawn now.
+    with transaction(deps.sessions) as session:
+        fresh, card_ts = _message_body(session, request_id)
+    if card_ts is not None and fresh != body:
+        deps.slack.chat_update(channel=channel, ts=card_ts, **fresh)
+
+
+def _card_outbox(session: Session, request_id: int, channel: str, body: dict[str, object]) -> int:
+    key = f"card:{request_id}"
+    existing = session.scalars(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first()
+    if existing is not None:
+        return existing
+    row = OutboxMessage(dedupe_key=key, kind="card", request_id=request_id,
+                        channel_id=channel, body=body)
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:  # another holder wrote it a moment ago
+        return session.scalars(select(OutboxMessage.id)
+                               .where(OutboxMessage.dedupe_key == key)).one()
+    return row.id
+
+
+def refresh_card(*, request_id: int) -> None:
+    """RQ job: redraw a posted card (after an approval, a rejection, a withdrawal)."""
+    refresh_card_now(runtime.current(), request_id)
+
+
+def refresh_card_now(deps: Deps, request_id: int) -> None:
+    with transaction(deps.sessions) as session:
+        body, card_ts = _message_body(session, request_id)
+        channel = session.get_one(Request, request_id).card_channel
+    if card_ts is None or channel is None:
+        return  # no card yet; the pipeline draws the current state when it posts one
+    try:
+        deps.slack.chat_update(channel=channel, ts=card_ts, **body)
+    except SlackApiError as exc:
+        log.warning("card.update_failed", request_id=request_id, error=slack_error(exc))
+        raise

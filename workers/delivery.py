@@ -1,0 +1,197 @@
+"""Outbox delivery: post a card or an approved reply exactly once.
+
+Slack's chat.postMessage has no idempotency key, so exactly-once is built here:
+- the decision and its outbox row are written in one transaction (unique `dedupe_key`);
+- a worker leases the row before posting, so double clicks, two approvers and retried jobs
+  all end at one lease holder;
+- the message carries `metadata.outbox_id`; if a holder died after Slack accepted the post but
+  before recording it, the next holder finds that metadata in the channel (or thread) and
+  records the existing message instead of posting again.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import update
+
+from app.deps import Deps
+from app.ids import OUTBOX_EVENT_TYPE, Reaction
+from app.metrics import TIME_TO_CARD
+from integrations.slack import slack_error
+from integrations.store.db import transaction
+from integrations.store.models import (
+    AuditEntry,
+    Draft,
+    OutboxMessage,
+    OutboxState,
+    Request,
+    RequestState,
+)
+from workers import leases, runtime
+
+log = structlog.get_logger(__name__)
+
+# Errors that retrying cannot fix: the row is marked failed and the audit log says why.
+PERMANENT = {"channel_not_found", "not_in_channel", "is_archived", "msg_too_long",
+             "invalid_blocks", "no_text", "restricted_action", "shared_channel_refused"}
+
+
+class SharedChannelRefused(Exception):
+    """An internal card or note was about to go to a channel shared with another org."""
+
+
+def deliver(*, outbox_id: int) -> str | None:
+    """RQ job: deliver one outbox message."""
+    return deliver_now(runtime.current(), outbox_id)
+
+
+def deliver_now(deps: Deps, outbox_id: int) -> str | None:
+    """Post the row's message unless it is posted already; returns the message ts."""
+    owner = runtime.worker_id()
+    pending = OutboxMessage.state.in_((OutboxState.PENDING, OutboxState.SENDING))
+    if not leases.claim(deps.sessions, OutboxMessage, outbox_id, owner,
+                        deps.settings.lease_seconds, pending):
+        log.info("outbox.skipped", outbox_id=outbox_id, why="sent, failed, or leased elsewhere")
+        return None
+    with transaction(deps.sessions) as session:
+        row = session.get_one(OutboxMessage, outbox_id)
+        session.execute(update(OutboxMessage).where(OutboxMessage.id == outbox_id)
+                        .values(state=OutboxState.SENDING))
+        snapshot = _Snapshot(row)
+    try:
+        ts = _find_posted(deps.slack, snapshot) if snapshot.attempts > 1 else None
+        if ts is None:
+            if snapshot.kind == "card":
+                ensure_internal_channel(deps.slack, snapshot.channel_id)
+            ts = _post(deps.slack, snapshot)
+    except (SlackApiError, SharedChannelRefused) as exc:
+        _record_failure(deps, snapshot, owner, exc)
+        raise
+    except Exception as exc:
+        _record_failure(deps, snapshot, owner, exc)
+        raise
+    _record_sent(deps, snapshot, owner, ts)
+    return ts
+
+
+class _Snapshot:
+    """The row's values, detached from its session."""
+
+    def __init__(self, row: OutboxMessage) -> None:
+        self.id = row.id
+        self.kind = row.kind
+        self.channel_id = row.channel_id
+        self.thread_ts = row.thread_ts
+        self.body = dict(row.body)
+        self.attempts = row.attempts
+        self.created_at = row.created_at
+        self.request_id = row.request_id
+        self.draft_id = row.draft_id
+
+
+def ensure_internal_channel(slack: WebClient, channel: str) -> None:
+    """Refuse a channel shared with another organisation (SPEC §5.6)."""
+    info = slack.conversations_info(channel=channel)["channel"]
+    if info.get("is_ext_shared") or info.get("is_pending_ext_shared"):
+        raise SharedChannelRefused(
+            f"refusing to post internal notes to {channel}: it is shared with another organisation"
+        )
+
+
+def _post(slack: WebClient, row: _Snapshot) -> str:
+    response = slack.chat_postMessage(
+        channel=row.channel_id,
+        thread_ts=row.thread_ts,
+        metadata={"event_type": OUTBOX_EVENT_TYPE, "event_payload": {"outbox_id": row.id}},
+        **row.body,
+    )
+    return str(response["ts"])
+
+
+def _find_posted(slack: WebClient, row: _Snapshot) -> str | None:
+    """The ts of this row's message if a previous lease holder already posted it."""
+    oldest = f"{(row.created_at - timedelta(minutes=1)).timestamp():.6f}"
+    if row.thread_ts:
+        pages = slack.conversations_replies(channel=row.channel_id, ts=row.thread_ts,
+                                            include_all_metadata=True, limit=200)
+    else:
+        pages = slack.conversations_history(channel=row.channel_id, oldest=oldest,
+                                            include_all_metadata=True, limit=200)
+    for page in pages:
+        for message in page.get("messages", []):
+            meta = message.get("metadata") or {}
+            if (meta.get("event_type") == OUTBOX_EVENT_TYPE
+                    and str((meta.get("event_payload") or {}).get("outbox_id")) == str(row.id)):
+                log.info("outbox.reconciled", outbox_id=row.id, ts=message["ts"])
+                return str(message["ts"])
+    return None
+
+
+def _record_failure(deps: Deps, row: _Snapshot, owner: str, exc: Exception) -> None:
+    code = "shared_channel_refused" if isinstance(exc, SharedChannelRefused) else slack_error(exc)
+    permanent = code in PERMANENT
+    log.error("outbox.failed", outbox_id=row.id, kind=row.kind, error=code, permanent=permanent)
+    with transaction(deps.sessions) as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row.id, OutboxMessage.lease_owner == owner)
+            .values(state=OutboxState.FAILED if permanent else OutboxState.PENDING,
+                    last_error=str(exc)[:1000], lease_owner=None, lease_expires_at=None)
+        )
+        if permanent:
+            session.add(AuditEntry(actor="system", action=f"{row.kind}.failed",
+                                   request_id=row.request_id, draft_id=row.draft_id,
+                                   detail={"error": code, "channel": row.channel_id}))
+
+
+def _record_sent(deps: Deps, row: _Snapshot, owner: str, ts: str) -> None:
+    now = datetime.now(UTC)
+    with transaction(deps.sessions) as session:
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row.id)
+            .values(state=OutboxState.SENT, result_ts=ts, sent_at=now,
+                    lease_owner=None, lease_expires_at=None)
+        )
+        request = session.get(Request, row.request_id) if row.request_id else None
+        if row.kind == "card" and request is not None:
+            request.card_channel, request.card_ts = row.channel_id, ts
+            TIME_TO_CARD.observe((now - request.created_at).total_seconds())
+        elif row.kind == "reply" and request is not None:
+            _reply_posted(session, request, row, ts, now)
+    log.info("outbox.sent", outbox_id=row.id, kind=row.kind, ts=ts)
+    if row.kind == "reply" and row.request_id:
+        _after_reply(deps, row)
+
+
+def _reply_posted(session: Any, request: Request, row: _Snapshot, ts: str, now: datetime) -> None:
+    draft = session.get(Draft, row.draft_id) if row.draft_id else None
+    if draft is not None:
+        draft.posted_ts = ts
+    if request.state == RequestState.OPEN:
+        request.state = RequestState.ANSWERED
+        request.answered_at = now
+    session.add(AuditEntry(actor=draft.decided_by if draft and draft.decided_by else "system",
+                           action="reply.posted", request_id=request.id, draft_id=row.draft_id,
+                           detail={"channel": row.channel_id, "thread_ts": row.thread_ts,
+                                   "ts": ts, "text": row.body.get("text", "")}))
+
+
+def _after_reply(deps: Deps, row: _Snapshot) -> None:
+    """Mark the customer's message answered and redraw the card; neither may undo the post."""
+    from workers.card import refresh_card_now
+
+    with transaction(deps.sessions) as session:
+        request = session.get_one(Request, row.request_id)
+        channel, ts = request.channel_id, request.ts
+    try:
+        deps.slack.reactions_add(channel=channel, timestamp=ts, name=Reaction.ANSWERED)
+    except SlackApiError as exc:
+        if slack_error(exc) != "already_reacted":
+            log.warning("reaction.failed", request_id=row.request_id, error=slack_error(exc))
+    refresh_card_now(deps, row.request_id or 0)

@@ -1,0 +1,198 @@
+"""The pipeline for one request: triage → context → draft → suggest → card.
+
+One RQ job per request runs the stages in order; each stage commits its result and the
+request's `stage`, so a retried or recovered job resumes where the last one stopped. The job
+holds a lease on the request (see `workers.leases`): two jobs for the same request never run
+at once, and a dead worker's request is re-queued by the sweeper when the lease expires.
+A stage that fails degrades its part of the card and says why; it never stops the card.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import structlog
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import update
+
+from app.deps import Deps
+from app.ids import Reaction
+from app.metrics import DRAFTS, REQUESTS
+from integrations.slack import slack_error
+from integrations.store.db import transaction
+from integrations.store.models import Draft, DraftStatus, Request, RequestState, Stage
+from workers import leases, runtime
+from workers.card import publish_card
+from workers.context import gather_context
+from workers.draft import DraftResult, draft_offline
+from workers.suggest import suggest_colleagues
+from workers.triage import Triage, classify_offline
+
+log = structlog.get_logger(__name__)
+
+MAX_ROUNDS = 5  # a customer editing in a loop cannot pin a worker forever
+
+
+def process_request(*, request_id: int) -> None:
+    """RQ job: bring a request's card up to date with its latest revision."""
+    run_pipeline(runtime.current(), request_id)
+
+
+def run_pipeline(deps: Deps, request_id: int) -> None:
+    owner = runtime.worker_id()
+    if not leases.claim(deps.sessions, Request, request_id, owner, deps.settings.lease_seconds):
+        log.info("pipeline.skipped", request_id=request_id, why="leased by another worker")
+        return
+    try:
+        for _ in range(MAX_ROUNDS):
+            if _run_round(deps, request_id, owner):
+                break
+    finally:
+        leases.release(deps.sessions, Request, request_id, owner)
+
+
+def _run_round(deps: Deps, request_id: int, owner: str) -> bool:
+    """One pass over the stages; True when the request's latest revision is processed."""
+    with transaction(deps.sessions) as session:
+        request = session.get_one(Request, request_id)
+        seen = request.revision
+        if request.processed_revision >= seen and request.stage == Stage.DONE:
+            return True
+        if request.stage == Stage.DONE:  # new words since the last card: redo from triage
+            request.stage = Stage.RECEIVED
+        withdrawn = request.state == RequestState.WITHDRAWN
+    if not withdrawn:
+        for stage, done_stage in _STAGES:
+            if not _at_or_after(_stage_of(deps, request_id), done_stage):
+                if stage(deps, request_id) is _STOP:
+                    break
+                _set_stage(deps, request_id, done_stage)
+    else:
+        publish_card_if_posted(deps, request_id)
+    with transaction(deps.sessions) as session:
+        session.execute(
+            update(Request)
+            .where(Request.id == request_id, Request.lease_owner == owner)
+            .values(stage=Stage.DONE, processed_revision=seen, job_id=None)
+        )
+        return session.get_one(Request, request_id).revision == seen
+
+
+_STOP = object()
+
+
+def _triage(deps: Deps, request_id: int) -> object:
+    with transaction(deps.sessions) as session:
+        request = session.get_one(Request, request_id)
+        result: Triage = classify_offline(request.text)
+        request.category, request.urgency = result.category.value, result.urgency.value
+        request.summary, request.needs_reply = result.summary, result.needs_reply
+        first_time = request.processed_revision == 0
+        if not result.needs_reply and request.card_ts is None:
+            request.state = RequestState.CLOSED
+        channel, ts, closed = request.channel_id, request.ts, request.state == RequestState.CLOSED
+    if first_time:
+        REQUESTS.labels(category=result.category.value, urgency=result.urgency.value).inc()
+    if closed:
+        log.info("request.no_action", request_id=request_id)
+        return _STOP
+    _react(deps, channel, ts, Reaction.SEEN)
+    with transaction(deps.sessions) as session:
+        request = session.get_one(Request, request_id)
+        if request.permalink is None:
+            request.permalink = _permalink(deps, channel, ts)
+    return None
+
+
+def _context(deps: Deps, request_id: int) -> object:
+    with transaction(deps.sessions) as session:
+        request = session.get_one(Request, request_id)
+        try:
+            request.context = gather_context(channel_id=request.channel_id, user_id=request.user_id)
+        except Exception as exc:
+            log.exception("context.failed", request_id=request_id)
+            request.context = {"status": "unavailable", "reason": f"context failed: {exc}"[:200]}
+    return None
+
+
+def _draft(deps: Deps, request_id: int) -> object:
+    with transaction(deps.sessions) as session:
+        request = session.get_one(Request, request_id)
+        current = request.current_draft
+        if current is not None and current.status != DraftStatus.PENDING:
+            return None  # already decided: a late edit does not replace an approved reply
+        triage = Triage(category=request.category or "other", urgency=request.urgency or "normal",
+                        summary=request.summary or "", needs_reply=True)
+        try:
+            result = draft_offline(user_id=request.user_id, triage=triage)
+        except Exception as exc:
+            log.exception("draft.failed", request_id=request_id)
+            result = DraftResult("", "unavailable", f"Draft unavailable: {exc}"[:300])
+        if current is not None:
+            current.status = DraftStatus.SUPERSEDED
+        session.add(Draft(request_id=request_id, text=result.text, source=result.source,
+                          note=result.note))
+    DRAFTS.labels(outcome="offline" if result.source == "offline" else "drafted").inc()
+    return None
+
+
+def _suggest(deps: Deps, request_id: int) -> object:
+    with transaction(deps.sessions) as session:
+        request = session.get_one(Request, request_id)
+        try:
+            request.suggestions = suggest_colleagues(request_id=request_id, text=request.text)
+        except Exception as exc:
+            log.exception("suggest.failed", request_id=request_id)
+            request.suggestions = {"status": "unavailable", "reason": f"failed: {exc}"[:200]}
+    return None
+
+
+def _card(deps: Deps, request_id: int) -> object:
+    publish_card(deps, request_id)
+    return None
+
+
+_STAGES: list[tuple[Callable[[Deps, int], object], Stage]] = [
+    (_triage, Stage.TRIAGED),
+    (_context, Stage.CONTEXT),
+    (_draft, Stage.DRAFTED),
+    (_suggest, Stage.SUGGESTED),
+    (_card, Stage.DONE),
+]
+_ORDER = [Stage.RECEIVED, Stage.TRIAGED, Stage.CONTEXT, Stage.DRAFTED, Stage.SUGGESTED, Stage.DONE]
+
+
+def _at_or_after(stage: Stage, target: Stage) -> bool:
+    return _ORDER.index(stage) >= _ORDER.index(target)
+
+
+def _stage_of(deps: Deps, request_id: int) -> Stage:
+    with transaction(deps.sessions) as session:
+        return session.get_one(Request, request_id).stage
+
+
+def _set_stage(deps: Deps, request_id: int, stage: Stage) -> None:
+    with transaction(deps.sessions) as session:
+        session.execute(update(Request).where(Request.id == request_id).values(stage=stage))
+
+
+def publish_card_if_posted(deps: Deps, request_id: int) -> None:
+    from workers.card import refresh_card_now
+
+    refresh_card_now(deps, request_id)
+
+
+def _react(deps: Deps, channel: str, ts: str, name: str) -> None:
+    try:
+        deps.slack.reactions_add(channel=channel, timestamp=ts, name=name)
+    except SlackApiError as exc:
+        if slack_error(exc) != "already_reacted":
+            log.warning("reaction.failed", channel=channel, ts=ts, error=slack_error(exc))
+
+
+def _permalink(deps: Deps, channel: str, ts: str) -> str | None:
+    try:
+        return str(deps.slack.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
+    except SlackApiError as exc:
+        log.warning("permalink.failed", channel=channel, ts=ts, error=slack_error(exc))
+        return None

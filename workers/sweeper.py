@@ -1,0 +1,139 @@
+"""The sweeper: finds work the database says is unfinished and puts it back on a queue.
+
+It covers every way a job can be lost: Redis was down at ingest (no job was ever queued),
+Redis restarted empty (the job vanished), or a worker died mid-job (its lease expired).
+Re-queuing is always safe because jobs claim leases and stages are idempotent.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from sqlalchemy import and_, or_, select, update
+
+from app.deps import Deps
+from app.metrics import QUEUE_DEPTH
+from integrations.store.db import transaction
+from integrations.store.models import OutboxMessage, OutboxState, Request, RequestState, Stage
+from workers import leases, runtime
+from workers.queues import new_job_id
+
+log = structlog.get_logger(__name__)
+
+GRACE_SECONDS = 20  # a queued job gets this long to start before it is presumed lost
+MAX_BACKOFF_SECONDS = 3600
+BATCH = 200
+
+
+@dataclass
+class SweepReport:
+    requests: int = 0
+    outbox: int = 0
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(GRACE_SECONDS * 2 ** max(0, attempts - 1), MAX_BACKOFF_SECONDS))
+
+
+def sweep(deps: Deps) -> SweepReport:
+    """Re-queue unfinished requests and undelivered outbox messages; one pass."""
+    now = datetime.now(UTC)
+    report = SweepReport()
+    free = or_(Request.lease_owner.is_(None), Request.lease_expires_at < now)
+    unfinished = or_(Request.stage != Stage.DONE, Request.processed_revision < Request.revision)
+    with transaction(deps.sessions) as session:
+        candidates = session.execute(
+            select(Request.id, Request.job_id, Request.enqueued_at, Request.attempts,
+                   Request.lease_owner)
+            .where(unfinished, free, Request.state.in_((RequestState.OPEN, RequestState.WITHDRAWN)))
+            .order_by(Request.id)
+            .limit(BATCH)
+        ).all()
+    for request_id, job_id, enqueued_at, attempts, lease_owner in candidates:
+        if not _request_is_lost(deps, now, job_id, enqueued_at, attempts, lease_owner):
+            continue
+        new_id = new_job_id("request", request_id)
+        with transaction(deps.sessions) as session:
+            session.execute(update(Request).where(Request.id == request_id)
+                            .values(job_id=new_id, enqueued_at=now))
+        deps.queues.enqueue_request(request_id, new_id)
+        log.info("sweeper.requeued", request_id=request_id, owner_died=lease_owner is not None)
+        report.requests += 1
+
+    report.outbox = _sweep_outbox(deps, now)
+    for queue, depth in deps.queues.depths().items():
+        QUEUE_DEPTH.labels(queue=queue).set(depth)
+    return report
+
+
+def _request_is_lost(deps: Deps, now: datetime, job_id: str | None,
+                     enqueued_at: datetime | None, attempts: int, lease_owner: str | None) -> bool:
+    if enqueued_at is None:
+        return True  # never queued: Redis was down at ingest
+    age = now - enqueued_at
+    if lease_owner is not None:
+        # Its lease expired, so its worker died; unless we re-queued it a moment ago.
+        return age >= timedelta(seconds=GRACE_SECONDS)
+    if age < _backoff(attempts):
+        return False
+    return not deps.queues.job_is_live(job_id)  # e.g. Redis restarted empty
+
+
+def _sweep_outbox(deps: Deps, now: datetime) -> int:
+    count = 0
+    with transaction(deps.sessions) as session:
+        rows = session.execute(
+            select(OutboxMessage.id, OutboxMessage.attempts)
+            .where(
+                OutboxMessage.state.in_((OutboxState.PENDING, OutboxState.SENDING)),
+                or_(OutboxMessage.lease_owner.is_(None), OutboxMessage.lease_expires_at < now),
+                or_(OutboxMessage.enqueued_at.is_(None),
+                    and_(OutboxMessage.enqueued_at < now - timedelta(seconds=GRACE_SECONDS))),
+            )
+            .limit(BATCH)
+        ).all()
+    for outbox_id, attempts in rows:
+        with transaction(deps.sessions) as session:
+            row = session.get_one(OutboxMessage, outbox_id)
+            if row.enqueued_at and now - row.enqueued_at < _backoff(attempts):
+                continue
+            row.enqueued_at = now
+        deps.queues.enqueue_delivery(outbox_id)
+        count += 1
+    return count
+
+
+class Maintenance(threading.Thread):
+    """Beside the RQ worker: the lease heartbeat, and the sweeper on a timer."""
+
+    def __init__(self, deps: Deps) -> None:
+        super().__init__(name="triage-maintenance", daemon=True)
+        self.deps = deps
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        owner = runtime.worker_id()
+        settings = self.deps.settings
+        beat = settings.lease_seconds / 3
+        next_sweep = time.monotonic()
+        while not self.stopping.is_set():
+            try:
+                leases.extend_all(self.deps.sessions, owner, settings.lease_seconds)
+            except Exception:
+                log.exception("heartbeat.failed")
+            if time.monotonic() >= next_sweep:
+                try:
+                    report = sweep(self.deps)
+                    if report.requests or report.outbox:
+                        log.info("sweeper.pass", requests=report.requests, outbox=report.outbox)
+                except Exception as exc:  # Redis or the database is down: try again next tick
+                    log.warning("sweeper.failed", error=str(exc))
+                next_sweep = time.monotonic() + settings.sweep_seconds
+            self.stopping.wait(min(beat, settings.sweep_seconds))
+
+    def stop(self) -> None:
+        self.stopping.set()
