@@ -93,8 +93,8 @@ def approve(deps: Deps, *, draft_id: int, user_id: str, text: str | None = None)
     log.info("draft.approved", draft_id=draft_id, edited=edited, user=user_id)
     try:
         deps.queues.enqueue_delivery(outbox_id)
-    except Exception:
-        log.warning("enqueue.failed", outbox_id=outbox_id, exc_info=True)
+    except Exception as exc:
+        log.warning("enqueue.failed", outbox_id=outbox_id, error=str(exc))
         _unmark(deps, outbox_id)
     return Outcome.DONE
 
@@ -141,5 +141,5 @@ def regenerate(deps: Deps, *, draft_id: int, user_id: str) -> Outcome:
 def _refresh(deps: Deps, request_id: int) -> None:
     try:
         deps.queues.enqueue_card_refresh(request_id)
-    except Exception:
-        log.warning("enqueue.failed", request_id=request_id, what="card refresh", exc_info=True)
+    except Exception as exc:
+        log.warning("enqueue.failed", request_id=request_id, what="card refresh", error=str(exc))

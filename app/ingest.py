@@ -97,8 +97,8 @@ def enqueue_pipeline(deps: Deps, request_id: int, job_id: str) -> bool:
     try:
         deps.queues.enqueue_request(request_id, job_id)
         return True
-    except Exception:
-        log.warning("enqueue.failed", request_id=request_id, exc_info=True)
+    except Exception as exc:  # expected while Redis is down: no traceback, the sweeper follows up
+        log.warning("enqueue.failed", request_id=request_id, error=str(exc))
         with transaction(deps.sessions) as session:
             session.execute(
                 update(Request)

@@ -15,7 +15,10 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     """Route structlog and the standard library (Bolt, RQ) through one renderer."""
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer = (
-        structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer()
+        if use_json
+        # Plain tracebacks: rich's, with locals, take seconds to render on a hot path.
+        else structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
     )
     shared = [
         structlog.contextvars.merge_contextvars,

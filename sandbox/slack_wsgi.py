@@ -164,7 +164,6 @@ class SlackApi:
             return _json_response({"ok": False, "error": error.error})
         with self._lock:
             self.calls.append(Call(method, copy.deepcopy(args), token, time.time()))
-        with self._lock:
             delay = self.latency.get(method, 0.0)
         if delay > 0:
             time.sleep(delay)

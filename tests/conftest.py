@@ -15,6 +15,7 @@ import pytest
 from redis import Redis
 from sqlalchemy import text
 
+from app.logs import configure_logging
 from integrations.store.db import create_db_engine, upgrade
 from integrations.store.models import Base
 from tests.harness import World, start_world
@@ -23,6 +24,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "TRIAGE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("TRIAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+
+configure_logging("INFO", "console")
 
 
 @pytest.fixture(scope="session")

@@ -7,8 +7,11 @@ and the sweeper on any live worker re-queues it. Scale with more processes (`--s
 
 from __future__ import annotations
 
+import time
+
 import structlog
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue, SimpleWorker
 
 from app.deps import Deps
@@ -18,6 +21,15 @@ from workers.sweeper import Maintenance
 
 log = structlog.get_logger(__name__)
 
+RECONNECT_SECONDS = 2.0
+
+
+class TriageWorker(SimpleWorker):
+    """RQ's SimpleWorker, reconnecting to Redis every few seconds instead of backing off to a
+    minute: when Redis comes back, customers' cards should follow within seconds."""
+
+    max_connection_wait_time = 5.0
+
 
 def run_worker(deps: Deps, *, queues: list[str] | None = None, burst: bool = False) -> bool:
     """Work the queues until stopped (or until empty with `burst`)."""
@@ -25,15 +37,23 @@ def run_worker(deps: Deps, *, queues: list[str] | None = None, burst: bool = Fal
     # The worker blocks on BLPOP, so its connection has no read timeout (RQ manages its own).
     connection = Redis.from_url(deps.settings.redis_url)
     names = queues or list(ALL_QUEUES)
-    worker = SimpleWorker(
-        [Queue(name, connection=connection) for name in names],
-        connection=connection,
-        name=runtime.worker_id(),
-    )
     maintenance = Maintenance(deps)
     maintenance.start()
-    log.info("worker.started", queues=names, name=worker.name)
     try:
-        return bool(worker.work(with_scheduler=True, burst=burst, logging_level="WARNING"))
+        while True:
+            try:
+                worker = TriageWorker(
+                    [Queue(name, connection=connection) for name in names],
+                    connection=connection,
+                    name=runtime.worker_id(),
+                )
+                log.info("worker.started", queues=names, name=worker.name)
+                return bool(worker.work(with_scheduler=True, burst=burst, logging_level="WARNING"))
+            except RedisConnectionError as exc:
+                # RQ retries once it is working, but not while registering: wait, then retry.
+                if burst:
+                    raise
+                log.warning("worker.waiting_for_redis", error=str(exc), retry_in=RECONNECT_SECONDS)
+                time.sleep(RECONNECT_SECONDS)
     finally:
         maintenance.stop()

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, Retry
 from rq.job import Job, JobStatus
 
@@ -21,17 +26,38 @@ def new_job_id(kind: str, key: int) -> str:
     return f"{kind}-{key}-{uuid.uuid4().hex[:10]}"
 
 
+class QueueUnavailable(Exception):
+    """Redis failed a moment ago; the caller leaves the work to the sweeper."""
+
+
 class Queues:
-    """The app's queues on one Redis connection."""
+    """The app's queues on one Redis connection.
+
+    After a Redis failure, enqueues fail at once for `BREAKER_SECONDS` instead of each waiting
+    out a connect timeout: a listener must still ack within Slack's 3 seconds when Redis hangs.
+    """
+
+    BREAKER_SECONDS = 2.0
 
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self.pipeline = Queue(PIPELINE, connection=redis)
         self.delivery = Queue(DELIVERY, connection=redis)
+        self._down_until = 0.0
+
+    def _guarded(self, enqueue: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        if time.monotonic() < self._down_until:
+            raise QueueUnavailable("Redis failed moments ago; not retrying yet")
+        try:
+            enqueue(*args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError):
+            self._down_until = time.monotonic() + self.BREAKER_SECONDS
+            raise
 
     def enqueue_request(self, request_id: int, job_id: str) -> None:
         """Run the pipeline for a request (triage → context → draft → suggest → card)."""
-        self.pipeline.enqueue(
+        self._guarded(
+            self.pipeline.enqueue,
             "workers.pipeline.process_request",
             request_id=request_id,
             job_id=job_id,
@@ -43,7 +69,8 @@ class Queues:
 
     def enqueue_delivery(self, outbox_id: int) -> None:
         """Post one outbox message (a card, or an approved reply) exactly once."""
-        self.delivery.enqueue(
+        self._guarded(
+            self.delivery.enqueue,
             "workers.delivery.deliver",
             outbox_id=outbox_id,
             job_id=new_job_id("outbox", outbox_id),
@@ -55,7 +82,8 @@ class Queues:
 
     def enqueue_card_refresh(self, request_id: int) -> None:
         """Redraw a request's card after a decision (approved, rejected, withdrawn)."""
-        self.delivery.enqueue(
+        self._guarded(
+            self.delivery.enqueue,
             "workers.card.refresh_card",
             request_id=request_id,
             job_id=new_job_id("card", request_id),

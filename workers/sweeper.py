@@ -57,10 +57,12 @@ def sweep(deps: Deps) -> SweepReport:
         if not _request_is_lost(deps, now, job_id, enqueued_at, attempts, lease_owner):
             continue
         new_id = new_job_id("request", request_id)
+        # Queue first, record after: a failed enqueue must not make the request look queued.
+        # (A job that runs before the record is harmless: it holds the lease, stages skip.)
+        deps.queues.enqueue_request(request_id, new_id)
         with transaction(deps.sessions) as session:
             session.execute(update(Request).where(Request.id == request_id)
                             .values(job_id=new_id, enqueued_at=now))
-        deps.queues.enqueue_request(request_id, new_id)
         log.info("sweeper.requeued", request_id=request_id, owner_died=lease_owner is not None)
         report.requests += 1
 
@@ -87,7 +89,7 @@ def _sweep_outbox(deps: Deps, now: datetime) -> int:
     count = 0
     with transaction(deps.sessions) as session:
         rows = session.execute(
-            select(OutboxMessage.id, OutboxMessage.attempts)
+            select(OutboxMessage.id, OutboxMessage.attempts, OutboxMessage.enqueued_at)
             .where(
                 OutboxMessage.state.in_((OutboxState.PENDING, OutboxState.SENDING)),
                 or_(OutboxMessage.lease_owner.is_(None), OutboxMessage.lease_expires_at < now),
@@ -96,13 +98,13 @@ def _sweep_outbox(deps: Deps, now: datetime) -> int:
             )
             .limit(BATCH)
         ).all()
-    for outbox_id, attempts in rows:
-        with transaction(deps.sessions) as session:
-            row = session.get_one(OutboxMessage, outbox_id)
-            if row.enqueued_at and now - row.enqueued_at < _backoff(attempts):
-                continue
-            row.enqueued_at = now
+    for outbox_id, attempts, enqueued_at in rows:
+        if enqueued_at and now - enqueued_at < _backoff(attempts):
+            continue
         deps.queues.enqueue_delivery(outbox_id)
+        with transaction(deps.sessions) as session:
+            session.execute(update(OutboxMessage).where(OutboxMessage.id == outbox_id)
+                            .values(enqueued_at=now))
         count += 1
     return count
 

@@ -26,6 +26,7 @@ from sandbox.slack_events import (
     sign,
 )
 from sandbox.slack_spec import NEWER_THAN_SPEC, check_call, spec_methods
+from sandbox.slack_wsgi import HANDLERS
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "specs" / "slack" / "samples"
 SHARED = "C0SHARED"
@@ -194,6 +195,7 @@ def test_spec_table_and_newer_arguments():
     ]
     assert "include_all_metadata" in NEWER_THAN_SPEC["conversations.replies"]
     assert check_call("nope.nothing", {})[0].startswith("nope.nothing: unknown method")
+    assert set(HANDLERS) <= set(methods)  # every emulated method is in the spec
 
 
 def test_bolt_style_team_id_and_form_encoded_json(emu: SlackEmulator):
@@ -301,60 +303,61 @@ def test_slack_connect_message_envelope(emu: SlackEmulator):
     assert emu.messages(SHARED) == []
 
 
-class _Recorder:
-    """A tiny HTTP endpoint recording signed requests (stands in for an app's request URL)."""
+def _serve(wsgi: Any) -> tuple[str, Any]:
+    """Serve a WSGI app (standing in for the app's request URL) on a free port."""
+    server = make_server("127.0.0.1", 0, wsgi, threaded=True)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    return f"http://127.0.0.1:{server.server_port}/slack/events", server
 
-    def __init__(self) -> None:
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        self.server = make_server("127.0.0.1", 0, self, threaded=True)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/slack/events"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        request = Request(environ)
-        self.requests.append((dict(request.headers), request.get_data()))
-        return Response("", status=200)(environ, start_response)
+def _click(emu: SlackEmulator, message: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """block_actions_body() arguments for the account manager clicking "approve"."""
+    return {
+        "user_id": "U0AM",
+        "user_team_id": "T0ACME",
+        "team_id": "T0ACME",
+        "channel_id": SHARED,
+        "message_ts": message["ts"],
+        "message": message,
+        "action_id": "approve",
+        "value": "1",
+        "response_url": emu.response_url(),
+        **fields,
+    }
 
 
 def test_deliver_and_bot_message_echo():
-    recorder = _Recorder()
+    received: list[tuple[dict[str, str], bytes]] = []
+
+    def record(environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        received.append((dict(request.headers), request.get_data()))
+        return Response("")(environ, start_response)
+
+    url, server = _serve(record)
     try:
-        with SlackEmulator(event_url=recorder.url, signing_secret="shh") as emu:
+        with SlackEmulator(event_url=url, signing_secret="shh") as emu:
             emu.add_channel(SHARED, "shared", is_ext_shared=True)
-            WebClient(token=emu.bot_token, base_url=emu.api_url).chat_postMessage(
-                channel=SHARED, text="from the bot"
-            )
+            client = WebClient(token=emu.bot_token, base_url=emu.api_url)
+            client.chat_postMessage(channel=SHARED, text="from the bot")
             deadline = time.monotonic() + 5
-            while not recorder.requests and time.monotonic() < deadline:
+            while not received and time.monotonic() < deadline:
                 time.sleep(0.05)
-            headers, raw = recorder.requests[0]
+            headers, raw = received[0]
             event = json.loads(raw)["event"]
             assert (event["bot_id"], event["text"]) == ("B0BOT", "from the bot")
-            assert headers["X-Slack-Signature"] == sign(
-                raw, "shh", int(headers["X-Slack-Request-Timestamp"])
-            )["X-Slack-Signature"]
+            stamp = int(headers["X-Slack-Request-Timestamp"])
+            assert headers["X-Slack-Signature"] == sign(raw, "shh", stamp)["X-Slack-Signature"]
 
-            body = block_actions_body(
-                user_id="U0AM",
-                user_team_id="T0ACME",
-                team_id="T0ACME",
-                channel_id=SHARED,
-                message_ts="1.2",
-                message={"ts": "1.2", "text": "x"},
-                action_id="approve",
-                value="42",
-                response_url=emu.response_url(),
-            )
-            status, _ = deliver(recorder.url, body, "shh", retry_num=1)
-            headers, raw = recorder.requests[-1]
+            body = block_actions_body(**_click(emu, {"ts": "1.2", "text": "x"}))
+            status, _ = deliver(url, body, "shh", retry_num=1)
+            headers, raw = received[-1]
             assert status == 200 and raw == body
             assert headers["Content-Type"] == "application/x-www-form-urlencoded"
-            assert (headers["X-Slack-Retry-Num"], headers["X-Slack-Retry-Reason"]) == (
-                "1",
-                "http_timeout",
-            )
+            assert headers["X-Slack-Retry-Num"] == "1"
+            assert headers["X-Slack-Retry-Reason"] == "http_timeout"
     finally:
-        recorder.server.shutdown()
+        server.shutdown()
 
 
 def test_bolt_app_end_to_end(emu: SlackEmulator):
@@ -370,9 +373,8 @@ def test_bolt_app_end_to_end(emu: SlackEmulator):
 
     @app.event("message")
     def on_message(event: dict, say: Any, context: Any) -> None:
-        if event.get("bot_id"):
-            return
-        say(text=f"Got it from {context.actor_team_id}", thread_ts=event["ts"])
+        if not event.get("bot_id"):
+            say(text=f"Got it from {context.actor_team_id}", thread_ts=event["ts"])
 
     @app.action("approve")
     def on_approve(ack: Any, respond: Any) -> None:
@@ -385,9 +387,7 @@ def test_bolt_app_end_to_end(emu: SlackEmulator):
         answer = app.dispatch(bolt_request)
         return Response(answer.body, status=answer.status)(environ, start_response)
 
-    server = make_server("127.0.0.1", 0, wsgi, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_port}/slack/events"
+    url, server = _serve(wsgi)
     try:
         message = emu.post_as_user(SHARED, "W0CUST", "Help!")
         status, _ = deliver(url, emu.message_event(SHARED, message["ts"]), "shh")
@@ -396,23 +396,12 @@ def test_bolt_app_end_to_end(emu: SlackEmulator):
         assert [m["text"] for m in thread] == ["Help!", "Got it from T0CUST"]
         assert emu.calls("chat.postMessage")[-1].args["team_id"] == "T0ACME"
 
-        card = emu.messages(SHARED, thread_ts=message["ts"])[1]
-        body = block_actions_body(
-            user_id="U0AM",
-            user_team_id="T0ACME",
-            team_id="T0ACME",
-            channel_id=SHARED,
-            message_ts=card["ts"],
-            message=card,
-            action_id="approve",
-            value="1",
-            response_url=emu.response_url("card", channel=SHARED, message_ts=card["ts"]),
-        )
-        status, _ = deliver(url, body, "shh")
-        assert status == 200
+        card = thread[1]
+        reply_url = emu.response_url("card", channel=SHARED, message_ts=card["ts"])
+        body = block_actions_body(**_click(emu, card, response_url=reply_url))
+        assert deliver(url, body, "shh")[0] == 200
         assert emu.find_message(SHARED, card["ts"])["text"] == "Approved"
-        status, _ = deliver(url, body, "wrong secret")
-        assert status == 401
+        assert deliver(url, body, "wrong secret")[0] == 401
         assert emu.spec_violations == []
     finally:
         server.shutdown()

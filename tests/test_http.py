@@ -1,0 +1,71 @@
+"""The HTTP edge: signatures, malformed bodies, health and metrics."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from sandbox.slack_events import deliver
+from tests.harness import SECRET, World
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_bad_signature_and_stale_timestamp_are_401_and_do_nothing(world: World) -> None:
+    message = world.emu.post_as_user("C0GLOBEX", "U0CUSTOMER", "Is this thing on?")
+    body = world.envelope(message)
+    assert deliver(f"{world.url}/slack/events", body, "wrong-secret")[0] == 401
+    stale = int(time.time()) - 6 * 60
+    assert deliver(f"{world.url}/slack/events", body, SECRET, timestamp=stale)[0] == 401
+    world.drain()
+    assert world.cards() == []
+    # The same body, signed properly, is accepted: the refusals above were about the signature.
+    assert world.send(body)[0] == 200
+
+
+@pytest.mark.parametrize(
+    "raw, content_type",
+    [
+        (b"{not json", "application/json"),
+        (b"\xff\xfe\x00garbage", "application/json"),
+        (b"[1, 2, 3]", "application/json"),
+        (b'"just a string"', "application/json"),
+        (b"payload=%7Bbroken", "application/x-www-form-urlencoded"),
+        (b"", "application/json"),
+    ],
+)
+def test_validly_signed_malformed_bodies_get_400_and_the_server_keeps_serving(
+    world: World, raw: bytes, content_type: str
+) -> None:
+    status, _ = world.send(raw, content_type=content_type)
+    assert status == 400
+    world.customer_says("Still there after that?")  # asserts a 200
+    world.drain()
+    assert len(world.cards()) == 1
+
+
+def test_url_verification_answers_the_challenge(world: World) -> None:
+    status, answer = world.send({"token": "t", "challenge": "c-123", "type": "url_verification"})
+    assert status == 200 and b"c-123" in answer
+
+
+def test_healthz_and_metrics(world: World) -> None:
+    status, body = _get(f"{world.url}/healthz")
+    assert status == 200
+    assert json.loads(body) == {"status": "ok", "database": "ok", "redis": "ok"}
+    world.customer_says("Metrics please?")
+    status, body = _get(f"{world.url}/metrics")
+    assert status == 200
+    text = body.decode()
+    assert 'triage_events_total{kind="customer"}' in text
+    assert "triage_ack_seconds_bucket" in text
