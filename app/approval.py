@@ -38,7 +38,9 @@ class Outcome(StrEnum):
 
 
 MESSAGES = {
-    Outcome.ALREADY_DECIDED: "This draft was already approved, rejected or replaced; nothing was sent.",
+    Outcome.ALREADY_DECIDED: (
+        "This draft was already approved, rejected or replaced; nothing was sent."
+    ),
     Outcome.WITHDRAWN: "The customer deleted this message, so nothing was sent.",
     Outcome.NOT_FOUND: "This card no longer matches a stored draft; nothing was sent.",
     Outcome.EMPTY: "There is no draft text to send: use Edit to write the reply.",
@@ -82,11 +84,15 @@ def approve(deps: Deps, *, draft_id: int, user_id: str, text: str | None = None)
             enqueued_at=datetime.now(UTC),
         )
         session.add(outbox)
-        session.add(AuditEntry(
-            actor=user_id, action="draft.edited" if edited else "draft.approved",
-            request_id=request.id, draft_id=draft_id,
-            detail={"original": draft.text, "sent": reply} if edited else {},
-        ))
+        session.add(
+            AuditEntry(
+                actor=user_id,
+                action="draft.edited" if edited else "draft.approved",
+                request_id=request.id,
+                draft_id=draft_id,
+                detail={"original": draft.text, "sent": reply} if edited else {},
+            )
+        )
         session.flush()
         outbox_id = outbox.id
     DRAFTS.labels(outcome="edited" if edited else "approved").inc()
@@ -101,8 +107,9 @@ def approve(deps: Deps, *, draft_id: int, user_id: str, text: str | None = None)
 
 def _unmark(deps: Deps, outbox_id: int) -> None:
     with transaction(deps.sessions) as session:
-        session.execute(update(OutboxMessage).where(OutboxMessage.id == outbox_id)
-                        .values(enqueued_at=None))
+        session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(enqueued_at=None)
+        )
 
 
 def reject(deps: Deps, *, draft_id: int, user_id: str, reason: str | None = None) -> Outcome:
@@ -114,8 +121,15 @@ def reject(deps: Deps, *, draft_id: int, user_id: str, reason: str | None = None
         request = session.get_one(Draft, draft_id).request
         request.state = RequestState.CLOSED
         request_id = request.id
-        session.add(AuditEntry(actor=user_id, action="draft.rejected", request_id=request_id,
-                               draft_id=draft_id, detail={"reason": reason} if reason else {}))
+        session.add(
+            AuditEntry(
+                actor=user_id,
+                action="draft.rejected",
+                request_id=request_id,
+                draft_id=draft_id,
+                detail={"reason": reason} if reason else {},
+            )
+        )
     DRAFTS.labels(outcome="rejected").inc()
     _refresh(deps, request_id)
     return Outcome.DONE
@@ -131,8 +145,11 @@ def regenerate(deps: Deps, *, draft_id: int, user_id: str) -> Outcome:
         request.revision += 1
         job_id = mark_enqueued(request)
         request_id = request.id
-        session.add(AuditEntry(actor=user_id, action="draft.regenerate", request_id=request_id,
-                               draft_id=draft_id))
+        session.add(
+            AuditEntry(
+                actor=user_id, action="draft.regenerate", request_id=request_id, draft_id=draft_id
+            )
+        )
     if job_id:
         enqueue_pipeline(deps, request_id, job_id)
     return Outcome.DONE

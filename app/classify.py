@@ -14,7 +14,7 @@ from typing import Any
 
 from integrations.store.models import EventKind
 
-# Subtypes that still carry a person's words; everything else (joins, topic, bot_message...) is noise.
+# Subtypes that carry a person's words; the rest (joins, topic, bot_message...) is noise.
 _WORD_SUBTYPES = {None, "file_share", "thread_broadcast", "me_message"}
 
 
@@ -94,9 +94,7 @@ def classify_message(body: dict[str, Any], installation: Installation) -> Classi
         return Classified(EventKind.IGNORED, "channel not shared", change, channel)
 
     author_team = (
-        inner.get("user_team")
-        or (inner.get("user_profile") or {}).get("team")
-        or inner.get("team")
+        inner.get("user_team") or (inner.get("user_profile") or {}).get("team") or inner.get("team")
     )
     # In a Slack Connect envelope the top-level ids are the actor's org (context_* is ours).
     author_enterprise = body.get("enterprise_id") if body.get("context_team_id") else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import tempfile
@@ -9,8 +10,12 @@ from typing import Annotated, Any
 
 import typer
 
-cli = typer.Typer(help="Slack Connect support triage assistant.", no_args_is_help=True,
-                  add_completion=False, pretty_exceptions_enable=False)
+cli = typer.Typer(
+    help="Slack Connect support triage assistant.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 db_cli = typer.Typer(help="Database migrations.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
 
@@ -86,6 +91,17 @@ def worker(
     settings = _settings()
     settings.require("slack_bot_token", "triage_channel")
     run_worker(_deps(settings), queues=queues, burst=burst)
+
+
+@cli.command()
+def demo() -> None:
+    """Play a morning in three customer channels end to end; needs no credentials or services."""
+    from app.demo import run_demo
+    from app.logs import configure_logging
+
+    configure_logging("ERROR", "console")
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the demo's local server
+    raise typer.Exit(run_demo())
 
 
 @db_cli.command("upgrade")

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.settings import Settings
 from integrations.slack import build_web_client
 from integrations.store.db import create_db_engine, session_factory
-from workers.queues import Queues
+from workers.queues import JobQueues, Queues
 
 
 @dataclass
@@ -24,7 +24,7 @@ class Deps:
     engine: Engine
     sessions: sessionmaker[Session]
     redis: Redis
-    queues: Queues
+    queues: JobQueues
     slack: WebClient
 
     @classmethod
@@ -32,9 +32,7 @@ class Deps:
         engine = create_db_engine(settings.database_url)
         if redis is None:
             # Short timeouts: a listener must ack within Slack's 3 seconds even when Redis hangs.
-            redis = Redis.from_url(
-                settings.redis_url, socket_connect_timeout=1, socket_timeout=2
-            )
+            redis = Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=2)
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
         return cls(
             settings=settings,

@@ -146,7 +146,9 @@ def _open_request(session: Session, c: Classified, installation: Installation) -
     return request
 
 
-def _add_message(session: Session, request: Request, c: Classified, *, bump: bool = True) -> Request:
+def _add_message(
+    session: Session, request: Request, c: Classified, *, bump: bool = True
+) -> Request:
     session.add(
         RequestMessage(
             request_id=request.id,
@@ -164,7 +166,9 @@ def _add_message(session: Session, request: Request, c: Classified, *, bump: boo
     return request
 
 
-def _open_request_for_thread(session: Session, channel: str, thread_ts: str | None) -> Request | None:
+def _open_request_for_thread(
+    session: Session, channel: str, thread_ts: str | None
+) -> Request | None:
     if not thread_ts:
         return None
     return session.scalars(

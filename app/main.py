@@ -37,7 +37,8 @@ def create_app(deps: Deps, *, token_verification: bool = True) -> App:
     def on_error(error: Exception, body: dict) -> None:  # type: ignore[type-arg]
         if isinstance(error, BoltUnhandledRequestError):
             return
-        log.error("listener.failed", error=type(error).__name__, type=body.get("type"),
-                  exc_info=error)
+        log.error(
+            "listener.failed", error=type(error).__name__, type=body.get("type"), exc_info=error
+        )
 
     return app

@@ -43,7 +43,11 @@ class Settings(BaseSettings):
     """All configuration of the app; see `.env.example` for the documented list."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+        env_ignore_empty=True,  # `OPENAI_API_KEY=` in .env means "not set", not ""
     )
 
     # Slack

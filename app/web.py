@@ -78,8 +78,7 @@ def _signed(verifier: SignatureVerifier, secret: bytes, raw: bytes, headers: Any
 def _parse(raw: bytes, query: bytes, headers: dict[str, Any]) -> BoltRequest | None:
     """A BoltRequest, or None when the body is not a Slack payload we can read."""
     try:
-        parsed = BoltRequest(body=raw.decode("utf-8"), query=query.decode("utf-8"),
-                             headers=headers)
+        parsed = BoltRequest(body=raw.decode("utf-8"), query=query.decode("utf-8"), headers=headers)
     except Exception as exc:  # UnicodeDecodeError, JSONDecodeError, a bad form payload
         log.warning("request.malformed", error=type(exc).__name__)
         return None

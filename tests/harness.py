@@ -28,21 +28,24 @@ from app.web import create_web
 from sandbox.slack_emulator import SlackEmulator
 from sandbox.slack_events import deliver, message_envelope
 from sandbox.slack_interactivity import block_actions_body, view_submission_body
+from sandbox.world import (  # noqa: F401  (re-exported for the tests)
+    APPROVER,
+    APPROVER_2,
+    BOT_USER,
+    CUSTOMER,
+    CUSTOMER_TEAM,
+    INTERNAL,
+    ORG,
+    OUTSIDER,
+    SHARED,
+    TOKEN,
+    TRIAGE,
+    build_emulator,
+)
 from workers import runtime
 from workers.queues import ALL_QUEUES
 
-ORG = "T0ACME"
-CUSTOMER_TEAM = "T0GLOBEX"
-BOT_USER = "U0BOT"
-CUSTOMER = "U0CUSTOMER"
-APPROVER = "U0AMY"
-APPROVER_2 = "U0BEN"
-OUTSIDER = "U0OUTSIDER"  # a person of the customer's org
-SHARED = "C0GLOBEX"  # the Slack Connect channel with the customer
-TRIAGE = "C0TRIAGE"
-INTERNAL = "C0INTERNAL"
 SECRET = "test-signing-secret"
-TOKEN = "xoxb-test-token"
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -56,9 +59,17 @@ class World:
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
     # --- what people do in Slack -------------------------------------------------------------
-    def customer_says(self, text: str, *, user: str = CUSTOMER, channel: str = SHARED,
-                      thread_ts: str | None = None, retry_num: int | None = None,
-                      team: str = CUSTOMER_TEAM, shared: bool = True) -> dict[str, Any]:
+    def customer_says(
+        self,
+        text: str,
+        *,
+        user: str = CUSTOMER,
+        channel: str = SHARED,
+        thread_ts: str | None = None,
+        retry_num: int | None = None,
+        team: str = CUSTOMER_TEAM,
+        shared: bool = True,
+    ) -> dict[str, Any]:
         """Post as a person in the emulator and deliver the event; returns the envelope."""
         message = self.emu.post_as_user(channel, user, text, thread_ts=thread_ts)
         body = self.envelope(message, channel=channel, team=team, shared=shared)
@@ -66,29 +77,59 @@ class World:
         assert status == 200, status
         return body
 
-    def envelope(self, message: dict[str, Any], *, channel: str = SHARED,
-                 team: str = CUSTOMER_TEAM, shared: bool = True) -> dict[str, Any]:
-        return message_envelope(message, channel=channel, installed_team_id=ORG,
-                                bot_user_id=BOT_USER, is_ext_shared_channel=shared,
-                                author_team_id=team)
+    def envelope(
+        self,
+        message: dict[str, Any],
+        *,
+        channel: str = SHARED,
+        team: str = CUSTOMER_TEAM,
+        shared: bool = True,
+    ) -> dict[str, Any]:
+        return message_envelope(
+            message,
+            channel=channel,
+            installed_team_id=ORG,
+            bot_user_id=BOT_USER,
+            is_ext_shared_channel=shared,
+            author_team_id=team,
+        )
 
-    def send(self, body: dict[str, Any] | bytes, *, retry_num: int | None = None,
-             **kwargs: Any) -> tuple[int, bytes]:
+    def send(
+        self, body: dict[str, Any] | bytes, *, retry_num: int | None = None, **kwargs: Any
+    ) -> tuple[int, bytes]:
         return deliver(f"{self.url}/slack/events", body, SECRET, retry_num=retry_num, **kwargs)
 
-    def click(self, action_id: str, card: dict[str, Any], *, user: str = APPROVER,
-              team: str = ORG) -> tuple[int, bytes]:
+    def click(
+        self, action_id: str, card: dict[str, Any], *, user: str = APPROVER, team: str = ORG
+    ) -> tuple[int, bytes]:
         body = block_actions_body(
-            user_id=user, user_team_id=team, team_id=team, channel_id=TRIAGE,
-            message_ts=card["ts"], message=card, action_id=action_id,
+            user_id=user,
+            user_team_id=team,
+            team_id=team,
+            channel_id=TRIAGE,
+            message_ts=card["ts"],
+            message=card,
+            action_id=action_id,
             response_url=self.emu.response_url(f"click-{time.time_ns()}"),
         )
         return self.send(body)
 
-    def submit_view(self, view: dict[str, Any], values: dict[str, dict[str, Any]], *,
-                    user: str = APPROVER, team: str = ORG) -> tuple[int, bytes]:
-        body = view_submission_body(user_id=user, user_team_id=team, team_id=team, view=view,
-                                    values=values, app_installed_team_id=ORG)
+    def submit_view(
+        self,
+        view: dict[str, Any],
+        values: dict[str, dict[str, Any]],
+        *,
+        user: str = APPROVER,
+        team: str = ORG,
+    ) -> tuple[int, bytes]:
+        body = view_submission_body(
+            user_id=user,
+            user_team_id=team,
+            team_id=team,
+            view=view,
+            values=values,
+            app_installed_team_id=ORG,
+        )
         return self.send(body)
 
     # --- what the app did ----------------------------------------------------------------------
@@ -113,7 +154,10 @@ class World:
         log = open(Path(self.env["TRIAGE_TEST_LOG_DIR"]) / f"{log_name}.log", "ab")  # noqa: SIM115
         process = subprocess.Popen(
             [sys.executable, "-c", "from app.cli import main; main()", "worker"],
-            env=self.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+            env=self.env,
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         self.processes.append(process)
         return process
@@ -130,30 +174,20 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 15, interval: float 
     raise AssertionError(f"condition not met within {timeout}s")
 
 
-def build_emulator() -> SlackEmulator:
-    emu = SlackEmulator(team_id=ORG, team_name="Acme", bot_user_id=BOT_USER, bot_token=TOKEN)
-    emu.add_team(CUSTOMER_TEAM, "Globex")
-    emu.add_user(APPROVER, team_id=ORG, name="amy", email="amy@acme.test")
-    emu.add_user(APPROVER_2, team_id=ORG, name="ben", email="ben@acme.test")
-    emu.add_user(CUSTOMER, team_id=CUSTOMER_TEAM, name="carol", email="carol@globex.test")
-    emu.add_user(OUTSIDER, team_id=CUSTOMER_TEAM, name="dave", email="dave@globex.test")
-    members = [BOT_USER, APPROVER, APPROVER_2]
-    emu.add_channel(SHARED, "ext-globex", is_ext_shared=True,
-                    connected_team_ids=[ORG, CUSTOMER_TEAM],
-                    members=[*members, CUSTOMER, OUTSIDER])
-    emu.add_channel(TRIAGE, "support-triage", members=members)
-    emu.add_channel(INTERNAL, "engineering", members=members)
-    return emu
-
-
 @contextmanager
 def start_world(*, database_url: str, redis_url: str, **overrides: Any) -> Iterator[World]:
     emu = build_emulator()
     emu.start()
     values: dict[str, Any] = dict(
-        slack_bot_token=TOKEN, slack_signing_secret=SECRET, slack_api_url=emu.api_url,
-        database_url=database_url, redis_url=redis_url, triage_channel=TRIAGE,
-        lease_seconds=3, sweep_seconds=1, log_format="json",
+        slack_bot_token=TOKEN,
+        slack_signing_secret=SECRET,
+        slack_api_url=emu.api_url,
+        database_url=database_url,
+        redis_url=redis_url,
+        triage_channel=TRIAGE,
+        lease_seconds=3,
+        sweep_seconds=1,
+        log_format="json",
     )
     values.update(overrides)
     settings = load_settings(_env_file=None, **values)
@@ -166,10 +200,14 @@ def start_world(*, database_url: str, redis_url: str, **overrides: Any) -> Itera
     server = make_server("127.0.0.1", 0, web, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    world = World(emu=emu, settings=settings, deps=deps,
-                  url=f"http://127.0.0.1:{server.server_port}", env=env)
+    world = World(
+        emu=emu, settings=settings, deps=deps, url=f"http://127.0.0.1:{server.server_port}", env=env
+    )
     try:
         yield world
+        # Every Web API call the app made exists in Slack's published spec with those
+        # arguments (or in sandbox/slack_spec.py's short, documented list of newer ones).
+        assert emu.spec_violations == [], emu.spec_violations
     finally:
         for process in world.processes:
             if process.poll() is None:

@@ -44,9 +44,19 @@ class PrivateRedis:
         binary = shutil.which("redis-server")
         assert binary, "redis-server is needed for this test (apt-get install redis-server)"
         self.process = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_for(self._answers, timeout=10)
 
@@ -95,8 +105,9 @@ def _customer_cards(world: World) -> dict[str, int]:
 def test_messages_arriving_while_redis_is_down_all_get_one_card(
     database_url: str, private_redis: PrivateRedis
 ) -> None:
-    with start_world(database_url=database_url, redis_url=private_redis.url,
-                     grouping_minutes=0) as world:
+    with start_world(
+        database_url=database_url, redis_url=private_redis.url, grouping_minutes=0
+    ) as world:
         world.start_worker("redis-outage-worker")
         private_redis.stop()
         assert _health(world) == 503

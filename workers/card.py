@@ -75,17 +75,21 @@ def publish_card(deps: Deps, request_id: int) -> None:
 
 def _card_outbox(session: Session, request_id: int, channel: str, body: dict[str, object]) -> int:
     key = f"card:{request_id}"
-    existing = session.scalars(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)).first()
+    existing = session.scalars(
+        select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)
+    ).first()
     if existing is not None:
         return existing
-    row = OutboxMessage(dedupe_key=key, kind="card", request_id=request_id,
-                        channel_id=channel, body=body)
+    row = OutboxMessage(
+        dedupe_key=key, kind="card", request_id=request_id, channel_id=channel, body=body
+    )
     try:
         with session.begin_nested():
             session.add(row)
     except IntegrityError:  # another holder wrote it a moment ago
-        return session.scalars(select(OutboxMessage.id)
-                               .where(OutboxMessage.dedupe_key == key)).one()
+        return session.scalars(
+            select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)
+        ).one()
     return row.id
 
 

@@ -37,8 +37,16 @@ from workers import leases, runtime
 log = structlog.get_logger(__name__)
 
 # Errors that retrying cannot fix: the row is marked failed and the audit log says why.
-PERMANENT = {"channel_not_found", "not_in_channel", "is_archived", "msg_too_long",
-             "invalid_blocks", "no_text", "restricted_action", "shared_channel_refused"}
+PERMANENT = {
+    "channel_not_found",
+    "not_in_channel",
+    "is_archived",
+    "msg_too_long",
+    "invalid_blocks",
+    "no_text",
+    "restricted_action",
+    "shared_channel_refused",
+}
 
 
 class SharedChannelRefused(Exception):
@@ -54,14 +62,18 @@ def deliver_now(deps: Deps, outbox_id: int) -> str | None:
     """Post the row's message unless it is posted already; returns the message ts."""
     owner = runtime.worker_id()
     pending = OutboxMessage.state.in_((OutboxState.PENDING, OutboxState.SENDING))
-    if not leases.claim(deps.sessions, OutboxMessage, outbox_id, owner,
-                        deps.settings.lease_seconds, pending):
+    if not leases.claim(
+        deps.sessions, OutboxMessage, outbox_id, owner, deps.settings.lease_seconds, pending
+    ):
         log.info("outbox.skipped", outbox_id=outbox_id, why="sent, failed, or leased elsewhere")
         return None
     with transaction(deps.sessions) as session:
         row = session.get_one(OutboxMessage, outbox_id)
-        session.execute(update(OutboxMessage).where(OutboxMessage.id == outbox_id)
-                        .values(state=OutboxState.SENDING))
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == outbox_id)
+            .values(state=OutboxState.SENDING)
+        )
         snapshot = _Snapshot(row)
     try:
         ts = _find_posted(deps.slack, snapshot) if snapshot.attempts > 1 else None
@@ -117,16 +129,19 @@ def _find_posted(slack: WebClient, row: _Snapshot) -> str | None:
     """The ts of this row's message if a previous lease holder already posted it."""
     oldest = f"{(row.created_at - timedelta(minutes=1)).timestamp():.6f}"
     if row.thread_ts:
-        pages = slack.conversations_replies(channel=row.channel_id, ts=row.thread_ts,
-                                            include_all_metadata=True, limit=200)
+        pages = slack.conversations_replies(
+            channel=row.channel_id, ts=row.thread_ts, include_all_metadata=True, limit=200
+        )
     else:
-        pages = slack.conversations_history(channel=row.channel_id, oldest=oldest,
-                                            include_all_metadata=True, limit=200)
+        pages = slack.conversations_history(
+            channel=row.channel_id, oldest=oldest, include_all_metadata=True, limit=200
+        )
     for page in pages:
         for message in page.get("messages", []):
             meta = message.get("metadata") or {}
-            if (meta.get("event_type") == OUTBOX_EVENT_TYPE
-                    and str((meta.get("event_payload") or {}).get("outbox_id")) == str(row.id)):
+            if meta.get("event_type") == OUTBOX_EVENT_TYPE and str(
+                (meta.get("event_payload") or {}).get("outbox_id")
+            ) == str(row.id):
                 log.info("outbox.reconciled", outbox_id=row.id, ts=message["ts"])
                 return str(message["ts"])
     return None
@@ -140,13 +155,23 @@ def _record_failure(deps: Deps, row: _Snapshot, owner: str, exc: Exception) -> N
         session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == row.id, OutboxMessage.lease_owner == owner)
-            .values(state=OutboxState.FAILED if permanent else OutboxState.PENDING,
-                    last_error=str(exc)[:1000], lease_owner=None, lease_expires_at=None)
+            .values(
+                state=OutboxState.FAILED if permanent else OutboxState.PENDING,
+                last_error=str(exc)[:1000],
+                lease_owner=None,
+                lease_expires_at=None,
+            )
         )
         if permanent:
-            session.add(AuditEntry(actor="system", action=f"{row.kind}.failed",
-                                   request_id=row.request_id, draft_id=row.draft_id,
-                                   detail={"error": code, "channel": row.channel_id}))
+            session.add(
+                AuditEntry(
+                    actor="system",
+                    action=f"{row.kind}.failed",
+                    request_id=row.request_id,
+                    draft_id=row.draft_id,
+                    detail={"error": code, "channel": row.channel_id},
+                )
+            )
 
 
 def _record_sent(deps: Deps, row: _Snapshot, owner: str, ts: str) -> None:
@@ -155,8 +180,13 @@ def _record_sent(deps: Deps, row: _Snapshot, owner: str, ts: str) -> None:
         session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id == row.id)
-            .values(state=OutboxState.SENT, result_ts=ts, sent_at=now,
-                    lease_owner=None, lease_expires_at=None)
+            .values(
+                state=OutboxState.SENT,
+                result_ts=ts,
+                sent_at=now,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
         )
         request = session.get(Request, row.request_id) if row.request_id else None
         if row.kind == "card" and request is not None:
@@ -176,10 +206,20 @@ def _reply_posted(session: Any, request: Request, row: _Snapshot, ts: str, now: 
     if request.state == RequestState.OPEN:
         request.state = RequestState.ANSWERED
         request.answered_at = now
-    session.add(AuditEntry(actor=draft.decided_by if draft and draft.decided_by else "system",
-                           action="reply.posted", request_id=request.id, draft_id=row.draft_id,
-                           detail={"channel": row.channel_id, "thread_ts": row.thread_ts,
-                                   "ts": ts, "text": row.body.get("text", "")}))
+    session.add(
+        AuditEntry(
+            actor=draft.decided_by if draft and draft.decided_by else "system",
+            action="reply.posted",
+            request_id=request.id,
+            draft_id=row.draft_id,
+            detail={
+                "channel": row.channel_id,
+                "thread_ts": row.thread_ts,
+                "ts": ts,
+                "text": row.body.get("text", ""),
+            },
+        )
+    )
 
 
 def _after_reply(deps: Deps, row: _Snapshot) -> None:

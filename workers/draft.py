@@ -20,7 +20,9 @@ class DraftResult:
 
 
 _OPENERS = {
-    Category.INCIDENT: "Thanks for flagging this. We're treating it as urgent and looking into it now.",
+    Category.INCIDENT: (
+        "Thanks for flagging this. We're treating it as urgent and looking into it now."
+    ),
     Category.BUG: "Thanks for the report. We're reproducing it on our side.",
     Category.BILLING: "Thanks for reaching out about billing. We're checking your account now.",
     Category.ACCOUNT_ACCESS: "Thanks for letting us know. We're looking at your access right away.",
@@ -39,5 +41,7 @@ def draft_offline(*, user_id: str, triage: Triage) -> DraftResult:
     return DraftResult(
         text=f"Hi <@{user_id}>, {opener[0].lower()}{opener[1:]} {follow_up}",
         source="offline",
-        note="Offline draft: no OPENAI_API_KEY is set, so this is an acknowledgement, not an answer.",
+        note=(
+            "Offline draft: no OPENAI_API_KEY is set, so this is an acknowledgement, not an answer."
+        ),
     )

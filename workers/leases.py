@@ -20,7 +20,12 @@ LEASED = (Request, OutboxMessage)
 
 
 def claim(
-    sessions: sessionmaker[Session], model: Any, row_id: int, owner: str, seconds: float, *where: Any
+    sessions: sessionmaker[Session],
+    model: Any,
+    row_id: int,
+    owner: str,
+    seconds: float,
+    *where: Any,
 ) -> bool:
     """Take the lease on a row if nobody holds a live one; True when this owner now holds it."""
     now = datetime.now(UTC)

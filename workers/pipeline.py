@@ -121,8 +121,12 @@ def _draft(deps: Deps, request_id: int) -> object:
         current = request.current_draft
         if current is not None and current.status != DraftStatus.PENDING:
             return None  # already decided: a late edit does not replace an approved reply
-        triage = Triage(category=request.category or "other", urgency=request.urgency or "normal",
-                        summary=request.summary or "", needs_reply=True)
+        triage = Triage(
+            category=request.category or "other",
+            urgency=request.urgency or "normal",
+            summary=request.summary or "",
+            needs_reply=True,
+        )
         try:
             result = draft_offline(user_id=request.user_id, triage=triage)
         except Exception as exc:
@@ -130,8 +134,9 @@ def _draft(deps: Deps, request_id: int) -> object:
             result = DraftResult("", "unavailable", f"Draft unavailable: {exc}"[:300])
         if current is not None:
             current.status = DraftStatus.SUPERSEDED
-        session.add(Draft(request_id=request_id, text=result.text, source=result.source,
-                          note=result.note))
+        session.add(
+            Draft(request_id=request_id, text=result.text, source=result.source, note=result.note)
+        )
     DRAFTS.labels(outcome="offline" if result.source == "offline" else "drafted").inc()
     return None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -24,6 +24,16 @@ _LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEF
 def new_job_id(kind: str, key: int) -> str:
     """Unique per attempt: RQ would overwrite a job hash enqueued under a reused id."""
     return f"{kind}-{key}-{uuid.uuid4().hex[:10]}"
+
+
+class JobQueues(Protocol):
+    """What the app needs of a job queue: RQ (`Queues`), or a thread for the demo."""
+
+    def enqueue_request(self, request_id: int, job_id: str) -> None: ...
+    def enqueue_delivery(self, outbox_id: int) -> None: ...
+    def enqueue_card_refresh(self, request_id: int) -> None: ...
+    def job_is_live(self, job_id: str | None) -> bool: ...
+    def depths(self) -> dict[str, int]: ...
 
 
 class QueueUnavailable(Exception):

@@ -47,8 +47,13 @@ def sweep(deps: Deps) -> SweepReport:
     unfinished = or_(Request.stage != Stage.DONE, Request.processed_revision < Request.revision)
     with transaction(deps.sessions) as session:
         candidates = session.execute(
-            select(Request.id, Request.job_id, Request.enqueued_at, Request.attempts,
-                   Request.lease_owner)
+            select(
+                Request.id,
+                Request.job_id,
+                Request.enqueued_at,
+                Request.attempts,
+                Request.lease_owner,
+            )
             .where(unfinished, free, Request.state.in_((RequestState.OPEN, RequestState.WITHDRAWN)))
             .order_by(Request.id)
             .limit(BATCH)
@@ -61,8 +66,11 @@ def sweep(deps: Deps) -> SweepReport:
         # (A job that runs before the record is harmless: it holds the lease, stages skip.)
         deps.queues.enqueue_request(request_id, new_id)
         with transaction(deps.sessions) as session:
-            session.execute(update(Request).where(Request.id == request_id)
-                            .values(job_id=new_id, enqueued_at=now))
+            session.execute(
+                update(Request)
+                .where(Request.id == request_id)
+                .values(job_id=new_id, enqueued_at=now)
+            )
         log.info("sweeper.requeued", request_id=request_id, owner_died=lease_owner is not None)
         report.requests += 1
 
@@ -72,8 +80,14 @@ def sweep(deps: Deps) -> SweepReport:
     return report
 
 
-def _request_is_lost(deps: Deps, now: datetime, job_id: str | None,
-                     enqueued_at: datetime | None, attempts: int, lease_owner: str | None) -> bool:
+def _request_is_lost(
+    deps: Deps,
+    now: datetime,
+    job_id: str | None,
+    enqueued_at: datetime | None,
+    attempts: int,
+    lease_owner: str | None,
+) -> bool:
     if enqueued_at is None:
         return True  # never queued: Redis was down at ingest
     age = now - enqueued_at
@@ -93,8 +107,10 @@ def _sweep_outbox(deps: Deps, now: datetime) -> int:
             .where(
                 OutboxMessage.state.in_((OutboxState.PENDING, OutboxState.SENDING)),
                 or_(OutboxMessage.lease_owner.is_(None), OutboxMessage.lease_expires_at < now),
-                or_(OutboxMessage.enqueued_at.is_(None),
-                    and_(OutboxMessage.enqueued_at < now - timedelta(seconds=GRACE_SECONDS))),
+                or_(
+                    OutboxMessage.enqueued_at.is_(None),
+                    and_(OutboxMessage.enqueued_at < now - timedelta(seconds=GRACE_SECONDS)),
+                ),
             )
             .limit(BATCH)
         ).all()
@@ -103,8 +119,9 @@ def _sweep_outbox(deps: Deps, now: datetime) -> int:
             continue
         deps.queues.enqueue_delivery(outbox_id)
         with transaction(deps.sessions) as session:
-            session.execute(update(OutboxMessage).where(OutboxMessage.id == outbox_id)
-                            .values(enqueued_at=now))
+            session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(enqueued_at=now)
+            )
         count += 1
     return count
 

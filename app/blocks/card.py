@@ -132,9 +132,7 @@ def _draft(card: CardView) -> list[Block]:
         return [SectionBlock(text=MarkdownTextObject(text="*Draft reply:* not drafted yet…"))]
     blocks: list[Block] = [
         SectionBlock(
-            text=MarkdownTextObject(
-                text=_clip(f"*Draft reply*\n{card.draft_text}", SECTION_LIMIT)
-            )
+            text=MarkdownTextObject(text=_clip(f"*Draft reply*\n{card.draft_text}", SECTION_LIMIT))
         )
     ]
     if card.draft_note:
@@ -147,12 +145,17 @@ def _buttons(card: CardView) -> ActionsBlock:
     return ActionsBlock(
         block_id=f"{BlockId.CARD_ACTIONS}:{card.request_id}",
         elements=[
-            ButtonElement(text="Approve & send", action_id=ActionId.APPROVE_DRAFT,
-                          value=value, style="primary"),
+            ButtonElement(
+                text="Approve & send",
+                action_id=ActionId.APPROVE_DRAFT,
+                value=value,
+                style="primary",
+            ),
             ButtonElement(text="Edit", action_id=ActionId.EDIT_DRAFT, value=value),
             ButtonElement(text="Regenerate", action_id=ActionId.REGENERATE_DRAFT, value=value),
-            ButtonElement(text="Reject", action_id=ActionId.REJECT_DRAFT, value=value,
-                          style="danger"),
+            ButtonElement(
+                text="Reject", action_id=ActionId.REJECT_DRAFT, value=value, style="danger"
+            ),
         ],
     )
 

@@ -34,22 +34,32 @@ def refuse(deps: Deps, body: dict[str, Any], respond: Respond, what: str) -> Non
     """Record and answer a click from outside the organisation; nothing else happens."""
     log.warning("action.refused", action=what, user=_user(body))
     with transaction(deps.sessions) as session:
-        session.add(AuditEntry(actor=_user(body), action="action.refused",
-                               detail={"action": what, "team": (body.get("team") or {}).get("id")}))
+        session.add(
+            AuditEntry(
+                actor=_user(body),
+                action="action.refused",
+                detail={"action": what, "team": (body.get("team") or {}).get("id")},
+            )
+        )
     respond(text=REFUSAL, response_type="ephemeral", replace_original=False)
 
 
 def register(app: App, deps: Deps) -> None:
     def decision(fn: Any, name: str) -> Any:
-        def listener(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+        def listener(
+            ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond
+        ) -> None:
             ack()
             if not is_our_person(context, body):
                 refuse(deps, body, respond, name)
                 return
             outcome = fn(deps, draft_id=_draft_id(body), user_id=_user(body))
             if outcome != approval.Outcome.DONE:
-                respond(text=approval.MESSAGES[outcome], response_type="ephemeral",
-                        replace_original=False)
+                respond(
+                    text=approval.MESSAGES[outcome],
+                    response_type="ephemeral",
+                    replace_original=False,
+                )
 
         return listener
 
@@ -58,8 +68,9 @@ def register(app: App, deps: Deps) -> None:
     app.action(ActionId.REGENERATE_DRAFT)(decision(approval.regenerate, "regenerate_draft"))
 
     @app.action(ActionId.EDIT_DRAFT)
-    def edit(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond,
-             client: WebClient) -> None:
+    def edit(
+        ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond, client: WebClient
+    ) -> None:
         ack()
         if not is_our_person(context, body):
             refuse(deps, body, respond, "edit_draft")
@@ -68,15 +79,24 @@ def register(app: App, deps: Deps) -> None:
             draft = session.scalars(select(Draft).where(Draft.id == _draft_id(body))).first()
             text = draft.text if draft and draft.status == DraftStatus.PENDING else None
         if text is None:
-            respond(text=approval.MESSAGES[approval.Outcome.ALREADY_DECIDED],
-                    response_type="ephemeral", replace_original=False)
+            respond(
+                text=approval.MESSAGES[approval.Outcome.ALREADY_DECIDED],
+                response_type="ephemeral",
+                replace_original=False,
+            )
             return
         # Must happen within the trigger id's 3 seconds, so it is done here, not in a job.
-        client.views_open(trigger_id=body["trigger_id"],
-                          view=build_edit_modal(draft_id=_draft_id(body), text=text))
+        client.views_open(
+            trigger_id=body["trigger_id"],
+            view=build_edit_modal(draft_id=_draft_id(body), text=text),
+        )
 
     @app.action(ActionId.PULL_IN)
     def pull_in(ack: Ack, respond: Respond) -> None:
         ack()
-        respond(text="Pulling colleagues in is not built yet (colleague suggestions arrive "
-                     "with their own issue).", response_type="ephemeral", replace_original=False)
+        respond(
+            text="Pulling colleagues in is not built yet (colleague suggestions arrive "
+            "with their own issue).",
+            response_type="ephemeral",
+            replace_original=False,
+        )

@@ -23,8 +23,9 @@ def register(app: App, deps: Deps) -> None:
             error("Only people of the organisation that runs this app can send replies.")
             return
         view = body["view"]
-        text = (view["state"]["values"][BlockId.EDIT_TEXT][BlockId.EDIT_TEXT_INPUT].get("value")
-                or "").strip()
+        text = (
+            view["state"]["values"][BlockId.EDIT_TEXT][BlockId.EDIT_TEXT_INPUT].get("value") or ""
+        ).strip()
         if not text:
             error("The reply cannot be empty.")
             return

@@ -1,0 +1,70 @@
+"""Configuration errors are one clear line naming the variable, never a traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from app.settings import ConfigError, load_settings
+from tests.harness import REPO
+
+
+def _triage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("SLACK_", "TRIAGE_", "SLA_", "DATABASE_", "REDIS_"))
+    }
+    return subprocess.run(
+        [sys.executable, "-c", "from app.cli import main; main()", *args],
+        env={**clean, **env},
+        cwd="/",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_missing_required_setting_is_one_line_naming_it() -> None:
+    result = _triage("worker")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: SLACK_BOT_TOKEN is not set: the bot token (xoxb-...) from your Slack app's "
+        "OAuth & Permissions page"
+    ]
+    result = _triage("worker", SLACK_BOT_TOKEN="xoxb-1")
+    assert "TRIAGE_CHANNEL is not set" in result.stderr and result.returncode == 2
+
+
+def test_a_malformed_setting_is_one_line_naming_it() -> None:
+    result = _triage("worker", SLA_MINUTES="enterprise=fast")
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "SLA_MINUTES" in result.stderr and "fast" in result.stderr
+
+
+def test_documented_formats_parse() -> None:
+    settings = load_settings(
+        _env_file=None,
+        sla_minutes="Enterprise=7.5, standard=240",
+        case_priority="p1=Critical,P4=Low",
+        support_leads="U1, S2 ,",
+        slack_api_url="http://127.0.0.1:9/api",
+    )
+    assert settings.sla_minutes == {"enterprise": 7.5, "standard": 240.0}
+    assert settings.case_priority == {"P1": "Critical", "P4": "Low"}
+    assert settings.support_leads == ["U1", "S2"]
+    assert settings.slack_api_url.endswith("/api/")
+    with pytest.raises(ConfigError, match="GROUPING_MINUTES"):
+        load_settings(_env_file=None, grouping_minutes=-1)
+
+
+def test_env_example_lists_every_setting() -> None:
+    from app.settings import Settings
+
+    example = (REPO / ".env.example").read_text()
+    missing = [name.upper() for name in Settings.model_fields if f"{name.upper()}=" not in example]
+    assert missing == []

@@ -1,0 +1,71 @@
+"""The same jobs, run by a thread of this process instead of RQ: for `triage demo`, which
+needs no Redis. Jobs run one at a time in order, like one worker; there are no retries."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import structlog
+
+if TYPE_CHECKING:
+    from app.deps import Deps
+
+log = structlog.get_logger(__name__)
+
+
+class InlineQueues:
+    """Drop-in for `workers.queues.Queues` that runs each job in a background thread."""
+
+    def __init__(self) -> None:
+        self.deps: Deps | None = None
+        self._jobs: queue.Queue[Callable[[], None]] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="inline-jobs", daemon=True)
+        self._thread.start()
+
+    def bind(self, deps: Deps) -> None:
+        self.deps = deps
+
+    def _submit(self, job: Callable[[Deps], object]) -> None:
+        self._jobs.put(lambda: job(self._deps()))
+
+    def _deps(self) -> Deps:
+        assert self.deps is not None, "InlineQueues.bind(deps) first"
+        return self.deps
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                job()
+            except Exception:
+                log.exception("inline_job.failed")
+            finally:
+                self._jobs.task_done()
+
+    def wait_idle(self) -> None:
+        """Block until every submitted job (and the jobs they submitted) has run."""
+        self._jobs.join()
+
+    def enqueue_request(self, request_id: int, job_id: str) -> None:
+        from workers.pipeline import run_pipeline
+
+        self._submit(lambda deps: run_pipeline(deps, request_id))
+
+    def enqueue_delivery(self, outbox_id: int) -> None:
+        from workers.delivery import deliver_now
+
+        self._submit(lambda deps: deliver_now(deps, outbox_id))
+
+    def enqueue_card_refresh(self, request_id: int) -> None:
+        from workers.card import refresh_card_now
+
+        self._submit(lambda deps: refresh_card_now(deps, request_id))
+
+    def job_is_live(self, job_id: str | None) -> bool:
+        return False
+
+    def depths(self) -> dict[str, int]:
+        return {"inline": self._jobs.qsize()}
