@@ -25,8 +25,7 @@ def create_app(deps: Deps, *, token_verification: bool = True) -> App:
     assert settings.slack_signing_secret and settings.slack_bot_token  # for the type checker
     app = App(
         signing_secret=settings.slack_signing_secret.get_secret_value(),
-        token=settings.slack_bot_token.get_secret_value(),
-        client=deps.slack,
+        client=deps.slack,  # carries the bot token; Bolt authorizes with it
         process_before_response=True,
         token_verification_enabled=token_verification,
         logger=logging.getLogger("slack_bolt"),

@@ -28,7 +28,8 @@ from sandbox.slack_events import (
 from sandbox.slack_spec import NEWER_THAN_SPEC, check_call, spec_methods
 from sandbox.slack_wsgi import HANDLERS
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "specs" / "slack" / "samples"
+# Slack's sample payloads, copied from shared/specs/slack/samples (sources in its README).
+SAMPLES = Path(__file__).resolve().parents[1] / "fixtures" / "slack_samples"
 SHARED = "C0SHARED"
 
 

@@ -1,0 +1,49 @@
+"""`triage serve` (gunicorn) as a real process: healthy, and acknowledging signed events."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.harness import REPO, World, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
+
+
+def test_triage_serve_answers_health_and_stores_events(world: World, tmp_path) -> None:
+    port = _free_port()
+    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115
+    server = subprocess.Popen(
+        [sys.executable, "-c", "from app.cli import main; main()", "serve",
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        env=world.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+    )
+    world.processes.append(server)
+    base = f"http://127.0.0.1:{port}"
+    wait_for(lambda: _status(f"{base}/healthz") == 200, timeout=30)
+    world.url = base  # from here on, Slack talks to the gunicorn process
+    world.customer_says("Does the gunicorn server store this?")
+    world.drain()
+    assert len(world.cards()) == 1
+    assert _status(f"{base}/metrics") == 200
