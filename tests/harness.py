@@ -7,6 +7,7 @@ exactly as Slack sends them; the app talks to the emulator through the real slac
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -161,6 +162,13 @@ class World:
         )
         self.processes.append(process)
         return process
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (tests never use fixed ports)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 15, interval: float = 0.1) -> Any:

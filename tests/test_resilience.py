@@ -18,15 +18,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.harness import SHARED, TRIAGE, World, start_world, wait_for
+from tests.harness import SHARED, TRIAGE, World, free_port, start_world, wait_for
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -77,7 +71,7 @@ class PrivateRedis:
 
 @pytest.fixture
 def private_redis() -> Iterator[PrivateRedis]:
-    server = PrivateRedis(_free_port())
+    server = PrivateRedis(free_port())
     server.start()
     yield server
     server.stop()

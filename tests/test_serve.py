@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -10,15 +9,9 @@ import urllib.request
 
 import pytest
 
-from tests.harness import REPO, World, wait_for
+from tests.harness import REPO, World, free_port, wait_for
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _status(url: str) -> int:
@@ -32,12 +25,25 @@ def _status(url: str) -> int:
 
 
 def test_triage_serve_answers_health_and_stores_events(world: World, tmp_path) -> None:
-    port = _free_port()
+    port = free_port()
     log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115
     server = subprocess.Popen(
-        [sys.executable, "-c", "from app.cli import main; main()", "serve",
-         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        env=world.env, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-c",
+            "from app.cli import main; main()",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        env=world.env,
+        cwd=REPO,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     world.processes.append(server)
     base = f"http://127.0.0.1:{port}"

@@ -81,10 +81,7 @@ def deliver_now(deps: Deps, outbox_id: int) -> str | None:
             if snapshot.kind == "card":
                 ensure_internal_channel(deps.slack, snapshot.channel_id)
             ts = _post(deps.slack, snapshot)
-    except (SlackApiError, SharedChannelRefused) as exc:
-        _record_failure(deps, snapshot, owner, exc)
-        raise
-    except Exception as exc:
+    except Exception as exc:  # release the lease and say why; RQ retries what can be retried
         _record_failure(deps, snapshot, owner, exc)
         raise
     _record_sent(deps, snapshot, owner, ts)
@@ -224,7 +221,7 @@ def _reply_posted(session: Any, request: Request, row: _Snapshot, ts: str, now: 
 
 def _after_reply(deps: Deps, row: _Snapshot) -> None:
     """Mark the customer's message answered and redraw the card; neither may undo the post."""
-    from workers.card import refresh_card_now
+    from workers.card import refresh_card_now  # card.py imports this module: import late
 
     with transaction(deps.sessions) as session:
         request = session.get_one(Request, row.request_id)

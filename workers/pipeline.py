@@ -22,7 +22,7 @@ from integrations.slack import slack_error
 from integrations.store.db import transaction
 from integrations.store.models import Draft, DraftStatus, Request, RequestState, Stage
 from workers import leases, runtime
-from workers.card import publish_card
+from workers.card import publish_card, refresh_card_now
 from workers.context import gather_context
 from workers.draft import DraftResult, draft_offline
 from workers.suggest import suggest_colleagues
@@ -68,7 +68,7 @@ def _run_round(deps: Deps, request_id: int, owner: str) -> bool:
                     break
                 _set_stage(deps, request_id, done_stage)
     else:
-        publish_card_if_posted(deps, request_id)
+        refresh_card_now(deps, request_id)  # the card (if any) now says "withdrawn"
     with transaction(deps.sessions) as session:
         session.execute(
             update(Request)
@@ -179,12 +179,6 @@ def _stage_of(deps: Deps, request_id: int) -> Stage:
 def _set_stage(deps: Deps, request_id: int, stage: Stage) -> None:
     with transaction(deps.sessions) as session:
         session.execute(update(Request).where(Request.id == request_id).values(stage=stage))
-
-
-def publish_card_if_posted(deps: Deps, request_id: int) -> None:
-    from workers.card import refresh_card_now
-
-    refresh_card_now(deps, request_id)
 
 
 def _react(deps: Deps, channel: str, ts: str, name: str) -> None:
