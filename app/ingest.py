@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, case, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,6 +22,7 @@ from app.deps import Deps
 from app.metrics import EVENTS
 from integrations.store.db import transaction
 from integrations.store.models import (
+    Draft,
     DraftStatus,
     EventKind,
     Request,
@@ -49,35 +50,152 @@ def ingest_message(deps: Deps, body: dict[str, Any], installation: Installation)
         log.debug("event.ignored", reason=classified.reason, channel=classified.channel)
         return IngestResult("ignored")
 
-    event = body.get("event") or {}
+    event = {k: v for k, v in (body.get("event") or {}).items() if k != "previous_message"}
     event_id = body.get("event_id") or f"{classified.channel}:{classified.ts}:{classified.change}"
     try:
         with transaction(deps.sessions) as session:
-            stored = SlackEvent(
-                event_id=event_id,
-                team_id=installation.team_id,
-                channel_id=classified.channel,
-                ts=classified.ts,
-                kind=classified.kind,
-                reason=classified.reason,
-                payload=event,
+            if classified.kind == EventKind.CUSTOMER and classified.change == Change.NEW:
+                outcome, request_id, job_id = _open_or_join(
+                    session, classified, installation, deps.settings.grouping_minutes
+                )
+            else:
+                outcome, request = _apply_change(session, classified)
+                request_id = request.id if request else None
+                job_id = mark_enqueued(request) if outcome in _NEEDS_PIPELINE else None
+            # Last: a duplicate event id fails here and rolls back everything above with it.
+            session.connection().execute(
+                _INSERT_EVENT,
+                dict(
+                    event_id=event_id,
+                    team_id=installation.team_id,
+                    channel_id=classified.channel,
+                    ts=classified.ts,
+                    kind=classified.kind,
+                    reason=classified.reason,
+                    payload=event,
+                    request_id=request_id,
+                ),
             )
-            session.add(stored)
-            session.flush()  # the event id is claimed here, or IntegrityError
-            outcome, request = _apply(session, classified, installation, deps)
-            stored.request_id = request.id if request else None
-            job_id = mark_enqueued(request) if outcome in _NEEDS_PIPELINE else None
     except IntegrityError:
         EVENTS.labels(kind="duplicate").inc()
         log.info("event.duplicate", event_id=event_id, channel=classified.channel)
         return IngestResult("duplicate")
 
     EVENTS.labels(kind=classified.kind.value).inc()
-    request_id = request.id if request else None
     log.info("event.stored", outcome=outcome, kind=classified.kind.value, request_id=request_id)
     if job_id is None or request_id is None:
         return IngestResult(outcome, request_id)
     return IngestResult(outcome, request_id, enqueue_pipeline(deps, request_id, job_id))
+
+
+def _open_or_join(
+    session: Session, c: Classified, installation: Installation, grouping_minutes: float
+) -> tuple[str, int, str]:
+    """The hot path, a new customer message: a few plain statements, no unit of work.
+
+    Joins the open request of its thread, or the same person's recent top-level request
+    (GROUPING_MINUTES); otherwise opens a request. The (channel, ts) of the message is
+    unique, so a message seen before raises IntegrityError: a duplicate.
+    """
+    now, at = datetime.now(UTC), _ts_time(c.ts)
+    job_id = new_job_id("request", None)
+    target = _joinable_request(session, c, grouping_minutes)
+    connection = session.connection()
+    if target is None:
+        outcome = "opened"
+        request_id = connection.execute(
+            _INSERT_REQUEST,
+            dict(
+                team_id=installation.team_id or "",
+                enterprise_id=installation.enterprise_id,
+                channel_id=c.channel,
+                ts=c.ts,
+                thread_ts=c.thread_ts or c.ts,
+                user_id=c.user,
+                user_team=c.user_team,
+                last_message_at=at,
+                job_id=job_id,
+                enqueued_at=now,
+            ),
+        ).scalar_one()
+    else:
+        outcome, request_id = "joined", target
+        connection.execute(
+            _JOIN_REQUEST, {"request_id": target, "at": at, "job_id": job_id, "now": now}
+        )
+    connection.execute(
+        _INSERT_MESSAGE,
+        dict(
+            request_id=request_id,
+            channel_id=c.channel,
+            ts=c.ts,
+            user_id=c.user,
+            text=c.text,
+            files={"files": c.files} if c.files else None,
+        ),
+    )
+    return outcome, request_id, job_id
+
+
+# Built once and executed with parameters: SQLAlchemy compiles them once, not per event.
+_INSERT_REQUEST = insert(Request.__table__).returning(Request.__table__.c.id)
+_INSERT_MESSAGE = insert(RequestMessage.__table__)
+_INSERT_EVENT = insert(SlackEvent.__table__)
+_requests = Request.__table__.c
+_JOIN_REQUEST = (
+    update(Request.__table__)
+    .where(_requests.id == bindparam("request_id"))
+    .values(
+        revision=_requests.revision + 1,
+        last_message_at=case(
+            (
+                _requests.last_message_at < bindparam("at", type_=_requests.last_message_at.type),
+                bindparam("at"),
+            ),
+            else_=_requests.last_message_at,
+        ),
+        job_id=bindparam("job_id"),
+        enqueued_at=bindparam("now", type_=_requests.enqueued_at.type),
+    )
+)
+
+
+def _joinable_request(session: Session, c: Classified, grouping_minutes: float) -> int | None:
+    """The open request this message belongs to, locked for the rest of the transaction."""
+    if c.is_reply:
+        query, params = _THREAD_REQUEST, {"channel": c.channel, "thread_ts": c.thread_ts}
+    elif grouping_minutes > 0:
+        since = _ts_time(c.ts) - timedelta(minutes=grouping_minutes)
+        query, params = _GROUPABLE_REQUEST, {"channel": c.channel, "user": c.user, "since": since}
+    else:
+        return None
+    return session.connection().execute(query, params).scalar()
+
+
+_OPEN = Request.state == RequestState.OPEN
+_THREAD_REQUEST = (
+    select(Request.id)
+    .where(Request.channel_id == bindparam("channel"), Request.thread_ts == bindparam("thread_ts"))
+    .where(_OPEN)
+    .order_by(Request.id.desc())
+    .limit(1)
+    .with_for_update()
+)
+# The same person's unanswered top-level request in this channel, recent enough to join.
+_GROUPABLE_REQUEST = (
+    select(Request.id)
+    .where(
+        Request.channel_id == bindparam("channel"),
+        Request.user_id == bindparam("user"),
+        Request.thread_ts == Request.ts,
+        Request.last_message_at >= bindparam("since", type_=Request.last_message_at.type),
+        _OPEN,
+        ~exists().where(Draft.request_id == Request.id, Draft.status == DraftStatus.APPROVED),
+    )
+    .order_by(Request.id.desc())
+    .limit(1)
+    .with_for_update()
+)
 
 
 _NEEDS_PIPELINE = {"opened", "joined", "updated", "withdrawn"}
@@ -108,101 +226,14 @@ def enqueue_pipeline(deps: Deps, request_id: int, job_id: str) -> bool:
         return False
 
 
-def _apply(
-    session: Session, c: Classified, installation: Installation, deps: Deps
-) -> tuple[str, Request | None]:
+def _apply_change(session: Session, c: Classified) -> tuple[str, Request | None]:
+    """The rarer events: an edit, a deletion, a colleague's reply in a customer thread."""
     if c.change == Change.DELETE:
         return _withdraw(session, c)
     if c.change == Change.EDIT:
         return _edit(session, c)
-    if c.kind == EventKind.RESPONSE:
-        request = _open_request_for_thread(session, c.channel, c.thread_ts)
-        return "response", request
-    if c.is_reply:
-        request = _open_request_for_thread(session, c.channel, c.thread_ts)
-        if request is not None:
-            return "joined", _add_message(session, request, c)
-    elif deps.settings.grouping_minutes > 0:
-        request = _groupable_request(session, c, deps.settings.grouping_minutes)
-        if request is not None:
-            return "joined", _add_message(session, request, c)
-    return "opened", _open_request(session, c, installation)
-
-
-def _open_request(session: Session, c: Classified, installation: Installation) -> Request:
-    request = Request(
-        team_id=installation.team_id or "",
-        enterprise_id=installation.enterprise_id,
-        channel_id=c.channel,
-        ts=c.ts,
-        thread_ts=c.thread_ts or c.ts,
-        user_id=c.user,
-        user_team=c.user_team,
-        last_message_at=_ts_time(c.ts),
-    )
-    session.add(request)
-    session.flush()
-    _add_message(session, request, c, bump=False)
-    return request
-
-
-def _add_message(
-    session: Session, request: Request, c: Classified, *, bump: bool = True
-) -> Request:
-    session.add(
-        RequestMessage(
-            request_id=request.id,
-            channel_id=c.channel,
-            ts=c.ts,
-            user_id=c.user,
-            text=c.text,
-            files={"files": c.files} if c.files else None,
-        )
-    )
-    session.flush()  # a (channel, ts) seen before raises IntegrityError: a duplicate
-    if bump:
-        request.revision += 1
-        request.last_message_at = max(request.last_message_at, _ts_time(c.ts))
-    return request
-
-
-def _open_request_for_thread(
-    session: Session, channel: str, thread_ts: str | None
-) -> Request | None:
-    if not thread_ts:
-        return None
-    return session.scalars(
-        select(Request)
-        .where(
-            Request.channel_id == channel,
-            Request.thread_ts == thread_ts,
-            Request.state == RequestState.OPEN,
-        )
-        .order_by(Request.id.desc())
-        .limit(1)
-        .with_for_update()
-    ).first()
-
-
-def _groupable_request(session: Session, c: Classified, minutes: float) -> Request | None:
-    """The same person's unanswered top-level request in this channel, recent enough to join."""
-    since = _ts_time(c.ts) - timedelta(minutes=minutes)
-    request = session.scalars(
-        select(Request)
-        .where(
-            Request.channel_id == c.channel,
-            Request.user_id == c.user,
-            Request.state == RequestState.OPEN,
-            Request.thread_ts == Request.ts,
-            Request.last_message_at >= since,
-        )
-        .order_by(Request.id.desc())
-        .limit(1)
-        .with_for_update()
-    ).first()
-    if request is None or any(d.status == DraftStatus.APPROVED for d in request.drafts):
-        return None
-    return request
+    request_id = _joinable_request(session, c, 0) if c.is_reply else None
+    return "response", session.get(Request, request_id) if request_id else None
 
 
 def _message(session: Session, channel: str, ts: str) -> RequestMessage | None:

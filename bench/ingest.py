@@ -1,18 +1,18 @@
 """Ack latency and throughput of `POST /slack/events` for customer messages, against bare Bolt.
 
-Both apps run in their own subprocess under the same server (gunicorn, gthread workers, the
-configuration `triage serve` uses), so the load generator in this process does not share their
-GIL. *ours* is the real app (`create_web(create_app(deps), deps)`: stores each event in the
-database and enqueues a job to Redis before the ack); *bare* is a `slack_bolt.App` with one
-`message` listener that does nothing, behind Flask like ours. Each phase sends warm-up events,
-then `--events` signed Slack Connect customer messages from `--concurrency` keep-alive client
-threads; phases alternate bare, ours, bare, ours... and the median of the rounds is reported.
+Both apps run in their own subprocess under the same server (gunicorn gthread, configured as
+`triage serve` does), so this load generator does not share their GIL. *ours* is the real app
+(it stores each event in the database and enqueues a job to Redis before the ack); *bare* is a
+`slack_bolt.App` whose one `message` listener does nothing, behind Flask like ours. Phases
+alternate bare, ours, bare, ours...; each sends warm-up events, then `--events` signed Slack
+Connect customer messages from `--concurrency` keep-alive client threads. Medians of the rounds
+are reported and recorded in bench/RESULTS.md.
 
-    python bench/ingest.py            # full run; updates bench/RESULTS.md
-    python bench/ingest.py --quick    # smoke run (300 events, 1 round)
+    python bench/ingest.py            # full run, recorded as section "full"
+    python bench/ingest.py --quick    # smoke run (300 events, 1 round), not recorded
 
-PostgreSQL: a fresh database created on `--postgres-admin-url` and dropped afterwards (or pass
-`--database-url sqlite:///...`). Redis: logical database `--redis-url`, flushed before and after.
+Storage: a fresh PostgreSQL database (created on `--postgres-admin-url`, dropped afterwards) or
+`--database-url sqlite:///...`; Redis logical database `--redis-url`, flushed before and after.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import http.client
 import json
 import os
 import platform
+import secrets
 import shlex
 import shutil
 import socket
@@ -33,6 +34,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,15 +44,11 @@ if str(REPO) not in sys.path:  # `tests.harness` and `sandbox` are not installed
     sys.path.insert(0, str(REPO))
 
 APPS = ("bare", "ours")
-PIPELINE_QUEUE = "triage-pipeline"
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
 
-# --- the servers (child processes) ------------------------------------------------------------
-
-
 def build_ours(api_url: str, database_url: str, redis_url: str) -> Any:
-    """The real app, exactly as `triage serve` builds it in a worker."""
+    """The real app, built as `triage serve` builds it in each worker."""
     from app.deps import Deps
     from app.main import create_app
     from app.settings import load_settings
@@ -75,6 +73,7 @@ def build_bare(api_url: str) -> Any:
 
     from tests.harness import SECRET, TOKEN
 
+    # Bolt calls auth.test on the first request: the client points at the emulator, not Slack.
     bolt = App(signing_secret=SECRET, token=TOKEN, token_verification_enabled=False,
                process_before_response=True, client=WebClient(token=TOKEN, base_url=api_url))
 
@@ -84,32 +83,26 @@ def build_bare(api_url: str) -> Any:
 
     handler = SlackRequestHandler(bolt)
     web = Flask("bare")
-
-    @web.post("/slack/events")
-    def events() -> Any:
-        return handler.handle(request)
-
+    web.post("/slack/events")(lambda: handler.handle(request))
     return web
 
 
 def serve(args: argparse.Namespace) -> None:
-    """Child mode: serve one app under gunicorn with the configuration of `triage serve`."""
+    """Child mode: serve one app under gunicorn, configured as `triage serve` is."""
     from gunicorn.app.base import BaseApplication
 
     from app.logs import configure_logging
 
-    configure_logging("INFO", "json")  # what `triage serve` does with stderr not a terminal
+    configure_logging("INFO", "json")  # what `triage serve` does when stderr is not a terminal
 
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
-            self.cfg.set("bind", f"127.0.0.1:{args.port}")
-            self.cfg.set("workers", args.workers)
-            self.cfg.set("threads", args.threads)
-            self.cfg.set("worker_class", "gthread")
-            self.cfg.set("timeout", 30)
-            self.cfg.set("accesslog", None)
+            for key, value in (("bind", f"127.0.0.1:{args.port}"), ("workers", args.workers),
+                               ("threads", args.threads), ("worker_class", "gthread"),
+                               ("timeout", 30), ("accesslog", None)):
+                self.cfg.set(key, value)
 
-        def load(self) -> Any:
+        def load(self) -> Any:  # in each worker, after the fork
             if args.serve == "ours":
                 return build_ours(args.api_url, args.database_url, args.redis_url)
             return build_bare(args.api_url)
@@ -125,41 +118,39 @@ def free_port() -> int:
 
 def start_server(name: str, args: argparse.Namespace, api_url: str, database_url: str,
                  workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """Start `--serve NAME` in a subprocess and wait until it answers."""
+    """Start `--serve NAME` in a subprocess (output to a log file) and wait until it answers."""
     port = free_port()
-    metrics_dir = workdir / f"metrics-{name}"
-    metrics_dir.mkdir()
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}  # as the CLI sets it
+    (workdir / f"metrics-{name}").mkdir()
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(workdir / f"metrics-{name}")}
     command = [sys.executable, __file__, "--serve", name, "--port", str(port),
-               "--workers", str(args.workers), "--threads", str(args.threads),
-               "--api-url", api_url, "--database-url", database_url, "--redis-url", args.redis_url]
-    log = (workdir / f"{name}.log").open("wb")
-    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+               "--workers", str(args.workers), "--threads", str(args.threads), "--api-url",
+               api_url, "--database-url", database_url, "--redis-url", args.redis_url]
+    log = workdir / f"{name}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=out)
+    # Ready: ours answers GET /healthz with 200; bare answers an unsigned POST with 401.
+    ours = name == "ours"
+    method, path, ready = ("GET", "/healthz", 200) if ours else ("POST", "/slack/events", 401)
     deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            break
+    while time.monotonic() < deadline and process.poll() is None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            if name == "ours":
-                conn.request("GET", "/healthz")
-            else:
-                conn.request("POST", "/slack/events", body=b"{}")
-            status = conn.getresponse().status
-            conn.close()
-            if status == (200 if name == "ours" else 401):
+            conn.request(method, path, body=b"{}" if method == "POST" else None)
+            if conn.getresponse().status == ready:
                 return process, port
         except OSError:
             pass
+        finally:
+            conn.close()
         time.sleep(0.1)
-    process.kill()
-    tail = (workdir / f"{name}.log").read_text(errors="replace")[-2000:]
-    raise SystemExit(f"{name} server did not become ready; its log ends with:\n{tail}")
+    stop_server(process)
+    raise SystemExit(f"{name} did not become ready; its log ends with:\n"
+                     f"{log.read_text(errors='replace')[-2000:]}")
 
 
 def stop_server(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
-        process.terminate()  # gunicorn: graceful stop
+        process.terminate()  # gunicorn stops gracefully on SIGTERM
         try:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
@@ -167,37 +158,31 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=5)
 
 
-# --- the load ---------------------------------------------------------------------------------
+def customer_messages(serials: range, run: int) -> list[bytes]:
+    """Event envelopes of customer messages in the shared channel, one per serial number.
 
+    Each has its own ts and event id (also across runs sharing a database, through `run`), so
+    each is a new request for ours, never a duplicate.
+    """
+    from sandbox.slack_events import message_envelope
+    from tests.harness import BOT_USER, CUSTOMER, CUSTOMER_TEAM, ORG, SHARED
 
-class Events:
-    """Envelopes of customer messages in the shared channel, each with a unique ts and id."""
-
-    def __init__(self) -> None:
-        self.serial = 0
-        self.run = uuid.uuid4().hex[:6].upper()
-
-    def batch(self, count: int) -> list[bytes]:
-        from sandbox.slack_events import message_envelope
-        from tests.harness import BOT_USER, CUSTOMER, CUSTOMER_TEAM, ORG, SHARED
-
-        bodies = []
-        for _ in range(count):
-            self.serial += 1
-            n = self.serial
-            message = {"type": "message", "user": CUSTOMER, "team": CUSTOMER_TEAM,
-                       "ts": f"{1700000000 + n}.{n % 1000000:06d}",
-                       "text": f"Hi team, exports fail with error 500 since 9am (#{n}). Help?"}
-            body = message_envelope(message, channel=SHARED, installed_team_id=ORG,
-                                    bot_user_id=BOT_USER, is_ext_shared_channel=True,
-                                    author_team_id=CUSTOMER_TEAM,
-                                    event_id=f"EvB{self.run}{n:08d}")
-            bodies.append(json.dumps(body).encode())
-        return bodies
+    bodies = []
+    for n in serials:
+        message = {"type": "message", "user": CUSTOMER, "team": CUSTOMER_TEAM,
+                   "ts": f"{1700000000 + n}.{run:06d}",
+                   "text": f"Hi team, exports fail with error 500 since 9am (#{n}). Help?"}
+        body = message_envelope(message, channel=SHARED, installed_team_id=ORG,
+                                bot_user_id=BOT_USER, is_ext_shared_channel=True,
+                                author_team_id=CUSTOMER_TEAM, event_id=f"EvB{run:06d}{n:08d}")
+        bodies.append(json.dumps(body).encode())
+    return bodies
 
 
 @dataclass
 class Phase:
+    """One load phase against one app: what each request took and what it got back."""
+
     app: str
     latencies: list[float]  # seconds, of the requests that got an answer
     statuses: dict[int, int]
@@ -206,61 +191,45 @@ class Phase:
     timed_out: bool
 
     def pct(self, q: float) -> float:
-        ordered = sorted(self.latencies)
+        ordered = sorted(self.latencies) or [float("nan")]
         return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))] * 1000
 
-    @property
-    def non_2xx(self) -> int:
-        return self.errors + sum(n for s, n in self.statuses.items() if not 200 <= s < 300)
-
     def row(self) -> dict[str, float]:
+        bad = self.errors + sum(n for s, n in self.statuses.items() if not 200 <= s < 300)
         return {"p50": self.pct(50), "p90": self.pct(90), "p99": self.pct(99),
-                "max": max(self.latencies) * 1000, "eps": len(self.latencies) / self.seconds,
-                "non2xx": float(self.non_2xx), "count": float(len(self.latencies))}
+                "max": self.pct(100), "eps": len(self.latencies) / self.seconds,
+                "non2xx": float(bad)}
 
 
-def send(port: int, bodies: list[bytes], concurrency: int, timeout: float) -> Phase:
-    """POST every body from `concurrency` keep-alive connections; time each request."""
+def send(app: str, port: int, bodies: list[bytes], concurrency: int, timeout: float) -> Phase:
+    """POST every body from `concurrency` keep-alive connections, timing each request."""
     from sandbox.slack_events import sign
     from tests.harness import SECRET
 
     lock = threading.Lock()
-    cursor = iter(range(len(bodies)))
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    errors = [0]
+    cursor = iter(bodies)
+    answered: list[tuple[float, int]] = []  # (seconds, status); list.append is thread-safe
+    failed: list[BaseException] = []
     deadline = time.monotonic() + timeout
 
     def client() -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        mine: list[float] = []
-        seen: dict[int, int] = {}
-        failed = 0
         while time.monotonic() < deadline:
             with lock:
-                i = next(cursor, None)
-            if i is None:
+                body = next(cursor, None)
+            if body is None:
                 break
-            body = bodies[i]
             headers = {"Content-Type": "application/json", **sign(body, SECRET)}
             started = time.perf_counter()
             try:
                 conn.request("POST", "/slack/events", body=body, headers=headers)
                 response = conn.getresponse()
                 response.read()
-            except (OSError, http.client.HTTPException):
-                failed += 1
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-                continue
-            mine.append(time.perf_counter() - started)
-            seen[response.status] = seen.get(response.status, 0) + 1
+                answered.append((time.perf_counter() - started, response.status))
+            except (OSError, http.client.HTTPException) as exc:
+                failed.append(exc)
+                conn.close()  # http.client reconnects on the next request
         conn.close()
-        with lock:
-            latencies.extend(mine)
-            errors[0] += failed
-            for status, n in seen.items():
-                statuses[status] = statuses.get(status, 0) + n
 
     threads = [threading.Thread(target=client, daemon=True) for _ in range(concurrency)]
     started = time.perf_counter()
@@ -268,41 +237,33 @@ def send(port: int, bodies: list[bytes], concurrency: int, timeout: float) -> Ph
         thread.start()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - started
-    return Phase("", latencies, statuses, errors[0], elapsed, time.monotonic() >= deadline)
+    seconds = time.perf_counter() - started
+    statuses = dict(Counter(status for _, status in answered))
+    return Phase(app, [latency for latency, _ in answered], statuses, len(failed), seconds,
+                 time.monotonic() >= deadline)
 
 
-# --- storage ----------------------------------------------------------------------------------
-
-
-def create_database(admin_url: str) -> tuple[str, str]:
-    """A fresh PostgreSQL database (name, url), like the tests' fixture makes."""
-    import psycopg
-
-    name = f"triage_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    return name, admin_url.rsplit("/", 1)[0] + f"/{name}"
-
-
-def drop_database(admin_url: str, name: str) -> None:
+def admin_sql(admin_url: str, sql: str) -> None:
+    """Run CREATE/DROP DATABASE on the PostgreSQL server, as the tests' fixture does."""
     import psycopg
 
     with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(sql)  # type: ignore[arg-type]
 
 
-def flush_redis(url: str) -> None:
+def redis_db(url: str, *, flush: bool = False) -> int:
+    """Jobs waiting in the pipeline queue; with `flush`, empty the logical database first."""
     from redis import Redis
 
-    client = Redis.from_url(url)
-    client.flushdb()
-    client.close()
+    from workers.queues import PIPELINE
+
+    with Redis.from_url(url) as client:
+        if flush:
+            client.flushdb()
+        return int(client.llen(f"rq:queue:{PIPELINE}"))
 
 
-def stored_counts(database_url: str, redis_url: str) -> tuple[int, int]:
-    """(events in the database, jobs waiting in the pipeline queue): did ours do its work?"""
-    from redis import Redis
+def stored_events(database_url: str) -> int:
     from sqlalchemy import text
 
     from integrations.store.db import create_db_engine
@@ -311,142 +272,131 @@ def stored_counts(database_url: str, redis_url: str) -> tuple[int, int]:
     with engine.connect() as connection:
         events = int(connection.execute(text("SELECT count(*) FROM slack_events")).scalar_one())
     engine.dispose()
-    client = Redis.from_url(redis_url)
-    jobs = int(client.llen(f"rq:queue:{PIPELINE_QUEUE}"))
-    client.close()
-    return events, jobs
-
-
-# --- the run ----------------------------------------------------------------------------------
+    return events
 
 
 def run(args: argparse.Namespace) -> None:
+    """Set up storage, the emulator and both servers; run the phases; clean up; report."""
     from integrations.store.db import upgrade
     from tests.harness import build_emulator
 
     workdir = Path(tempfile.mkdtemp(prefix="triage-bench-"))
-    db_name = None
-    database_url = args.database_url
+    db_name, database_url = None, args.database_url
+    if database_url and database_url.startswith("sqlite:///") and database_url[10:11] != "/":
+        database_url = "sqlite:///" + os.path.abspath(database_url[10:])  # the children's cwd
     if database_url is None:
-        db_name, database_url = create_database(args.postgres_admin_url)
+        db_name = f"triage_bench_{uuid.uuid4().hex[:10]}"
+        admin_sql(args.postgres_admin_url, f'CREATE DATABASE "{db_name}"')
+        database_url = args.postgres_admin_url.rsplit("/", 1)[0] + f"/{db_name}"
     servers: list[subprocess.Popen[bytes]] = []
-    emu = build_emulator().start()
+    emu = build_emulator()  # Slack's Web API for the apps' auth.test; no call once warm
     phases: list[Phase] = []
     try:
+        emu.start()
         upgrade(database_url)
-        flush_redis(args.redis_url)
-        ports = {}
+        redis_db(args.redis_url, flush=True)
+        ports, slack_calls, stored_before = {}, 0, stored_events(database_url)
         for name in APPS:
             process, ports[name] = start_server(name, args, emu.api_url, database_url, workdir)
             servers.append(process)
-        events = Events()
-        slack_calls_before = None
+        serial, run_id = 0, secrets.randbelow(1000000)
         for round_no in range(args.rounds):
             for name in APPS:
-                send(ports[name], events.batch(args.warmup), args.concurrency, args.phase_timeout)
-                if slack_calls_before is None and name == APPS[-1]:
-                    slack_calls_before = len(emu.calls())  # both apps are warm from here on
-                bodies = events.batch(args.events)
-                phase = send(ports[name], bodies, args.concurrency, args.phase_timeout)
-                phase.app = name
+                warmup = customer_messages(range(serial, serial + args.warmup), run_id)
+                bodies = customer_messages(
+                    range(serial + args.warmup, serial + args.warmup + args.events), run_id)
+                serial += args.warmup + args.events
+                send(name, ports[name], warmup, args.concurrency, 60)
+                if round_no == 0 and name == APPS[-1]:
+                    slack_calls = len(emu.calls())  # both apps are warm from here on
+                phase = send(name, ports[name], bodies, args.concurrency, args.phase_timeout)
                 phases.append(phase)
                 r = phase.row()
-                print(f"round {round_no + 1} {name:>4}: p50 {r['p50']:.1f} ms  "
-                      f"p99 {r['p99']:.1f} ms  {r['eps']:.0f} events/s  "
-                      f"non-2xx {r['non2xx']:.0f}", flush=True)
-        slack_calls = len(emu.calls()) - (slack_calls_before or 0)
-        stored, queued = stored_counts(database_url, args.redis_url)
+                print(f"round {round_no + 1} {name}: p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms"
+                      f", {r['eps']:.0f} events/s, statuses {phase.statuses}, errors "
+                      f"{phase.errors}", flush=True)
+        slack_calls = len(emu.calls()) - slack_calls
+        stored = stored_events(database_url) - stored_before
+        queued = redis_db(args.redis_url)
     finally:
         for process in servers:
             stop_server(process)
         emu.stop()
-        flush_redis(args.redis_url)
+        redis_db(args.redis_url, flush=True)
         if db_name:
-            drop_database(args.postgres_admin_url, db_name)
+            admin_sql(args.postgres_admin_url, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
         shutil.rmtree(workdir, ignore_errors=True)
-    ours_sent = args.rounds * (args.warmup + args.events)
+    sent = args.rounds * (args.warmup + args.events)
     check = (f"ours stored {stored} events in the database and queued {queued} pipeline jobs "
-             f"for {ours_sent} sent; Slack API calls during the measured phases: {slack_calls}")
+             f"for {sent} sent; Slack API calls while measuring: {slack_calls}")
     report(args, phases, check)
 
 
-def summarise(phases: list[Phase]) -> dict[str, dict[str, float]]:
-    """Per app, the median over rounds of each statistic (counts are summed)."""
-    out: dict[str, dict[str, float]] = {}
-    for name in APPS:
-        rows = [p.row() for p in phases if p.app == name]
-        out[name] = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
-        out[name]["non2xx"] = sum(r["non2xx"] for r in rows)
-    return out
-
-
 def report(args: argparse.Namespace, phases: list[Phase], check: str) -> None:
+    """Print the table and the verdict; record them in RESULTS.md unless `--no-record`."""
     from rich.console import Console
     from rich.table import Table
 
-    summary = summarise(phases)
+    summary: dict[str, dict[str, float]] = {}
+    for name in APPS:  # the median over rounds of each statistic; non-2xx are summed
+        rows = [p.row() for p in phases if p.app == name]
+        summary[name] = {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+        summary[name]["non2xx"] = sum(r["non2xx"] for r in rows)
     bare, ours = summary["bare"], summary["ours"]
-    p50_ratio, p99_ratio = ours["p50"] / bare["p50"], ours["p99"] / bare["p99"]
-    met = p99_ratio <= 2.0
-    incomplete = any(p.timed_out for p in phases)
-    columns = ("p50 ms", "p90 ms", "p99 ms", "max ms", "events/s", "non-2xx")
-    keys = ("p50", "p90", "p99", "max", "eps", "non2xx")
+    p99_ratio = ours["p99"] / bare["p99"]
+    columns = {"p50": "p50 ms", "p90": "p90 ms", "p99": "p99 ms", "max": "max ms",
+               "eps": "events/s", "non2xx": "non-2xx"}
     table = Table(title="POST /slack/events, customer messages (median of rounds)")
-    table.add_column("app")
-    for column in columns:
-        table.add_column(column, justify="right")
-    lines = ["| app | " + " | ".join(columns) + " |", "|---" * (len(columns) + 1) + "|"]
+    for column in ("app", *columns.values()):
+        table.add_column(column, justify="left" if column == "app" else "right")
+    lines = ["| app | " + " | ".join(columns.values()) + " |", "|---" * 7 + "|"]
     for name, row in (("bare Bolt", bare), ("ours", ours)):
-        cells = [f"{row[k]:.1f}" if k not in ("eps", "non2xx") else f"{row[k]:.0f}" for k in keys]
+        cells = [f"{row[k]:.0f}" if k in ("eps", "non2xx") else f"{row[k]:.1f}" for k in columns]
         table.add_row(name, *cells)
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    ratio = f"ours/bare: p50 {p50_ratio:.2f}×, p99 {p99_ratio:.2f}×, events/s " \
-            f"{ours['eps'] / bare['eps']:.2f}×"
-    verdict = (f"Target (ours p99 ≤ 2× bare p99): {'met' if met else 'NOT met'} "
-               f"({ours['p99']:.1f} ms vs {bare['p99']:.1f} ms, {p99_ratio:.2f}×)")
-    if incomplete:
-        verdict += f"; some phase hit the {args.phase_timeout:.0f} s limit before all events"
+    ratio = (f"ours/bare: p50 {ours['p50'] / bare['p50']:.2f}×, p99 {p99_ratio:.2f}×, "
+             f"events/s {ours['eps'] / bare['eps']:.2f}×")
+    verdict = (f"Target (ours p99 ≤ 2× bare p99): {'met' if p99_ratio <= 2 else 'NOT met'} "
+               f"({ours['p99']:.1f} ms vs {bare['p99']:.1f} ms)")
+    if any(p.timed_out for p in phases):
+        verdict += f"; a phase hit its {args.phase_timeout:.0f} s limit before sending all events"
     console = Console()
-    console.print(table)
-    console.print(ratio)
-    console.print(verdict)
-    console.print(check)
-    if args.no_record:
+    for line in (table, ratio, verdict, check):
+        console.print(line)
+    if args.no_record or (args.quick and not args.label):
         return
-    per_round = [f"{p.app} {p.row()['p50']:.1f}/{p.row()['p99']:.1f} ms "
-                 f"{p.row()['eps']:.0f}/s" for p in phases]
-    label = "quick" if args.quick else "full"
-    db_kind = "SQLite" if args.database_url and args.database_url.startswith("sqlite") \
-        else "PostgreSQL"
+    per_phase = "; ".join(f"{p.app} {p.row()['p50']:.1f}/{p.row()['p99']:.1f} ms "
+                          f"{p.row()['eps']:.0f}/s" for p in phases)
+    storage = "SQLite" if (args.database_url or "").startswith("sqlite") else "PostgreSQL"
+    label = args.label or "full"
     section = "\n".join([
         f"<!-- ingest:{label}:start -->",
-        f"## Ingest ack latency ({label} run)",
+        f"## Ingest ack latency: {label}",
         "",
-        f"- Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M UTC}",
-        f"- Machine: {os.cpu_count()} CPUs ({platform.machine()}, {platform.system()}), "
-        f"Python {platform.python_version()}, load average before the run "
-        f"{args.load_before}",
+        f"- Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
+        f"- Machine: {os.cpu_count()} CPUs ({platform.machine()}), {platform.system()}, Python "
+        f"{platform.python_version()}; load average before the run {args.load_before}",
         f"- Command: `{shlex.join(['python', 'bench/ingest.py', *sys.argv[1:]])}`",
         f"- Parameters: {args.events} events per phase after {args.warmup} warm-up, "
-        f"{args.concurrency} keep-alive client threads, {args.rounds} round(s) "
-        f"({', '.join(APPS)} alternately), gunicorn gthread {args.workers} worker(s) × "
-        f"{args.threads} threads for both apps, {db_kind}, Redis {args.redis_url}",
+        f"{args.concurrency} keep-alive client thread(s), {args.rounds} round(s) of bare then "
+        f"ours; both served by gunicorn gthread, {args.workers} worker(s) × {args.threads} "
+        f"threads; {storage}; Redis {args.redis_url}",
         "",
         *lines,
         "",
-        f"Per phase (p50/p99, events/s): {'; '.join(per_round)}.",
+        f"Per phase (p50/p99, events/s): {per_phase}.",
         "",
-        f"**{ratio}.** **{verdict}.**",
+        f"**{ratio}. {verdict}.**",
         "",
         f"Check: {check}.",
         f"<!-- ingest:{label}:end -->",
     ])
     write_section(label, section)
-    console.print(f"recorded in {RESULTS.relative_to(REPO)}")
+    console.print(f"recorded in {RESULTS.relative_to(REPO)} ({label})")
 
 
 def write_section(label: str, section: str) -> None:
-    """Replace this label's section of RESULTS.md (full and quick runs keep their own)."""
+    """Replace this label's section of RESULTS.md, or append it; other sections stay."""
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmarks\n"
     start, end = f"<!-- ingest:{label}:start -->", f"<!-- ingest:{label}:end -->"
     if start in text and end in text:
@@ -458,28 +408,28 @@ def write_section(label: str, section: str) -> None:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--events", type=int, default=2000, help="measured events per phase")
-    parser.add_argument("--warmup", type=int, default=100, help="unmeasured events per phase")
-    parser.add_argument("--concurrency", type=int, default=8, help="client threads")
-    parser.add_argument("--rounds", type=int, default=2, help="bare+ours phase pairs")
-    parser.add_argument("--workers", type=int, default=1, help="gunicorn workers (both apps)")
-    parser.add_argument("--threads", type=int, default=8, help="threads per worker")
-    parser.add_argument("--phase-timeout", type=float, default=180, help="seconds per phase")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 300 events, 1 round")
-    parser.add_argument("--no-record", action="store_true", help="do not update RESULTS.md")
-    parser.add_argument("--database-url", help="e.g. sqlite:///bench.db (default: fresh PG db)")
-    parser.add_argument("--postgres-admin-url",
-                        default="postgresql://postgres@127.0.0.1:5432/test")
-    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/12",
-                        help="a logical database of its own: flushed before and after")
-    parser.add_argument("--serve", choices=APPS, help=argparse.SUPPRESS)
-    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--api-url", help=argparse.SUPPRESS)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    add = parser.add_argument
+    add("--events", type=int, default=2000, help="measured events per phase (default 2000)")
+    add("--warmup", type=int, default=100, help="unmeasured events before each phase")
+    add("--concurrency", type=int, default=8, help="client threads (default 8)")
+    add("--rounds", type=int, default=2, help="bare-then-ours rounds (default 2)")
+    add("--workers", type=int, default=1, help="gunicorn workers, both apps (default 1)")
+    add("--threads", type=int, default=8, help="threads per worker (default 8)")
+    add("--phase-timeout", type=float, default=180, help="seconds a phase may take")
+    add("--quick", action="store_true",
+        help="smoke run: 300 events, 50 warm-up, 1 round; not recorded unless --label")
+    add("--label", default=None, help="the RESULTS.md section to replace (default: full)")
+    add("--no-record", action="store_true", help="do not update bench/RESULTS.md")
+    add("--database-url", help="e.g. sqlite:///bench.db (default: a fresh PostgreSQL db)")
+    add("--postgres-admin-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    add("--redis-url", default="redis://127.0.0.1:6379/12", help="flushed before and after")
+    add("--serve", choices=APPS, help=argparse.SUPPRESS)  # child mode
+    add("--port", type=int, help=argparse.SUPPRESS)
+    add("--api-url", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
-        args.events, args.rounds = min(args.events, 300), 1
-        args.warmup = min(args.warmup, 50)
+        args.events, args.warmup, args.rounds = min(args.events, 300), min(args.warmup, 50), 1
     return args
 
 

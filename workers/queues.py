@@ -21,9 +21,10 @@ _RETRY = Retry(max=3, interval=[2, 10, 60])
 _LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 
 
-def new_job_id(kind: str, key: int) -> str:
+def new_job_id(kind: str, key: int | None) -> str:
     """Unique per attempt: RQ would overwrite a job hash enqueued under a reused id."""
-    return f"{kind}-{key}-{uuid.uuid4().hex[:10]}"
+    middle = f"{key}-" if key is not None else ""
+    return f"{kind}-{middle}{uuid.uuid4().hex[:12]}"
 
 
 class JobQueues(Protocol):
@@ -59,7 +60,10 @@ class Queues:
         if time.monotonic() < self._down_until:
             raise QueueUnavailable("Redis failed moments ago; not retrying yet")
         try:
-            enqueue(*args, **kwargs)
+            # One round trip: RQ otherwise sends its bookkeeping and the job separately.
+            with self.redis.pipeline() as pipe:
+                enqueue(*args, pipeline=pipe, **kwargs)
+                pipe.execute()
         except (RedisConnectionError, RedisTimeoutError):
             self._down_until = time.monotonic() + self.BREAKER_SECONDS
             raise
