@@ -26,7 +26,6 @@ import platform
 import secrets
 import shlex
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,125 +36,14 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # `tests.harness` and `sandbox` are not installed packages
     sys.path.insert(0, str(REPO))
 
-APPS = ("bare", "ours")
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
-
-def build_ours(api_url: str, database_url: str, redis_url: str) -> Any:
-    """The real app, built as `triage serve` builds it in each worker."""
-    from app.deps import Deps
-    from app.main import create_app
-    from app.settings import load_settings
-    from app.web import create_web
-    from tests.harness import SECRET, TOKEN, TRIAGE
-
-    settings = load_settings(
-        _env_file=None, slack_bot_token=TOKEN, slack_signing_secret=SECRET,
-        slack_api_url=api_url, database_url=database_url, redis_url=redis_url,
-        triage_channel=TRIAGE, grouping_minutes=0, log_format="json",
-    )
-    deps = Deps.build(settings)
-    return create_web(create_app(deps), deps)
-
-
-def build_bare(api_url: str) -> Any:
-    """A Bolt app that only acks `message` events, behind Flask like ours."""
-    from flask import Flask, request
-    from slack_bolt import App
-    from slack_bolt.adapter.flask import SlackRequestHandler
-    from slack_sdk import WebClient
-
-    from tests.harness import SECRET, TOKEN
-
-    # Bolt calls auth.test on the first request: the client points at the emulator, not Slack.
-    bolt = App(signing_secret=SECRET, token=TOKEN, token_verification_enabled=False,
-               process_before_response=True, client=WebClient(token=TOKEN, base_url=api_url))
-
-    @bolt.event("message")
-    def on_message() -> None:
-        """Nothing: the ack is the whole job."""
-
-    handler = SlackRequestHandler(bolt)
-    web = Flask("bare")
-    web.post("/slack/events")(lambda: handler.handle(request))
-    return web
-
-
-def serve(args: argparse.Namespace) -> None:
-    """Child mode: serve one app under gunicorn, configured as `triage serve` is."""
-    from gunicorn.app.base import BaseApplication
-
-    from app.logs import configure_logging
-
-    configure_logging("INFO", "json")  # what `triage serve` does when stderr is not a terminal
-
-    class _Server(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            for key, value in (("bind", f"127.0.0.1:{args.port}"), ("workers", args.workers),
-                               ("threads", args.threads), ("worker_class", "gthread"),
-                               ("timeout", 30), ("accesslog", None)):
-                self.cfg.set(key, value)
-
-        def load(self) -> Any:  # in each worker, after the fork
-            if args.serve == "ours":
-                return build_ours(args.api_url, args.database_url, args.redis_url)
-            return build_bare(args.api_url)
-
-    _Server().run()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_server(name: str, args: argparse.Namespace, api_url: str, database_url: str,
-                 workdir: Path) -> tuple[subprocess.Popen[bytes], int]:
-    """Start `--serve NAME` in a subprocess (output to a log file) and wait until it answers."""
-    port = free_port()
-    (workdir / f"metrics-{name}").mkdir()
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(workdir / f"metrics-{name}")}
-    command = [sys.executable, __file__, "--serve", name, "--port", str(port),
-               "--workers", str(args.workers), "--threads", str(args.threads), "--api-url",
-               api_url, "--database-url", database_url, "--redis-url", args.redis_url]
-    log = workdir / f"{name}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=out)
-    # Ready: ours answers GET /healthz with 200; bare answers an unsigned POST with 401.
-    ours = name == "ours"
-    method, path, ready = ("GET", "/healthz", 200) if ours else ("POST", "/slack/events", 401)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and process.poll() is None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        try:
-            conn.request(method, path, body=b"{}" if method == "POST" else None)
-            if conn.getresponse().status == ready:
-                return process, port
-        except OSError:
-            pass
-        finally:
-            conn.close()
-        time.sleep(0.1)
-    stop_server(process)
-    raise SystemExit(f"{name} did not become ready; its log ends with:\n"
-                     f"{log.read_text(errors='replace')[-2000:]}")
-
-
-def stop_server(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()  # gunicorn stops gracefully on SIGTERM
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+from bench_servers import APPS, start_server, stop_server  # noqa: E402  (after the sys.path fix)
 
 
 def customer_messages(serials: range, run: int) -> list[bytes]:
@@ -165,16 +53,26 @@ def customer_messages(serials: range, run: int) -> list[bytes]:
     each is a new request for ours, never a duplicate.
     """
     from sandbox.slack_events import message_envelope
-    from tests.harness import BOT_USER, CUSTOMER, CUSTOMER_TEAM, ORG, SHARED
+    from sandbox.world import BOT_USER, CUSTOMER, CUSTOMER_TEAM, ORG, SHARED
 
     bodies = []
     for n in serials:
-        message = {"type": "message", "user": CUSTOMER, "team": CUSTOMER_TEAM,
-                   "ts": f"{1700000000 + n}.{run:06d}",
-                   "text": f"Hi team, exports fail with error 500 since 9am (#{n}). Help?"}
-        body = message_envelope(message, channel=SHARED, installed_team_id=ORG,
-                                bot_user_id=BOT_USER, is_ext_shared_channel=True,
-                                author_team_id=CUSTOMER_TEAM, event_id=f"EvB{run:06d}{n:08d}")
+        message = {
+            "type": "message",
+            "user": CUSTOMER,
+            "team": CUSTOMER_TEAM,
+            "ts": f"{1700000000 + n}.{run:06d}",
+            "text": f"Hi team, exports fail with error 500 since 9am (#{n}). Help?",
+        }
+        body = message_envelope(
+            message,
+            channel=SHARED,
+            installed_team_id=ORG,
+            bot_user_id=BOT_USER,
+            is_ext_shared_channel=True,
+            author_team_id=CUSTOMER_TEAM,
+            event_id=f"EvB{run:06d}{n:08d}",
+        )
         bodies.append(json.dumps(body).encode())
     return bodies
 
@@ -196,15 +94,20 @@ class Phase:
 
     def row(self) -> dict[str, float]:
         bad = self.errors + sum(n for s, n in self.statuses.items() if not 200 <= s < 300)
-        return {"p50": self.pct(50), "p90": self.pct(90), "p99": self.pct(99),
-                "max": self.pct(100), "eps": len(self.latencies) / self.seconds,
-                "non2xx": float(bad)}
+        return {
+            "p50": self.pct(50),
+            "p90": self.pct(90),
+            "p99": self.pct(99),
+            "max": self.pct(100),
+            "eps": len(self.latencies) / self.seconds,
+            "non2xx": float(bad),
+        }
 
 
 def send(app: str, port: int, bodies: list[bytes], concurrency: int, timeout: float) -> Phase:
     """POST every body from `concurrency` keep-alive connections, timing each request."""
     from sandbox.slack_events import sign
-    from tests.harness import SECRET
+    from sandbox.world import SECRET
 
     lock = threading.Lock()
     cursor = iter(bodies)
@@ -239,8 +142,14 @@ def send(app: str, port: int, bodies: list[bytes], concurrency: int, timeout: fl
         thread.join()
     seconds = time.perf_counter() - started
     statuses = dict(Counter(status for _, status in answered))
-    return Phase(app, [latency for latency, _ in answered], statuses, len(failed), seconds,
-                 time.monotonic() >= deadline)
+    return Phase(
+        app,
+        [latency for latency, _ in answered],
+        statuses,
+        len(failed),
+        seconds,
+        time.monotonic() >= deadline,
+    )
 
 
 def admin_sql(admin_url: str, sql: str) -> None:
@@ -278,7 +187,7 @@ def stored_events(database_url: str) -> int:
 def run(args: argparse.Namespace) -> None:
     """Set up storage, the emulator and both servers; run the phases; clean up; report."""
     from integrations.store.db import upgrade
-    from tests.harness import build_emulator
+    from sandbox.world import build_emulator
 
     workdir = Path(tempfile.mkdtemp(prefix="triage-bench-"))
     db_name, database_url = None, args.database_url
@@ -304,7 +213,8 @@ def run(args: argparse.Namespace) -> None:
             for name in APPS:
                 warmup = customer_messages(range(serial, serial + args.warmup), run_id)
                 bodies = customer_messages(
-                    range(serial + args.warmup, serial + args.warmup + args.events), run_id)
+                    range(serial + args.warmup, serial + args.warmup + args.events), run_id
+                )
                 serial += args.warmup + args.events
                 send(name, ports[name], warmup, args.concurrency, 60)
                 if round_no == 0 and name == APPS[-1]:
@@ -312,9 +222,12 @@ def run(args: argparse.Namespace) -> None:
                 phase = send(name, ports[name], bodies, args.concurrency, args.phase_timeout)
                 phases.append(phase)
                 r = phase.row()
-                print(f"round {round_no + 1} {name}: p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms"
-                      f", {r['eps']:.0f} events/s, statuses {phase.statuses}, errors "
-                      f"{phase.errors}", flush=True)
+                print(
+                    f"round {round_no + 1} {name}: p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms"
+                    f", {r['eps']:.0f} events/s, statuses {phase.statuses}, errors "
+                    f"{phase.errors}",
+                    flush=True,
+                )
         slack_calls = len(emu.calls()) - slack_calls
         stored = stored_events(database_url) - stored_before
         queued = redis_db(args.redis_url)
@@ -327,8 +240,10 @@ def run(args: argparse.Namespace) -> None:
             admin_sql(args.postgres_admin_url, f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
         shutil.rmtree(workdir, ignore_errors=True)
     sent = args.rounds * (args.warmup + args.events)
-    check = (f"ours stored {stored} events in the database and queued {queued} pipeline jobs "
-             f"for {sent} sent; Slack API calls while measuring: {slack_calls}")
+    check = (
+        f"ours stored {stored} events in the database and queued {queued} pipeline jobs "
+        f"for {sent} sent; Slack API calls while measuring: {slack_calls}"
+    )
     report(args, phases, check)
 
 
@@ -344,8 +259,14 @@ def report(args: argparse.Namespace, phases: list[Phase], check: str) -> None:
         summary[name]["non2xx"] = sum(r["non2xx"] for r in rows)
     bare, ours = summary["bare"], summary["ours"]
     p99_ratio = ours["p99"] / bare["p99"]
-    columns = {"p50": "p50 ms", "p90": "p90 ms", "p99": "p99 ms", "max": "max ms",
-               "eps": "events/s", "non2xx": "non-2xx"}
+    columns = {
+        "p50": "p50 ms",
+        "p90": "p90 ms",
+        "p99": "p99 ms",
+        "max": "max ms",
+        "eps": "events/s",
+        "non2xx": "non-2xx",
+    }
     table = Table(title="POST /slack/events, customer messages (median of rounds)")
     for column in ("app", *columns.values()):
         table.add_column(column, justify="left" if column == "app" else "right")
@@ -354,10 +275,14 @@ def report(args: argparse.Namespace, phases: list[Phase], check: str) -> None:
         cells = [f"{row[k]:.0f}" if k in ("eps", "non2xx") else f"{row[k]:.1f}" for k in columns]
         table.add_row(name, *cells)
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    ratio = (f"ours/bare: p50 {ours['p50'] / bare['p50']:.2f}×, p99 {p99_ratio:.2f}×, "
-             f"events/s {ours['eps'] / bare['eps']:.2f}×")
-    verdict = (f"Target (ours p99 ≤ 2× bare p99): {'met' if p99_ratio <= 2 else 'NOT met'} "
-               f"({ours['p99']:.1f} ms vs {bare['p99']:.1f} ms)")
+    ratio = (
+        f"ours/bare: p50 {ours['p50'] / bare['p50']:.2f}×, p99 {p99_ratio:.2f}×, "
+        f"events/s {ours['eps'] / bare['eps']:.2f}×"
+    )
+    verdict = (
+        f"Target (ours p99 ≤ 2× bare p99): {'met' if p99_ratio <= 2 else 'NOT met'} "
+        f"({ours['p99']:.1f} ms vs {bare['p99']:.1f} ms)"
+    )
     if any(p.timed_out for p in phases):
         verdict += f"; a phase hit its {args.phase_timeout:.0f} s limit before sending all events"
     console = Console()
@@ -365,32 +290,36 @@ def report(args: argparse.Namespace, phases: list[Phase], check: str) -> None:
         console.print(line)
     if args.no_record or (args.quick and not args.label):
         return
-    per_phase = "; ".join(f"{p.app} {p.row()['p50']:.1f}/{p.row()['p99']:.1f} ms "
-                          f"{p.row()['eps']:.0f}/s" for p in phases)
+    per_phase = "; ".join(
+        f"{p.app} {p.row()['p50']:.1f}/{p.row()['p99']:.1f} ms {p.row()['eps']:.0f}/s"
+        for p in phases
+    )
     storage = "SQLite" if (args.database_url or "").startswith("sqlite") else "PostgreSQL"
     label = args.label or "full"
-    section = "\n".join([
-        f"<!-- ingest:{label}:start -->",
-        f"## Ingest ack latency: {label}",
-        "",
-        f"- Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
-        f"- Machine: {os.cpu_count()} CPUs ({platform.machine()}), {platform.system()}, Python "
-        f"{platform.python_version()}; load average before the run {args.load_before}",
-        f"- Command: `{shlex.join(['python', 'bench/ingest.py', *sys.argv[1:]])}`",
-        f"- Parameters: {args.events} events per phase after {args.warmup} warm-up, "
-        f"{args.concurrency} keep-alive client thread(s), {args.rounds} round(s) of bare then "
-        f"ours; both served by gunicorn gthread, {args.workers} worker(s) × {args.threads} "
-        f"threads; {storage}; Redis {args.redis_url}",
-        "",
-        *lines,
-        "",
-        f"Per phase (p50/p99, events/s): {per_phase}.",
-        "",
-        f"**{ratio}. {verdict}.**",
-        "",
-        f"Check: {check}.",
-        f"<!-- ingest:{label}:end -->",
-    ])
+    section = "\n".join(
+        [
+            f"<!-- ingest:{label}:start -->",
+            f"## Ingest ack latency: {label}",
+            "",
+            f"- Date: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC",
+            f"- Machine: {os.cpu_count()} CPUs ({platform.machine()}), {platform.system()}, Python "
+            f"{platform.python_version()}; load average before the run {args.load_before}",
+            f"- Command: `{shlex.join(['python', 'bench/ingest.py', *sys.argv[1:]])}`",
+            f"- Parameters: {args.events} events per phase after {args.warmup} warm-up, "
+            f"{args.concurrency} keep-alive client thread(s), {args.rounds} round(s) of bare then "
+            f"ours; both served by gunicorn gthread, {args.workers} worker(s) × {args.threads} "
+            f"threads; {storage}; Redis {args.redis_url}",
+            "",
+            *lines,
+            "",
+            f"Per phase (p50/p99, events/s): {per_phase}.",
+            "",
+            f"**{ratio}. {verdict}.**",
+            "",
+            f"Check: {check}.",
+            f"<!-- ingest:{label}:end -->",
+        ]
+    )
     write_section(label, section)
     console.print(f"recorded in {RESULTS.relative_to(REPO)} ({label})")
 
@@ -417,16 +346,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     add("--workers", type=int, default=1, help="gunicorn workers, both apps (default 1)")
     add("--threads", type=int, default=8, help="threads per worker (default 8)")
     add("--phase-timeout", type=float, default=180, help="seconds a phase may take")
-    add("--quick", action="store_true",
-        help="smoke run: 300 events, 50 warm-up, 1 round; not recorded unless --label")
+    add(
+        "--quick",
+        action="store_true",
+        help="smoke run: 300 events, 50 warm-up, 1 round; not recorded unless --label",
+    )
     add("--label", default=None, help="the RESULTS.md section to replace (default: full)")
     add("--no-record", action="store_true", help="do not update bench/RESULTS.md")
     add("--database-url", help="e.g. sqlite:///bench.db (default: a fresh PostgreSQL db)")
     add("--postgres-admin-url", default="postgresql://postgres@127.0.0.1:5432/test")
     add("--redis-url", default="redis://127.0.0.1:6379/12", help="flushed before and after")
-    add("--serve", choices=APPS, help=argparse.SUPPRESS)  # child mode
-    add("--port", type=int, help=argparse.SUPPRESS)
-    add("--api-url", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.quick:
         args.events, args.warmup, args.rounds = min(args.events, 300), min(args.warmup, 50), 1
@@ -435,9 +364,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
-    if args.serve:
-        serve(args)
-        return
     args.load_before = " ".join(f"{x:.2f}" for x in os.getloadavg())
     run(args)
 
