@@ -22,6 +22,7 @@ if str(REPO) not in sys.path:  # `tests.harness` and `sandbox` are not installed
     sys.path.insert(0, str(REPO))
 
 APPS = ("bare", "ours")
+SECRET = "bench-signing-secret"  # both apps verify signatures with it
 
 
 def build_ours(api_url: str, database_url: str, redis_url: str) -> Any:
@@ -30,7 +31,7 @@ def build_ours(api_url: str, database_url: str, redis_url: str) -> Any:
     from app.main import create_app
     from app.settings import load_settings
     from app.web import create_web
-    from sandbox.world import SECRET, TOKEN, TRIAGE
+    from sandbox.world import TOKEN, TRIAGE
 
     settings = load_settings(
         _env_file=None,
@@ -54,7 +55,7 @@ def build_bare(api_url: str) -> Any:
     from slack_bolt.adapter.flask import SlackRequestHandler
     from slack_sdk import WebClient
 
-    from sandbox.world import SECRET, TOKEN
+    from sandbox.world import TOKEN
 
     # Bolt calls auth.test on the first request: the client points at the emulator, not Slack.
     bolt = App(

@@ -43,7 +43,7 @@ if str(REPO) not in sys.path:  # `tests.harness` and `sandbox` are not installed
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 
-from bench_servers import APPS, start_server, stop_server  # noqa: E402  (after the sys.path fix)
+from bench_servers import APPS, SECRET, start_server, stop_server  # noqa: E402  (after the sys.path fix)
 
 
 def customer_messages(serials: range, run: int) -> list[bytes]:
@@ -107,7 +107,6 @@ class Phase:
 def send(app: str, port: int, bodies: list[bytes], concurrency: int, timeout: float) -> Phase:
     """POST every body from `concurrency` keep-alive connections, timing each request."""
     from sandbox.slack_events import sign
-    from sandbox.world import SECRET
 
     lock = threading.Lock()
     cursor = iter(bodies)
