@@ -22,6 +22,7 @@ from app.deps import Deps
 from app.metrics import EVENTS
 from integrations.store.db import transaction
 from integrations.store.models import (
+    AuditEntry,
     Draft,
     DraftStatus,
     EventKind,
@@ -83,6 +84,8 @@ def ingest_message(deps: Deps, body: dict[str, Any], installation: Installation)
 
     EVENTS.labels(kind=classified.kind.value).inc()
     log.info("event.stored", outcome=outcome, kind=classified.kind.value, request_id=request_id)
+    if outcome == "answered" and request_id is not None:
+        _refresh_card(deps, request_id)
     if job_id is None or request_id is None:
         return IngestResult(outcome, request_id)
     return IngestResult(outcome, request_id, enqueue_pipeline(deps, request_id, job_id))
@@ -226,6 +229,13 @@ def enqueue_pipeline(deps: Deps, request_id: int, job_id: str) -> bool:
         return False
 
 
+def _refresh_card(deps: Deps, request_id: int) -> None:
+    try:
+        deps.queues.enqueue_card_refresh(request_id)
+    except Exception as exc:  # the card stays as it was; the request itself is stored
+        log.warning("enqueue.failed", request_id=request_id, what="card refresh", error=str(exc))
+
+
 def _apply_change(session: Session, c: Classified) -> tuple[str, Request | None]:
     """The rarer events: an edit, a deletion, a colleague's reply in a customer thread."""
     if c.change == Change.DELETE:
@@ -233,7 +243,17 @@ def _apply_change(session: Session, c: Classified) -> tuple[str, Request | None]
     if c.change == Change.EDIT:
         return _edit(session, c)
     request_id = _joinable_request(session, c, 0) if c.is_reply else None
-    return "response", session.get(Request, request_id) if request_id else None
+    request = session.get(Request, request_id) if request_id else None
+    if request is None:
+        return "response", None
+    # A colleague answered the customer in the thread: the request is answered (SPEC §6.1),
+    # and the card must say so before anyone sends a second answer.
+    request.state = RequestState.ANSWERED
+    request.answered_at = datetime.now(UTC)
+    request.answered_by = c.user
+    session.add(AuditEntry(actor=c.user, action="request.answered_in_thread",
+                           request_id=request.id, detail={"ts": c.ts}))
+    return "answered", request
 
 
 def _message(session: Session, channel: str, ts: str) -> RequestMessage | None:

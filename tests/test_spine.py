@@ -282,3 +282,21 @@ def test_cards_are_never_posted_to_a_channel_shared_with_another_org(world: Worl
     with transaction(world.deps.sessions) as session:
         [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "card.failed"))
         assert entry.detail["error"] == "shared_channel_refused"
+
+
+def test_a_colleagues_answer_in_the_thread_answers_the_request(world: World) -> None:
+    body = world.customer_says("Can we get an invoice with our VAT number?")
+    world.drain()
+    ts = body["event"]["ts"]
+    world.customer_says("Yes, I'll send it today.", user=APPROVER_2, team=ORG, thread_ts=ts)
+    world.drain()
+    [card] = world.cards()
+    assert f"<@{APPROVER_2}> already answered" in json.dumps(card["blocks"])
+    with transaction(world.deps.sessions) as session:
+        request = session.scalars(select(Request)).one()
+        assert (request.state, request.answered_by) == (RequestState.ANSWERED, APPROVER_2)
+    # The customer's next message in that thread is a new request, with its own card.
+    world.customer_says("Thanks, and can it also show the PO number?", thread_ts=ts)
+    world.drain()
+    assert _count(world, Request) == 2
+    assert len(world.cards()) == 2

@@ -43,6 +43,7 @@ def card_view(request: Request) -> CardView:
         decided_by=draft.decided_by if draft else None,
         decision_reason=draft.reason if draft else None,
         posted_text=draft.posted_text if draft else None,
+        answered_by=request.answered_by,
     )
 
 

@@ -203,6 +203,7 @@ def _reply_posted(session: Any, request: Request, row: _Snapshot, ts: str, now: 
     if request.state == RequestState.OPEN:
         request.state = RequestState.ANSWERED
         request.answered_at = now
+        request.answered_by = draft.decided_by if draft else None
     session.add(
         AuditEntry(
             actor=draft.decided_by if draft and draft.decided_by else "system",

@@ -49,6 +49,7 @@ class CardView:
     decided_by: str | None = None
     decision_reason: str | None = None
     posted_text: str | None = None
+    answered_by: str | None = None  # a colleague who answered in the thread
 
 
 def build_approval_card(card: CardView) -> list[Block]:
@@ -70,6 +71,9 @@ def build_approval_card(card: CardView) -> list[Block]:
     blocks.append(DividerBlock())
     blocks.extend(_draft(card))
     blocks.append(_context(_status_line("🙋 Suggested colleagues", card.suggestions, _people)))
+    if card.state == "answered" and card.draft_status == "pending" and card.answered_by:
+        blocks.append(_context(f"💬 <@{card.answered_by}> already answered in the customer's "
+                               "thread. Send this draft only if it still adds something."))
     blocks.append(_decision(card) if card.draft_status != "pending" else _buttons(card))
     return blocks
 

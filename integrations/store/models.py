@@ -158,6 +158,7 @@ class Request(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     answered_at: Mapped[datetime | None]
+    answered_by: Mapped[str | None] = mapped_column(String(32))  # a colleague, or the approver
     last_message_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     messages: Mapped[list[RequestMessage]] = relationship(
