@@ -104,6 +104,37 @@ def demo() -> None:
     raise typer.Exit(run_demo())
 
 
+@cli.command()
+def classify(
+    source: Annotated[
+        str, typer.Argument(help="A file of messages, or - for standard input.")
+    ] = "-",
+    offline: Annotated[bool, typer.Option(help="Use the offline rules even with a key.")] = False,
+) -> None:
+    """Dry-run triage: one message a line (or JSONL with "text"), one JSON result a line."""
+    import json
+
+    from app.deps import language_model
+    from workers.triage import triage_text
+
+    settings = _settings()
+    llm = None if offline else language_model(settings)
+    stream = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115
+    with stream:
+        for number, line in enumerate(stream, 1):
+            text = line.rstrip("\n")
+            if not text.strip():
+                continue
+            if text.lstrip().startswith("{"):
+                try:
+                    text = str(json.loads(text)["text"])
+                except (ValueError, KeyError, TypeError):
+                    typer.echo(f'error: line {number} is not JSON with a "text" field', err=True)
+                    raise typer.Exit(2) from None
+            result, _ = triage_text(llm, text)
+            typer.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False))
+
+
 @db_cli.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply database migrations (Alembic) to DATABASE_URL."""
@@ -112,6 +143,40 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     settings = _settings()
     upgrade(settings.database_url, revision)
     typer.echo(f"database at revision {revision}")
+
+
+@cli.command()
+def link(
+    channel: Annotated[str, typer.Argument(help="The Slack channel id (C...).")],
+    account: Annotated[str, typer.Argument(help="The account's id, or its name.")],
+) -> None:
+    """Link a Slack channel to its account, so its cards show the account's context."""
+    import re
+
+    from app.account_links import link_channel
+
+    if not re.fullmatch(r"[CG][A-Z0-9]{2,}", channel):
+        typer.echo(f"error: {channel!r} is not a channel id (C...): see the channel's details")
+        raise typer.Exit(2)
+    settings = _settings()
+    deps = _deps(settings)
+    try:
+        outcome = link_channel(deps, channel_id=channel, query=account, actor="cli")
+    finally:
+        deps.close()
+    typer.echo(outcome.message.replace("this channel", channel))
+    raise typer.Exit(0 if outcome.linked else 1)
+
+
+@cli.command()
+def doctor() -> None:
+    """Check the configuration and reach each service; non-zero exit if a required one fails."""
+    from app.doctor import run_doctor
+    from app.logs import configure_logging
+
+    settings = _settings()
+    configure_logging("ERROR", settings.log_format)  # the lines below are the report
+    raise typer.Exit(run_doctor(settings, typer.echo))
 
 
 def main() -> None:

@@ -24,11 +24,14 @@ from app.ids import ActionId, BlockId
 from app.main import create_app
 from app.settings import load_settings
 from app.web import create_web
+from integrations.accounts_file import AccountsFile
 from integrations.store.db import upgrade
 from sandbox import world as w
 from sandbox.slack_events import deliver, message_envelope
 from sandbox.slack_interactivity import block_actions_body, view_submission_body
 from workers.inline import InlineQueues
+
+ACCOUNTS = Path(w.__file__).with_name("accounts.yaml")  # Globex, Initech, Umbrella
 
 
 @dataclass
@@ -116,6 +119,7 @@ def run_demo(console: Console | None = None) -> int:
         triage_channel=w.TRIAGE,
     )
     deps = Deps.build(settings)
+    deps.accounts = AccountsFile(ACCOUNTS)  # the demo's CRM, whatever the environment says
     queues = InlineQueues()
     deps.queues = queues
     queues.bind(deps)
@@ -140,7 +144,8 @@ def _story(demo: Demo) -> None:
     c.rule("A morning in three Slack Connect channels")
     c.print(
         "[dim]Slack is the local emulator; the app and its jobs are the real ones. "
-        "Drafts are offline (the OpenAI drafter is not built yet).[/]\n"
+        "Drafts are offline (the OpenAI drafter is not built yet); accounts come from "
+        "sandbox/accounts.yaml, as they would from Salesforce.[/]\n"
     )
 
     c.print(
@@ -156,6 +161,10 @@ def _story(demo: Demo) -> None:
     card = demo.card_for("SAML login fails")
     demo.check(card is not None, "a card for Globex's outage reached #support-triage")
     demo.check("eyes" in demo.emu.reactions(w.SHARED, outage["ts"]), "👀 on Carol's message")
+    demo.check(
+        card is not None and "Globex Corporation" in str(card["blocks"]),
+        "the card shows Globex's account: tier, owner, open cases, renewal",
+    )
     c.print("  → 👀 on Carol's message; a card in #support-triage:")
     demo.show_card(card)
 

@@ -13,6 +13,8 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.settings import Settings
+from integrations.llm import LanguageModel, OpenAIModel
+from integrations.salesforce import AccountDirectory, build_account_directory
 from integrations.slack import build_web_client
 from integrations.store.db import create_db_engine, session_factory
 from workers.queues import JobQueues, Queues
@@ -26,6 +28,8 @@ class Deps:
     redis: Redis
     queues: JobQueues
     slack: WebClient
+    llm: LanguageModel | None = None  # None: no OPENAI_API_KEY, the offline paths answer
+    accounts: AccountDirectory | None = None  # Salesforce, ACCOUNTS_FILE, or None (no CRM)
 
     @classmethod
     def build(cls, settings: Settings, *, redis: Redis | None = None) -> Deps:
@@ -41,8 +45,23 @@ class Deps:
             redis=redis,
             queues=Queues(redis),
             slack=build_web_client(token, settings.slack_api_url),
+            llm=language_model(settings),
+            accounts=build_account_directory(settings),
         )
 
     def close(self) -> None:
         self.engine.dispose()
         self.redis.close()
+
+
+def language_model(settings: Settings) -> LanguageModel | None:
+    """The configured model, or None without OPENAI_API_KEY (the offline paths answer)."""
+    if settings.openai_api_key is None:
+        return None
+    return OpenAIModel(
+        api_key=settings.openai_api_key.get_secret_value(),
+        model=settings.openai_model,
+        base_url=settings.openai_base_url,
+        timeout=settings.openai_timeout_seconds,
+        max_retries=settings.openai_max_retries,
+    )

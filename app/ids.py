@@ -15,11 +15,14 @@ class ActionId(StrEnum):
 
 class CallbackId(StrEnum):
     EDIT_DRAFT = "edit_draft"
+    REJECT_DRAFT = "reject_draft"
 
 
 class BlockId(StrEnum):
     EDIT_TEXT = "draft_text"
     EDIT_TEXT_INPUT = "draft_text_input"
+    REJECT_REASON = "reject_reason"
+    REJECT_REASON_INPUT = "reject_reason_input"
     CARD_ACTIONS = "card_actions"
 
 

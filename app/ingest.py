@@ -251,8 +251,14 @@ def _apply_change(session: Session, c: Classified) -> tuple[str, Request | None]
     request.state = RequestState.ANSWERED
     request.answered_at = datetime.now(UTC)
     request.answered_by = c.user
-    session.add(AuditEntry(actor=c.user, action="request.answered_in_thread",
-                           request_id=request.id, detail={"ts": c.ts}))
+    session.add(
+        AuditEntry(
+            actor=c.user,
+            action="request.answered_in_thread",
+            request_id=request.id,
+            detail={"ts": c.ts},
+        )
+    )
     return "answered", request
 
 

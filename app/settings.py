@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     openai_model: str = "gpt-4o-mini"
+    openai_timeout_seconds: float = Field(default=20.0, gt=0)
+    openai_max_retries: int = Field(default=2, ge=0)
 
     # Salesforce
     salesforce_instance_url: str | None = None
@@ -78,6 +80,11 @@ class Settings(BaseSettings):
     salesforce_private_key_file: str | None = None
     salesforce_channel_field: str = "Slack_Channel_Id__c"
     salesforce_tier_field: str = "Tier__c"
+    salesforce_api_version: str = "59.0"
+    salesforce_timeout_seconds: float = Field(default=5.0, gt=0)
+    context_cache_seconds: float = Field(default=600.0, ge=0)  # 0: ask the CRM every time
+    accounts_file: str | None = None  # without Salesforce: accounts from a YAML or JSON file
+    triage_admins: Annotated[list[str], NoDecode] = Field(default_factory=list)  # /triage link
 
     # Channels and people
     triage_channel: str | None = None
@@ -102,8 +109,10 @@ class Settings(BaseSettings):
     log_format: str = "auto"  # auto | json | console
     lease_seconds: float = Field(default=15.0, gt=0)
     sweep_seconds: float = Field(default=5.0, gt=0)
+    reconcile_minutes: float = Field(default=10.0, ge=0)
+    reconcile_lookback_minutes: float = Field(default=60.0, gt=0)
 
-    @field_validator("support_leads", mode="before")
+    @field_validator("support_leads", "triage_admins", mode="before")
     @classmethod
     def _leads(cls, value: object) -> list[str]:
         return _parse_list(value)

@@ -191,6 +191,28 @@ def conversations_members(world: World, caller: Caller, args: dict[str, Any]) ->
     return {"members": page, "response_metadata": {"next_cursor": cursor}}
 
 
+def users_conversations(world: World, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
+    """users.conversations: the channels a user (default: the caller) is a member of."""
+    user = args.get("user") or caller.user_id
+    wanted = set(str(args.get("types") or "public_channel").split(","))
+    skip_archived = flag(args.get("exclude_archived"))
+    found = []
+    for channel_id in sorted(world.channels):
+        record = world.channels[channel_id]
+        kind = "private_channel" if record.get("is_private") else "public_channel"
+        if record.get("is_im") or kind not in wanted:
+            continue
+        if skip_archived and record.get("is_archived"):
+            continue
+        if user in world.channel_members(channel_id):
+            found.append(channel_object(world, caller, channel_id, num_members=False))
+    limit = integer(args.get("limit"), 100, high=1000)
+    start = int(decode_cursor(args.get("cursor"), "next_channel") or 0)
+    more = start + limit < len(found)
+    cursor = encode_cursor("next_channel", str(start + limit)) if more else ""
+    return {"channels": found[start : start + limit], "response_metadata": {"next_cursor": cursor}}
+
+
 def users_info(world: World, caller: Caller, args: dict[str, Any]) -> dict[str, Any]:
     """users.info."""
     user = copy.deepcopy(world.user(args.get("user")))
@@ -254,6 +276,7 @@ READ_METHODS: dict[str, Handler] = {
     "conversations.history": conversations_history,
     "conversations.replies": conversations_replies,
     "conversations.members": conversations_members,
+    "users.conversations": users_conversations,
     "users.info": users_info,
     "users.lookupByEmail": users_lookup_by_email,
     "users.getPresence": users_get_presence,

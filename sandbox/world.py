@@ -23,10 +23,12 @@ UMBRELLA_TEAM, UMBRELLA_USER, UMBRELLA = "T0UMBRELLA", "U0ALICE", "C0UMBRELLA"
 def build_emulator() -> SlackEmulator:
     """The emulator with Acme (the org running the app), its customers and channels."""
     emu = SlackEmulator(team_id=ORG, team_name="Acme", bot_user_id=BOT_USER, bot_token=TOKEN)
-    emu.add_user(APPROVER, team_id=ORG, name="amy", real_name="Amy (account manager)",
-                 email="amy@acme.test")
-    emu.add_user(APPROVER_2, team_id=ORG, name="ben", real_name="Ben (support)",
-                 email="ben@acme.test")
+    emu.add_user(
+        APPROVER, team_id=ORG, name="amy", real_name="Amy (account manager)", email="amy@acme.test"
+    )
+    emu.add_user(
+        APPROVER_2, team_id=ORG, name="ben", real_name="Ben (support)", email="ben@acme.test"
+    )
     staff = [BOT_USER, APPROVER, APPROVER_2]
     for team, name, user, real, channel in [
         (CUSTOMER_TEAM, "Globex", CUSTOMER, "Carol (Globex)", SHARED),
@@ -34,12 +36,27 @@ def build_emulator() -> SlackEmulator:
         (UMBRELLA_TEAM, "Umbrella", UMBRELLA_USER, "Alice (Umbrella)", UMBRELLA),
     ]:
         emu.add_team(team, name)
-        emu.add_user(user, team_id=team, name=real.split()[0].lower(), real_name=real,
-                     email=f"{real.split()[0].lower()}@{name.lower()}.test")
-        emu.add_channel(channel, f"ext-{name.lower()}", is_ext_shared=True,
-                        connected_team_ids=[ORG, team], members=[*staff, user])
-    emu.add_user(OUTSIDER, team_id=CUSTOMER_TEAM, name="dave", real_name="Dave (Globex)",
-                 email="dave@globex.test")
+        emu.add_user(
+            user,
+            team_id=team,
+            name=real.split()[0].lower(),
+            real_name=real,
+            email=f"{real.split()[0].lower()}@{name.lower()}.test",
+        )
+        emu.add_channel(
+            channel,
+            f"ext-{name.lower()}",
+            is_ext_shared=True,
+            connected_team_ids=[ORG, team],
+            members=[*staff, user],
+        )
+    emu.add_user(
+        OUTSIDER,
+        team_id=CUSTOMER_TEAM,
+        name="dave",
+        real_name="Dave (Globex)",
+        email="dave@globex.test",
+    )
     emu.add_member(SHARED, OUTSIDER)
     emu.add_channel(TRIAGE, "support-triage", members=staff)
     emu.add_channel(INTERNAL, "engineering", members=staff)

@@ -46,6 +46,14 @@ def database_url(postgres_url: str) -> str:
     engine = create_db_engine(postgres_url)
     tables = ", ".join(t.name for t in Base.metadata.sorted_tables)
     with engine.begin() as connection:
+        # A connection a previous test left open (a killed process, a server thread) must not
+        # block the TRUNCATE below: end them all first.
+        connection.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
         connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
     return postgres_url

@@ -190,10 +190,19 @@ def test_reject_closes_the_draft_without_posting(world: World) -> None:
     world.drain()
     [card] = world.cards()
     world.click(ActionId.REJECT_DRAFT, card)
+    [opened] = [v for v in world.emu.views() if v["view"].get("callback_id") == "reject_draft"]
+    reason = "Needs legal review first"
+    status, _ = world.submit_view(
+        opened["view"], {"reject_reason": {"reject_reason_input": reason}}
+    )
+    assert status == 200
     world.drain()
     assert world.replies_in(body["event"]["ts"]) == []
     [card] = world.cards()
-    assert "Rejected" in json.dumps(card["blocks"])
+    assert "Rejected" in json.dumps(card["blocks"]) and reason in json.dumps(card["blocks"])
+    with transaction(world.deps.sessions) as session:
+        entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "draft.rejected"))
+        assert entry.one().detail == {"reason": reason}
     world.click(ActionId.APPROVE_DRAFT, card)  # an old card's button after the decision
     world.drain()
     assert world.replies_in(body["event"]["ts"]) == []

@@ -21,7 +21,7 @@ from workers.triage import classify_offline
             "urgent",
             True,
         ),
-        ("The dashboard is down for everyone", "incident", "high", True),
+        ("The dashboard is down for everyone", "incident", "urgent", True),
         ("We were charged twice on the last invoice", "billing", "normal", True),
         ("Export to CSV crashes when a row has emoji", "bug", "normal", True),
         ("It would be great to have dark mode", "feature_request", "low", True),

@@ -44,6 +44,7 @@ def card_view(request: Request) -> CardView:
         decision_reason=draft.reason if draft else None,
         posted_text=draft.posted_text if draft else None,
         answered_by=request.answered_by,
+        draft_flags=list((draft.details or {}).get("flags", [])) if draft else [],
     )
 
 

@@ -1,17 +1,327 @@
-"""Context (SPEC §5.3): the customer's account from Salesforce.
+"""Context (SPEC §5.3): the customer's account, for the card and the drafter.
 
-Not built yet: the Salesforce adapter is its own issue ("The customer in one glance"). The
-stage exists so the card can say honestly that context is missing, and why.
+The channel's account is the one an admin linked (`triage link`), else the one whose channel
+field holds the channel id. What the CRM says is cached in Redis per (channel, customer) for
+`CONTEXT_CACHE_SECONDS`: a warm request costs no CRM call and no Slack call. `triage link`
+and a Case the app opens drop the cache (`invalidate_context`).
+
+The answer is one of three shapes, stored on the request and read by the card and the drafter:
+
+- `{"status": "ok", "summary": <one mrkdwn line>, "brief": <plain text>, "account": {...}}`
+- `{"status": "unlinked", "reason": ...}`: a channel with no account still gets its card
+- `{"status": "unavailable", "reason": ...}`: the CRM failed; the card says why
+
+Only the channel's own account is ever read, so nothing of another customer reaches the card
+or the prompt.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import time
+from datetime import UTC, date, datetime
 from typing import Any
 
+import structlog
+from redis import Redis
+from redis.exceptions import RedisError
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import select
 
-def gather_context(*, channel_id: str, user_id: str) -> dict[str, Any]:
-    """The account context for a request, or a note saying why there is none."""
+from app.deps import Deps
+from integrations.salesforce import CrmUnavailable, NewCase
+from integrations.slack import slack_error
+from integrations.store.db import transaction
+from integrations.store.models import ChannelLink
+
+log = structlog.get_logger(__name__)
+
+UNLINKED = "this channel is not linked to an account: /triage link <account id or name>"
+NO_CRM = "no CRM configured: set SALESFORCE_* or ACCOUNTS_FILE"
+_PAUSE_KEY = "triage:crm-pause"
+_PRIORITY_RANK = {"critical": 0, "urgent": 0, "high": 1, "medium": 2, "normal": 2, "low": 3}
+
+
+def gather_context(deps: Deps, *, channel_id: str, user_id: str) -> dict[str, Any]:
+    """The account context of a customer's request in a channel, or why there is none."""
+    directory = deps.accounts
+    if directory is None:
+        return {"status": "unavailable", "reason": NO_CRM}
+    cached = _cache_get(deps.redis, channel_id, user_id, deps.settings.context_cache_seconds)
+    if cached is not None:
+        log.info("context.cached", channel=channel_id, status=cached["status"])
+        return present(cached, cached=True)
+    paused = _paused(deps.redis)
+    if paused:
+        return {"status": "unavailable", "reason": paused}
+    account_id = linked_account(deps, channel_id)
+    email = _customer_email(deps, user_id)
+    try:
+        account = directory.context(
+            channel_id=channel_id, account_id=account_id, customer_email=email
+        )
+    except CrmUnavailable as exc:
+        log.warning("context.unavailable", channel=channel_id, reason=exc.reason)
+        if exc.pause_seconds:
+            _pause(deps.redis, exc.reason, exc.pause_seconds)
+        return {"status": "unavailable", "reason": exc.reason}
+    if account is None:  # no account has this channel, or the linked one is gone
+        entry: dict[str, Any] = {"status": "unlinked", "source": directory.mode}
+        if account_id:
+            entry["missing_account_id"] = account_id
+    else:
+        data = account.to_dict()
+        if data.get("owner"):
+            data["owner"]["slack_user_id"] = _slack_user(deps, data["owner"].get("email"))
+        entry = {"status": "ok", "source": directory.mode, "account": data}
+    log.info(
+        "context.gathered", channel=channel_id, status=entry["status"], linked=bool(account_id)
+    )
+    _cache_put(deps.redis, channel_id, user_id, entry, deps.settings.context_cache_seconds)
+    return present(entry, cached=False)
+
+
+def linked_account(deps: Deps, channel_id: str) -> str | None:
+    """The account an admin linked this channel to, if any."""
+    with transaction(deps.sessions) as session:
+        return session.scalars(
+            select(ChannelLink.account_id).where(ChannelLink.channel_id == channel_id)
+        ).first()
+
+
+def invalidate_context(
+    redis: Redis, *, channel_id: str | None = None, account_id: str | None = None
+) -> None:
+    """Forget cached context: of a channel (it was linked anew), or of every channel of an
+    account (a Case was opened on it). Never fails: the TTL bounds a missed invalidation."""
+    try:
+        keys = [_key(channel_id)] if channel_id else []
+        if account_id:
+            index = _account_key(account_id)
+            keys += [_key(str(c, "utf-8")) for c in redis.smembers(index)]  # type: ignore[union-attr]
+            keys.append(index)
+        if keys:
+            redis.delete(*keys)
+    except RedisError as exc:
+        log.warning("context.invalidate_failed", error=type(exc).__name__)
+
+
+def open_case(deps: Deps, case: NewCase) -> str:
+    """Open a Case on the account (escalation, SPEC §6.2) and drop the account's cached
+    context, so the next card counts it. CrmUnavailable when the CRM cannot."""
+    if deps.accounts is None:
+        raise CrmUnavailable(NO_CRM)
+    case_id = deps.accounts.create_case(case)
+    invalidate_context(deps.redis, account_id=case.account_id)
+    return case_id
+
+
+def change_case(deps: Deps, *, account_id: str, case_id: str, fields: dict[str, Any]) -> None:
+    """Update a Case the app opened (priority, status...) and drop the account's cache."""
+    if deps.accounts is None:
+        raise CrmUnavailable(NO_CRM)
+    deps.accounts.update_case(case_id, fields)
+    invalidate_context(deps.redis, account_id=account_id)
+
+
+# --- what the card and the drafter see ---------------------------------------------------------
+def present(entry: dict[str, Any], *, cached: bool, now: datetime | None = None) -> dict[str, Any]:
+    """A stored entry as the request's context, its ages and days counted from `now`."""
+    if entry["status"] != "ok":
+        reason = UNLINKED
+        if entry.get("missing_account_id"):
+            reason = (
+                f"the account this channel is linked to ({entry['missing_account_id']}) was not "
+                "found: /triage link <account id or name>"
+            )
+        return {"status": "unlinked", "reason": reason, "source": entry.get("source")}
+    now = now or datetime.now(UTC)
+    account = entry["account"]
     return {
-        "status": "unavailable",
-        "reason": "no CRM adapter in this version (Salesforce context is not built yet)",
+        "status": "ok",
+        "source": entry.get("source"),
+        "cached": cached,
+        "summary": account_summary(account, now),
+        "brief": account_brief(account, now),
+        "account": account,
     }
+
+
+def account_summary(account: dict[str, Any], now: datetime) -> str:
+    """The card's line: name · tier · owner · open cases and the most urgent · renewal."""
+    parts = [f"*{_mrkdwn(account.get('name') or '?')}*"]
+    if account.get("tier"):
+        parts.append(_mrkdwn(str(account["tier"])))
+    owner = account.get("owner") or {}
+    if owner.get("slack_user_id"):
+        parts.append(f"owner <@{owner['slack_user_id']}>")
+    elif owner.get("name"):
+        parts.append(f"owner {_mrkdwn(owner['name'])}")
+    cases = account.get("open_cases") or []
+    urgent = most_urgent_case(cases)
+    if urgent is None:
+        parts.append("no open cases")
+    else:
+        count = f"{len(cases)} open case{'s' if len(cases) != 1 else ''}"
+        label = f"{urgent.get('number')} " if urgent.get("number") else ""
+        subject = _mrkdwn(_clip(urgent.get("subject") or "", 60))
+        details = ", ".join(
+            x for x in (urgent.get("priority"), urgent.get("status"), _age(urgent, now)) if x
+        )
+        most = "most urgent: " if len(cases) > 1 else ""
+        parts.append(f"{count}, {most}{label}“{subject}” ({details})")
+    renewal = _renewal(account, now)
+    if renewal:
+        parts.append(renewal)
+    return " · ".join(parts)
+
+
+def account_brief(account: dict[str, Any], now: datetime) -> str:
+    """Plain text for the drafter: this account only, no email addresses, no deal amounts."""
+    lines = [f"Account: {account.get('name')}"]
+    if account.get("tier"):
+        lines.append(f"Support tier: {account['tier']}")
+    if (account.get("owner") or {}).get("name"):
+        lines.append(f"Account owner: {account['owner']['name']}")
+    cases = account.get("open_cases") or []
+    lines.append(f"Open support cases: {len(cases)}")
+    for case in sorted(cases, key=_urgency_rank)[:5]:
+        lines.append(
+            f"- Case {case.get('number') or case.get('id')}: {case.get('subject')} "
+            f"(status {case.get('status')}, priority {case.get('priority')}, "
+            f"opened {_age(case, now) or 'recently'} ago)"
+        )
+    renewal = _renewal(account, now)
+    if renewal:
+        lines.append(f"Contract: {renewal} ({account.get('renewal_date')})")
+    if (account.get("contact") or {}).get("name"):
+        lines.append(f"The customer is the contact {account['contact']['name']}")
+    return "\n".join(lines)
+
+
+def most_urgent_case(cases: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The open case to look at first: the highest priority, then the oldest."""
+    return min(cases, key=_urgency_rank, default=None)
+
+
+def _urgency_rank(case: dict[str, Any]) -> tuple[int, str]:
+    priority = str(case.get("priority") or "").lower()
+    return _PRIORITY_RANK.get(priority, 4), str(case.get("opened_at") or "9999")
+
+
+def _age(case: dict[str, Any], now: datetime) -> str | None:
+    if not case.get("opened_at"):
+        return None
+    opened = datetime.fromisoformat(case["opened_at"])
+    if opened.tzinfo is None:
+        opened = opened.replace(tzinfo=UTC)
+    seconds = max(0.0, (now - opened).total_seconds())
+    return f"{int(seconds // 86400)}d" if seconds >= 86400 else f"{int(seconds // 3600)}h"
+
+
+def _renewal(account: dict[str, Any], now: datetime) -> str | None:
+    if not account.get("renewal_date"):
+        return None
+    days = (date.fromisoformat(account["renewal_date"]) - now.date()).days
+    if days == 0:
+        return "renewal today"
+    if days < 0:
+        return f"renewal {-days} day{'s' if days != -1 else ''} overdue"
+    return f"renewal in {days} day{'s' if days != 1 else ''}"
+
+
+def _mrkdwn(text: str) -> str:
+    """Slack's three control characters, escaped so a name like "O'Brien & Co" shows as is."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- Slack look-ups -----------------------------------------------------------------------------
+def _customer_email(deps: Deps, user_id: str) -> str | None:
+    """The customer's email, for their Contact; Slack Connect may hide it (then None)."""
+    try:
+        profile = deps.slack.users_info(user=user_id)["user"].get("profile") or {}
+    except SlackApiError as exc:
+        log.warning("context.customer_lookup_failed", user=user_id, error=slack_error(exc))
+        return None
+    return profile.get("email") or None
+
+
+def _slack_user(deps: Deps, email: str | None) -> str | None:
+    """The account owner's Slack user, by the email Salesforce holds for them."""
+    if not email:
+        return None
+    try:
+        user = deps.slack.users_lookupByEmail(email=email)["user"]
+    except SlackApiError as exc:
+        log.info("context.owner_not_in_slack", error=slack_error(exc))
+        return None
+    return None if user.get("deleted") else str(user["id"])
+
+
+# --- the cache -----------------------------------------------------------------------------------
+def _key(channel_id: str) -> str:
+    return f"triage:context:{channel_id}"
+
+
+def _account_key(account_id: str) -> str:
+    return f"triage:context-channels:{account_id}"
+
+
+def _field(user_id: str) -> str:
+    return hashlib.sha256(user_id.encode()).hexdigest()[:16]
+
+
+def _cache_get(redis: Redis, channel_id: str, user_id: str, ttl: float) -> dict[str, Any] | None:
+    if ttl <= 0:
+        return None
+    try:
+        raw = redis.hget(_key(channel_id), _field(user_id))
+    except RedisError as exc:
+        log.warning("context.cache_unavailable", error=type(exc).__name__)
+        return None
+    if raw is None:
+        return None
+    stored = json.loads(raw)  # type: ignore[arg-type]
+    return stored["entry"] if time.time() - stored["at"] < ttl else None
+
+
+def _cache_put(
+    redis: Redis, channel_id: str, user_id: str, entry: dict[str, Any], ttl: float
+) -> None:
+    if ttl <= 0:
+        return
+    stored = json.dumps({"at": time.time(), "entry": entry})
+    try:
+        with redis.pipeline() as pipe:
+            pipe.hset(_key(channel_id), _field(user_id), stored)
+            pipe.expire(_key(channel_id), int(ttl) + 1)
+            if entry["status"] == "ok":
+                index = _account_key(entry["account"]["id"])
+                pipe.sadd(index, channel_id)
+                pipe.expire(index, int(ttl) + 1)
+            pipe.execute()
+    except RedisError as exc:
+        log.warning("context.cache_unavailable", error=type(exc).__name__)
+
+
+def _paused(redis: Redis) -> str | None:
+    """Why the CRM is not being asked right now (after a spent limit, a hang), if it is not."""
+    try:
+        reason = redis.get(_PAUSE_KEY)
+        left = redis.ttl(_PAUSE_KEY) if reason else 0
+    except RedisError:
+        return None
+    if not reason:
+        return None
+    return f"{str(reason, 'utf-8')}; not asking again for {max(int(left), 1)} s"  # type: ignore[arg-type]
+
+
+def _pause(redis: Redis, reason: str, seconds: float) -> None:
+    with contextlib.suppress(RedisError):  # no pause without Redis: each request just asks
+        redis.set(_PAUSE_KEY, reason, ex=max(1, int(seconds)))

@@ -1,22 +1,134 @@
 """Draft (SPEC §5.4): the reply an account manager approves, edits or rejects.
 
-In this version only the offline drafter exists: an honest acknowledgement that restates what
-the customer asked, labelled as offline on the card. The OpenAI drafter, retrieval of approved
-answers and the knowledge base arrive with the issue "Drafts an account manager would send".
+With a model: a structured answer (reply, confidence, needs_expert, sources) from a prompt
+built by `workers.prompt`, checked here before it reaches the card. Without one (no
+`OPENAI_API_KEY`), the offline drafter reuses the closest approved answer of this account or a
+knowledge-base passage, or writes an honest acknowledgement. Either way the card says how the
+draft was made; when the model fails, the draft is marked unavailable with the reason.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
+from typing import Any
 
+from pydantic import BaseModel, Field
+
+from integrations.llm import LanguageModel, ModelUnavailable
+from workers.prompt import ThreadMessage, draft_prompt
+from workers.redaction import redact
+from workers.retrieval import Grounding
 from workers.triage import Category, Triage, Urgency
 
 
+class DraftResult(BaseModel):
+    """What the model must answer (its JSON schema is sent as the response format)."""
+
+    reply: str = Field(description="The reply to post in the customer's thread, Slack mrkdwn.")
+    confidence: float = Field(ge=0, le=1)
+    needs_expert: bool
+    sources: list[str] = Field(description="Ids of the references used, e.g. example-1, kb-2.")
+
+
 @dataclass(frozen=True)
-class DraftResult:
+class DraftJob:
+    """Everything a draft is made from, read from the database before the model is called."""
+
+    request_id: int
+    user_id: str
+    channel_id: str
+    thread: list[ThreadMessage]
+    triage: Triage
+    context: dict[str, Any] | None
+    grounding: Grounding
+
+
+@dataclass(frozen=True)
+class Drafted:
     text: str
-    source: str  # offline | openai | unavailable
+    source: str  # openai | offline | unavailable
     note: str  # what the card says about how this draft was made
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def write_draft(llm: LanguageModel | None, job: DraftJob) -> Drafted:
+    """The model's draft, checked; the offline draft without a model; never an exception."""
+    if llm is None:
+        return draft_offline(job)
+    prompt = draft_prompt(thread=job.thread, context=job.context, grounding=job.grounding)
+    masked = prompt.masked_summary()
+    try:
+        answer = llm.parse(prompt.messages, DraftResult)
+    except ModelUnavailable as exc:
+        return Drafted(
+            "",
+            "unavailable",
+            f"Draft unavailable: {exc}. Regenerate once the model is back, or write "
+            "the reply with Edit.",
+            {"error": str(exc), "masked": masked},
+        )
+    flags = check_draft(answer.reply, job)
+    note = f"Drafted by {llm.name} · confidence {answer.confidence:.0%}"
+    if answer.needs_expert:
+        note += " · the model thinks an expert should check this"
+    if answer.sources:
+        note += " · based on " + ", ".join(_describe(s, job.grounding) for s in answer.sources)
+    if masked:
+        note += " · masked before sending: " + ", ".join(f"{n} {k}" for k, n in masked.items())
+    return Drafted(
+        answer.reply.strip(),
+        "openai",
+        note,
+        {
+            "confidence": answer.confidence,
+            "needs_expert": answer.needs_expert,
+            "sources": answer.sources,
+            "flags": flags,
+            "masked": masked,
+            "model": llm.name,
+        },
+    )
+
+
+def _describe(source: str, grounding: Grounding) -> str:
+    kind, _, number = source.partition("-")
+    index = int(number) - 1 if number.isdigit() else -1
+    if kind == "example" and 0 <= index < len(grounding.examples):
+        example = grounding.examples[index]
+        liked = " customers liked" if example.weight > 1 else ""
+        return f"an{liked} answer approved {example.age}"
+    if kind == "kb" and 0 <= index < len(grounding.passages):
+        return grounding.passages[index].source
+    return source
+
+
+_URL = re.compile(r"https?://[^\s|>]+")
+_MENTION = re.compile(r"<([@#])([A-Z0-9]+)(?:\|[^>]*)?>")
+_SENSITIVE = {"secret", "password", "url_password", "card"}
+
+
+def check_draft(reply: str, job: DraftJob) -> list[str]:
+    """What an approver must look at before sending: flags shown on the card (SPEC §5.4)."""
+    flags = []
+    found = redact(reply).masked
+    if any(found[kind] for kind in _SENSITIVE):
+        flags.append("it contains what looks like a secret or a card number")
+    if re.search(r"\[(?:EMAIL|PHONE|CARD|SECRET|PASSWORD|URL_PASSWORD)_\d+\]", reply):
+        flags.append("it repeats a masked value; put the real one in with Edit, or remove it")
+    sources = " ".join(
+        [m.text for m in job.thread]
+        + [e.answer for e in job.grounding.examples]
+        + [p.text for p in job.grounding.passages]
+        + [str((job.context or {}).get("summary") or "")]
+    )
+    for url in _URL.findall(reply):
+        if url.rstrip(".,)") not in sources:
+            flags.append(f"it links to {url.rstrip('.,)')}, which is in none of its sources")
+    allowed = {("@", job.user_id), ("#", job.channel_id)}
+    if any(m not in allowed for m in _MENTION.findall(reply)):
+        flags.append("it mentions people or channels that are not in this conversation")
+    return flags
 
 
 _OPENERS = {
@@ -28,20 +140,42 @@ _OPENERS = {
     Category.ACCOUNT_ACCESS: "Thanks for letting us know. We're looking at your access right away.",
     Category.FEATURE_REQUEST: "Thanks for the suggestion. We'll share it with our product team.",
 }
+_GREETING = re.compile(r"^\s*(?:hi|hello|hey|dear)\b[^,\n]*[,!]?\s*", re.IGNORECASE)
 
 
-def draft_offline(*, user_id: str, triage: Triage) -> DraftResult:
-    """An acknowledgement the approver can send as is or edit; it promises nothing specific."""
-    opener = _OPENERS.get(triage.category, "Thanks for your message. We're looking into it.")
+def draft_offline(job: DraftJob) -> Drafted:
+    """Without a model: reuse what this account was told before, the knowledge base, or say
+    honestly that we are on it. Never promises anything specific it was not given."""
+    hello = f"Hi <@{job.user_id}>, "
+    if job.grounding.examples:
+        example = job.grounding.examples[0]
+        liked = ", one customers liked" if example.weight > 1 else ""
+        return Drafted(
+            hello + _GREETING.sub("", example.answer, count=1),
+            "offline",
+            f"Offline draft: reuses an answer approved for this account {example.age}"
+            f"{liked}. Check it fits this question (no OPENAI_API_KEY is set).",
+            {"sources": [f"request:{example.request_id}"]},
+        )
+    if job.grounding.passages:
+        passage = job.grounding.passages[0]
+        body = passage.text.split("\n", 1)[-1].strip()
+        quoted = "\n".join(f">{line}" for line in body[:700].splitlines())
+        return Drafted(
+            f"{hello}this part of our documentation should help:\n{quoted}",
+            "offline",
+            f"Offline draft from the knowledge base ({passage.source}). "
+            "Check it answers the question (no OPENAI_API_KEY is set).",
+            {"sources": [passage.source]},
+        )
+    opener = _OPENERS.get(job.triage.category, "Thanks for your message. We're looking into it.")
     follow_up = (
         "We'll update you in this thread within the hour."
-        if triage.urgency in (Urgency.URGENT, Urgency.HIGH)
+        if job.triage.urgency in (Urgency.URGENT, Urgency.HIGH)
         else "We'll follow up in this thread shortly."
     )
-    return DraftResult(
-        text=f"Hi <@{user_id}>, {opener[0].lower()}{opener[1:]} {follow_up}",
-        source="offline",
-        note=(
-            "Offline draft: no OPENAI_API_KEY is set, so this is an acknowledgement, not an answer."
-        ),
+    return Drafted(
+        f"{hello}{opener[0].lower()}{opener[1:]} {follow_up}",
+        "offline",
+        "Offline draft: no OPENAI_API_KEY is set, so this is an acknowledgement, not an answer.",
     )

@@ -64,6 +64,17 @@ class InlineQueues:
 
         self._submit(lambda deps: refresh_card_now(deps, request_id))
 
+    def enqueue_reconcile(self) -> None:
+        from datetime import timedelta
+
+        from workers.reconcile import reconcile
+
+        self._submit(
+            lambda deps: reconcile(
+                deps, lookback=timedelta(minutes=deps.settings.reconcile_lookback_minutes)
+            )
+        )
+
     def job_is_live(self, job_id: str | None) -> bool:
         return False
 

@@ -24,9 +24,11 @@ from integrations.store.models import Draft, DraftStatus, Request, RequestState,
 from workers import leases, runtime
 from workers.card import publish_card, refresh_card_now
 from workers.context import gather_context
-from workers.draft import DraftResult, draft_offline
+from workers.draft import DraftJob, write_draft
+from workers.prompt import ThreadMessage
+from workers.retrieval import Scope, retrieve
 from workers.suggest import suggest_colleagues
-from workers.triage import Triage, classify_offline
+from workers.triage import Triage, triage_text
 
 log = structlog.get_logger(__name__)
 
@@ -83,14 +85,23 @@ _STOP = object()
 
 def _triage(deps: Deps, request_id: int) -> object:
     with transaction(deps.sessions) as session:
+        text = session.get_one(Request, request_id).text
+    result, decided_by = triage_text(deps.llm, text)  # no transaction open while it thinks
+    with transaction(deps.sessions) as session:
         request = session.get_one(Request, request_id)
-        result: Triage = classify_offline(request.text)
         request.category, request.urgency = result.category.value, result.urgency.value
         request.summary, request.needs_reply = result.summary, result.needs_reply
         first_time = request.processed_revision == 0
         if not result.needs_reply and request.card_ts is None:
             request.state = RequestState.CLOSED
         channel, ts, closed = request.channel_id, request.ts, request.state == RequestState.CLOSED
+    log.info(
+        "request.triaged",
+        request_id=request_id,
+        category=result.category.value,
+        urgency=result.urgency.value,
+        by=decided_by,
+    )
     if first_time:
         REQUESTS.labels(category=result.category.value, urgency=result.urgency.value).inc()
     if closed:
@@ -107,38 +118,80 @@ def _triage(deps: Deps, request_id: int) -> object:
 def _context(deps: Deps, request_id: int) -> object:
     with transaction(deps.sessions) as session:
         request = session.get_one(Request, request_id)
-        try:
-            request.context = gather_context(channel_id=request.channel_id, user_id=request.user_id)
-        except Exception as exc:
-            log.exception("context.failed", request_id=request_id)
-            request.context = {"status": "unavailable", "reason": f"context failed: {exc}"[:200]}
+        channel_id, user_id = request.channel_id, request.user_id
+    try:  # no transaction open while the CRM answers (or times out)
+        context = gather_context(deps, channel_id=channel_id, user_id=user_id)
+    except Exception as exc:  # a bug, not the CRM: the card still goes out, saying so
+        log.exception("context.failed", request_id=request_id)
+        context = {"status": "unavailable", "reason": f"context failed ({type(exc).__name__})"}
+    with transaction(deps.sessions) as session:
+        session.get_one(Request, request_id).context = context
     return None
 
 
 def _draft(deps: Deps, request_id: int) -> object:
+    job = _draft_job(deps, request_id)
+    if job is None:
+        return None  # already decided: a late edit does not replace an approved reply
+    drafted = write_draft(deps.llm, job)  # no transaction open while the model writes
     with transaction(deps.sessions) as session:
         request = session.get_one(Request, request_id)
         current = request.current_draft
         if current is not None and current.status != DraftStatus.PENDING:
-            return None  # already decided: a late edit does not replace an approved reply
-        triage = Triage(
-            category=request.category or "other",
-            urgency=request.urgency or "normal",
-            summary=request.summary or "",
-            needs_reply=True,
-        )
-        try:
-            result = draft_offline(user_id=request.user_id, triage=triage)
-        except Exception as exc:
-            log.exception("draft.failed", request_id=request_id)
-            result = DraftResult("", "unavailable", f"Draft unavailable: {exc}"[:300])
+            return None  # approved or rejected while the model was writing
         if current is not None:
             current.status = DraftStatus.SUPERSEDED
         session.add(
-            Draft(request_id=request_id, text=result.text, source=result.source, note=result.note)
+            Draft(
+                request_id=request_id,
+                text=drafted.text,
+                source=drafted.source,
+                note=drafted.note,
+                details=drafted.details,
+            )
         )
-    DRAFTS.labels(outcome="offline" if result.source == "offline" else "drafted").inc()
+    DRAFTS.labels(outcome={"openai": "drafted"}.get(drafted.source, drafted.source)).inc()
+    log.info(
+        "draft.written",
+        request_id=request_id,
+        source=drafted.source,
+        flags=len(drafted.details.get("flags", [])),
+    )
     return None
+
+
+def _draft_job(deps: Deps, request_id: int) -> DraftJob | None:
+    """What the draft is made of, all of it from this request's own tenant (SPEC §5.4)."""
+    with transaction(deps.sessions) as session:
+        request = session.get_one(Request, request_id)
+        current = request.current_draft
+        if current is not None and current.status != DraftStatus.PENDING:
+            return None
+        scope = Scope.for_request(request.channel_id, request.context)
+        request.account_key = scope.account_key
+        grounding = retrieve(
+            session,
+            scope,
+            request.text,
+            exclude_request=request.id,
+            knowledge_dir=deps.settings.knowledge_dir,
+        )
+        if grounding.scope != scope:  # by construction; checked because it must never fail
+            raise RuntimeError(f"grounding for {grounding.scope} offered to {scope}")
+        return DraftJob(
+            request_id=request.id,
+            user_id=request.user_id,
+            channel_id=request.channel_id,
+            thread=[ThreadMessage("customer", m.text) for m in request.messages if m.text],
+            triage=Triage(
+                category=request.category or "other",
+                urgency=request.urgency or "normal",
+                summary=request.summary or "",
+                needs_reply=True,
+            ),
+            context=request.context,
+            grounding=grounding,
+        )
 
 
 def _suggest(deps: Deps, request_id: int) -> object:

@@ -33,6 +33,7 @@ class JobQueues(Protocol):
     def enqueue_request(self, request_id: int, job_id: str) -> None: ...
     def enqueue_delivery(self, outbox_id: int) -> None: ...
     def enqueue_card_refresh(self, request_id: int) -> None: ...
+    def enqueue_reconcile(self) -> None: ...
     def job_is_live(self, job_id: str | None) -> bool: ...
     def depths(self) -> dict[str, int]: ...
 
@@ -104,6 +105,16 @@ class Queues:
             retry=_RETRY,
             job_timeout=60,
             result_ttl=600,
+        )
+
+    def enqueue_reconcile(self) -> None:
+        """Look for customer messages whose events never arrived (workers.reconcile)."""
+        self._guarded(
+            self.pipeline.enqueue,
+            "workers.reconcile.reconcile_job",
+            job_id=new_job_id("reconcile", None),
+            job_timeout=1800,
+            result_ttl=3600,
         )
 
     def job_is_live(self, job_id: str | None) -> bool:

@@ -21,6 +21,7 @@ from integrations.store.db import transaction
 from integrations.store.models import OutboxMessage, OutboxState, Request, RequestState, Stage
 from workers import leases, runtime
 from workers.queues import new_job_id
+from workers.reconcile import maybe_enqueue as maybe_enqueue_reconcile
 
 log = structlog.get_logger(__name__)
 
@@ -146,6 +147,7 @@ class Maintenance(threading.Thread):
                 log.exception("heartbeat.failed")
             if time.monotonic() >= next_sweep:
                 try:
+                    maybe_enqueue_reconcile(self.deps)
                     report = sweep(self.deps)
                     if report.requests or report.outbox:
                         log.info("sweeper.pass", requests=report.requests, outbox=report.outbox)

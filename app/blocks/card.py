@@ -50,6 +50,7 @@ class CardView:
     decision_reason: str | None = None
     posted_text: str | None = None
     answered_by: str | None = None  # a colleague who answered in the thread
+    draft_flags: list[str] = field(default_factory=list)  # what to check before sending
 
 
 def build_approval_card(card: CardView) -> list[Block]:
@@ -72,8 +73,12 @@ def build_approval_card(card: CardView) -> list[Block]:
     blocks.extend(_draft(card))
     blocks.append(_context(_status_line("🙋 Suggested colleagues", card.suggestions, _people)))
     if card.state == "answered" and card.draft_status == "pending" and card.answered_by:
-        blocks.append(_context(f"💬 <@{card.answered_by}> already answered in the customer's "
-                               "thread. Send this draft only if it still adds something."))
+        blocks.append(
+            _context(
+                f"💬 <@{card.answered_by}> already answered in the customer's "
+                "thread. Send this draft only if it still adds something."
+            )
+        )
     blocks.append(_decision(card) if card.draft_status != "pending" else _buttons(card))
     return blocks
 
@@ -101,10 +106,33 @@ def build_edit_modal(*, draft_id: int, text: str) -> View:
                 element=PlainTextInputElement(
                     action_id=BlockId.EDIT_TEXT_INPUT,
                     multiline=True,
-                    initial_value=_clip(text, SECTION_LIMIT),
+                    initial_value=_clip(text, SECTION_LIMIT) or None,
                     max_length=SECTION_LIMIT,
                 ),
                 hint=PlainTextObject(text="Posted in the customer's thread when you submit."),
+            )
+        ],
+    )
+
+
+def build_reject_modal(*, draft_id: int) -> View:
+    """The `reject_draft` modal: an optional reason, kept in the audit log and on the card."""
+    return View(
+        type="modal",
+        callback_id=CallbackId.REJECT_DRAFT,
+        private_metadata=json.dumps({"draft_id": draft_id}),
+        title=PlainTextObject(text="Reject draft"),
+        submit=PlainTextObject(text="Reject"),
+        close=PlainTextObject(text="Cancel"),
+        blocks=[
+            InputBlock(
+                block_id=BlockId.REJECT_REASON,
+                optional=True,
+                label=PlainTextObject(text="Why? (optional)"),
+                element=PlainTextInputElement(
+                    action_id=BlockId.REJECT_REASON_INPUT, multiline=True, max_length=500
+                ),
+                hint=PlainTextObject(text="Nothing is sent to the customer."),
             )
         ],
     )
@@ -134,6 +162,11 @@ def _customer_message(card: CardView) -> SectionBlock:
 def _draft(card: CardView) -> list[Block]:
     if card.draft_text is None:
         return [SectionBlock(text=MarkdownTextObject(text="*Draft reply:* not drafted yet…"))]
+    if not card.draft_text:  # the model failed: the note says why
+        return [
+            SectionBlock(text=MarkdownTextObject(text="*Draft reply:* unavailable")),
+            _context(f"⚠️ {card.draft_note}"),
+        ]
     blocks: list[Block] = [
         SectionBlock(
             text=MarkdownTextObject(text=_clip(f"*Draft reply*\n{card.draft_text}", SECTION_LIMIT))
@@ -141,21 +174,22 @@ def _draft(card: CardView) -> list[Block]:
     ]
     if card.draft_note:
         blocks.append(_context(f"ℹ️ {card.draft_note}"))
+    if card.draft_flags:
+        blocks.append(_context("⚠️ Check before sending: " + "; ".join(card.draft_flags) + "."))
     return blocks
 
 
 def _buttons(card: CardView) -> ActionsBlock:
     value = str(card.draft_id)
+    approve = ButtonElement(
+        text="Approve & send", action_id=ActionId.APPROVE_DRAFT, value=value, style="primary"
+    )
+    edit = "Edit" if card.draft_text else "Write reply"  # an unavailable draft has no text
     return ActionsBlock(
         block_id=f"{BlockId.CARD_ACTIONS}:{card.request_id}",
         elements=[
-            ButtonElement(
-                text="Approve & send",
-                action_id=ActionId.APPROVE_DRAFT,
-                value=value,
-                style="primary",
-            ),
-            ButtonElement(text="Edit", action_id=ActionId.EDIT_DRAFT, value=value),
+            *([approve] if card.draft_text else []),
+            ButtonElement(text=edit, action_id=ActionId.EDIT_DRAFT, value=value),
             ButtonElement(text="Regenerate", action_id=ActionId.REGENERATE_DRAFT, value=value),
             ButtonElement(
                 text="Reject", action_id=ActionId.REJECT_DRAFT, value=value, style="danger"
@@ -178,8 +212,13 @@ def _decision(card: CardView) -> ContextBlock:
 def _status_line(label: str, data: dict[str, Any] | None, render: Any) -> str:
     if not data:
         return f"{label}: not gathered yet"
+    # Reasons are plain text: escape Slack's control characters ("/triage link <account>").
+    reason = str(data.get("reason") or "unknown reason")
+    reason = reason.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if data.get("status") == "unlinked":
+        return f"{label}: {reason}"
     if data.get("status") != "ok":
-        return f"{label}: unavailable ({data.get('reason', 'unknown reason')})"
+        return f"{label}: unavailable ({reason})"
     return f"{label}: {render(data)}"
 
 

@@ -10,12 +10,12 @@ from slack_sdk import WebClient
 from sqlalchemy import select
 
 from app import approval
-from app.blocks.card import build_edit_modal
+from app.blocks.card import build_edit_modal, build_reject_modal
 from app.deps import Deps
 from app.ids import ActionId
 from app.listeners.people import is_our_person
 from integrations.store.db import transaction
-from integrations.store.models import AuditEntry, Draft, DraftStatus
+from integrations.store.models import AuditEntry, Draft, DraftStatus, RequestState
 
 log = structlog.get_logger(__name__)
 
@@ -28,6 +28,16 @@ def _draft_id(body: dict[str, Any]) -> int:
 
 def _user(body: dict[str, Any]) -> str:
     return str(body["user"]["id"])
+
+
+def _pending_text(deps: Deps, draft_id: int) -> str | None:
+    """The draft's text while it can still be decided on, else None."""
+    with transaction(deps.sessions) as session:
+        draft = session.scalars(select(Draft).where(Draft.id == draft_id)).first()
+        withdrawn = draft is not None and draft.request.state == RequestState.WITHDRAWN
+        if draft is None or draft.status != DraftStatus.PENDING or withdrawn:
+            return None
+        return draft.text
 
 
 def refuse(deps: Deps, body: dict[str, Any], respond: Respond, what: str) -> None:
@@ -64,32 +74,42 @@ def register(app: App, deps: Deps) -> None:
         return listener
 
     app.action(ActionId.APPROVE_DRAFT)(decision(approval.approve, "approve_draft"))
-    app.action(ActionId.REJECT_DRAFT)(decision(approval.reject, "reject_draft"))
     app.action(ActionId.REGENERATE_DRAFT)(decision(approval.regenerate, "regenerate_draft"))
 
-    @app.action(ActionId.EDIT_DRAFT)
-    def edit(
-        ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond, client: WebClient
-    ) -> None:
-        ack()
-        if not is_our_person(context, body):
-            refuse(deps, body, respond, "edit_draft")
-            return
-        with transaction(deps.sessions) as session:
-            draft = session.scalars(select(Draft).where(Draft.id == _draft_id(body))).first()
-            text = draft.text if draft and draft.status == DraftStatus.PENDING else None
-        if text is None:
-            respond(
-                text=approval.MESSAGES[approval.Outcome.ALREADY_DECIDED],
-                response_type="ephemeral",
-                replace_original=False,
-            )
-            return
-        # Must happen within the trigger id's 3 seconds, so it is done here, not in a job.
-        client.views_open(
-            trigger_id=body["trigger_id"],
-            view=build_edit_modal(draft_id=_draft_id(body), text=text),
-        )
+    def modal(name: str, build: Any) -> Any:
+        """A button that opens a modal about a still-pending draft (edit, reject)."""
+
+        def listener(
+            ack: Ack,
+            body: dict[str, Any],
+            context: BoltContext,
+            respond: Respond,
+            client: WebClient,
+        ) -> None:
+            ack()
+            if not is_our_person(context, body):
+                refuse(deps, body, respond, name)
+                return
+            draft_id = _draft_id(body)
+            text = _pending_text(deps, draft_id)
+            if text is None:
+                respond(
+                    text=approval.MESSAGES[approval.Outcome.ALREADY_DECIDED],
+                    response_type="ephemeral",
+                    replace_original=False,
+                )
+                return
+            # Within the trigger id's 3 seconds, so here and not in a job.
+            client.views_open(trigger_id=body["trigger_id"], view=build(draft_id, text))
+
+        return listener
+
+    app.action(ActionId.EDIT_DRAFT)(
+        modal("edit_draft", lambda d, text: build_edit_modal(draft_id=d, text=text))
+    )
+    app.action(ActionId.REJECT_DRAFT)(
+        modal("reject_draft", lambda d, _text: build_reject_modal(draft_id=d))
+    )
 
     @app.action(ActionId.PULL_IN)
     def pull_in(ack: Ack, respond: Respond) -> None:

@@ -35,3 +35,35 @@ def register(app: App, deps: Deps) -> None:
             error(approval.MESSAGES[outcome])
             return
         ack()
+
+    @app.view(CallbackId.REJECT_DRAFT)
+    def submit_reject(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+        if not is_our_person(context, body):
+            ack(
+                response_action="errors",
+                errors={
+                    BlockId.REJECT_REASON: "Only people of the organisation that runs this app can "
+                    "act on its cards."
+                },
+            )
+            return
+        view = body["view"]
+        value = (
+            view["state"]["values"]
+            .get(BlockId.REJECT_REASON, {})
+            .get(BlockId.REJECT_REASON_INPUT, {})
+            .get("value")
+        )
+        draft_id = int(json.loads(view.get("private_metadata") or "{}")["draft_id"])
+        outcome = approval.reject(
+            deps,
+            draft_id=draft_id,
+            user_id=body["user"]["id"],
+            reason=(value or "").strip() or None,
+        )
+        if outcome != approval.Outcome.DONE:
+            ack(
+                response_action="errors", errors={BlockId.REJECT_REASON: approval.MESSAGES[outcome]}
+            )
+            return
+        ack()

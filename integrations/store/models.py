@@ -129,6 +129,9 @@ class Request(Base):
     thread_ts: Mapped[str] = mapped_column(String(32))  # where the answer goes
     user_id: Mapped[str] = mapped_column(String(32))
     user_team: Mapped[str | None] = mapped_column(String(32))
+    # The tenant whose past answers may ground this request's drafts: `account:<id>` when the
+    # channel is linked to an account, else `channel:<id>` (see workers/retrieval.Scope).
+    account_key: Mapped[str | None] = mapped_column(String(64), index=True)
     state: Mapped[RequestState] = mapped_column(_enum(RequestState), default=RequestState.OPEN)
     stage: Mapped[Stage] = mapped_column(_enum(Stage), default=Stage.RECEIVED)
     # Bumped by ingest whenever the customer's words change; the pipeline redoes the draft and
@@ -207,6 +210,8 @@ class Draft(Base):
     text: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(16))  # openai | offline | unavailable
     note: Mapped[str] = mapped_column(Text, default="")  # what the card must say about it
+    # confidence, needs_expert, sources, flags, what was masked, the model; feedback counts.
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     status: Mapped[DraftStatus] = mapped_column(_enum(DraftStatus), default=DraftStatus.PENDING)
     decided_by: Mapped[str | None] = mapped_column(String(32))
     decided_at: Mapped[datetime | None]
@@ -259,3 +264,20 @@ class AuditEntry(Base):
     request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id", ondelete="SET NULL"))
     draft_id: Mapped[int | None] = mapped_column(ForeignKey("drafts.id", ondelete="SET NULL"))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class ChannelLink(Base):
+    """An explicit channel → account link (`triage link`, `/triage link`).
+
+    It wins over the account's channel field (`SALESFORCE_CHANNEL_FIELD`): an admin's link is
+    how a channel whose account has no such field, or the wrong one, gets its context.
+    """
+
+    __tablename__ = "channel_links"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32), unique=True)
+    account_id: Mapped[str] = mapped_column(String(64))
+    account_name: Mapped[str] = mapped_column(String(255), default="")
+    linked_by: Mapped[str] = mapped_column(String(64))  # a Slack user id, or "cli"
+    linked_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,97 @@
+"""Linking a channel to its account (`triage link`, `/triage link`): one flow for both.
+
+The link is stored in the database (it outlives the cache and wins over the account's channel
+field), audited, and the channel's cached context is dropped so the next card shows the new
+account at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.deps import Deps
+from integrations.salesforce import AccountRef, CrmUnavailable
+from integrations.store.db import transaction
+from integrations.store.models import AuditEntry, ChannelLink, utcnow
+from workers.context import invalidate_context
+
+log = structlog.get_logger(__name__)
+
+MAX_CHOICES = 5
+
+
+@dataclass(frozen=True)
+class LinkOutcome:
+    """What happened, in one sentence for a person (plain text: the caller formats it)."""
+
+    linked: bool
+    message: str
+    account: AccountRef | None = None
+    choices: list[AccountRef] = field(default_factory=list)
+
+
+def link_channel(deps: Deps, *, channel_id: str, query: str, actor: str) -> LinkOutcome:
+    """Find the account `query` names (an id, or a name) and link `channel_id` to it."""
+    query = query.strip()
+    if deps.accounts is None:
+        return LinkOutcome(False, "No CRM is configured: set SALESFORCE_* or ACCOUNTS_FILE first.")
+    if not query:
+        return LinkOutcome(False, "Say which account: an account id or its name.")
+    try:
+        found = deps.accounts.find_accounts(query)
+    except CrmUnavailable as exc:
+        return LinkOutcome(False, f"The CRM is unavailable ({exc.reason}); nothing was linked.")
+    exact = [a for a in found if a.id == query or a.name.casefold() == query.casefold()]
+    account = exact[0] if len(exact) == 1 else found[0] if len(found) == 1 else None
+    if account is None:
+        if not found:
+            return LinkOutcome(False, f"No account matches “{query}”; nothing was linked.")
+        choices = found[:MAX_CHOICES]
+        names = "; ".join(f"{a.name} ({a.id})" for a in choices)
+        return LinkOutcome(
+            False,
+            f"Several accounts match “{query}”: {names}. Link by id to choose one.",
+            choices=choices,
+        )
+    previous = save_link(deps, channel_id=channel_id, account=account, actor=actor)
+    invalidate_context(deps.redis, channel_id=channel_id)
+    log.info("channel.linked", channel=channel_id, account_id=account.id, actor=actor)
+    again = " (it was already)" if previous == account.id else ""
+    return LinkOutcome(
+        True, f"Linked this channel to {account.name} ({account.id}){again}.", account=account
+    )
+
+
+def save_link(deps: Deps, *, channel_id: str, account: AccountRef, actor: str) -> str | None:
+    """Store (or replace) the channel's link and audit it; returns the previous account id."""
+    for _ in range(2):  # a concurrent first link of the same channel: the second one updates
+        try:
+            with transaction(deps.sessions) as session:
+                link = session.scalars(
+                    select(ChannelLink).where(ChannelLink.channel_id == channel_id)
+                ).first()
+                previous = link.account_id if link else None
+                if link is None:
+                    link = ChannelLink(channel_id=channel_id, account_id=account.id)
+                    session.add(link)
+                link.account_id, link.account_name = account.id, account.name[:255]
+                link.linked_by, link.linked_at = actor, utcnow()
+                session.add(
+                    AuditEntry(
+                        actor=actor,
+                        action="channel.linked",
+                        detail={
+                            "channel": channel_id,
+                            "account_id": account.id,
+                            "previous_account_id": previous,
+                        },
+                    )
+                )
+            return previous
+        except IntegrityError:
+            continue
+    raise RuntimeError(f"could not link {channel_id}: concurrent links kept colliding")

@@ -1,0 +1,80 @@
+"""`triage doctor`: one line per service, the auth mode Salesforce answered to, the exit code."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+from tests import salesforce_world
+from tests.harness import REPO
+from tests.salesforce_world import Org, auth_settings
+
+org, jwt_keys = salesforce_world.org, salesforce_world.jwt_keys  # fixtures
+
+
+def doctor(
+    database_url: str, redis_url: str, **settings: object
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(
+            ("SLACK_", "TRIAGE_", "SALESFORCE_", "DATABASE_", "REDIS_", "ACCOUNTS_")
+        )
+    }
+    env.update({k.upper(): str(v) for k, v in settings.items()})
+    env.update(DATABASE_URL=database_url, REDIS_URL=redis_url)
+    return subprocess.run(
+        [sys.executable, "-c", "from app.cli import main; main()", "doctor"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+
+
+def test_doctor_names_the_auth_mode_salesforce_answered_to(
+    database_url: str, redis_url: str, org: Org
+) -> None:
+    result = doctor(database_url, redis_url, **auth_settings(org, "password"))
+    lines = result.stdout.strip().splitlines()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert lines[0].startswith("✓ Database: ") and "at revision" in lines[0]
+    assert lines[1].startswith("✓ Redis: answers at 127.0.0.1:6379")
+    assert lines[2] == f"✓ Salesforce: answers at {org.server.url} (auth: username + password)"
+    assert "correct horse" not in result.stdout + result.stderr  # no secret, ever
+
+
+def test_doctor_fails_with_the_fix_when_salesforce_refuses_or_hangs(
+    database_url: str, redis_url: str, org: Org
+) -> None:
+    settings = {**auth_settings(org, "password"), "salesforce_password": "wrong"}
+    result = doctor(database_url, redis_url, **settings)
+    assert result.returncode == 1
+    line = result.stdout.strip().splitlines()[2]
+    assert line.startswith("✗ Salesforce: Salesforce login failed (INVALID_LOGIN)")
+    assert "→ check SALESFORCE_USERNAME, SALESFORCE_PASSWORD" in line
+    assert "wrong" not in result.stdout + result.stderr
+
+    org.server.fail("HANG", times=3)
+    started = time.monotonic()
+    settings = {**auth_settings(org, "access token"), "salesforce_timeout_seconds": 1}
+    result = doctor(database_url, redis_url, **settings)
+    assert result.returncode == 1 and time.monotonic() - started < 60
+    assert "✗ Salesforce: Salesforce did not answer within 1 s" in result.stdout
+
+
+def test_doctor_without_salesforce(database_url: str, redis_url: str) -> None:
+    result = doctor(database_url, redis_url, accounts_file=REPO / "sandbox" / "accounts.yaml")
+    assert result.returncode == 0
+    assert "✓ Accounts file: 3 accounts (3 with a channel) in" in result.stdout
+
+    result = doctor(database_url, redis_url)
+    assert result.returncode == 0  # context is optional: a warning, not a failure
+    assert "! Salesforce: not configured, and no ACCOUNTS_FILE" in result.stdout
+
+    result = doctor(database_url, "redis://127.0.0.1:1/0")
+    assert result.returncode == 1 and "✗ Redis: no answer at 127.0.0.1:1/0" in result.stdout
