@@ -32,6 +32,7 @@ from sandbox.slack_interactivity import block_actions_body, view_submission_body
 from workers.inline import InlineQueues
 
 ACCOUNTS = Path(w.__file__).with_name("accounts.yaml")  # Globex, Initech, Umbrella
+KNOWLEDGE = Path(w.__file__).with_name("knowledge")  # help articles the drafts may quote
 
 
 @dataclass
@@ -117,6 +118,7 @@ def run_demo(console: Console | None = None) -> int:
         slack_api_url=emu.api_url,
         database_url=database_url,
         triage_channel=w.TRIAGE,
+        knowledge_dir=str(KNOWLEDGE),
     )
     deps = Deps.build(settings)
     deps.accounts = AccountsFile(ACCOUNTS)  # the demo's CRM, whatever the environment says
@@ -144,8 +146,13 @@ def _story(demo: Demo) -> None:
     c.rule("A morning in three Slack Connect channels")
     c.print(
         "[dim]Slack is the local emulator; the app and its jobs are the real ones. "
-        "Drafts are offline (the OpenAI drafter is not built yet); accounts come from "
-        "sandbox/accounts.yaml, as they would from Salesforce.[/]\n"
+        + (
+            "Drafts come from OpenAI (OPENAI_API_KEY is set)"
+            if demo.deps.llm
+            else "No OPENAI_API_KEY: drafts come from the offline drafter"
+        )
+        + ", grounded on sandbox/knowledge/; accounts come from sandbox/accounts.yaml, as "
+        "they would from Salesforce.[/]\n"
     )
 
     c.print(
@@ -178,7 +185,13 @@ def _story(demo: Demo) -> None:
         initech is not None and "cost center" in str(initech["blocks"]),
         "Peter's two messages became one request with one card",
     )
-    c.print("  → one request, one card (messages within GROUPING_MINUTES are grouped)")
+    c.print("  → one request, one card (messages within GROUPING_MINUTES are grouped):")
+    demo.show_card(initech)
+    if not demo.deps.llm:
+        demo.check(
+            initech is not None and "billing.md" in str(initech["blocks"]),
+            "the offline draft quotes the knowledge base's invoice article",
+        )
 
     c.print(
         "\n[bold]09:07[/] Alice (Umbrella): [italic]thanks, all good now![/]  "

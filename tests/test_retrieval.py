@@ -81,3 +81,16 @@ def test_scope_is_the_linked_account_else_the_channel() -> None:
     assert Scope.for_request("C1", linked) == Scope("account:001A")
     assert Scope.for_request("C1", {"status": "unavailable"}) == Scope("channel:C1")
     assert Scope.for_request("C1", None) == Scope("channel:C1")
+
+
+def test_knowledge_base_markdown_is_quoted_as_slack_mrkdwn() -> None:
+    from workers.draft import to_mrkdwn
+
+    markdown = (
+        "Open **Billing → Invoices**, then\n**Export → CSV**; see "
+        "[the guide](https://help.acme.test/invoices).\n\n- one\n- two"
+    )
+    assert to_mrkdwn(markdown) == (
+        "Open *Billing → Invoices*, then *Export → CSV*; see "
+        "<https://help.acme.test/invoices|the guide>.\n\n- one\n- two"
+    )

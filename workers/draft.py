@@ -131,6 +131,27 @@ def check_draft(reply: str, job: DraftJob) -> list[str]:
     return flags
 
 
+def to_mrkdwn(markdown: str) -> str:
+    """Markdown from the knowledge base as Slack mrkdwn: paragraphs unwrapped, **bold** as
+    *bold*, [text](url) as <url|text>; code and lists kept as they are."""
+    paragraphs = []
+    for block in re.split(r"\n\s*\n", markdown.strip()):
+        lines = block.splitlines()
+        keep = any(
+            line.lstrip().startswith(("- ", "* ", "```", "|"))
+            or line[:2].strip().rstrip(".").isdigit()
+            for line in lines
+        )
+        paragraphs.append(block if keep else " ".join(line.strip() for line in lines))
+    text = "\n\n".join(paragraphs)
+    text = re.sub(r"\*\*(.+?)\*\*|__(.+?)__", lambda m: f"*{m.group(1) or m.group(2)}*", text)
+    return re.sub(r"\[([^\]]+)\]\((https?://[^)\s]+)\)", r"<\2|\1>", text)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
+
+
 _OPENERS = {
     Category.INCIDENT: (
         "Thanks for flagging this. We're treating it as urgent and looking into it now."
@@ -159,8 +180,8 @@ def draft_offline(job: DraftJob) -> Drafted:
         )
     if job.grounding.passages:
         passage = job.grounding.passages[0]
-        body = passage.text.split("\n", 1)[-1].strip()
-        quoted = "\n".join(f">{line}" for line in body[:700].splitlines())
+        body = to_mrkdwn(passage.text.split("\n", 1)[-1].strip())
+        quoted = "\n".join(f">{line}" for line in _clip(body, 700).splitlines())
         return Drafted(
             f"{hello}this part of our documentation should help:\n{quoted}",
             "offline",
