@@ -3,7 +3,7 @@
 One line per service, ✓ or ✗ (or ! for something that works but deserves a look) with the fix.
 Every check runs in its own thread with a deadline, so a service that hangs costs at most
 `CHECK_SECONDS` and the whole run finishes within a minute. The exit code is non-zero when a
-required check fails. The issue "The first ten minutes" adds Slack and the channel checks.
+required check fails. Slack, the channels and OpenAI are checked in `app/doctor_apis.py`.
 """
 
 from __future__ import annotations
@@ -33,10 +33,21 @@ class CheckResult:
 
 def run_doctor(settings: Settings, echo: Callable[[str], None]) -> int:
     """Run every check, print one line each; 0 when no required check failed."""
+    from app.doctor_apis import (
+        check_escalation_channel,
+        check_openai,
+        check_slack,
+        check_triage_channel,
+    )
+
     checks: list[tuple[str, Callable[[Settings], CheckResult]]] = [
+        ("Slack", check_slack),
+        ("TRIAGE_CHANNEL", check_triage_channel),
+        ("ESCALATION_CHANNEL", check_escalation_channel),
         ("Database", check_database),
         ("Redis", check_redis),
         ("CRM", check_crm),
+        ("OpenAI", check_openai),
     ]
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(checks))
     futures = [(name, pool.submit(check, settings)) for name, check in checks]

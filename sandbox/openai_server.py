@@ -36,8 +36,16 @@ class _Fault:
 class OpenAIServer:
     """`with OpenAIServer() as model: OpenAI(base_url=model.base_url, api_key="test")`."""
 
-    def __init__(self, responder: Responder | None = None) -> None:
+    def __init__(
+        self,
+        responder: Responder | None = None,
+        *,
+        api_key: str | None = None,
+        models: tuple[str, ...] = ("gpt-4o-mini", "gpt-4o"),
+    ) -> None:
         self.responder = responder or default_responder
+        self.api_key = api_key  # when set, other keys get OpenAI's 401
+        self.models = models
         self._lock = threading.Lock()
         self._requests: list[dict[str, Any]] = []
         self._faults: list[_Fault] = []
@@ -84,6 +92,21 @@ class OpenAIServer:
     # --- the wire ------------------------------------------------------------------------------
     def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
+        if self.api_key and request.headers.get("Authorization") != f"Bearer {self.api_key}":
+            return _error(401, "Incorrect API key provided", "invalid_api_key")(
+                environ, start_response
+            )
+        if request.method == "GET" and request.path.endswith("/models"):
+            listing = {
+                "object": "list",
+                "data": [
+                    {"id": m, "object": "model", "created": 0, "owned_by": "local"}
+                    for m in self.models
+                ],
+            }
+            return Response(json.dumps(listing), 200, content_type="application/json")(
+                environ, start_response
+            )
         if request.method != "POST" or not request.path.endswith("/chat/completions"):
             return _error(404, f"no route {request.path}", "not_found")(environ, start_response)
         try:

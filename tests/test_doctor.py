@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+from sandbox.world import TOKEN, build_emulator
 from tests import salesforce_world
 from tests.harness import REPO
 from tests.salesforce_world import Org, auth_settings
@@ -17,6 +18,16 @@ org, jwt_keys = salesforce_world.org, salesforce_world.jwt_keys  # fixtures
 def doctor(
     database_url: str, redis_url: str, **settings: object
 ) -> subprocess.CompletedProcess[str]:
+    """`triage doctor` in a subprocess; with a working Slack (the emulator) unless given one."""
+    if "slack_api_url" not in settings:
+        with build_emulator().start() as emu:
+            defaults = dict(
+                slack_api_url=emu.api_url,
+                slack_bot_token=TOKEN,
+                slack_signing_secret="s",
+                triage_channel="C0TRIAGE",
+            )
+            return doctor(database_url, redis_url, **{**defaults, **settings})
     env = {
         k: v
         for k, v in os.environ.items()
@@ -36,15 +47,22 @@ def doctor(
     )
 
 
+def line_of(result: subprocess.CompletedProcess[str], prefix: str) -> str:
+    """The one line of doctor's output that starts with `prefix`."""
+    [line] = [line for line in result.stdout.splitlines() if line.startswith(prefix)]
+    return line
+
+
 def test_doctor_names_the_auth_mode_salesforce_answered_to(
     database_url: str, redis_url: str, org: Org
 ) -> None:
     result = doctor(database_url, redis_url, **auth_settings(org, "password"))
-    lines = result.stdout.strip().splitlines()
     assert result.returncode == 0, result.stdout + result.stderr
-    assert lines[0].startswith("✓ Database: ") and "at revision" in lines[0]
-    assert lines[1].startswith("✓ Redis: answers at 127.0.0.1:6379")
-    assert lines[2] == f"✓ Salesforce: answers at {org.server.url} (auth: username + password)"
+    assert "at revision" in line_of(result, "✓ Database: ")
+    assert line_of(result, "✓ Redis: answers at 127.0.0.1:6379")
+    assert line_of(result, "✓ Salesforce: ") == (
+        f"✓ Salesforce: answers at {org.server.url} (auth: username + password)"
+    )
     assert "correct horse" not in result.stdout + result.stderr  # no secret, ever
 
 
@@ -54,7 +72,7 @@ def test_doctor_fails_with_the_fix_when_salesforce_refuses_or_hangs(
     settings = {**auth_settings(org, "password"), "salesforce_password": "wrong"}
     result = doctor(database_url, redis_url, **settings)
     assert result.returncode == 1
-    line = result.stdout.strip().splitlines()[2]
+    line = line_of(result, "✗ Salesforce: ")
     assert line.startswith("✗ Salesforce: Salesforce login failed (INVALID_LOGIN)")
     assert "→ check SALESFORCE_USERNAME, SALESFORCE_PASSWORD" in line
     assert "wrong" not in result.stdout + result.stderr

@@ -1,0 +1,116 @@
+"""`triage doctor` on Slack, the internal channels and OpenAI: each problem named, with its fix."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from sandbox.openai_server import OpenAIServer
+from sandbox.world import CUSTOMER_TEAM, ORG, TOKEN, build_emulator
+from tests.harness import free_port
+from tests.test_doctor import doctor
+
+SHARED_TRIAGE = "C0OOPSSHARED"
+
+
+@pytest.fixture
+def emu() -> Iterator[object]:
+    emulator = build_emulator()
+    emulator.add_channel(
+        SHARED_TRIAGE,
+        "triage-oops",
+        is_ext_shared=True,
+        connected_team_ids=[ORG, CUSTOMER_TEAM],
+        members=["U0BOT"],
+    )
+    emulator.add_channel("C0NOBOT", "escalations", members=["U0AMY"])
+    with emulator.start():
+        yield emulator
+
+
+def test_doctor_names_a_wrong_token_an_unreachable_redis_and_a_shared_triage_channel(
+    database_url: str, emu: object
+) -> None:
+    started = time.monotonic()
+    result = doctor(
+        database_url,
+        f"redis://127.0.0.1:{free_port()}/0",
+        slack_api_url=emu.api_url,
+        slack_bot_token="xoxb-wrong",  # type: ignore[attr-defined]
+        slack_signing_secret="s",
+        triage_channel=SHARED_TRIAGE,
+    )
+    assert result.returncode == 1, result.stdout
+    lines = result.stdout.splitlines()
+    assert any(
+        line.startswith("✗ Slack: auth.test failed: invalid_auth → the token is wrong")
+        for line in lines
+    ), lines
+    assert any(line.startswith("✗ Redis: no answer") for line in lines), lines
+    # Wrong token: the channel cannot be looked at either, and says so.
+    assert any(line.startswith("✗ TRIAGE_CHANNEL:") for line in lines), lines
+    assert time.monotonic() - started < 60
+
+    right = doctor(
+        database_url,
+        f"redis://127.0.0.1:{free_port()}/0",
+        slack_api_url=emu.api_url,
+        slack_bot_token=TOKEN,  # type: ignore[attr-defined]
+        slack_signing_secret="s",
+        triage_channel=SHARED_TRIAGE,
+    )
+    assert any(
+        line.startswith(
+            "✗ TRIAGE_CHANNEL: #triage-oops (C0OOPSSHARED) is shared with another organisation"
+        )
+        for line in right.stdout.splitlines()
+    )
+
+
+def test_doctor_passes_when_everything_answers(
+    database_url: str, redis_url: str, emu: object
+) -> None:
+    with OpenAIServer(api_key="sk-local-test-key") as model:
+        result = doctor(
+            database_url,
+            redis_url,
+            slack_api_url=emu.api_url,  # type: ignore[attr-defined]
+            slack_bot_token=TOKEN,
+            slack_signing_secret="s",
+            triage_channel="C0TRIAGE",
+            escalation_channel="C0NOBOT",
+            openai_api_key="sk-local-test-key",
+            openai_base_url=model.base_url,
+        )
+    lines = result.stdout.splitlines()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "✓ Slack: connected to Acme as @triage" in lines
+    assert "✓ TRIAGE_CHANNEL: #support-triage (C0TRIAGE) is internal and the bot is in it" in lines
+    assert any(
+        line.startswith(
+            "! ESCALATION_CHANNEL: #escalations (C0NOBOT): the bot is not a "
+            "member → type /invite @triage"
+        )
+        for line in lines
+    ), lines
+    assert "✓ OpenAI: answers; gpt-4o-mini is available" in lines
+
+
+def test_doctor_says_when_the_openai_key_is_refused(
+    database_url: str, redis_url: str, emu: object
+) -> None:
+    with OpenAIServer(api_key="sk-the-right-one") as model:
+        result = doctor(
+            database_url,
+            redis_url,
+            slack_api_url=emu.api_url,  # type: ignore[attr-defined]
+            slack_bot_token=TOKEN,
+            slack_signing_secret="s",
+            triage_channel="C0TRIAGE",
+            openai_api_key="sk-a-wrong-one",
+            openai_base_url=model.base_url,
+        )
+    assert "✗ OpenAI: the key was refused (401) → check OPENAI_API_KEY" in result.stdout
+    assert result.returncode == 1
