@@ -9,6 +9,7 @@ import logging
 import sys
 
 import structlog
+from structlog.typing import Processor
 
 
 def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
@@ -20,7 +21,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
         # Plain tracebacks: rich's, with locals, take seconds to render on a hot path.
         else structlog.dev.ConsoleRenderer(exception_formatter=structlog.dev.plain_traceback)
     )
-    shared = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,

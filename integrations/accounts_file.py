@@ -214,10 +214,12 @@ class AccountsFile:
 def _day(value: Day | None, today: date) -> date | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return today + timedelta(days=value)
-    return value
+    return value if isinstance(value, date) else None  # YAML's `yes` is no date
 
 
 def _at(value: Day | None, today: date) -> datetime | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return datetime.now(UTC) + timedelta(days=value)  # "-2": two days ago, to the hour
-    return datetime(value.year, value.month, value.day, 9, 0, tzinfo=UTC) if value else None
+    if not isinstance(value, date):
+        return None
+    return datetime(value.year, value.month, value.day, 9, 0, tzinfo=UTC)

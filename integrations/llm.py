@@ -7,7 +7,7 @@ Works with any OpenAI-compatible endpoint (`OPENAI_BASE_URL`), such as `sandbox/
 
 from __future__ import annotations
 
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 import openai
 import structlog
@@ -50,8 +50,8 @@ class OpenAIModel:
         try:
             completion = self.client.chat.completions.parse(
                 model=self.name,
-                messages=messages,
-                response_format=schema,  # type: ignore[arg-type]
+                messages=cast(Any, messages),  # plain dicts, in the shape the API documents
+                response_format=schema,
                 temperature=0.2,
             )
         except openai.APITimeoutError:

@@ -146,12 +146,12 @@ class SalesforceDirectory:
         }
         if case.contact_id:
             data["ContactId"] = case.contact_id
-        result = self._call("create_case", lambda sf: sf.Case.create(data))
+        result = self._call("create_case", lambda sf: _sobject(sf, "Case").create(data))
         log.info("salesforce.case_created", case_id=result["id"], account_id=case.account_id)
         return str(result["id"])
 
     def update_case(self, case_id: str, fields: dict[str, Any]) -> None:
-        self._call("update_case", lambda sf: sf.Case.update(case_id, fields))
+        self._call("update_case", lambda sf: _sobject(sf, "Case").update(case_id, fields))
         log.info("salesforce.case_updated", case_id=case_id, fields=sorted(fields))
 
     def check(self) -> str:
@@ -322,3 +322,8 @@ def _datetime(value: str | None) -> datetime | None:
 
 def _date(value: str | None) -> date | None:
     return date.fromisoformat(value[:10]) if value else None
+
+
+def _sobject(sf: Salesforce, name: str) -> Any:
+    """`sf.Case` and friends: simple-salesforce resolves them dynamically (untyped)."""
+    return getattr(sf, name)

@@ -100,7 +100,8 @@ def invalidate_context(
         keys = [_key(channel_id)] if channel_id else []
         if account_id:
             index = _account_key(account_id)
-            keys += [_key(str(c, "utf-8")) for c in redis.smembers(index)]  # type: ignore[union-attr]
+            members: Any = redis.smembers(index)
+            keys += [_key(c.decode() if isinstance(c, bytes) else str(c)) for c in members]
             keys.append(index)
         if keys:
             redis.delete(*keys)

@@ -203,7 +203,7 @@ def _load(folder: str, stamp: tuple[tuple[str, float], ...]) -> KnowledgeBase:
 
 def _split(path: Path, root: Path, limit: int = 1500) -> list[tuple[str, str]]:
     sections: list[tuple[str, str]] = []
-    heading, lines = path.stem, []
+    heading, lines = path.stem, list[str]()
     for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         if line.startswith("#"):
             if "".join(lines).strip():
