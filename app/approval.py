@@ -7,6 +7,7 @@ request) in the same transaction; the delivery job posts it. Nothing here calls 
 
 from __future__ import annotations
 
+import difflib
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -90,7 +91,9 @@ def approve(deps: Deps, *, draft_id: int, user_id: str, text: str | None = None)
                 action="draft.edited" if edited else "draft.approved",
                 request_id=request.id,
                 draft_id=draft_id,
-                detail={"original": draft.text, "sent": reply} if edited else {},
+                detail={"original": draft.text, "sent": reply, "diff": _diff(draft.text, reply)}
+                if edited
+                else {},
             )
         )
         session.flush()
@@ -160,3 +163,11 @@ def _refresh(deps: Deps, request_id: int) -> None:
         deps.queues.enqueue_card_refresh(request_id)
     except Exception as exc:
         log.warning("enqueue.failed", request_id=request_id, what="card refresh", error=str(exc))
+
+
+def _diff(before: str, after: str) -> str:
+    """What the approver changed, as a unified diff (kept as feedback on the draft)."""
+    lines = difflib.unified_diff(
+        before.splitlines(), after.splitlines(), "draft", "sent", lineterm=""
+    )
+    return "\n".join(lines)

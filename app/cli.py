@@ -47,6 +47,7 @@ def serve(
 
     settings = _settings()
     settings.require("slack_signing_secret", "slack_bot_token")
+    _refuse_shared_channels(settings)
 
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -76,6 +77,7 @@ def socket() -> None:
 
     settings = _settings()
     settings.require("slack_app_token")
+    _refuse_shared_channels(settings)
     deps = _deps(settings)
     SocketModeHandler(create_app(deps), settings.slack_app_token.get_secret_value()).start()
 
@@ -90,18 +92,25 @@ def worker(
 
     settings = _settings()
     settings.require("slack_bot_token", "triage_channel")
+    _refuse_shared_channels(settings)
     run_worker(_deps(settings), queues=queues, burst=burst)
 
 
 @cli.command()
-def demo() -> None:
+def demo(
+    transcript: Annotated[str, typer.Option(help="Where to write the HTML transcript.")] = (
+        "demo-transcript.html"
+    ),
+) -> None:
     """Play a morning in three customer channels end to end; needs no credentials or services."""
+    from pathlib import Path
+
     from app.demo import run_demo
     from app.logs import configure_logging
 
     configure_logging("ERROR", "console")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the demo's local server
-    raise typer.Exit(run_demo())
+    raise typer.Exit(run_demo(transcript=Path(transcript)))
 
 
 @cli.command()
@@ -133,6 +142,68 @@ def classify(
                     raise typer.Exit(2) from None
             result, _ = triage_text(llm, text)
             typer.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False))
+
+
+@cli.command()
+def report(
+    since: Annotated[str, typer.Option(help="How far back: 30d, 12h, 2w, or a date.")] = "30d",
+    account: Annotated[str | None, typer.Option(help="One account (name or id).")] = None,
+    png: Annotated[str | None, typer.Option(help="Also write a chart to this PNG file.")] = None,
+) -> None:
+    """First-response times, SLA compliance, draft outcomes and feedback, per account."""
+    from pathlib import Path
+
+    from rich.console import Console
+
+    from app.report_view import print_report, write_chart
+    from integrations.store.db import create_db_engine, session_factory, transaction
+    from workers.report import build_report, parse_since
+
+    settings = _settings()
+    try:
+        start = parse_since(since)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    engine = create_db_engine(settings.database_url)
+    with transaction(session_factory(engine)) as session:
+        result = build_report(session, since=start, account=account)
+    engine.dispose()
+    print_report(result, Console())
+    if png:
+        typer.echo(f"chart written to {write_chart(result, Path(png))}")
+
+
+@cli.command()
+def sandbox(
+    port: Annotated[int, typer.Option(help="Port for the emulator.")] = 8999,
+    app_url: Annotated[
+        str, typer.Option(help="Where to deliver events (the app's /slack/events).")
+    ] = "http://127.0.0.1:3000/slack/events",
+    signing_secret: Annotated[str, typer.Option(help="The secret the app verifies with.")] = (
+        "sandbox-signing-secret"
+    ),
+) -> None:
+    """Run the local Slack emulator (a developer tool) with a page to post as customers."""
+    import time
+
+    from sandbox.slack_page import install_page
+    from sandbox.world import TOKEN, TRIAGE, build_emulator
+
+    emu = build_emulator(port=port, event_url=app_url, signing_secret=signing_secret)
+    with emu:
+        page = install_page(emu)
+        typer.echo(
+            f"Slack emulator at {emu.base_url}; post as customers at {page}\n"
+            "Point the app at it (then run `triage serve` and `triage worker`):\n"
+            f"  export SLACK_API_URL={emu.api_url} SLACK_BOT_TOKEN={TOKEN} "
+            f"SLACK_SIGNING_SECRET={signing_secret} TRIAGE_CHANNEL={TRIAGE}"
+        )
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return
 
 
 @db_cli.command("upgrade")
@@ -177,6 +248,76 @@ def doctor() -> None:
     settings = _settings()
     configure_logging("ERROR", settings.log_format)  # the lines below are the report
     raise typer.Exit(run_doctor(settings, typer.echo))
+
+
+def _refuse_shared_channels(settings: Any) -> None:
+    """Stop at start when TRIAGE_CHANNEL or ESCALATION_CHANNEL is shared with another
+    organisation (SPEC §5.6): internal notes must never reach a customer. Every post checks
+    again. When Slack cannot be asked now, the process starts and the posts' checks hold."""
+    import structlog
+    from slack_sdk.errors import SlackApiError
+
+    from app.settings import ConfigError
+    from integrations.slack import build_web_client, slack_error
+    from workers.delivery import SharedChannelRefused, ensure_internal_channel
+
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    client = build_web_client(token, settings.slack_api_url, timeout=5)
+    for name in ("triage_channel", "escalation_channel"):
+        channel = getattr(settings, name)
+        if not channel:
+            continue
+        try:
+            ensure_internal_channel(client, channel)
+        except SharedChannelRefused:
+            raise ConfigError(
+                f"{name.upper()} ({channel}) is shared with another organisation: "
+                "use an internal channel, internal notes must never reach a customer"
+            ) from None
+        except (SlackApiError, OSError) as exc:
+            structlog.get_logger(__name__).warning(
+                "startup.channel_check_failed", setting=name.upper(), error=slack_error(exc)
+            )
+
+
+@cli.command()
+def backfill(
+    days: Annotated[float, typer.Option(help="How many days of history to read.")] = 90,
+    channel: Annotated[
+        str | None, typer.Option(help="One channel id (C...); default: every shared channel.")
+    ] = None,
+) -> None:
+    """Learn who answers what from the shared channels' history (resumable, idempotent)."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from workers.backfill import BarProgress, LineProgress
+    from workers.backfill import backfill as run_backfill
+
+    settings = _settings()
+    settings.require("slack_bot_token")
+    deps = _deps(settings)
+    try:
+        if sys.stdout.isatty():
+            columns = (
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.fields[messages]} messages", style="dim"),
+                TimeElapsedColumn(),
+            )
+            with Progress(*columns) as bar:
+                report = run_backfill(deps, days=days, channel=channel, progress=BarProgress(bar))
+        else:
+            progress = LineProgress(typer.echo)
+            report = run_backfill(deps, days=days, channel=channel, progress=progress)
+    finally:
+        deps.close()
+    typer.echo(
+        f"backfill: {report.channels} channels, {report.threads} threads, "
+        f"{report.messages} messages, {report.learned} answers learned in {report.seconds:.1f}s"
+    )
+    if report.skipped:
+        typer.echo(f"backfill: skipped (the bot cannot read them): {', '.join(report.skipped)}")
 
 
 def main() -> None:

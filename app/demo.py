@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,17 @@ from app.deps import Deps
 from app.ids import ActionId, BlockId
 from app.main import create_app
 from app.settings import load_settings
+from app.transcript import write_transcript
 from app.web import create_web
 from integrations.accounts_file import AccountsFile
 from integrations.store.db import upgrade
 from sandbox import world as w
-from sandbox.slack_events import deliver, message_envelope
+from sandbox.slack_events import (
+    deliver,
+    message_changed_envelope,
+    message_envelope,
+    new_event_id,
+)
 from sandbox.slack_interactivity import block_actions_body, view_submission_body
 from workers.inline import InlineQueues
 
@@ -59,6 +66,35 @@ class Demo:
         self.check(status == 200, f"Slack's delivery was acknowledged (HTTP {status})")
         self.queues.wait_idle()
         return message
+
+    def edit(self, channel: str, message: dict[str, Any], team: str, text: str) -> None:
+        """The author edits a message: Slack sends `message_changed`."""
+        self.emu.edit_message(channel, message["ts"], text)
+        context = self.emu.event_context(channel, message["user"])
+        body = message_changed_envelope({**message, "text": text}, message, **context)
+        deliver(f"{self.url}/slack/events", body, self.secret)
+        self.queues.wait_idle()
+
+    def react(self, channel: str, ts: str, user: str, reaction: str) -> None:
+        """A reaction, as Slack sends it (no team for the person who reacted)."""
+        self.emu.add_reaction(channel, ts, reaction, user)
+        body = {
+            "type": "event_callback",
+            "event_id": new_event_id(),
+            "team_id": w.ORG,
+            "context_team_id": w.ORG,
+            "is_ext_shared_channel": True,
+            "authorizations": [{"team_id": w.ORG, "user_id": w.BOT_USER, "is_bot": True}],
+            "event": {
+                "type": "reaction_added",
+                "user": user,
+                "reaction": reaction,
+                "item": {"type": "message", "channel": channel, "ts": ts},
+                "event_ts": f"{time.time():.6f}",
+            },
+        }
+        deliver(f"{self.url}/slack/events", body, self.secret)
+        self.queues.wait_idle()
 
     def click(self, action_id: str, card: dict[str, Any]) -> None:
         body = block_actions_body(
@@ -103,8 +139,8 @@ class Demo:
                 self.console.print(Text.assemble(("      │ ", "dim"), text), highlight=False)
 
 
-def run_demo(console: Console | None = None) -> int:
-    """Play the story; 0 when every step happened."""
+def run_demo(console: Console | None = None, transcript: Path | None = None) -> int:
+    """Play the story (and write it as an HTML page); 0 when every step happened."""
     console = console or Console()
     emu = w.build_emulator().start()
     workdir = Path(tempfile.mkdtemp(prefix="triage-demo-"))
@@ -130,6 +166,15 @@ def run_demo(console: Console | None = None) -> int:
     demo = Demo(console, deps, queues, f"http://127.0.0.1:{server.server_port}", secret, emu)
     try:
         _story(demo)
+        if transcript is not None:
+            write_transcript(
+                emu,
+                transcript,
+                title="triage demo: a morning in Slack Connect",
+                customer_channels=[w.SHARED, w.INITECH, w.UMBRELLA],
+                triage_channel=w.TRIAGE,
+            )
+            console.print(f"\nThe whole conversation, as a page: {transcript.resolve()}")
     finally:
         server.shutdown()
         deps.close()
@@ -239,3 +284,46 @@ def _story(demo: Demo) -> None:
         demo.check([r["text"] for r in replies] == [edited], "the edited text was posted")
         if replies:
             c.print(f"  → in Peter's thread: [green]{replies[0]['text']}[/]", highlight=False)
+
+    c.print("\n[bold]09:12[/] Dave (Globex) asks; Ben knows and answers in the thread himself")
+    dave = demo.say(
+        w.SHARED, w.OUTSIDER, w.CUSTOMER_TEAM, "Is the API rate limit per key or per organisation?"
+    )
+    demo.say(
+        w.SHARED, w.APPROVER_2, w.ORG, "Per key: 100 requests a minute each.", thread_ts=dave["ts"]
+    )
+    asked = demo.card_for("rate limit per key")
+    demo.check(
+        asked is not None and "already answered" in str(asked["blocks"]),
+        "Dave's card says Ben already answered",
+    )
+    c.print("  → Dave's card now says Ben answered in the thread: nobody sends a second answer")
+
+    c.print("\n[bold]09:14[/] Alice (Umbrella) asks, then corrects her message")
+    alice = demo.say(w.UMBRELLA, w.UMBRELLA_USER, w.UMBRELLA_TEAM, "Can we get an extra sandbox?")
+    demo.edit(
+        w.UMBRELLA, alice, w.UMBRELLA_TEAM, "Can we get two extra sandboxes for the EU region?"
+    )
+    sandbox = demo.card_for("extra sandbox")
+    demo.check(
+        sandbox is not None and "two extra sandboxes" in str(sandbox["blocks"]),
+        "the card shows Alice's corrected words",
+    )
+    c.print("  → the card was redrafted with her corrected words")
+
+    c.print("\n[bold]09:16[/] Carol gives Amy's reply a 👎")
+    if replies := demo.replies(w.SHARED, outage["ts"]):
+        demo.react(w.SHARED, replies[0]["ts"], w.CUSTOMER, "-1")
+    outage_card = demo.card_for("SAML login fails")
+    notes = (
+        [
+            m
+            for m in demo.emu.messages(w.TRIAGE, thread_ts=outage_card["ts"])
+            if m["ts"] != outage_card["ts"]
+        ]
+        if outage_card
+        else []
+    )
+    demo.check(len(notes) == 1, "Amy was told about the 👎 in the card's thread")
+    if notes:
+        c.print(f"  → in the card's thread: [yellow]{notes[0]['text']}[/]", highlight=False)

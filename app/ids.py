@@ -11,11 +11,14 @@ class ActionId(StrEnum):
     REGENERATE_DRAFT = "regenerate_draft"
     REJECT_DRAFT = "reject_draft"
     PULL_IN = "pull_in"
+    ESCALATE = "escalate"
 
 
 class CallbackId(StrEnum):
     EDIT_DRAFT = "edit_draft"
     REJECT_DRAFT = "reject_draft"
+    ESCALATE_MESSAGE = "escalate_message"  # the message shortcut
+    ESCALATE_REQUEST = "escalate_request"  # the escalation modal
 
 
 class BlockId(StrEnum):
@@ -24,6 +27,12 @@ class BlockId(StrEnum):
     REJECT_REASON = "reject_reason"
     REJECT_REASON_INPUT = "reject_reason_input"
     CARD_ACTIONS = "card_actions"
+    ESCALATE_REQUEST = "escalate_request"
+    ESCALATE_REQUEST_INPUT = "escalate_request_input"
+    ESCALATE_PRIORITY = "escalate_priority"
+    ESCALATE_PRIORITY_INPUT = "escalate_priority_input"
+    ESCALATE_REASON = "escalate_reason"
+    ESCALATE_REASON_INPUT = "escalate_reason_input"
 
 
 class Reaction(StrEnum):

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import bindparam, case, exists, insert, select, update
+from sqlalchemy import Table, bindparam, case, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -31,7 +31,9 @@ from integrations.store.models import (
     RequestState,
     SlackEvent,
 )
+from workers.expertise import record_answer
 from workers.queues import new_job_id
+from workers.sla import stop_clock
 
 log = structlog.get_logger(__name__)
 
@@ -55,6 +57,8 @@ def ingest_message(deps: Deps, body: dict[str, Any], installation: Installation)
     event_id = body.get("event_id") or f"{classified.channel}:{classified.ts}:{classified.change}"
     try:
         with transaction(deps.sessions) as session:
+            request_id: int | None
+            job_id: str | None
             if classified.kind == EventKind.CUSTOMER and classified.change == Change.NEW:
                 outcome, request_id, job_id = _open_or_join(
                     session, classified, installation, deps.settings.grouping_minutes
@@ -141,12 +145,13 @@ def _open_or_join(
 
 
 # Built once and executed with parameters: SQLAlchemy compiles them once, not per event.
-_INSERT_REQUEST = insert(Request.__table__).returning(Request.__table__.c.id)
-_INSERT_MESSAGE = insert(RequestMessage.__table__)
-_INSERT_EVENT = insert(SlackEvent.__table__)
-_requests = Request.__table__.c
+_REQUESTS = cast(Table, Request.__table__)
+_INSERT_REQUEST = insert(_REQUESTS).returning(_REQUESTS.c.id)
+_INSERT_MESSAGE = insert(cast(Table, RequestMessage.__table__))
+_INSERT_EVENT = insert(cast(Table, SlackEvent.__table__))
+_requests = _REQUESTS.c
 _JOIN_REQUEST = (
-    update(Request.__table__)
+    update(_REQUESTS)
     .where(_requests.id == bindparam("request_id"))
     .values(
         revision=_requests.revision + 1,
@@ -163,8 +168,16 @@ _JOIN_REQUEST = (
 )
 
 
+def open_or_join(
+    session: Session, c: Classified, installation: Installation, grouping_minutes: float
+) -> tuple[str, int, str]:
+    """Open a request for a message (or join it to its thread's): for 🎫 and 🔍 as well."""
+    return _open_or_join(session, c, installation, grouping_minutes)
+
+
 def _joinable_request(session: Session, c: Classified, grouping_minutes: float) -> int | None:
     """The open request this message belongs to, locked for the rest of the transaction."""
+    params: dict[str, Any]
     if c.is_reply:
         query, params = _THREAD_REQUEST, {"channel": c.channel, "thread_ts": c.thread_ts}
     elif grouping_minutes > 0:
@@ -251,6 +264,8 @@ def _apply_change(session: Session, c: Classified) -> tuple[str, Request | None]
     request.state = RequestState.ANSWERED
     request.answered_at = datetime.now(UTC)
     request.answered_by = c.user
+    stop_clock(session, request.id, c.user)  # a person answered: the SLA is met (SPEC §6.3)
+    record_answer(session, request, user_id=c.user, kind="reply", answer=c.text)  # SPEC §6.4
     session.add(
         AuditEntry(
             actor=c.user,

@@ -104,6 +104,17 @@ class Settings(BaseSettings):
     knowledge_dir: str | None = None
     business_hours: str = "mon-fri 09:00-18:00 UTC"
 
+    # Colleague suggestions (SPEC §5.5): a person's score is the sum of these terms
+    suggest_weight_expertise: float = Field(default=1.0, ge=0)  # × similar answers, 0..1
+    suggest_weight_owner: float = Field(default=0.15, ge=0)  # the account's owner
+    suggest_weight_case_owner: float = Field(default=0.1, ge=0)  # owns an open Case of it
+    suggest_weight_online: float = Field(default=0.05, ge=0)  # users.getPresence "active"
+    suggest_weight_working_hours: float = Field(default=0.05, ge=0)  # local time in hours
+    suggest_weight_load: float = Field(default=0.03, ge=0)  # minus, per open request on them
+    suggest_half_life_days: float = Field(default=180.0, gt=0)  # evidence weight halves
+    suggest_working_hours: str = "mon-fri 09:00-18:00"  # in each person's own time zone
+    suggest_opt_out: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
     # Operations (not in SPEC §4: how the processes behave)
     log_level: str = "INFO"
     log_format: str = "auto"  # auto | json | console
@@ -112,7 +123,7 @@ class Settings(BaseSettings):
     reconcile_minutes: float = Field(default=10.0, ge=0)
     reconcile_lookback_minutes: float = Field(default=60.0, gt=0)
 
-    @field_validator("support_leads", "triage_admins", mode="before")
+    @field_validator("support_leads", "triage_admins", "suggest_opt_out", mode="before")
     @classmethod
     def _leads(cls, value: object) -> list[str]:
         return _parse_list(value)
@@ -135,6 +146,28 @@ class Settings(BaseSettings):
     def _case_priority(cls, value: object) -> dict[str, str]:
         pairs = _parse_pairs(value, what="CASE_PRIORITY")
         return {level.upper(): priority for level, priority in pairs.items()}
+
+    @field_validator("business_hours")
+    @classmethod
+    def _business_hours(cls, value: str) -> str:
+        from app.business_hours import BusinessHours, BusinessHoursError
+
+        try:
+            BusinessHours.parse(value)
+        except BusinessHoursError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
+    @field_validator("suggest_working_hours")
+    @classmethod
+    def _working_hours(cls, value: str) -> str:
+        from app.business_hours import BusinessHours, BusinessHoursError
+
+        try:
+            BusinessHours.parse(f"{value} UTC")
+        except BusinessHoursError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
     @field_validator("slack_api_url")
     @classmethod

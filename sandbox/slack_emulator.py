@@ -220,8 +220,12 @@ class SlackEmulator(InspectionMixin, EventsMixin):
         *,
         thread_ts: str | None = None,
         files: list[dict[str, Any]] | None = None,
+        ts: str | None = None,
     ) -> dict:
-        """Store a message as if ``user`` typed it in Slack; returns the stored message."""
+        """Store a message as if ``user`` typed it in Slack; returns the stored message.
+
+        ``ts`` posts it in the past (history for ``triage backfill``); post a channel's past
+        messages oldest first, before any live ones, so history keeps Slack's order."""
         world = self._world
         with world.lock:
             world.channel(channel)
@@ -229,7 +233,7 @@ class SlackEmulator(InspectionMixin, EventsMixin):
             message: dict[str, Any] = {
                 "user": user,
                 "type": "message",
-                "ts": world.next_ts(),
+                "ts": ts or world.next_ts(),
                 "client_msg_id": str(uuid.uuid4()),
                 "text": text,
                 "team": team,

@@ -7,6 +7,7 @@ the answer besides ``"ok": true``; errors are raised as ``SlackError``.
 from __future__ import annotations
 
 import copy
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -179,7 +180,8 @@ def _reaction_target(world: World, caller: Caller, args: dict[str, Any]) -> tupl
 
 def react(world: World, message: Message, name: str, user_id: str) -> None:
     """Add ``user_id``'s ``name`` reaction to a stored message (``already_reacted`` if present)."""
-    if not name or ":" in name or " " in name:
+    # A name is an emoji's name, optionally with a skin tone as Slack sends it (+1::skin-tone-3).
+    if not name or " " in name or ":" in re.sub(r"::skin-tone-[2-6]$", "", name):
         raise SlackError("invalid_name")
     reactions = message.setdefault("reactions", [])
     for reaction in reactions:

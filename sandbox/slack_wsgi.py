@@ -104,6 +104,7 @@ class SlackApi:
         self.faults: dict[str, list[Fault]] = {}
         self.latency: dict[str, float] = {}
         self.spec_violations: list[str] = []
+        self.extra_routes: dict[str, Callable[[Request], Response]] = {}  # e.g. slack_page
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
@@ -114,6 +115,8 @@ class SlackApi:
             response = self.api_call(path[len("/api/") :], request)
         elif path.startswith("/response_url/") and request.method == "POST":
             response = self.response_url_post(path[len("/response_url/") :], request)
+        elif path in self.extra_routes:
+            response = self.extra_routes[path](request)
         elif path in ("/", "/_sandbox/messages"):
             response = self.overview(request, messages=path != "/")
         else:

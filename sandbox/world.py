@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sandbox.slack_emulator import SlackEmulator
 
 ORG = "T0ACME"
@@ -20,9 +22,13 @@ INITECH_TEAM, INITECH_USER, INITECH = "T0INITECH", "U0PETER", "C0INITECH"
 UMBRELLA_TEAM, UMBRELLA_USER, UMBRELLA = "T0UMBRELLA", "U0ALICE", "C0UMBRELLA"
 
 
-def build_emulator() -> SlackEmulator:
-    """The emulator with Acme (the org running the app), its customers and channels."""
-    emu = SlackEmulator(team_id=ORG, team_name="Acme", bot_user_id=BOT_USER, bot_token=TOKEN)
+def build_emulator(**options: Any) -> SlackEmulator:
+    """The emulator with Acme (the org running the app), its customers and channels.
+
+    `options` go to SlackEmulator (port, event_url, signing_secret...)."""
+    emu = SlackEmulator(
+        team_id=ORG, team_name="Acme", bot_user_id=BOT_USER, bot_token=TOKEN, **options
+    )
     emu.add_user(
         APPROVER, team_id=ORG, name="amy", real_name="Amy (account manager)", email="amy@acme.test"
     )

@@ -6,7 +6,9 @@ exactly as Slack sends them; the app talks to the emulator through the real slac
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -159,9 +161,21 @@ class World:
             cwd=REPO,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # RQ's scheduler is a forked child: kill them as a group
         )
         self.processes.append(process)
         return process
+
+
+def kill_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL a process and, when it leads its own group, the children it forked (RQ's
+    scheduler outlives its parent)."""
+    with contextlib.suppress(ProcessLookupError):
+        if os.getpgid(process.pid) == process.pid:
+            os.killpg(process.pid, signal.SIGKILL)
+        else:
+            process.kill()
+    process.wait(timeout=10)
 
 
 def free_port() -> int:
@@ -218,9 +232,7 @@ def start_world(*, database_url: str, redis_url: str, **overrides: Any) -> Itera
         assert emu.spec_violations == [], emu.spec_violations
     finally:
         for process in world.processes:
-            if process.poll() is None:
-                process.kill()
-            process.wait(timeout=10)
+            kill_group(process)
         server.shutdown()
         deps.close()
         emu.stop()

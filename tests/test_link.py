@@ -148,7 +148,9 @@ def test_help_usage_and_what_is_not_built(database_url: str, redis_url: str) -> 
         ack, _ = triage(world, "link")
         assert ack["text"].startswith("Usage: `/triage link")
         ack, _ = triage(world, "status")
-        assert ack["text"] == "`/triage status` is not built yet. Try `/triage help`."
+        assert ack["text"] == "✅ No open requests. Nobody is waiting."
+        ack, _ = triage(world, "report")
+        assert ack["text"] == "`/triage report` is not built yet. Try `/triage help`."
         _, name = triage(world, "link Globex")  # an admin, but no CRM is configured
         assert answer(world, name)["text"] == (
             "⚠️ No CRM is configured: set SALESFORCE_* or ACCOUNTS_FILE first."

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -18,7 +17,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.harness import SHARED, TRIAGE, World, free_port, start_world, wait_for
+from tests.harness import SHARED, TRIAGE, World, free_port, kill_group, start_world, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -136,8 +135,7 @@ def test_a_worker_killed_mid_job_is_recovered_once_after_restart(
     body = world.customer_says("Our webhook deliveries stopped an hour ago")
     wait_for(lambda: world.emu.calls(kill_during), timeout=20)
     time.sleep(0.5)
-    worker.send_signal(signal.SIGKILL)
-    worker.wait(timeout=10)
+    kill_group(worker)  # the worker and its scheduler, as when its container dies
     world.emu.set_latency(kill_during, 0.0)
 
     world.start_worker("restarted-worker")

@@ -44,6 +44,7 @@ def test_triage_serve_answers_health_and_stores_events(world: World, tmp_path) -
         cwd=REPO,
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # gunicorn forks its workers: stopped as a group
     )
     world.processes.append(server)
     base = f"http://127.0.0.1:{port}"

@@ -225,6 +225,7 @@ def test_edit_opens_a_prefilled_modal_and_posts_the_edited_text(world: World) ->
     with transaction(world.deps.sessions) as session:
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "draft.edited")).one()
         assert entry.detail["sent"] == edited
+        assert entry.detail["diff"].startswith("--- draft\n+++ sent")  # the edit, kept
 
 
 def test_customer_follow_ups_join_the_open_request(world: World) -> None:
@@ -304,6 +305,7 @@ def test_a_colleagues_answer_in_the_thread_answers_the_request(world: World) -> 
     with transaction(world.deps.sessions) as session:
         request = session.scalars(select(Request)).one()
         assert (request.state, request.answered_by) == (RequestState.ANSWERED, APPROVER_2)
+    assert world.emu.reactions(SHARED, ts).get("white_check_mark") == [BOT_USER]
     # The customer's next message in that thread is a new request, with its own card.
     world.customer_says("Thanks, and can it also show the PO number?", thread_ts=ts)
     world.drain()

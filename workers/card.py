@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import structlog
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.blocks.card import CardView, build_approval_card, card_fallback_text
+from app.blocks.card import (
+    CardView,
+    Escalation,
+    SlaState,
+    build_approval_card,
+    card_fallback_text,
+)
 from app.deps import Deps
+from app.ids import Reaction
 from integrations.slack import slack_error
 from integrations.store.db import transaction
-from integrations.store.models import OutboxMessage, Request
+from integrations.store.models import OutboxMessage, Request, RequestState
 from workers import runtime
 from workers.delivery import deliver_now
 
@@ -45,10 +54,37 @@ def card_view(request: Request) -> CardView:
         posted_text=draft.posted_text if draft else None,
         answered_by=request.answered_by,
         draft_flags=list((draft.details or {}).get("flags", [])) if draft else [],
+        escalation=_escalation(request),
+        sla=_sla(request),
     )
 
 
-def _message_body(session: Session, request_id: int) -> tuple[dict[str, object], str | None]:
+def _escalation(request: Request) -> Escalation | None:
+    if not request.priority:
+        return None
+    return Escalation(
+        priority=request.priority,
+        by=request.escalated_by,
+        reason=request.escalation_reason,
+        count=request.escalations,
+        case_id=request.case_id,
+    )
+
+
+def _sla(request: Request) -> SlaState | None:
+    clock = request.sla_clock
+    if clock is None:
+        return None
+    return SlaState(
+        deadline=clock.deadline_at,
+        reminded=clock.reminded_at is not None,
+        breached=clock.breached_at is not None,
+        stopped_at=clock.stopped_at,
+        tier=clock.tier,
+    )
+
+
+def _message_body(session: Session, request_id: int) -> tuple[dict[str, Any], str | None]:
     request = session.get_one(Request, request_id)
     view = card_view(request)
     blocks = [b.to_dict() for b in build_approval_card(view)]
@@ -103,7 +139,11 @@ def refresh_card(*, request_id: int) -> None:
 def refresh_card_now(deps: Deps, request_id: int) -> None:
     with transaction(deps.sessions) as session:
         body, card_ts = _message_body(session, request_id)
-        channel = session.get_one(Request, request_id).card_channel
+        request = session.get_one(Request, request_id)
+        channel, answered = request.card_channel, request.state == RequestState.ANSWERED
+        customer_channel, customer_ts = request.channel_id, request.ts
+    if answered:  # ✅ whoever answered: an approved draft or a colleague in the thread
+        _mark_answered(deps, customer_channel, customer_ts)
     if card_ts is None or channel is None:
         return  # no card yet; the pipeline draws the current state when it posts one
     try:
@@ -111,3 +151,12 @@ def refresh_card_now(deps: Deps, request_id: int) -> None:
     except SlackApiError as exc:
         log.warning("card.update_failed", request_id=request_id, error=slack_error(exc))
         raise
+
+
+def _mark_answered(deps: Deps, channel: str, ts: str) -> None:
+    """Add ✅ to the customer's message; adding it twice is not an error (SPEC §6.1)."""
+    try:
+        deps.slack.reactions_add(channel=channel, timestamp=ts, name=Reaction.ANSWERED)
+    except SlackApiError as exc:
+        if slack_error(exc) != "already_reacted":
+            log.warning("reaction.failed", channel=channel, ts=ts, error=slack_error(exc))

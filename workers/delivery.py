@@ -1,4 +1,4 @@
-"""Outbox delivery: post a card or an approved reply exactly once.
+"""Outbox delivery: post a card, an approved reply, an escalation or an SLA note exactly once.
 
 Slack's chat.postMessage has no idempotency key, so exactly-once is built here:
 - the decision and its outbox row are written in one transaction (unique `dedupe_key`);
@@ -33,6 +33,8 @@ from integrations.store.models import (
     RequestState,
 )
 from workers import leases, runtime
+from workers.expertise import record_answer
+from workers.sla import stop_clock
 
 log = structlog.get_logger(__name__)
 
@@ -78,7 +80,7 @@ def deliver_now(deps: Deps, outbox_id: int) -> str | None:
     try:
         ts = _find_posted(deps.slack, snapshot) if snapshot.attempts > 1 else None
         if ts is None:
-            if snapshot.kind == "card":
+            if snapshot.kind != "reply":  # cards, escalations, SLA notes: internal only
                 ensure_internal_channel(deps.slack, snapshot.channel_id)
             ts = _post(deps.slack, snapshot)
     except Exception as exc:  # release the lease and say why; RQ retries what can be retried
@@ -204,6 +206,16 @@ def _reply_posted(session: Any, request: Request, row: _Snapshot, ts: str, now: 
         request.state = RequestState.ANSWERED
         request.answered_at = now
         request.answered_by = draft.decided_by if draft else None
+    stop_clock(session, request.id, draft.decided_by if draft else None)  # SPEC §6.3
+    if draft is not None and draft.decided_by:  # the approver answered (SPEC §6.4)
+        record_answer(
+            session,
+            request,
+            user_id=draft.decided_by,
+            kind="approval",
+            answer=draft.posted_text or draft.text,
+            draft_id=draft.id,
+        )
     session.add(
         AuditEntry(
             actor=draft.decided_by if draft and draft.decided_by else "system",

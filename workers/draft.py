@@ -96,8 +96,8 @@ def _describe(source: str, grounding: Grounding) -> str:
     index = int(number) - 1 if number.isdigit() else -1
     if kind == "example" and 0 <= index < len(grounding.examples):
         example = grounding.examples[index]
-        liked = " customers liked" if example.weight > 1 else ""
-        return f"an{liked} answer approved {example.age}"
+        liked = " that people gave a 👍" if example.liked else ""
+        return f"an answer approved {example.age}{liked}"
     if kind == "kb" and 0 <= index < len(grounding.passages):
         return grounding.passages[index].source
     return source
@@ -170,7 +170,7 @@ def draft_offline(job: DraftJob) -> Drafted:
     hello = f"Hi <@{job.user_id}>, "
     if job.grounding.examples:
         example = job.grounding.examples[0]
-        liked = ", one customers liked" if example.weight > 1 else ""
+        liked = " (people gave it a 👍)" if example.liked else ""
         return Drafted(
             hello + _GREETING.sub("", example.answer, count=1),
             "offline",

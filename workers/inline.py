@@ -6,6 +6,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import structlog
@@ -29,7 +30,10 @@ class InlineQueues:
         self.deps = deps
 
     def _submit(self, job: Callable[[Deps], object]) -> None:
-        self._jobs.put(lambda: job(self._deps()))
+        def run() -> None:
+            job(self._deps())
+
+        self._jobs.put(run)
 
     def _deps(self) -> Deps:
         assert self.deps is not None, "InlineQueues.bind(deps) first"
@@ -64,6 +68,16 @@ class InlineQueues:
 
         self._submit(lambda deps: refresh_card_now(deps, request_id))
 
+    def enqueue_home(self, user_id: str) -> None:
+        from workers.home import publish_home_now
+
+        self._submit(lambda deps: publish_home_now(deps, user_id))
+
+    def enqueue_feedback(self, event_row_id: int) -> None:
+        from workers.feedback import apply_feedback
+
+        self._submit(lambda deps: apply_feedback(deps, event_row_id))
+
     def enqueue_reconcile(self) -> None:
         from datetime import timedelta
 
@@ -74,6 +88,22 @@ class InlineQueues:
                 deps, lookback=timedelta(minutes=deps.settings.reconcile_lookback_minutes)
             )
         )
+
+    def enqueue_escalation(self, request_id: int) -> None:
+        from workers.escalation import carry_out_now
+
+        self._submit(lambda deps: carry_out_now(deps, request_id))
+
+    def enqueue_sla_check(self, request_id: int, at: datetime) -> None:
+        """A timer of this process stands in for RQ's scheduler."""
+        from workers.sla import check_clock_now
+
+        delay = max(0.0, (at - datetime.now(UTC)).total_seconds())
+        timer = threading.Timer(
+            delay, lambda: self._submit(lambda deps: check_clock_now(deps, request_id))
+        )
+        timer.daemon = True
+        timer.start()
 
     def job_is_live(self, job_id: str | None) -> bool:
         return False

@@ -27,8 +27,9 @@ from workers.context import gather_context
 from workers.draft import DraftJob, write_draft
 from workers.prompt import ThreadMessage
 from workers.retrieval import Scope, retrieve
+from workers.sla import start_clock
 from workers.suggest import suggest_colleagues
-from workers.triage import Triage, triage_text
+from workers.triage import Category, Triage, Urgency, triage_text
 
 log = structlog.get_logger(__name__)
 
@@ -184,8 +185,8 @@ def _draft_job(deps: Deps, request_id: int) -> DraftJob | None:
             channel_id=request.channel_id,
             thread=[ThreadMessage("customer", m.text) for m in request.messages if m.text],
             triage=Triage(
-                category=request.category or "other",
-                urgency=request.urgency or "normal",
+                category=Category(request.category or "other"),
+                urgency=Urgency(request.urgency or "normal"),
                 summary=request.summary or "",
                 needs_reply=True,
             ),
@@ -195,18 +196,20 @@ def _draft_job(deps: Deps, request_id: int) -> DraftJob | None:
 
 
 def _suggest(deps: Deps, request_id: int) -> object:
+    try:  # its own short reads; no transaction open while Slack answers
+        suggestions = suggest_colleagues(deps, request_id=request_id)
+    except Exception as exc:  # a bug or Slack down: the card still goes out, saying so
+        log.exception("suggest.failed", request_id=request_id)
+        suggestions = {"status": "unavailable", "reason": f"failed ({type(exc).__name__})"}
     with transaction(deps.sessions) as session:
-        request = session.get_one(Request, request_id)
-        try:
-            request.suggestions = suggest_colleagues(request_id=request_id, text=request.text)
-        except Exception as exc:
-            log.exception("suggest.failed", request_id=request_id)
-            request.suggestions = {"status": "unavailable", "reason": f"failed: {exc}"[:200]}
+        session.get_one(Request, request_id).suggestions = suggestions
     return None
 
 
 def _card(deps: Deps, request_id: int) -> object:
     publish_card(deps, request_id)
+    if start_clock(deps, request_id):
+        refresh_card_now(deps, request_id)  # the card shows its deadline
     return None
 
 

@@ -99,7 +99,7 @@ def draft_prompt(
     fence = _Fence()
     parts = [_account_section(fence, context)]
     for n, example in enumerate(grounding.examples, 1):
-        liked = " (customers liked it)" if example.weight > 1 else ""
+        liked = " (people gave it a 👍)" if example.liked else ""
         parts.append(
             f"Reference example-{n}, answered for this account {example.age}{liked}:\n"
             + fence.data(

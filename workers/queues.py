@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, Protocol
 
 from redis import Redis
@@ -34,6 +35,10 @@ class JobQueues(Protocol):
     def enqueue_delivery(self, outbox_id: int) -> None: ...
     def enqueue_card_refresh(self, request_id: int) -> None: ...
     def enqueue_reconcile(self) -> None: ...
+    def enqueue_feedback(self, event_row_id: int) -> None: ...
+    def enqueue_home(self, user_id: str) -> None: ...
+    def enqueue_escalation(self, request_id: int) -> None: ...
+    def enqueue_sla_check(self, request_id: int, at: datetime) -> None: ...
     def job_is_live(self, job_id: str | None) -> bool: ...
     def depths(self) -> dict[str, int]: ...
 
@@ -107,6 +112,29 @@ class Queues:
             result_ttl=600,
         )
 
+    def enqueue_home(self, user_id: str) -> None:
+        """Publish someone's App Home (workers.home)."""
+        self._guarded(
+            self.delivery.enqueue,
+            "workers.home.publish_home",
+            user_id=user_id,
+            job_id=new_job_id("home", None),
+            job_timeout=60,
+            result_ttl=60,
+        )
+
+    def enqueue_feedback(self, event_row_id: int) -> None:
+        """Apply a stored 👍/👎 (workers.feedback)."""
+        self._guarded(
+            self.delivery.enqueue,
+            "workers.feedback.record_feedback",
+            event_row_id=event_row_id,
+            job_id=new_job_id("feedback", event_row_id),
+            retry=_RETRY,
+            job_timeout=60,
+            result_ttl=600,
+        )
+
     def enqueue_reconcile(self) -> None:
         """Look for customer messages whose events never arrived (workers.reconcile)."""
         self._guarded(
@@ -116,6 +144,38 @@ class Queues:
             job_timeout=1800,
             result_ttl=3600,
         )
+
+    def enqueue_escalation(self, request_id: int) -> None:
+        """Carry out a request's escalations (Case, post, SLA) that are not done yet."""
+        self._guarded(
+            self.delivery.enqueue,
+            "workers.escalation.carry_out",
+            request_id=request_id,
+            job_id=new_job_id("escalation", request_id),
+            retry=_RETRY,
+            job_timeout=120,
+            result_ttl=3600,
+            failure_ttl=7 * 86400,
+        )
+
+    def enqueue_sla_check(self, request_id: int, at: datetime) -> None:
+        """Wake a worker at `at` (RQ's scheduler) to fire what is due on a request's SLA clock.
+
+        The database is the clock; a lost scheduled job only delays the sweeper's recovery."""
+        if time.monotonic() < self._down_until:
+            raise QueueUnavailable("Redis failed moments ago; not retrying yet")
+        try:
+            self.delivery.enqueue_at(
+                at,
+                "workers.sla.check_clock",
+                request_id=request_id,
+                job_id=new_job_id("sla", request_id),
+                job_timeout=60,
+                result_ttl=600,
+            )
+        except (RedisConnectionError, RedisTimeoutError):
+            self._down_until = time.monotonic() + self.BREAKER_SECONDS
+            raise
 
     def job_is_live(self, job_id: str | None) -> bool:
         """Whether a job is still queued or running (False when Redis lost it)."""

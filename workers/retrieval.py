@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -53,6 +53,7 @@ class Example:
     approved_at: datetime
     score: float
     weight: float = 1.0
+    liked: bool = False  # at least one 👍, and no 👎 (which would have excluded it)
 
     @property
     def age(self) -> str:
@@ -120,24 +121,16 @@ def _similar_answers(
         .order_by(RequestMessage.ts)
     ):
         questions.setdefault(request_id, []).append(text)
-    candidates = []
+    candidates: list[Example] = []
     for request_id, answer, decided_at, details in rows:
         weight = _feedback_weight(details) * _recency(decided_at)
         if weight > 0 and answer:
+            liked = bool(((details or {}).get("feedback") or {}).get("up"))
             question = "\n".join(questions.get(request_id, []))
-            candidates.append((question, answer, request_id, decided_at, weight))
-    ranked = _rank(query, [c[0] for c in candidates], [c[4] for c in candidates], limit)
-    return [
-        Example(
-            candidates[i][0],
-            candidates[i][1],
-            candidates[i][2],
-            candidates[i][3] or datetime.now(UTC),
-            score,
-            candidates[i][4],
-        )
-        for i, score in ranked
-    ]
+            approved = decided_at or datetime.now(UTC)
+            candidates.append(Example(question, answer, request_id, approved, 0.0, weight, liked))
+    ranked = _rank(query, [c.question for c in candidates], [c.weight for c in candidates], limit)
+    return [replace(candidates[i], score=score) for i, score in ranked]
 
 
 def _feedback_weight(details: dict[str, Any] | None) -> float:

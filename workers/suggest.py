@@ -1,14 +1,339 @@
-"""Suggest colleagues (SPEC §5.5).
+"""Suggest colleagues (SPEC §5.5) and pull them in (SPEC §5.6 `pull_in`).
 
-Not built yet: expertise ranking is its own issue ("Who should we pull in?"). The stage exists
-so the card says there are no suggestions and why, instead of showing nothing.
+A person's score is a sum of documented terms (`SUGGEST_WEIGHT_*`): expertise learned from
+who answered similar questions (`workers.expertise`), the account team (owner, owners of
+open Cases), availability (`users.getPresence`, local time from `users.info` `tz` inside
+`SUGGEST_WORKING_HOURS`) and load (open requests already on them, subtracted). Customers,
+bots, deactivated users, the requester and people in `SUGGEST_OPT_OUT` never appear.
+
+The card keeps one shape: `{"status": "ok", "people": [{"user_id", "reason"}], "reason"}`,
+or `{"status": "unavailable", "reason"}`.
 """
 
 from __future__ import annotations
 
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import structlog
+from redis.exceptions import RedisError
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from app.business_hours import BusinessHours
+from app.deps import Deps
+from app.settings import Settings
+from integrations.slack import slack_error
+from integrations.store.db import transaction
+from integrations.store.models import (
+    AuditEntry,
+    Evidence,
+    OutboxMessage,
+    Request,
+    RequestState,
+)
+from workers.expertise import (
+    Expertise,
+    expertise_phrase,
+    load_answers,
+    rank_expertise,
+    record_pull_in,
+)
+
+log = structlog.get_logger(__name__)
+
+TOP = 3  # people shown on the card
+LOOKED_UP = 8  # candidates whose presence and time zone are asked of Slack
+MAX_LOAD = 5
+USER_CACHE_SECONDS = 600  # a deactivation shows within ten minutes
 
 
-def suggest_colleagues(*, request_id: int, text: str) -> dict[str, Any]:
-    """The top colleagues to pull in, or a note saying why there are none."""
-    return {"status": "unavailable", "reason": "colleague suggestions are not built yet"}
+@dataclass
+class Candidate:
+    """One person being ranked for a request, and why."""
+
+    user_id: str
+    expertise: Expertise | None = None
+    roles: list[str] = field(default_factory=list)  # "account owner", "owns Case 00001026"
+    team_score: float = 0.0
+    online: bool | None = None
+    local: datetime | None = None
+    in_hours: bool = False
+    load: int = 0
+    score: float = 0.0
+
+    def reason(self) -> str:
+        """The score in words: "answered 6 similar questions about SAML (4 👍) · online ..."."""
+        parts = [p for p in [expertise_phrase(self.expertise), *self.roles] if p]
+        if self.online is not None:
+            parts.append("online" if self.online else "away")
+        if self.local is not None:
+            outside = "" if self.in_hours else " (outside working hours)"
+            parts.append(f"{self.local:%H:%M} local{outside}")
+        if self.load:
+            parts.append(f"{self.load} open request{'s' if self.load > 1 else ''} on them")
+        return " · ".join(parts)
+
+
+def suggest_colleagues(
+    deps: Deps, *, request_id: int, now: datetime | None = None
+) -> dict[str, Any]:
+    """The top colleagues to pull in on a request, with their reasons.
+
+    Reads the database in short transactions and asks Slack with none open."""
+    settings = deps.settings
+    now = now or datetime.now(UTC)
+    with transaction(deps.sessions) as session:
+        request = session.get_one(Request, request_id)
+        query, requester = request.text, request.user_id
+        ours = {t for t in (request.team_id, request.enterprise_id) if t}
+        team = account_team(request.context, settings)
+        answers = load_answers(session, half_life_days=settings.suggest_half_life_days, now=now)
+        load = open_load(session, exclude=request_id)
+    expertise = rank_expertise(query, answers)
+    skip = {requester, *settings.suggest_opt_out}
+    candidates: dict[str, Candidate] = {}
+    for user_id, found in expertise.items():
+        candidates[user_id] = Candidate(user_id, expertise=found)
+    for user_id, role, weight in team:
+        person = candidates.setdefault(user_id, Candidate(user_id))
+        person.roles.append(role)
+        person.team_score += weight
+    for person in candidates.values():
+        person.load = min(load.get(person.user_id, 0), MAX_LOAD)
+        person.score = _base_score(person, settings)
+    ranked = sorted(
+        (p for p in candidates.values() if p.user_id not in skip),
+        key=lambda p: (-p.score, p.user_id),
+    )
+    chosen = []
+    for person in ranked[:LOOKED_UP]:
+        if _look_up(deps, person, ours, now):
+            person.score += _availability_score(person, settings)
+            chosen.append(person)
+    chosen.sort(key=lambda p: (-p.score, p.user_id))
+    people = [{"user_id": p.user_id, "reason": p.reason()} for p in chosen[:TOP]]
+    log.info("suggest.ranked", request_id=request_id, people=[p["user_id"] for p in people])
+    if not people:
+        return {
+            "status": "ok",
+            "people": [],
+            "reason": "nobody has answered a similar question yet, and the account has no "
+            "owner in Slack",
+        }
+    return {"status": "ok", "people": people}
+
+
+def _base_score(person: Candidate, settings: Settings) -> float:
+    expertise = person.expertise.score if person.expertise else 0.0
+    return (
+        settings.suggest_weight_expertise * expertise
+        + person.team_score
+        - settings.suggest_weight_load * person.load
+    )
+
+
+def _availability_score(person: Candidate, settings: Settings) -> float:
+    return settings.suggest_weight_online * bool(
+        person.online
+    ) + settings.suggest_weight_working_hours * bool(person.in_hours)
+
+
+def account_team(
+    context: dict[str, Any] | None, settings: Settings
+) -> list[tuple[str, str, float]]:
+    """(user, role, weight) for the account's owner and the owners of its open Cases."""
+    if (context or {}).get("status") != "ok":
+        return []
+    account = (context or {}).get("account") or {}
+    found: list[tuple[str, str, float]] = []
+    owner = (account.get("owner") or {}).get("slack_user_id")
+    if owner:
+        found.append((str(owner), "account owner", settings.suggest_weight_owner))
+    for case in account.get("open_cases") or []:
+        # Present when the CRM adapter maps a Case's owner to a Slack user.
+        case_owner = (case.get("owner") or {}).get("slack_user_id")
+        if case_owner and not any(u == case_owner and "Case" in r for u, r, _ in found):
+            role = f"owns Case {case.get('number') or case.get('id')}"
+            found.append((str(case_owner), role, settings.suggest_weight_case_owner))
+    return found
+
+
+def open_load(session: Any, *, exclude: int) -> Counter[str]:
+    """Open requests already on each person: suggested first, or pulled in and not answered."""
+    load: Counter[str] = Counter()
+    rows = session.execute(
+        select(Request.suggestions)
+        .where(Request.state == RequestState.OPEN, Request.id != exclude)
+        .order_by(Request.id.desc())
+        .limit(2000)
+    )
+    for (suggestions,) in rows:
+        people = (suggestions or {}).get("people") or []
+        if people:
+            load[str(people[0]["user_id"])] += 1
+    pulled = session.execute(
+        select(Evidence.user_id)
+        .join(Request, Request.id == Evidence.request_id)
+        .where(
+            Evidence.kind == "pull_in",
+            Evidence.answered.is_(False),
+            Request.state == RequestState.OPEN,
+            Request.id != exclude,
+        )
+    )
+    for (user_id,) in pulled:
+        load[str(user_id)] += 1
+    return load
+
+
+def _look_up(deps: Deps, person: Candidate, ours: set[str], now: datetime) -> bool:
+    """Fill presence and local time; False for anyone who must never be suggested."""
+    user = _user(deps, person.user_id)
+    if user is None:
+        return False
+    if not is_suggestible(user, ours):
+        return False
+    try:
+        presence = deps.slack.users_getPresence(user=person.user_id)
+        person.online = presence.get("presence") == "active"
+    except SlackApiError as exc:
+        log.info("suggest.presence_unknown", user=person.user_id, error=slack_error(exc))
+    person.local, person.in_hours = local_time(
+        user.get("tz"), now, deps.settings.suggest_working_hours
+    )
+    return True
+
+
+_USER_FIELDS = (
+    "id",
+    "team_id",
+    "enterprise_user",
+    "tz",
+    "deleted",
+    "is_bot",
+    "is_restricted",
+    "is_ultra_restricted",
+    "is_stranger",
+)
+
+
+def _user(deps: Deps, user_id: str) -> dict[str, Any] | None:
+    """What ranking needs of `users.info`, cached in Redis for `USER_CACHE_SECONDS`: a busy
+    channel's requests do not ask Slack about the same people again and again."""
+    key = f"triage:suggest-user:{user_id}"
+    try:
+        cached = deps.redis.get(key)
+        if cached:
+            return dict(json.loads(cached))
+    except RedisError as exc:
+        log.warning("suggest.cache_failed", error=type(exc).__name__)
+    try:
+        info = deps.slack.users_info(user=user_id)["user"]
+    except SlackApiError as exc:
+        log.info("suggest.user_skipped", user=user_id, error=slack_error(exc))
+        return None
+    user = {k: info[k] for k in _USER_FIELDS if k in info}
+    try:
+        deps.redis.set(key, json.dumps(user), ex=USER_CACHE_SECONDS)
+    except RedisError as exc:
+        log.warning("suggest.cache_failed", error=type(exc).__name__)
+    return user
+
+
+def is_suggestible(user: dict[str, Any], ours: set[str]) -> bool:
+    """A person of the organisation: not a bot, not deactivated, not a guest or a customer."""
+    if user.get("is_bot") or user.get("deleted") or user.get("id") == "USLACKBOT":
+        return False
+    if user.get("is_restricted") or user.get("is_ultra_restricted") or user.get("is_stranger"):
+        return False
+    enterprise = (user.get("enterprise_user") or {}).get("enterprise_id")
+    return user.get("team_id") in ours or (enterprise is not None and enterprise in ours)
+
+
+def local_time(tz: str | None, now: datetime, hours: str) -> tuple[datetime | None, bool]:
+    """The person's local time, and whether it is inside their working hours."""
+    if not tz:
+        return None, False
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None, False
+    local = now.astimezone(zone)
+    windows = BusinessHours.parse(f"{hours} UTC").windows[local.weekday()]
+    minute = local.hour * 60 + local.minute
+    return local, any(start <= minute < end for start, end in windows)
+
+
+class PullIn(StrEnum):
+    """What a `pull_in` click did."""
+
+    QUEUED = "queued"
+    ALREADY = "already"
+    NO_CARD = "no_card"
+
+
+PULL_IN_MESSAGES = {
+    PullIn.ALREADY: "They were already pulled in on this request.",
+    PullIn.NO_CARD: "This card no longer matches a stored request; nobody was pulled in.",
+}
+
+
+def pull_in_colleague(deps: Deps, *, request_id: int, user_id: str, by: str) -> PullIn:
+    """Mention `user_id` in the card's thread with the request's context, once, through the
+    outbox; the pull-in is recorded and becomes evidence when they answer."""
+    with transaction(deps.sessions) as session:
+        request = session.get(Request, request_id)
+        if request is None or request.card_ts is None or request.card_channel is None:
+            return PullIn.NO_CARD
+        row = OutboxMessage(
+            dedupe_key=f"pull-in:{request_id}:{user_id}",
+            kind="pull_in",
+            request_id=request_id,
+            channel_id=request.card_channel,
+            thread_ts=request.card_ts,
+            body={"text": pull_in_text(request, user_id, by)},
+            enqueued_at=datetime.now(UTC),
+        )
+        try:
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:
+            return PullIn.ALREADY
+        record_pull_in(session, request, user_id=user_id, by=by)
+        session.add(
+            AuditEntry(
+                actor=by,
+                action="colleague.pulled_in",
+                request_id=request_id,
+                detail={"user": user_id},
+            )
+        )
+        outbox_id = row.id
+    log.info("suggest.pulled_in", request_id=request_id, user=user_id, by=by)
+    try:
+        deps.queues.enqueue_delivery(outbox_id)
+    except Exception as exc:  # the sweeper delivers rows whose job was lost
+        log.warning("enqueue.failed", outbox_id=outbox_id, error=str(exc))
+        with transaction(deps.sessions) as session:
+            session.get_one(OutboxMessage, outbox_id).enqueued_at = None
+    return PullIn.QUEUED
+
+
+def pull_in_text(request: Request, user_id: str, by: str) -> str:
+    """The mention in the card's thread: who asked, what, and where."""
+    account = ((request.context or {}).get("account") or {}).get("name")
+    about = f" ({account})" if account else ""
+    summary = request.summary or request.text[:200]
+    quoted = "\n".join(f">{line}" for line in request.text[:1500].splitlines())
+    link = f"\n<{request.permalink}|Open the customer's thread>" if request.permalink else ""
+    return (
+        f"<@{user_id}>, <@{by}> is pulling you in on request #{request.id} from "
+        f"<@{request.user_id}> in <#{request.channel_id}>{about}: {summary}\n{quoted}{link}"
+    )

@@ -17,11 +17,22 @@ from sqlalchemy import and_, or_, select, update
 
 from app.deps import Deps
 from app.metrics import QUEUE_DEPTH
+from app.reactions import PENDING
 from integrations.store.db import transaction
-from integrations.store.models import OutboxMessage, OutboxState, Request, RequestState, Stage
+from integrations.store.models import (
+    EventKind,
+    OutboxMessage,
+    OutboxState,
+    Request,
+    RequestState,
+    SlackEvent,
+    Stage,
+)
 from workers import leases, runtime
+from workers.escalation import recover_escalations
 from workers.queues import new_job_id
 from workers.reconcile import maybe_enqueue as maybe_enqueue_reconcile
+from workers.sla import recover_clocks
 
 log = structlog.get_logger(__name__)
 
@@ -76,6 +87,7 @@ def sweep(deps: Deps) -> SweepReport:
         report.requests += 1
 
     report.outbox = _sweep_outbox(deps, now)
+    _sweep_reactions(deps, now)
     for queue, depth in deps.queues.depths().items():
         QUEUE_DEPTH.labels(queue=queue).set(depth)
     return report
@@ -98,6 +110,26 @@ def _request_is_lost(
     if age < _backoff(attempts):
         return False
     return not deps.queues.job_is_live(job_id)  # e.g. Redis restarted empty
+
+
+def _sweep_reactions(deps: Deps, now: datetime) -> int:
+    """Reactions stored while Redis was down (or whose job was lost) are queued again."""
+    with transaction(deps.sessions) as session:
+        pending = session.scalars(
+            select(SlackEvent.id)
+            .where(
+                SlackEvent.kind == EventKind.REACTION,
+                SlackEvent.reason == PENDING,
+                SlackEvent.received_at < now - timedelta(seconds=GRACE_SECONDS),
+            )
+            .limit(BATCH)
+        ).all()
+    queued = 0
+    for row_id in pending:  # at most once a minute each, however often the job fails
+        if deps.redis.set(f"triage:feedback-swept:{row_id}", 1, nx=True, ex=60):
+            deps.queues.enqueue_feedback(row_id)
+            queued += 1
+    return queued
 
 
 def _sweep_outbox(deps: Deps, now: datetime) -> int:
@@ -149,6 +181,8 @@ class Maintenance(threading.Thread):
                 try:
                     maybe_enqueue_reconcile(self.deps)
                     report = sweep(self.deps)
+                    recover_clocks(self.deps)  # SLA events a lost scheduled job never fired
+                    recover_escalations(self.deps)
                     if report.requests or report.outbox:
                         log.info("sweeper.pass", requests=report.requests, outbox=report.outbox)
                 except Exception as exc:  # Redis or the database is down: try again next tick

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -51,6 +52,30 @@ class CardView:
     posted_text: str | None = None
     answered_by: str | None = None  # a colleague who answered in the thread
     draft_flags: list[str] = field(default_factory=list)  # what to check before sending
+    escalation: Escalation | None = None
+    sla: SlaState | None = None
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """The request's latest escalation, as the card shows it."""
+
+    priority: str
+    by: str | None
+    reason: str | None
+    count: int = 1
+    case_id: str | None = None
+
+
+@dataclass(frozen=True)
+class SlaState:
+    """The request's first-response clock (SPEC §6.3)."""
+
+    deadline: datetime
+    reminded: bool = False
+    breached: bool = False
+    stopped_at: datetime | None = None
+    tier: str | None = None
 
 
 def build_approval_card(card: CardView) -> list[Block]:
@@ -64,7 +89,10 @@ def build_approval_card(card: CardView) -> list[Block]:
                 )
             )
         ]
-    blocks: list[Block] = [_headline(card), _customer_message(card)]
+    blocks: list[Block] = [_headline(card)]
+    if card.escalation:
+        blocks.append(_context(_escalation_line(card.escalation)))
+    blocks.append(_customer_message(card))
     if card.files:
         names = ", ".join(f.get("name") or f.get("title") or "file" for f in card.files[:5])
         blocks.append(_context(f"📎 {len(card.files)} file(s): {names}"))
@@ -72,6 +100,7 @@ def build_approval_card(card: CardView) -> list[Block]:
     blocks.append(DividerBlock())
     blocks.extend(_draft(card))
     blocks.append(_context(_status_line("🙋 Suggested colleagues", card.suggestions, _people)))
+    blocks.extend(_suggested_people(card))
     if card.state == "answered" and card.draft_status == "pending" and card.answered_by:
         blocks.append(
             _context(
@@ -79,8 +108,50 @@ def build_approval_card(card: CardView) -> list[Block]:
                 "thread. Send this draft only if it still adds something."
             )
         )
-    blocks.append(_decision(card) if card.draft_status != "pending" else _buttons(card))
+    if card.sla:
+        blocks.append(_context(_sla_line(card.sla)))
+    if card.draft_status == "pending":
+        blocks.append(_buttons(card))
+    else:
+        blocks.append(_decision(card))
+        blocks.append(
+            ActionsBlock(
+                block_id=f"{BlockId.CARD_ACTIONS}:{card.request_id}:escalate",
+                elements=[_escalate_button(card)],
+            )
+        )
     return blocks
+
+
+def _escalate_button(card: CardView) -> ButtonElement:
+    return ButtonElement(text="Escalate", action_id=ActionId.ESCALATE, value=str(card.request_id))
+
+
+def _escalation_line(escalation: Escalation) -> str:
+    who = f" by <@{escalation.by}>" if escalation.by else ""
+    again = f" ({escalation.count} times)" if escalation.count > 1 else ""
+    reason = f": {_plain(escalation.reason)}" if escalation.reason else ""
+    case = f" · Case {escalation.case_id}" if escalation.case_id else ""
+    return f"🚨 Escalated *{escalation.priority}*{who}{again}{reason}{case}"
+
+
+def _sla_line(sla: SlaState) -> str:
+    tier = f" ({sla.tier})" if sla.tier else ""
+    if sla.stopped_at is not None and not sla.breached:
+        return f"⏱ SLA{tier}: answered in time"
+    if sla.breached:
+        return f"🔥 SLA{tier} breached: no first response by {_slack_time(sla.deadline)}"
+    reminded = " · reminder sent" if sla.reminded else ""
+    return f"⏱ SLA{tier}: first response due {_slack_time(sla.deadline)}{reminded}"
+
+
+def _slack_time(moment: datetime) -> str:
+    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def _plain(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def card_fallback_text(card: CardView) -> str:
@@ -194,6 +265,7 @@ def _buttons(card: CardView) -> ActionsBlock:
             ButtonElement(
                 text="Reject", action_id=ActionId.REJECT_DRAFT, value=value, style="danger"
             ),
+            _escalate_button(card),
         ],
     )
 
@@ -228,7 +300,35 @@ def _account_summary(data: dict[str, Any]) -> str:
 
 def _people(data: dict[str, Any]) -> str:
     people = data.get("people") or []
-    return " · ".join(f"<@{p['user_id']}> ({p.get('reason', '')})" for p in people) or "none"
+    if not people:
+        return f"none ({_plain(str(data['reason']))})" if data.get("reason") else "none"
+    return "ranked by expertise, account team, availability and load"
+
+
+def _suggested_people(card: CardView) -> list[Block]:
+    """One line per suggested colleague: a mention, the reasons, and a `pull_in` button
+    (value: the user id; block_id: `pull_in:<request id>:<user id>`) while it is open."""
+    data = card.suggestions or {}
+    if data.get("status") != "ok":
+        return []
+    blocks: list[Block] = []
+    for person in (data.get("people") or [])[:3]:
+        user = str(person["user_id"])
+        button = (
+            ButtonElement(text="Pull in", action_id=ActionId.PULL_IN, value=user)
+            if card.state == "open"
+            else None
+        )
+        blocks.append(
+            SectionBlock(
+                block_id=f"{ActionId.PULL_IN}:{card.request_id}:{user}",
+                text=MarkdownTextObject(
+                    text=_clip(f"<@{user}> · {_plain(str(person.get('reason') or ''))}", 2000)
+                ),
+                accessory=button,
+            )
+        )
+    return blocks
 
 
 def _context(text: str) -> ContextBlock:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from slack_bolt import App
 
 from app.deps import Deps
-from app.listeners import actions, commands, events, views
+from app.listeners import actions, commands, escalate, events, views
 
 
 def register_all(app: App, deps: Deps) -> None:
     actions.register(app, deps)
     views.register(app, deps)
     commands.register(app, deps)
+    escalate.register(app, deps)
     events.register(app, deps)  # last: it ends with a catch-all for events we do not handle

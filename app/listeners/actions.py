@@ -16,6 +16,7 @@ from app.ids import ActionId
 from app.listeners.people import is_our_person
 from integrations.store.db import transaction
 from integrations.store.models import AuditEntry, Draft, DraftStatus, RequestState
+from workers.suggest import PULL_IN_MESSAGES, PullIn, pull_in_colleague
 
 log = structlog.get_logger(__name__)
 
@@ -112,11 +113,21 @@ def register(app: App, deps: Deps) -> None:
     )
 
     @app.action(ActionId.PULL_IN)
-    def pull_in(ack: Ack, respond: Respond) -> None:
+    def pull_in(ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond) -> None:
+        """Mention a suggested colleague in the card's thread (through the outbox)."""
         ack()
-        respond(
-            text="Pulling colleagues in is not built yet (colleague suggestions arrive "
-            "with their own issue).",
-            response_type="ephemeral",
-            replace_original=False,
+        if not is_our_person(context, body):
+            refuse(deps, body, respond, "pull_in")
+            return
+        action = body["actions"][0]
+        try:  # block_id: pull_in:<request id>:<user id>
+            request_id = int(str(action.get("block_id", "")).split(":")[1])
+        except (IndexError, ValueError):
+            request_id = 0
+        outcome = pull_in_colleague(
+            deps, request_id=request_id, user_id=str(action["value"]), by=_user(body)
         )
+        if outcome != PullIn.QUEUED:
+            respond(
+                text=PULL_IN_MESSAGES[outcome], response_type="ephemeral", replace_original=False
+            )

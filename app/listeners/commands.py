@@ -1,4 +1,4 @@
-"""The `/triage` slash command (SPEC §6.2): `help`, and `link` for admins.
+"""The `/triage` slash command (SPEC §6.2): `help`, `status`, and `link` for admins.
 
 The ack is immediate and does no network call. `link` then continues in a Bolt lazy listener
 (its own thread): it checks who is asking with `users.info`, looks the account up in the CRM,
@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 from app.account_links import link_channel
 from app.deps import Deps
 from app.listeners.people import installation_of
+from app.queue_status import queue_status
 from integrations.slack import slack_error
 
 log = structlog.get_logger(__name__)
@@ -26,9 +27,11 @@ HELP = (
     "*/triage* commands:\n"
     "• `/triage link <account id or name>`: link this channel to its account, so cards from "
     "it show the account's context (admins)\n"
+    "• `/triage status`: open requests by urgency, near breach and breached (only you see it)\n"
     "• `/triage help`: this list\n"
-    "Not built yet: `/triage status`."
+    "Support leads escalate with `/escalate` (`/escalate help` shows how)."
 )
+NOT_OURS = "Only people of the organisation that runs this app can see its queue."
 USAGE = "Usage: `/triage link <account id or name>`, run in the channel to link."
 NOT_ADMIN = (
     "Only workspace admins, owners and the people in TRIAGE_ADMINS can link channels "
@@ -42,10 +45,19 @@ def _subcommand(command: dict[str, Any]) -> tuple[str, str]:
 
 
 def register(app: App, deps: Deps) -> None:
-    def acknowledge(ack: Ack, command: dict[str, Any]) -> None:
+    def acknowledge(
+        ack: Ack, command: dict[str, Any], context: BoltContext, body: dict[str, Any]
+    ) -> None:
         word, rest = _subcommand(command)
         if word in ("", "help"):
             ack(response_type="ephemeral", text=HELP)
+        elif word == "status":
+            # The database alone answers, so the ack carries it; never for a customer.
+            ours = installation_of(context, body)
+            if not ours.includes(command.get("team_id"), command.get("enterprise_id")):
+                ack(response_type="ephemeral", text=NOT_OURS)
+                return
+            ack(response_type="ephemeral", text=queue_status(deps))
         elif word == "link" and not rest:
             ack(response_type="ephemeral", text=USAGE)
         elif word == "link":

@@ -1,16 +1,20 @@
-"""Events API listeners: messages become requests (SPEC §5.1)."""
+"""Events API listeners: messages become requests (SPEC §5.1); 👍/👎 become feedback (§6.1)."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+import structlog
 from slack_bolt import App, BoltContext
 
 from app.deps import Deps
 from app.ingest import ingest_message
 from app.listeners.people import installation_of
 from app.metrics import EVENTS
+from app.reactions import ingest_reaction
+
+log = structlog.get_logger(__name__)
 
 
 def register(app: App, deps: Deps) -> None:
@@ -18,6 +22,20 @@ def register(app: App, deps: Deps) -> None:
     def on_message(body: dict[str, Any], context: BoltContext) -> None:
         # Runs before the ack (process_before_response): stored and queued, or Slack retries.
         ingest_message(deps, body, installation_of(context, body))
+
+    @app.event("reaction_added")
+    @app.event("reaction_removed")
+    def on_reaction(body: dict[str, Any]) -> None:
+        ingest_reaction(deps, body)  # stored and queued; who reacted is resolved in a job
+
+    @app.event("app_home_opened")
+    def on_home_opened(event: dict[str, Any]) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        try:
+            deps.queues.enqueue_home(str(event["user"]))  # views.publish happens in a job
+        except Exception as exc:  # the Home shows its last published state meanwhile
+            log.warning("enqueue.failed", what="app home", error=str(exc))
 
     @app.event(re.compile(".*"))
     def on_other_event() -> None:

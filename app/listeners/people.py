@@ -22,10 +22,16 @@ def installation_of(context: BoltContext, body: dict[str, Any]) -> Installation:
 
 
 def is_our_person(context: BoltContext, body: dict[str, Any]) -> bool:
-    """True when the user who clicked or submitted belongs to the installing organisation."""
+    """True when the user who clicked, submitted or ran a command is of the installing org.
+
+    Interactivity payloads nest the facts (`user.team_id`, `team.id`, `enterprise.id`); slash
+    commands give them flat (`team_id`, `enterprise_id`)."""
     user = body.get("user") or {}
-    team = user.get("team_id") or (body.get("team") or {}).get("id")
-    enterprise = (body.get("enterprise") or {}).get("id") if body.get("enterprise") else None
+    if "user_id" in body and not user:  # a slash command
+        team, enterprise = body.get("team_id"), body.get("enterprise_id")
+    else:
+        team = user.get("team_id") or (body.get("team") or {}).get("id")
+        enterprise = (body.get("enterprise") or {}).get("id") if body.get("enterprise") else None
     ours = installation_of(context, body)
     if enterprise and ours.enterprise_id:
         return enterprise == ours.enterprise_id and ours.includes(team, enterprise)

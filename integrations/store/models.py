@@ -61,6 +61,7 @@ class EventKind(enum.StrEnum):
     CUSTOMER = "customer"
     RESPONSE = "response"
     IGNORED = "ignored"
+    REACTION = "reaction"  # 👍/👎 feedback, applied by workers.feedback
 
 
 class RequestState(enum.StrEnum):
@@ -164,12 +165,24 @@ class Request(Base):
     answered_by: Mapped[str | None] = mapped_column(String(32))  # a colleague, or the approver
     last_message_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    # Escalation (SPEC §6.2): the latest level and why; `escalations` counts them, and
+    # `escalations_done` how many the escalation job has carried out (Case, post, SLA).
+    priority: Mapped[str | None] = mapped_column(String(4))
+    escalation_reason: Mapped[str | None] = mapped_column(Text)
+    escalated_by: Mapped[str | None] = mapped_column(String(32))
+    escalated_at: Mapped[datetime | None]
+    escalations: Mapped[int] = mapped_column(default=0, server_default="0")
+    escalations_done: Mapped[int] = mapped_column(default=0, server_default="0")
+    case_id: Mapped[str | None] = mapped_column(String(32))  # the Salesforce Case it opened
+    escalation_ts: Mapped[str | None] = mapped_column(String(32))  # its post's ts
+
     messages: Mapped[list[RequestMessage]] = relationship(
         back_populates="request", order_by="RequestMessage.ts", cascade="all, delete-orphan"
     )
     drafts: Mapped[list[Draft]] = relationship(
         back_populates="request", order_by="Draft.id", cascade="all, delete-orphan"
     )
+    sla_clock: Mapped[SlaClock | None] = relationship(viewonly=True)
 
     @property
     def text(self) -> str:
@@ -281,3 +294,85 @@ class ChannelLink(Base):
     account_name: Mapped[str] = mapped_column(String(255), default="")
     linked_by: Mapped[str] = mapped_column(String(64))  # a Slack user id, or "cli"
     linked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SlaClock(Base):
+    """A request's first-response clock (SPEC §6.3), counted in business hours.
+
+    The database is the clock: RQ's scheduler only wakes a worker at `remind_at` and
+    `deadline_at`, and the sweeper fires whatever is due if a scheduled job was lost. Each
+    of `reminded_at`, `breached_at` and `stopped_at` is set once, by a conditional UPDATE.
+    """
+
+    __tablename__ = "sla_clocks"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        ForeignKey("requests.id", ondelete="CASCADE"), unique=True
+    )
+    tier: Mapped[str | None] = mapped_column(String(64))
+    minutes: Mapped[float]  # the business-minute target the deadline was counted from
+    business_hours: Mapped[str] = mapped_column(String(255))
+    started_at: Mapped[datetime]
+    deadline_at: Mapped[datetime]
+    remind_at: Mapped[datetime]
+    reminded_at: Mapped[datetime | None]
+    breached_at: Mapped[datetime | None]
+    stopped_at: Mapped[datetime | None]
+    stopped_by: Mapped[str | None] = mapped_column(String(32))
+    tightened_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Evidence(Base):
+    """Who answered a customer's question, on what text, and how it was received (SPEC §6.4).
+
+    One row per (source, person): `request:<id>` for live requests (a colleague's reply in the
+    thread, the approver of a posted draft, or a pull-in waiting for its answer) and
+    `thread:<channel>:<ts>` for past threads read by `triage backfill`, so learning the same
+    answer twice changes nothing. `share` is the person's part of the answer (1.0 for one
+    answerer); an unanswered pull-in (`answered` false) is no expertise yet.
+    """
+
+    __tablename__ = "expertise_evidence"
+    __table_args__ = (
+        UniqueConstraint("source_key", "user_id", name="uq_expertise_evidence_source_user"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    source_key: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[str] = mapped_column(String(32), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # reply | approval | history | pull_in
+    channel_id: Mapped[str | None] = mapped_column(String(32))
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("requests.id", ondelete="SET NULL"))
+    draft_id: Mapped[int | None] = mapped_column(ForeignKey("drafts.id", ondelete="SET NULL"))
+    question: Mapped[str] = mapped_column(Text, default="")  # the customer's words
+    answer: Mapped[str] = mapped_column(Text, default="")  # the person's own reply
+    share: Mapped[float] = mapped_column(default=1.0)
+    answered: Mapped[bool] = mapped_column(default=True)
+    pulled_in_by: Mapped[str | None] = mapped_column(String(32))
+    up: Mapped[int] = mapped_column(default=0)  # reactions seen in history (live: the draft's)
+    down: Mapped[int] = mapped_column(default=0)
+    reopened: Mapped[bool] = mapped_column(default=False)
+    answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BackfillCursor(Base):
+    """Where `triage backfill` is in a channel's history, so an interrupted run resumes.
+
+    `latest` pins the window's newest end for the whole run; `next_cursor` is the history
+    page to read next; `finished_at` is set when the window is done.
+    """
+
+    __tablename__ = "backfill_cursors"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    channel_id: Mapped[str] = mapped_column(String(32), unique=True)
+    oldest: Mapped[str] = mapped_column(String(32))
+    latest: Mapped[str] = mapped_column(String(32))
+    next_cursor: Mapped[str | None] = mapped_column(Text)
+    threads: Mapped[int] = mapped_column(default=0)
+    messages: Mapped[int] = mapped_column(default=0)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]

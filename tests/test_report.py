@@ -1,0 +1,68 @@
+"""`triage report`: the numbers, through the real app and on two weeks of history; the chart."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from app.ids import ActionId
+from integrations.store.db import create_db_engine, session_factory, transaction, upgrade
+from sandbox.report_history import seed_history
+from tests.harness import REPO, World
+from workers.report import build_report, parse_since
+
+
+def test_an_approved_answer_is_counted_with_its_first_response_time(world: World) -> None:
+    world.customer_says("Where do I find the audit log?")
+    world.drain()
+    world.click(ActionId.APPROVE_DRAFT, world.cards()[0])
+    world.drain()
+    with transaction(world.deps.sessions) as session:
+        report = build_report(session, since=datetime.now(UTC) - timedelta(days=1))
+    assert report.team.requests == 1 and report.team.approved_unchanged == 1
+    assert report.team.median_first_response is not None
+    assert report.team.median_first_response < 1  # minutes: it was answered at once
+
+
+def test_history_adds_up_per_account_and_per_day(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    upgrade(url)
+    engine = create_db_engine(url)
+    with transaction(session_factory(engine)) as session:
+        written = seed_history(session, days=14)
+        report = build_report(session, since=parse_since("30d"))
+        initech = build_report(session, since=parse_since("30d"), account="initech")
+    assert report.team.requests == written
+    assert sum(s.requests for s in report.accounts.values()) == written
+    assert sum(s.requests for s in report.days.values()) == written and len(report.days) == 14
+    assert 0 < (report.team.sla_compliance or 0) < 1
+    assert list(initech.accounts) == ["Initech"]
+    assert initech.team.requests == report.accounts["Initech"].requests
+
+
+def test_the_cli_prints_the_table_and_writes_a_png(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    upgrade(url)
+    with transaction(session_factory(create_db_engine(url))) as session:
+        seed_history(session, days=7)
+    png = tmp_path / "chart.png"
+    env = {**os.environ, "DATABASE_URL": url, "COLUMNS": "100"}
+    run = [sys.executable, "-c", "from app.cli import main; main()", "report"]
+    result = subprocess.run(
+        [*run, "--since", "14d", "--png", str(png)],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Globex Corporation" in result.stdout and "team" in result.stdout
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    bad = subprocess.run(
+        [*run, "--since", "lately"], env=env, cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert bad.returncode == 2 and "--since 'lately'" in bad.stderr

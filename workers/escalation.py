@@ -1,0 +1,259 @@
+"""Carry out a support lead's escalation (SPEC §6.2): Case, post, SLA, card.
+
+`app.escalation.record_escalation` wrote the decision and bumped `requests.escalations`; this
+job brings the world up to it, and a retried or replayed job is safe:
+
+- the Salesforce Case is created once (its id is stored on the request at once) and updated on
+  every later escalation (Priority through `CASE_PRIORITY`, and the lead's reason);
+- the post in `ESCALATION_CHANNEL` goes through the outbox (`escalation:<request>:<n>`): the
+  first escalation is a new post, a later one a reply in its thread, and the post is updated
+  to show the current level;
+- the SLA clock tightens (`workers.sla.tighten`), and the card is redrawn.
+
+`escalations_done` records how far it got; the sweeper re-queues requests whose escalations
+are not done (`recover_escalations`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.blocks.escalation import (
+    EscalationView,
+    build_escalation_post,
+    build_reescalation_note,
+)
+from app.deps import Deps
+from integrations.salesforce import CrmUnavailable, NewCase
+from integrations.slack import slack_error
+from integrations.store.db import transaction
+from integrations.store.models import OutboxMessage, OutboxState, Request
+from workers import leases, runtime
+from workers.card import refresh_card_now
+from workers.context import change_case, open_case
+from workers.delivery import deliver_now
+from workers.sla import tighten
+
+log = structlog.get_logger(__name__)
+
+GRACE_SECONDS = 20  # a queued escalation job gets this long before the sweeper re-queues it
+
+
+class RequestBusy(Exception):
+    """Another job holds the request's lease; RQ retries this one shortly."""
+
+
+@dataclass(frozen=True)
+class _Escalation:
+    number: int
+    done: int
+    priority: str
+    reason: str
+    by: str
+    case_id: str | None
+    account_id: str | None
+    contact_id: str | None
+    post_ts: str | None
+    view: EscalationView
+
+
+def carry_out(*, request_id: int) -> None:
+    """RQ job: carry out the request's escalations that are not done yet."""
+    carry_out_now(runtime.current(), request_id)
+
+
+def carry_out_now(deps: Deps, request_id: int) -> None:
+    """Case, post and SLA for the latest escalation; a no-op when all are done."""
+    owner = runtime.worker_id()
+    if not leases.claim(deps.sessions, Request, request_id, owner, deps.settings.lease_seconds):
+        raise RequestBusy(f"request {request_id} is leased by another job")
+    try:
+        with transaction(deps.sessions) as session:
+            esc = _read(session, request_id)
+        if esc is None or esc.number <= esc.done:
+            return
+        case_note = _case(deps, request_id, esc)
+        view = EscalationView(**{**esc.view.__dict__, "case": case_note})
+        _post(deps, request_id, esc, view)
+        tighten(deps, request_id, esc.priority)
+        with transaction(deps.sessions) as session:
+            session.execute(
+                update(Request)
+                .where(Request.id == request_id, Request.escalations_done < esc.number)
+                .values(escalations_done=esc.number)
+            )
+        log.info("escalation.done", request_id=request_id, number=esc.number)
+    finally:
+        leases.release(deps.sessions, Request, request_id, owner)
+    refresh_card_now(deps, request_id)
+
+
+def _read(session: Session, request_id: int) -> _Escalation | None:
+    request = session.get(Request, request_id)
+    if request is None or not request.priority:
+        return None
+    context = request.context or {}
+    account = (context.get("account") or {}) if context.get("status") == "ok" else {}
+    view = EscalationView(
+        request_id=request.id,
+        channel_id=request.channel_id,
+        customer_id=request.user_id,
+        text=request.text,
+        priority=request.priority,
+        reason=request.escalation_reason or "",
+        escalated_by=request.escalated_by or "someone",
+        number=request.escalations,
+        summary=request.summary,
+        permalink=request.permalink,
+        account_line=f"🏢 {context['summary']}" if context.get("summary") else None,
+    )
+    return _Escalation(
+        number=request.escalations,
+        done=request.escalations_done,
+        priority=request.priority,
+        reason=request.escalation_reason or "",
+        by=request.escalated_by or "",
+        case_id=request.case_id,
+        account_id=account.get("id"),
+        contact_id=(account.get("contact") or {}).get("id"),
+        post_ts=request.escalation_ts,
+        view=view,
+    )
+
+
+def _case(deps: Deps, request_id: int, esc: _Escalation) -> str:
+    """Open the Case (first time) or update it; a line for the post saying which, or why not."""
+    priority = deps.settings.case_priority.get(esc.priority, "High")
+    description = (
+        f"Escalated {esc.priority} from Slack by {esc.by}: {esc.reason}\n"
+        f"Request #{request_id}: {esc.view.permalink or 'no link'}"
+    )
+    if esc.account_id is None:
+        return "no Case: the channel is not linked to an account"
+    try:
+        if esc.case_id:
+            change_case(
+                deps,
+                account_id=esc.account_id,
+                case_id=esc.case_id,
+                fields={"Priority": priority, "Description": description},
+            )
+            log.info("escalation.case_updated", request_id=request_id, priority=priority)
+            return f"📁 Case {esc.case_id} updated ({priority})"
+        summary = esc.view.summary or "Customer request"
+        case_id = open_case(
+            deps,
+            NewCase(
+                account_id=esc.account_id,
+                subject=f"[{esc.priority}] {summary}",
+                description=description,
+                priority=priority,
+                contact_id=esc.contact_id,
+            ),
+        )
+    except CrmUnavailable as exc:
+        log.warning("escalation.case_failed", request_id=request_id, reason=exc.reason)
+        return f"⚠️ no Case: {exc.reason}"
+    with transaction(deps.sessions) as session:  # at once: a retry must update, not re-create
+        session.execute(update(Request).where(Request.id == request_id).values(case_id=case_id))
+    log.info("escalation.case_opened", request_id=request_id, priority=priority)
+    return f"📁 Case {case_id} opened ({priority})"
+
+
+def _post(deps: Deps, request_id: int, esc: _Escalation, view: EscalationView) -> None:
+    channel = deps.settings.escalation_channel
+    if not channel:
+        log.warning("escalation.no_channel", request_id=request_id)
+        return
+    first = esc.post_ts is None
+    body = build_escalation_post(view) if first else build_reescalation_note(view)
+    with transaction(deps.sessions) as session:
+        outbox_id = _outbox(
+            session,
+            f"escalation:{request_id}:{esc.number}",
+            request_id,
+            channel,
+            esc.post_ts,
+            body,
+        )
+    try:
+        ts = deliver_now(deps, outbox_id)
+    except Exception:
+        with transaction(deps.sessions) as session:
+            failed = session.get_one(OutboxMessage, outbox_id).state == OutboxState.FAILED
+        if not failed:
+            raise  # RQ retries what can be retried
+        # A permanent failure (a shared channel, a missing channel) is in the audit log;
+        # the Case and the SLA still follow.
+        return
+    if ts is None:  # delivered before (a replayed job), or leased elsewhere
+        with transaction(deps.sessions) as session:
+            ts = session.get_one(OutboxMessage, outbox_id).result_ts
+    if first and ts:
+        with transaction(deps.sessions) as session:
+            session.execute(
+                update(Request).where(Request.id == request_id).values(escalation_ts=ts)
+            )
+    elif esc.post_ts:  # the original post shows the current level
+        try:
+            deps.slack.chat_update(channel=channel, ts=esc.post_ts, **build_escalation_post(view))
+        except SlackApiError as exc:
+            log.warning("escalation.update_failed", request_id=request_id, error=slack_error(exc))
+
+
+def _outbox(
+    session: Session,
+    key: str,
+    request_id: int,
+    channel: str,
+    thread_ts: str | None,
+    body: dict[str, Any],
+) -> int:
+    existing = session.scalars(
+        select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)
+    ).first()
+    if existing is not None:
+        return existing
+    row = OutboxMessage(
+        dedupe_key=key,
+        kind="escalation",
+        request_id=request_id,
+        channel_id=channel,
+        thread_ts=thread_ts,
+        body=body,
+        enqueued_at=datetime.now(UTC),
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return session.scalars(
+            select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)
+        ).one()
+    return row.id
+
+
+def recover_escalations(deps: Deps) -> int:
+    """The sweeper's part: re-queue escalations whose job never ran or died."""
+    cutoff = datetime.now(UTC) - timedelta(seconds=GRACE_SECONDS)
+    with transaction(deps.sessions) as session:
+        pending = session.scalars(
+            select(Request.id)
+            .where(Request.escalations > Request.escalations_done, Request.escalated_at < cutoff)
+            .limit(100)
+        ).all()
+    queued = 0
+    for request_id in pending:
+        # Once per grace period, not on every sweep, while its job is queued or retrying.
+        if deps.redis.set(f"triage:escalation-requeued:{request_id}", 1, nx=True, ex=GRACE_SECONDS):
+            deps.queues.enqueue_escalation(request_id)
+            queued += 1
+    return queued

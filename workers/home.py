@@ -1,0 +1,84 @@
+"""Publish a person's App Home (SPEC §6.5), as a job: the listener only queues it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from app.blocks.home import HomeData, HomeItem, build_home
+from app.deps import Deps
+from app.report_view import minutes_text
+from integrations.store.db import transaction
+from integrations.store.models import DraftStatus, Request, RequestState, SlaClock
+from workers import runtime
+from workers.report import build_report
+
+log = structlog.get_logger(__name__)
+
+
+def publish_home(*, user_id: str) -> None:
+    """RQ job: render and publish `user_id`'s App Home."""
+    publish_home_now(runtime.current(), user_id)
+
+
+def publish_home_now(deps: Deps, user_id: str) -> None:
+    with transaction(deps.sessions) as session:
+        data = home_data(session, user_id)
+    deps.slack.views_publish(user_id=user_id, view=build_home(data))
+    log.info("home.published", user=user_id, yours=len(data.yours), others=len(data.others))
+
+
+def home_data(session: Session, viewer: str, now: datetime | None = None) -> HomeData:
+    """What the viewer should see, read from the database."""
+    now = now or datetime.now(UTC)
+    data = HomeData(viewer=viewer)
+    open_requests = session.scalars(
+        select(Request).where(Request.state == RequestState.OPEN).order_by(Request.id)
+    ).all()
+    for request in open_requests:
+        draft = request.current_draft
+        if draft is None or draft.status != DraftStatus.PENDING or request.card_ts is None:
+            continue
+        owner = ((request.context or {}).get("account") or {}).get("owner") or {}
+        mine = owner.get("slack_user_id") == viewer
+        (data.yours if mine else data.others).append(_item(request))
+    clocks = session.scalars(
+        select(SlaClock)
+        .where(
+            SlaClock.stopped_at.is_(None),
+            or_(SlaClock.breached_at.is_not(None), SlaClock.remind_at <= now),
+        )
+        .order_by(SlaClock.deadline_at)
+    ).all()
+    for clock in clocks:
+        waiting = session.get(Request, clock.request_id)
+        if waiting is not None and waiting.state == RequestState.OPEN:
+            data.near_sla.append(_item(waiting, clock))
+    week = build_report(session, since=now - timedelta(days=7), now=now).team
+    median, compliance = week.median_first_response, week.sla_compliance
+    data.week = {
+        "requests": str(week.requests),
+        "median first response": "–" if median is None else minutes_text(median),
+        "SLA met": "–" if compliance is None else f"{compliance:.0%}",
+        "drafts sent as they were": str(week.approved_unchanged),
+        "drafts edited before sending": str(week.approved_edited),
+        "drafts rejected": str(week.rejected),
+        "👍 / 👎 on answers": f"{week.thumbs_up} / {week.thumbs_down}",
+    }
+    return data
+
+
+def _item(request: Request, clock: SlaClock | None = None) -> HomeItem:
+    return HomeItem(
+        request_id=request.id,
+        channel_id=request.channel_id,
+        customer_id=request.user_id,
+        summary=request.summary or request.text[:150],
+        urgency=request.urgency,
+        permalink=request.permalink,
+        deadline=clock.deadline_at if clock else None,
+        breached=bool(clock and clock.breached_at),
+    )

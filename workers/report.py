@@ -1,0 +1,132 @@
+"""The numbers of SPEC §6.5: first-response time, SLA compliance, what happened to drafts, and
+feedback; for the team, per account, and per day. Read from the database only, so App Home,
+`triage report` and its chart all say the same thing.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from integrations.store.models import Draft, DraftStatus, Request, RequestState, SlaClock
+
+
+@dataclass
+class Stats:
+    """One group's numbers (the whole team, an account, or a day)."""
+
+    requests: int = 0
+    first_response_minutes: list[float] = field(default_factory=list)
+    sla_met: int = 0
+    sla_missed: int = 0
+    approved_unchanged: int = 0
+    approved_edited: int = 0
+    rejected: int = 0
+    thumbs_up: int = 0
+    thumbs_down: int = 0
+
+    @property
+    def median_first_response(self) -> float | None:
+        values = self.first_response_minutes
+        return statistics.median(values) if values else None
+
+    @property
+    def sla_compliance(self) -> float | None:
+        decided = self.sla_met + self.sla_missed
+        return self.sla_met / decided if decided else None
+
+
+@dataclass
+class Report:
+    since: datetime
+    team: Stats
+    accounts: dict[str, Stats]  # by account name (or channel when unlinked)
+    days: dict[date, Stats]
+
+
+def build_report(
+    session: Session, *, since: datetime, account: str | None = None, now: datetime | None = None
+) -> Report:
+    """The report of requests opened since `since` (optionally one account's, by name or id)."""
+    now = now or datetime.now(UTC)
+    requests = session.scalars(
+        select(Request).where(Request.created_at >= since).order_by(Request.id)
+    ).all()
+    clocks = {
+        c.request_id: c
+        for c in session.scalars(
+            select(SlaClock).where(SlaClock.request_id.in_([r.id for r in requests]))
+        )
+    }
+    drafts: dict[int, list[Draft]] = defaultdict(list)
+    for draft in session.scalars(
+        select(Draft).where(Draft.request_id.in_([r.id for r in requests]))
+    ):
+        drafts[draft.request_id].append(draft)
+    report = Report(since, Stats(), defaultdict(Stats), defaultdict(Stats))
+    for request in requests:
+        name = account_name(request)
+        if account and account.lower() not in (
+            name.lower(),
+            (request.account_key or "").lower(),
+            (request.account_key or "").split(":")[-1].lower(),
+        ):
+            continue
+        day = request.created_at.astimezone(UTC).date()
+        for stats in (report.team, report.accounts[name], report.days[day]):
+            _count(stats, request, clocks.get(request.id), drafts[request.id], now)
+    report.accounts = dict(sorted(report.accounts.items()))
+    report.days = dict(sorted(report.days.items()))
+    return report
+
+
+def account_name(request: Request) -> str:
+    """The account's name from the context the card showed, else the channel."""
+    account = (request.context or {}).get("account") or {}
+    return str(account.get("name") or f"#{request.channel_id}")
+
+
+def _count(
+    stats: Stats, request: Request, clock: SlaClock | None, drafts: list[Draft], now: datetime
+) -> None:
+    if request.state == RequestState.CLOSED and not drafts:
+        return  # triaged as needing no reply: not a request anyone waited on
+    stats.requests += 1
+    if request.answered_at is not None:
+        minutes = (request.answered_at - request.created_at).total_seconds() / 60
+        stats.first_response_minutes.append(max(0.0, minutes))
+    if clock is not None:
+        if clock.breached_at is not None or (clock.stopped_at is None and now > clock.deadline_at):
+            stats.sla_missed += 1
+        elif clock.stopped_at is not None:
+            stats.sla_met += 1
+    for draft in drafts:
+        if draft.status == DraftStatus.APPROVED:
+            if draft.posted_text is not None and draft.posted_text.strip() != draft.text.strip():
+                stats.approved_edited += 1
+            else:
+                stats.approved_unchanged += 1
+        elif draft.status == DraftStatus.REJECTED:
+            stats.rejected += 1
+        feedback = (draft.details or {}).get("feedback") or {}
+        stats.thumbs_up += int(feedback.get("up", 0))
+        stats.thumbs_down += int(feedback.get("down", 0))
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """`30d`, `12h`, `2w`, or an ISO date, as the start of the report."""
+    now = now or datetime.now(UTC)
+    units = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+    text = text.strip().lower()
+    if text[:-1].isdigit() and text[-1:] in units:
+        return now - int(text[:-1]) * units[text[-1]]
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"--since {text!r}: use 30d, 12h, 2w or a date like 2026-11-01") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

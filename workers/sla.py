@@ -1,0 +1,298 @@
+"""First-response SLA clocks (SPEC §6.3).
+
+A clock is a row in `sla_clocks`, written when the request's card is posted and counted from
+the customer's message in business hours (`BUSINESS_HOURS`, or the account's own
+`business_hours`): the target is `SLA_MINUTES` of the account's tier, the reminder is due at
+75% of it, the breach at 100%. RQ's scheduler wakes a worker at both moments
+(`enqueue_sla_check`), and every worker's sweeper fires whatever is due and unfired
+(`recover_clocks`), so a lost scheduled job or a killed worker only delays a reminder by
+`SWEEP_SECONDS`. Each event fires once: a conditional UPDATE (`WHERE reminded_at IS NULL`)
+decides, and its outbox row (unique key) is written in the same transaction.
+
+A colleague's reply in the thread (`app.ingest`) or an approved reply (`workers.delivery`)
+stops the clock (`stop_clock`); an escalation tightens it (`tighten`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.blocks.escalation import build_sla_breach, build_sla_reminder
+from app.business_hours import BusinessHours, BusinessHoursError
+from app.deps import Deps
+from app.metrics import SLA_BREACHES
+from app.settings import Settings
+from integrations.store.db import transaction
+from integrations.store.models import OutboxMessage, Request, RequestState, SlaClock
+from workers import runtime
+
+log = structlog.get_logger(__name__)
+
+REMIND_AT = 0.75
+# An escalation restarts the clock from now with this share of the tier's target, unless
+# the current deadline is sooner already.
+TIGHTEN = {"P1": 0.25, "P2": 0.5, "P3": 0.75, "P4": 1.0}
+BATCH = 200
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The clock a request gets: its tier, target in business minutes, and business hours."""
+
+    tier: str | None
+    minutes: float
+    hours: BusinessHours
+
+
+def policy_for(settings: Settings, context: dict[str, Any] | None) -> Policy:
+    """The tier's target (SLA_MINUTES; the slowest tier when the account has none) and the
+    account's business hours when it overrides BUSINESS_HOURS."""
+    account = (context or {}).get("account") or {}
+    tier = str(account.get("tier") or "").lower() or None
+    targets = settings.sla_minutes
+    minutes = targets.get(tier or "") or max(targets.values(), default=240.0)
+    hours = BusinessHours.parse(settings.business_hours)
+    if account.get("business_hours"):
+        try:
+            hours = BusinessHours.parse(str(account["business_hours"]))
+        except BusinessHoursError as exc:
+            log.warning("sla.account_hours_invalid", account=account.get("id"), error=str(exc))
+    return Policy(tier if tier in targets else None, minutes, hours)
+
+
+def start_clock(deps: Deps, request_id: int) -> bool:
+    """Start the request's clock once (after its card is posted) and schedule its checks;
+    True when it started now."""
+    with transaction(deps.sessions) as session:
+        request = session.get_one(Request, request_id)
+        if request.state != RequestState.OPEN or request.sla_clock is not None:
+            return False
+        policy = policy_for(deps.settings, request.context)
+        start = request.created_at
+        clock = SlaClock(
+            request_id=request_id,
+            tier=policy.tier,
+            minutes=policy.minutes,
+            business_hours=policy.hours.text,
+            started_at=start,
+            deadline_at=policy.hours.add(start, policy.minutes),
+            remind_at=policy.hours.add(start, policy.minutes * REMIND_AT),
+        )
+        try:
+            with session.begin_nested():
+                session.add(clock)
+        except IntegrityError:
+            return False  # another holder started it a moment ago
+        remind_at, deadline = clock.remind_at, clock.deadline_at
+    log.info("sla.started", request_id=request_id, tier=policy.tier, minutes=policy.minutes)
+    _schedule(deps, request_id, remind_at, deadline)
+    return True
+
+
+def tighten(deps: Deps, request_id: int, priority: str) -> datetime | None:
+    """An escalation's tighter deadline (see TIGHTEN); the new deadline, or None if unchanged."""
+    now = datetime.now(UTC)
+    with transaction(deps.sessions) as session:
+        clock = _clock(session, request_id)
+        if clock is None or clock.stopped_at or clock.breached_at:
+            return None
+        hours = BusinessHours.parse(clock.business_hours)
+        minutes = clock.minutes * TIGHTEN.get(priority, 1.0)
+        deadline = hours.add(now, minutes)
+        if deadline >= clock.deadline_at:
+            return None
+        clock.deadline_at, clock.tightened_at = deadline, now
+        clock.remind_at = min(clock.remind_at, hours.add(now, minutes * REMIND_AT))
+        remind_at = clock.remind_at
+    log.info("sla.tightened", request_id=request_id, priority=priority)
+    _schedule(deps, request_id, remind_at, deadline)
+    return deadline
+
+
+def stop_clock(session: Session, request_id: int, by: str | None) -> bool:
+    """Stop a running clock, in the caller's transaction (an answer arrived)."""
+    result = session.execute(
+        update(SlaClock)
+        .where(SlaClock.request_id == request_id, SlaClock.stopped_at.is_(None))
+        .values(stopped_at=datetime.now(UTC), stopped_by=by)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def check_clock(*, request_id: int) -> None:
+    """RQ job (scheduled at the reminder and the deadline): fire what is due."""
+    check_clock_now(runtime.current(), request_id)
+
+
+def check_clock_now(deps: Deps, request_id: int) -> None:
+    """Fire the reminder and the breach when due, each at most once."""
+    now = datetime.now(UTC)
+    outbox: list[int] = []
+    breached = False
+    with transaction(deps.sessions) as session:
+        request = session.get(Request, request_id)
+        if request is None:
+            return
+        if request.state != RequestState.OPEN:  # rejected, withdrawn: nobody owes an answer
+            stop_clock(session, request_id, None)
+            return
+        running = and_(
+            SlaClock.request_id == request_id,
+            SlaClock.stopped_at.is_(None),
+            SlaClock.breached_at.is_(None),
+        )
+        reminded = session.execute(
+            update(SlaClock)
+            .where(running, SlaClock.reminded_at.is_(None), SlaClock.remind_at <= now)
+            .values(reminded_at=now)
+        ).rowcount  # type: ignore[attr-defined]
+        if reminded:
+            outbox.append(_reminder(deps, session, request))
+        breached = bool(
+            session.execute(
+                update(SlaClock).where(running, SlaClock.deadline_at <= now).values(breached_at=now)
+            ).rowcount  # type: ignore[attr-defined]
+        )
+        if breached:
+            row = _breach(deps, session, request)
+            if row is not None:
+                outbox.append(row)
+    if breached:
+        SLA_BREACHES.inc()
+        log.warning("sla.breached", request_id=request_id)
+    if not outbox and not breached:
+        return
+    log.info("sla.fired", request_id=request_id, reminder=bool(outbox) and not breached)
+    for outbox_id in outbox:
+        try:
+            deps.queues.enqueue_delivery(outbox_id)
+        except Exception as exc:  # the sweeper delivers it once Redis is back
+            log.warning("enqueue.failed", outbox_id=outbox_id, error=str(exc))
+            _unmark(deps, outbox_id)
+    try:
+        deps.queues.enqueue_card_refresh(request_id)
+    except Exception as exc:
+        log.warning("enqueue.failed", request_id=request_id, what="card refresh", error=str(exc))
+
+
+def recover_clocks(deps: Deps) -> int:
+    """The sweeper's part: fire every due event the scheduler has not (a restart lost it)."""
+    now = datetime.now(UTC)
+    with transaction(deps.sessions) as session:
+        due = session.scalars(
+            select(SlaClock.request_id)
+            .where(
+                SlaClock.stopped_at.is_(None),
+                SlaClock.breached_at.is_(None),
+                or_(
+                    SlaClock.deadline_at <= now,
+                    and_(SlaClock.reminded_at.is_(None), SlaClock.remind_at <= now),
+                ),
+            )
+            .limit(BATCH)
+        ).all()
+    for request_id in due:
+        check_clock_now(deps, request_id)
+    return len(due)
+
+
+def _clock(session: Session, request_id: int) -> SlaClock | None:
+    return session.scalars(select(SlaClock).where(SlaClock.request_id == request_id)).first()
+
+
+def _reminder(deps: Deps, session: Session, request: Request) -> int:
+    clock = _clock(session, request.id)
+    assert clock is not None
+    people = _people_to_remind(request)
+    body = build_sla_reminder(
+        request_id=request.id,
+        people=people,
+        deadline=clock.deadline_at,
+        channel_id=request.channel_id,
+    )
+    channel = request.card_channel or deps.settings.triage_channel or ""
+    return _outbox(
+        session,
+        f"sla-reminder:{request.id}",
+        "sla_reminder",
+        request,
+        channel,
+        request.card_ts,
+        body,
+    )
+
+
+def _breach(deps: Deps, session: Session, request: Request) -> int | None:
+    channel = deps.settings.escalation_channel
+    if not channel:
+        log.warning("sla.no_escalation_channel", request_id=request.id)
+        return None
+    clock = _clock(session, request.id)
+    assert clock is not None
+    body = build_sla_breach(
+        request_id=request.id,
+        channel_id=request.channel_id,
+        customer_id=request.user_id,
+        summary=request.summary,
+        permalink=request.permalink,
+        deadline=clock.deadline_at,
+        tier=clock.tier,
+    )
+    return _outbox(session, f"sla-breach:{request.id}", "sla_breach", request, channel, None, body)
+
+
+def _people_to_remind(request: Request) -> list[str]:
+    """The account owner (from the context) and the top suggested colleague, if any."""
+    people: list[str] = []
+    owner = (((request.context or {}).get("account") or {}).get("owner") or {}).get("slack_user_id")
+    if owner:
+        people.append(str(owner))
+    suggested = (request.suggestions or {}).get("people") or []
+    if suggested and suggested[0].get("user_id") not in people:
+        people.append(str(suggested[0]["user_id"]))
+    return people
+
+
+def _outbox(
+    session: Session,
+    key: str,
+    kind: str,
+    request: Request,
+    channel: str,
+    thread_ts: str | None,
+    body: dict[str, Any],
+) -> int:
+    row = OutboxMessage(
+        dedupe_key=key,
+        kind=kind,
+        request_id=request.id,
+        channel_id=channel,
+        thread_ts=thread_ts,
+        body=body,
+        enqueued_at=datetime.now(UTC),
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def _unmark(deps: Deps, outbox_id: int) -> None:
+    with transaction(deps.sessions) as session:
+        session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(enqueued_at=None)
+        )
+
+
+def _schedule(deps: Deps, request_id: int, *moments: datetime) -> None:
+    for moment in moments:
+        try:
+            deps.queues.enqueue_sla_check(request_id, moment)
+        except Exception as exc:  # the sweeper's recovery fires it instead
+            log.warning("sla.schedule_failed", request_id=request_id, error=str(exc))
