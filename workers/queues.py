@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -20,12 +21,37 @@ ALL_QUEUES = (DELIVERY, PIPELINE)  # delivery first: an approval should not wait
 
 _RETRY = Retry(max=3, interval=[2, 10, 60])
 _LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+_WEEK = 7 * 86400
 
 
 def new_job_id(kind: str, key: int | None) -> str:
     """Unique per attempt: RQ would overwrite a job hash enqueued under a reused id."""
     middle = f"{key}-" if key is not None else ""
     return f"{kind}-{middle}{uuid.uuid4().hex[:12]}"
+
+
+@dataclass(frozen=True)
+class _JobKind:
+    function: str
+    queue: str
+    timeout: int
+    result_ttl: int
+    retry: bool = True
+    keep_failures: bool = False  # failed jobs kept a week, for whoever investigates
+
+
+_JOBS = {
+    "request": _JobKind(
+        "workers.pipeline.process_request", PIPELINE, 300, 3600, keep_failures=True
+    ),
+    "outbox": _JobKind("workers.delivery.deliver", DELIVERY, 120, 3600, keep_failures=True),
+    "card": _JobKind("workers.card.refresh_card", DELIVERY, 60, 600),
+    "home": _JobKind("workers.home.publish_home", DELIVERY, 60, 60, retry=False),
+    "feedback": _JobKind("workers.feedback.record_feedback", DELIVERY, 60, 600),
+    "reconcile": _JobKind("workers.reconcile.reconcile_job", PIPELINE, 1800, 3600, retry=False),
+    "escalation": _JobKind("workers.escalation.carry_out", DELIVERY, 120, 3600, keep_failures=True),
+    "sla": _JobKind("workers.sla.check_clock", DELIVERY, 60, 600, retry=False),
+}
 
 
 class JobQueues(Protocol):
@@ -62,120 +88,39 @@ class Queues:
         self.delivery = Queue(DELIVERY, connection=redis)
         self._down_until = 0.0
 
-    def _guarded(self, enqueue: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        if time.monotonic() < self._down_until:
-            raise QueueUnavailable("Redis failed moments ago; not retrying yet")
-        try:
-            # One round trip: RQ otherwise sends its bookkeeping and the job separately.
-            with self.redis.pipeline() as pipe:
-                enqueue(*args, pipeline=pipe, **kwargs)
-                pipe.execute()
-        except (RedisConnectionError, RedisTimeoutError):
-            self._down_until = time.monotonic() + self.BREAKER_SECONDS
-            raise
-
     def enqueue_request(self, request_id: int, job_id: str) -> None:
         """Run the pipeline for a request (triage → context → draft → suggest → card)."""
-        self._guarded(
-            self.pipeline.enqueue,
-            "workers.pipeline.process_request",
-            request_id=request_id,
-            job_id=job_id,
-            retry=_RETRY,
-            job_timeout=300,
-            result_ttl=3600,
-            failure_ttl=7 * 86400,
-        )
+        self._enqueue("request", request_id, job_id=job_id, request_id=request_id)
 
     def enqueue_delivery(self, outbox_id: int) -> None:
-        """Post one outbox message (a card, or an approved reply) exactly once."""
-        self._guarded(
-            self.delivery.enqueue,
-            "workers.delivery.deliver",
-            outbox_id=outbox_id,
-            job_id=new_job_id("outbox", outbox_id),
-            retry=_RETRY,
-            job_timeout=120,
-            result_ttl=3600,
-            failure_ttl=7 * 86400,
-        )
+        """Post one outbox message (a card, a reply, a notice) exactly once."""
+        self._enqueue("outbox", outbox_id, outbox_id=outbox_id)
 
     def enqueue_card_refresh(self, request_id: int) -> None:
         """Redraw a request's card after a decision (approved, rejected, withdrawn)."""
-        self._guarded(
-            self.delivery.enqueue,
-            "workers.card.refresh_card",
-            request_id=request_id,
-            job_id=new_job_id("card", request_id),
-            retry=_RETRY,
-            job_timeout=60,
-            result_ttl=600,
-        )
+        self._enqueue("card", request_id, request_id=request_id)
 
     def enqueue_home(self, user_id: str) -> None:
         """Publish someone's App Home (workers.home)."""
-        self._guarded(
-            self.delivery.enqueue,
-            "workers.home.publish_home",
-            user_id=user_id,
-            job_id=new_job_id("home", None),
-            job_timeout=60,
-            result_ttl=60,
-        )
+        self._enqueue("home", None, user_id=user_id)
 
     def enqueue_feedback(self, event_row_id: int) -> None:
-        """Apply a stored 👍/👎 (workers.feedback)."""
-        self._guarded(
-            self.delivery.enqueue,
-            "workers.feedback.record_feedback",
-            event_row_id=event_row_id,
-            job_id=new_job_id("feedback", event_row_id),
-            retry=_RETRY,
-            job_timeout=60,
-            result_ttl=600,
-        )
+        """Apply a stored reaction: 👍/👎 feedback, or a 🎫/🔍 (workers.feedback)."""
+        self._enqueue("feedback", event_row_id, event_row_id=event_row_id)
 
     def enqueue_reconcile(self) -> None:
         """Look for customer messages whose events never arrived (workers.reconcile)."""
-        self._guarded(
-            self.pipeline.enqueue,
-            "workers.reconcile.reconcile_job",
-            job_id=new_job_id("reconcile", None),
-            job_timeout=1800,
-            result_ttl=3600,
-        )
+        self._enqueue("reconcile", None)
 
     def enqueue_escalation(self, request_id: int) -> None:
         """Carry out a request's escalations (Case, post, SLA) that are not done yet."""
-        self._guarded(
-            self.delivery.enqueue,
-            "workers.escalation.carry_out",
-            request_id=request_id,
-            job_id=new_job_id("escalation", request_id),
-            retry=_RETRY,
-            job_timeout=120,
-            result_ttl=3600,
-            failure_ttl=7 * 86400,
-        )
+        self._enqueue("escalation", request_id, request_id=request_id)
 
     def enqueue_sla_check(self, request_id: int, at: datetime) -> None:
         """Wake a worker at `at` (RQ's scheduler) to fire what is due on a request's SLA clock.
 
         The database is the clock; a lost scheduled job only delays the sweeper's recovery."""
-        if time.monotonic() < self._down_until:
-            raise QueueUnavailable("Redis failed moments ago; not retrying yet")
-        try:
-            self.delivery.enqueue_at(
-                at,
-                "workers.sla.check_clock",
-                request_id=request_id,
-                job_id=new_job_id("sla", request_id),
-                job_timeout=60,
-                result_ttl=600,
-            )
-        except (RedisConnectionError, RedisTimeoutError):
-            self._down_until = time.monotonic() + self.BREAKER_SECONDS
-            raise
+        self._enqueue("sla", request_id, at=at, request_id=request_id)
 
     def job_is_live(self, job_id: str | None) -> bool:
         """Whether a job is still queued or running (False when Redis lost it)."""
@@ -189,3 +134,41 @@ class Queues:
 
     def depths(self) -> dict[str, int]:
         return {PIPELINE: self.pipeline.count, DELIVERY: self.delivery.count}
+
+    def _enqueue(
+        self,
+        kind: str,
+        key: int | None,
+        *,
+        job_id: str | None = None,
+        at: datetime | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Queue (or schedule `at`) one job of a kind in `_JOBS`, with that kind's options."""
+        job = _JOBS[kind]
+        queue = self.pipeline if job.queue == PIPELINE else self.delivery
+        options: dict[str, Any] = {
+            "job_id": job_id or new_job_id(kind, key),
+            "job_timeout": job.timeout,
+            "result_ttl": job.result_ttl,
+        }
+        if job.retry:
+            options["retry"] = _RETRY
+        if job.keep_failures:
+            options["failure_ttl"] = _WEEK
+        if at is None:
+            self._guarded(queue.enqueue, job.function, **kwargs, **options)
+        else:
+            self._guarded(queue.enqueue_at, at, job.function, **kwargs, **options)
+
+    def _guarded(self, enqueue: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        if time.monotonic() < self._down_until:
+            raise QueueUnavailable("Redis failed moments ago; not retrying yet")
+        try:
+            # One round trip: RQ otherwise sends its bookkeeping and the job separately.
+            with self.redis.pipeline() as pipe:
+                enqueue(*args, pipeline=pipe, **kwargs)
+                pipe.execute()
+        except (RedisConnectionError, RedisTimeoutError):
+            self._down_until = time.monotonic() + self.BREAKER_SECONDS
+            raise
