@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     salesforce_private_key_file: str | None = None
     salesforce_channel_field: str = "Slack_Channel_Id__c"
     salesforce_tier_field: str = "Tier__c"
+    # Optional Account field with the account's business hours (BUSINESS_HOURS format); when
+    # unset or empty on an account, BUSINESS_HOURS applies.
+    salesforce_business_hours_field: str | None = None
     salesforce_api_version: str = "59.0"
     salesforce_timeout_seconds: float = Field(default=5.0, gt=0)
     context_cache_seconds: float = Field(default=600.0, ge=0)  # 0: ask the CRM every time

@@ -77,6 +77,7 @@ class AccountEntry(_Entry):
     tier: str | None = None
     owner: OwnerEntry | None = None
     renewal: Day | None = None  # else: the earliest open opportunity of a renewal type
+    business_hours: str | None = None  # e.g. "mon-sat 08:00-20:00 Europe/Berlin"
     contacts: list[ContactEntry] = Field(default_factory=list)
     cases: list[CaseEntry] = Field(default_factory=list)
     opportunities: list[OpportunityEntry] = Field(default_factory=list)
@@ -208,6 +209,7 @@ class AccountsFile:
             opportunities=opportunities,
             renewal_date=_day(entry.renewal, today) or renewal_from(opportunities),
             contact=Contact(contact.id, contact.name, contact.email) if contact else None,
+            business_hours=entry.business_hours,
         )
 
 

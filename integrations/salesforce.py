@@ -87,6 +87,7 @@ class AccountContext:
     opportunities: list[Opportunity] = field(default_factory=list)
     renewal_date: date | None = None
     contact: Contact | None = None
+    business_hours: str | None = None  # overrides BUSINESS_HOURS for this account's SLA
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (dates as ISO strings): what the cache and `requests.context` hold."""

@@ -98,6 +98,10 @@ class SalesforceDirectory:
         self.tier_field = require_field_name(
             settings.salesforce_tier_field, "SALESFORCE_TIER_FIELD"
         )
+        hours = settings.salesforce_business_hours_field
+        self.hours_field = (
+            require_field_name(hours, "SALESFORCE_BUSINESS_HOURS_FIELD") if hours else None
+        )
         self.timeout = settings.salesforce_timeout_seconds
         self._session = BoundedSession(self.timeout)
         self._client: Salesforce | None = None
@@ -184,7 +188,8 @@ class SalesforceDirectory:
             )
         return (
             f"SELECT Id, Name, {self.tier_field}, Owner.Name, Owner.Email, "
-            "(SELECT Id, CaseNumber, Subject, Status, Priority, CreatedDate FROM Cases "
+            + (f"{self.hours_field}, " if self.hours_field else "")
+            + "(SELECT Id, CaseNumber, Subject, Status, Priority, CreatedDate FROM Cases "
             f"WHERE IsClosed = false ORDER BY CreatedDate LIMIT {MAX_OPEN_CASES}), "
             "(SELECT Id, Name, StageName, CloseDate, Type, Amount FROM Opportunities "
             f"WHERE IsClosed = false ORDER BY CloseDate LIMIT {MAX_OPPORTUNITIES})"
@@ -222,6 +227,7 @@ class SalesforceDirectory:
             else None
         )
         tier = record.get(self.tier_field)
+        hours = record.get(self.hours_field) if self.hours_field else None
         return AccountContext(
             id=record["Id"],
             name=record.get("Name") or "",
@@ -231,6 +237,7 @@ class SalesforceDirectory:
             opportunities=opportunities,
             renewal_date=renewal_from(opportunities),
             contact=contact,
+            business_hours=str(hours) if hours else None,
         )
 
     # --- calls, sessions and failures -------------------------------------------------------

@@ -94,6 +94,7 @@ class SalesforceServer:
         api_version: str = "59.0",
         channel_field: str = "Slack_Channel_Id__c",
         tier_field: str = "Tier__c",
+        extra_account_fields: tuple[str, ...] = (),
         username: str = "triage@acme.test",
         password: str = "correct horse",
         security_token: str = "TOKEN123",
@@ -102,7 +103,8 @@ class SalesforceServer:
         hang_seconds: float = 30.0,
     ) -> None:
         self.org = SalesforceOrg(
-            account_fields=(channel_field, tier_field), api_version=api_version
+            account_fields=(channel_field, tier_field, *extra_account_fields),
+            api_version=api_version,
         )
         self.channel_field, self.tier_field = channel_field, tier_field
         self.api_version = api_version
