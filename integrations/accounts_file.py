@@ -58,6 +58,7 @@ class CaseEntry(_Entry):
     priority: str = "Medium"
     opened: Day | None = None
     closed: bool = False
+    owner: OwnerEntry | None = None  # who works the case
 
 
 class OpportunityEntry(_Entry):
@@ -174,6 +175,7 @@ class AccountsFile:
                 status=c.status,
                 priority=c.priority,
                 opened_at=_at(c.opened, today),
+                owner=Owner(c.owner.name, c.owner.email) if c.owner else None,
             )
             for c in entry.cases
             if not c.closed

@@ -56,6 +56,7 @@ class OpenCase:
     status: str
     priority: str
     opened_at: datetime | None = None
+    owner: Owner | None = None  # who works the case: part of the account team (SPEC §5.5)
 
 
 @dataclass(frozen=True)

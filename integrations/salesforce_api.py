@@ -189,7 +189,8 @@ class SalesforceDirectory:
         return (
             f"SELECT Id, Name, {self.tier_field}, Owner.Name, Owner.Email, "
             + (f"{self.hours_field}, " if self.hours_field else "")
-            + "(SELECT Id, CaseNumber, Subject, Status, Priority, CreatedDate FROM Cases "
+            + "(SELECT Id, CaseNumber, Subject, Status, Priority, CreatedDate, Owner.Name, "
+            "Owner.Email FROM Cases "
             f"WHERE IsClosed = false ORDER BY CreatedDate LIMIT {MAX_OPEN_CASES}), "
             "(SELECT Id, Name, StageName, CloseDate, Type, Amount FROM Opportunities "
             f"WHERE IsClosed = false ORDER BY CloseDate LIMIT {MAX_OPPORTUNITIES})"
@@ -206,6 +207,7 @@ class SalesforceDirectory:
                 status=c.get("Status") or "",
                 priority=c.get("Priority") or "",
                 opened_at=_datetime(c.get("CreatedDate")),
+                owner=_owner(c.get("Owner")),
             )
             for c in _children(record, "Cases")
         ]
@@ -334,3 +336,10 @@ def _date(value: str | None) -> date | None:
 def _sobject(sf: Salesforce, name: str) -> Any:
     """`sf.Case` and friends: simple-salesforce resolves them dynamically (untyped)."""
     return getattr(sf, name)
+
+
+def _owner(record: dict[str, Any] | None) -> Owner | None:
+    """A related Owner record (a User; a queue has no email and maps to no one)."""
+    if not record:
+        return None
+    return Owner(record.get("Name") or "", record.get("Email"))

@@ -33,6 +33,7 @@ _FIELDS = {
         "ContactId",
         "IsClosed",
         "CreatedDate",
+        "OwnerId",
     ],
     "Opportunity": [
         "Id",
@@ -47,6 +48,7 @@ _FIELDS = {
 }
 _PARENTS = {  # (object, relationship) -> (parent object, foreign key)
     ("Account", "Owner"): ("User", "OwnerId"),
+    ("Case", "Owner"): ("User", "OwnerId"),
     ("Case", "Account"): ("Account", "AccountId"),
     ("Case", "Contact"): ("Contact", "ContactId"),
     ("Contact", "Account"): ("Account", "AccountId"),

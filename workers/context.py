@@ -75,6 +75,9 @@ def gather_context(deps: Deps, *, channel_id: str, user_id: str) -> dict[str, An
         data = account.to_dict()
         if data.get("owner"):
             data["owner"]["slack_user_id"] = _slack_user(deps, data["owner"].get("email"))
+        for case in (data.get("open_cases") or [])[:CASE_OWNERS_LOOKED_UP]:
+            if case.get("owner"):  # the account team includes who works its cases
+                case["owner"]["slack_user_id"] = _slack_user(deps, case["owner"].get("email"))
         entry = {"status": "ok", "source": directory.mode, "account": data}
     log.info(
         "context.gathered", channel=channel_id, status=entry["status"], linked=bool(account_id)
@@ -253,8 +256,11 @@ def _customer_email(deps: Deps, user_id: str) -> str | None:
     return profile.get("email") or None
 
 
+CASE_OWNERS_LOOKED_UP = 5  # users.lookupByEmail calls per context, at most, beyond the owner
+
+
 def _slack_user(deps: Deps, email: str | None) -> str | None:
-    """The account owner's Slack user, by the email Salesforce holds for them."""
+    """A CRM user's Slack user (the account owner, a case owner), by their email."""
     if not email:
         return None
     try:

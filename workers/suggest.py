@@ -157,7 +157,7 @@ def account_team(
     if owner:
         found.append((str(owner), "account owner", settings.suggest_weight_owner))
     for case in account.get("open_cases") or []:
-        # Present when the CRM adapter maps a Case's owner to a Slack user.
+        # workers/context.py maps each open Case's owner to a Slack user by email.
         case_owner = (case.get("owner") or {}).get("slack_user_id")
         if case_owner and not any(u == case_owner and "Case" in r for u, r, _ in found):
             role = f"owns Case {case.get('number') or case.get('id')}"
