@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from app.ids import ActionId
@@ -144,3 +145,20 @@ def test_a_card_without_suggestions_says_why(world: World) -> None:
     )
     assert "none (nobody has answered a similar question yet" in line
     assert people_blocks(card) == []
+
+
+@pytest.mark.parametrize("in_customer_thread", [False, True])
+def test_pull_in_tells_the_customer_only_when_configured(
+    world: World, in_customer_thread: bool
+) -> None:
+    world.settings.pull_in_in_customer_thread = in_customer_thread  # PULL_IN_IN_CUSTOMER_THREAD
+    teach(world)
+    asked = world.customer_says("Our SAML login with Okta broke after we rotated the certificate")
+    world.drain()
+    world.click(ActionId.PULL_IN, world.cards()[0])
+    world.click(ActionId.PULL_IN, world.cards()[0])  # a double click: still once
+    world.drain()
+    told = [m for m in world.replies_in(asked["event"]["ts"]) if f"<@{EXPERT}>" in m["text"]]
+    assert len(told) == (1 if in_customer_thread else 0)
+    if told:  # one line; the card's context stays internal
+        assert told[0]["text"] == f"<@{EXPERT}> is joining this thread to help."

@@ -51,6 +51,11 @@ PERMANENT = {
 }
 
 
+# The only outbox kinds that may be posted where customers read: the approved reply, and the
+# one-line "joining to help" of a pull-in when PULL_IN_IN_CUSTOMER_THREAD is on.
+CUSTOMER_KINDS = frozenset({"reply", "pull_in_customer"})
+
+
 class SharedChannelRefused(Exception):
     """An internal card or note was about to go to a channel shared with another org."""
 
@@ -80,7 +85,7 @@ def deliver_now(deps: Deps, outbox_id: int) -> str | None:
     try:
         ts = _find_posted(deps.slack, snapshot) if snapshot.attempts > 1 else None
         if ts is None:
-            if snapshot.kind != "reply":  # cards, escalations, SLA notes: internal only
+            if snapshot.kind not in CUSTOMER_KINDS:  # cards, escalations, notes: internal only
                 ensure_internal_channel(deps.slack, snapshot.channel_id)
             ts = _post(deps.slack, snapshot)
     except Exception as exc:  # release the lease and say why; RQ retries what can be retried

@@ -307,6 +307,20 @@ def pull_in_colleague(deps: Deps, *, request_id: int, user_id: str, by: str) -> 
         except IntegrityError:
             return PullIn.ALREADY
         record_pull_in(session, request, user_id=user_id, by=by)
+        outbox_ids = [row.id]
+        if deps.settings.pull_in_in_customer_thread:  # SPEC §5.6: off unless asked for
+            customer = OutboxMessage(
+                dedupe_key=f"pull-in-customer:{request_id}:{user_id}",
+                kind="pull_in_customer",
+                request_id=request_id,
+                channel_id=request.channel_id,
+                thread_ts=request.thread_ts,
+                body={"text": f"<@{user_id}> is joining this thread to help."},
+                enqueued_at=datetime.now(UTC),
+            )
+            session.add(customer)
+            session.flush()
+            outbox_ids.append(customer.id)
         session.add(
             AuditEntry(
                 actor=by,
@@ -315,14 +329,14 @@ def pull_in_colleague(deps: Deps, *, request_id: int, user_id: str, by: str) -> 
                 detail={"user": user_id},
             )
         )
-        outbox_id = row.id
     log.info("suggest.pulled_in", request_id=request_id, user=user_id, by=by)
-    try:
-        deps.queues.enqueue_delivery(outbox_id)
-    except Exception as exc:  # the sweeper delivers rows whose job was lost
-        log.warning("enqueue.failed", outbox_id=outbox_id, error=str(exc))
-        with transaction(deps.sessions) as session:
-            session.get_one(OutboxMessage, outbox_id).enqueued_at = None
+    for outbox_id in outbox_ids:
+        try:
+            deps.queues.enqueue_delivery(outbox_id)
+        except Exception as exc:  # the sweeper delivers rows whose job was lost
+            log.warning("enqueue.failed", outbox_id=outbox_id, error=str(exc))
+            with transaction(deps.sessions) as session:
+                session.get_one(OutboxMessage, outbox_id).enqueued_at = None
     return PullIn.QUEUED
 
 
