@@ -6,6 +6,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -54,3 +55,47 @@ def test_triage_serve_answers_health_and_stores_events(world: World, tmp_path) -
     world.drain()
     assert len(world.cards()) == 1
     assert _status(f"{base}/metrics") == 200
+
+
+def test_metrics_on_the_web_process_include_what_the_worker_did(
+    world: World, tmp_path: Path
+) -> None:
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    world.env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)  # shared, as in docker-compose
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from app.cli import main; main()",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        env=world.env,
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    world.processes.append(server)
+    base = f"http://127.0.0.1:{port}"
+    wait_for(lambda: _status(f"{base}/healthz") == 200, timeout=30)
+    world.url = base
+    world.start_worker("metrics-worker")  # a separate process, writing to the same folder
+    world.customer_says("Do the metrics of the worker reach the web process?")
+    wait_for(world.cards, timeout=30)
+
+    def card_timing_counted() -> bool:
+        with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
+            text = response.read().decode()
+        return "triage_time_to_card_seconds_count 1.0" in text and (
+            'triage_events_total{kind="customer"} 1.0' in text
+        )
+
+    wait_for(card_timing_counted, timeout=20)  # observed in the worker, served by the web
