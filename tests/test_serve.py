@@ -25,9 +25,9 @@ def _status(url: str) -> int:
         return 0
 
 
-def test_triage_serve_answers_health_and_stores_events(world: World, tmp_path) -> None:
+def serve(world: World, log: Path) -> str:
+    """`triage serve` (gunicorn) as a real process, healthy; Slack now talks to it."""
     port = free_port()
-    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115
     server = subprocess.Popen(
         [
             sys.executable,
@@ -43,14 +43,19 @@ def test_triage_serve_answers_health_and_stores_events(world: World, tmp_path) -
         ],
         env=world.env,
         cwd=REPO,
-        stdout=log,
+        stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
         start_new_session=True,  # gunicorn forks its workers: stopped as a group
     )
     world.processes.append(server)
     base = f"http://127.0.0.1:{port}"
     wait_for(lambda: _status(f"{base}/healthz") == 200, timeout=30)
-    world.url = base  # from here on, Slack talks to the gunicorn process
+    world.url = base
+    return base
+
+
+def test_triage_serve_answers_health_and_stores_events(world: World, tmp_path: Path) -> None:
+    base = serve(world, tmp_path / "serve.log")
     world.customer_says("Does the gunicorn server store this?")
     world.drain()
     assert len(world.cards()) == 1
@@ -63,30 +68,7 @@ def test_metrics_on_the_web_process_include_what_the_worker_did(
     metrics_dir = tmp_path / "metrics"
     metrics_dir.mkdir()
     world.env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)  # shared, as in docker-compose
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "from app.cli import main; main()",
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-        ],
-        env=world.env,
-        cwd=REPO,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    world.processes.append(server)
-    base = f"http://127.0.0.1:{port}"
-    wait_for(lambda: _status(f"{base}/healthz") == 200, timeout=30)
-    world.url = base
+    base = serve(world, tmp_path / "serve.log")
     world.start_worker("metrics-worker")  # a separate process, writing to the same folder
     world.customer_says("Do the metrics of the worker reach the web process?")
     wait_for(world.cards, timeout=30)
