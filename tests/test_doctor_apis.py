@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Iterator
 
@@ -69,21 +70,41 @@ def test_doctor_names_a_wrong_token_an_unreachable_redis_and_a_shared_triage_cha
     )
 
 
-def test_doctor_passes_when_everything_answers(
-    database_url: str, redis_url: str, emu: object
-) -> None:
-    with OpenAIServer(api_key="sk-local-test-key") as model:
-        result = doctor(
+def doctor_with_openai(
+    database_url: str,
+    redis_url: str,
+    emu: object,
+    *,
+    server_key: str,
+    our_key: str,
+    **settings: object,
+) -> subprocess.CompletedProcess[str]:
+    """`triage doctor` with a working Slack and a local OpenAI that accepts `server_key`."""
+    with OpenAIServer(api_key=server_key) as model:
+        return doctor(
             database_url,
             redis_url,
             slack_api_url=emu.api_url,  # type: ignore[attr-defined]
             slack_bot_token=TOKEN,
             slack_signing_secret="s",
             triage_channel="C0TRIAGE",
-            escalation_channel="C0NOBOT",
-            openai_api_key="sk-local-test-key",
+            openai_api_key=our_key,
             openai_base_url=model.base_url,
+            **settings,
         )
+
+
+def test_doctor_passes_when_everything_answers(
+    database_url: str, redis_url: str, emu: object
+) -> None:
+    result = doctor_with_openai(
+        database_url,
+        redis_url,
+        emu,
+        server_key="sk-local-test-key",
+        our_key="sk-local-test-key",
+        escalation_channel="C0NOBOT",
+    )
     lines = result.stdout.splitlines()
     assert result.returncode == 0, result.stdout + result.stderr
     assert "✓ Slack: connected to Acme as @triage" in lines
@@ -101,16 +122,8 @@ def test_doctor_passes_when_everything_answers(
 def test_doctor_says_when_the_openai_key_is_refused(
     database_url: str, redis_url: str, emu: object
 ) -> None:
-    with OpenAIServer(api_key="sk-the-right-one") as model:
-        result = doctor(
-            database_url,
-            redis_url,
-            slack_api_url=emu.api_url,  # type: ignore[attr-defined]
-            slack_bot_token=TOKEN,
-            slack_signing_secret="s",
-            triage_channel="C0TRIAGE",
-            openai_api_key="sk-a-wrong-one",
-            openai_base_url=model.base_url,
-        )
+    result = doctor_with_openai(
+        database_url, redis_url, emu, server_key="sk-the-right-one", our_key="sk-a-wrong-one"
+    )
     assert "✗ OpenAI: the key was refused (401) → check OPENAI_API_KEY" in result.stdout
     assert result.returncode == 1
