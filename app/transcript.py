@@ -1,9 +1,9 @@
 """`demo-transcript.html`: the demo's Slack, as a page that looks like it (SPEC §10).
 
-The customer channels and the internal triage channel side by side: messages, threads,
-reactions, and the approval cards drawn from their Block Kit blocks (sections, context, the
-buttons). It is rendered from what the emulator holds at the end of the demo, so it shows what
-the app really posted.
+The customer channels, the internal triage channel and the escalation channel side by side:
+messages, threads, reactions, and the app's cards and posts drawn from their Block Kit blocks
+(sections, context, the buttons). It is rendered from what the emulator holds at the end of
+the demo, so it shows what the app really posted.
 """
 
 from __future__ import annotations
@@ -29,19 +29,33 @@ _EMOJI = {
 
 
 def write_transcript(
-    emu: SlackEmulator, path: Path, *, customer_channels: list[str], triage_channel: str, title: str
+    emu: SlackEmulator,
+    path: Path,
+    *,
+    customer_channels: list[str],
+    triage_channel: str,
+    title: str,
+    escalation_channel: str | None = None,
 ) -> Path:
-    """Render the channels to `path`; returns it."""
-    names = _names(emu)
-    left = "".join(_channel(emu, c, names) for c in customer_channels)
-    right = _channel(emu, triage_channel, names)
+    """Render the channels to `path`, one column each for the customers' channels, the
+    triage channel and (when given) the escalation channel; returns it."""
+    names = slack_names(emu)
+    columns = [
+        "".join(_channel(emu, c, names) for c in customer_channels),
+        _channel(emu, triage_channel, names),
+    ]
+    if escalation_channel:
+        columns.append(_channel(emu, escalation_channel, names))
+    widths = " ".join(["1fr", "1.15fr", "0.85fr"][: len(columns)])
+    body = "".join(f"<div>{column}</div>" for column in columns)
     page = f"""<!doctype html><html lang="en"><meta charset="utf-8">
 <title>{html.escape(title)}</title>
 <style>
 body{{margin:0;font:15px/1.45 -apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;
  color:#1d1c1d;background:#f8f8f8}}
 header{{background:#3f0e40;color:#fff;padding:12px 20px;font-weight:700}}
-main{{display:grid;grid-template-columns:1fr 1fr;gap:16px;padding:16px}}
+main{{display:grid;grid-template-columns:{widths};gap:16px;padding:16px;
+ align-items:start}}
 section.channel{{background:#fff;border:1px solid #ddd;border-radius:8px;margin-bottom:16px}}
 section.channel h2{{margin:0;padding:10px 14px;border-bottom:1px solid #eee;font-size:16px}}
 .shared{{color:#1264a3;font-weight:400;font-size:12px;margin-left:6px}}
@@ -66,12 +80,13 @@ hr{{border:0;border-top:1px solid #eee}}
 code{{background:#f2f2f2;padding:0 3px;border-radius:3px}}
 </style>
 <header>{html.escape(title)}</header>
-<main><div>{left}</div><div>{right}</div></main></html>"""
+<main>{body}</main></html>"""
     path.write_text(page, encoding="utf-8")
     return path
 
 
-def _names(emu: SlackEmulator) -> dict[str, str]:
+def slack_names(emu: SlackEmulator) -> dict[str, str]:
+    """Display names of the emulator's people and channels, by id."""
     world = emu._world
     with world.lock:
         names = {
@@ -161,6 +176,8 @@ def mrkdwn(text: str, names: dict[str, str]) -> str:
         lambda m: f"<b>#{html.escape(names.get(m.group(1), m.group(1)))}</b>",
         out,
     )
+    # <!date^…^format|fallback>: Slack shows it in the reader's zone; the page shows the fallback.
+    out = re.sub(r"&lt;!date\^[^|&]*\|([^&]+)&gt;", r"\1", out)
     out = re.sub(r"&lt;(https?://[^|&]+)\|([^&]+)&gt;", r"<a href='\1'>\2</a>", out)
     out = re.sub(r"&lt;(https?://[^&]+)&gt;", r"<a href='\1'>\1</a>", out)
     out = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"<b>\1</b>", out)

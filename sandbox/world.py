@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.slack_emulator import SlackEmulator
+from sandbox.slack_methods_chat import permalink_for
 
 ORG = "T0ACME"
 BOT_USER = "U0BOT"
@@ -17,6 +18,8 @@ OUTSIDER = "U0OUTSIDER"  # a second person of the customer's org
 SHARED = "C0GLOBEX"  # the Slack Connect channel with Globex
 TRIAGE = "C0TRIAGE"
 INTERNAL = "C0INTERNAL"
+LEAD = "U0SAM"  # a support lead: SUPPORT_LEADS in the demo, who runs /escalate
+ESCALATIONS = "C0ESCALATE"  # ESCALATION_CHANNEL: escalations and SLA breaches
 # Two more customers, for the demo's morning in three channels.
 INITECH_TEAM, INITECH_USER, INITECH = "T0INITECH", "U0PETER", "C0INITECH"
 UMBRELLA_TEAM, UMBRELLA_USER, UMBRELLA = "T0UMBRELLA", "U0ALICE", "C0UMBRELLA"
@@ -64,6 +67,18 @@ def build_emulator(**options: Any) -> SlackEmulator:
         email="dave@globex.test",
     )
     emu.add_member(SHARED, OUTSIDER)
-    emu.add_channel(TRIAGE, "support-triage", members=staff)
-    emu.add_channel(INTERNAL, "engineering", members=staff)
+    emu.add_user(
+        LEAD, team_id=ORG, name="sam", real_name="Sam (support lead)", email="sam@acme.test"
+    )
+    # The lead reads the internal channels; customers' channels are the account team's.
+    emu.add_channel(TRIAGE, "support-triage", members=[*staff, LEAD])
+    emu.add_channel(INTERNAL, "engineering", members=[*staff, LEAD])
+    emu.add_channel(ESCALATIONS, "escalations", members=[*staff, LEAD])
     return emu
+
+
+def permalink(emu: SlackEmulator, channel: str, ts: str) -> str:
+    """A message's link, as Slack's "Copy link" gives it (what a lead pastes after /escalate)."""
+    world = emu._world
+    with world.lock:
+        return permalink_for(world, channel, world.message(channel, ts))

@@ -1,7 +1,12 @@
-"""The demo's HTML transcript, opened in headless Chromium (Debian's `chromium` package)."""
+"""The demo's HTML transcript, opened in headless Chromium (Debian's `chromium` package).
+
+`TRIAGE_WRITE_SCREENSHOT=1` also writes the screenshot to docs/demo-transcript.png, the
+README's picture (with Debian's fonts-noto-color-emoji installed, so the emoji show).
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -52,12 +57,20 @@ def test_the_transcript_renders_the_conversation(tmp_path: Path) -> None:
     assert "How do I export last month's invoices as CSV?" in dom
     assert "Approve &amp; send" in dom and "Request #1" in dom
     assert "Billing → Invoices → Export, then pick CSV" in dom
+    # The escalation channel, beside them: the lead's escalation with its Case, and the breach
+    # of the question nobody answered, whose reminder is in its card's thread.
+    assert "#escalations</h2>" in dom
+    assert "P1 escalation</b> of request #1" in dom and "<b>@Sam (support lead)</b>" in dom
+    assert "Case 500LOCAL0000001 opened (High)" in dom
+    assert "SLA breached</b> (premium tier): request #6" in dom
+    assert "request #6 in <b>#ext-initech</b> has had no answer" in dom
+    assert "&lt;!date" not in dom  # Slack's dates are shown as their fallback text
     shot = tmp_path / "transcript.png"
     subprocess.run(
         [
             *chrome,
             "--hide-scrollbars",
-            "--window-size=1400,1500",
+            "--window-size=1800,3000",  # the whole page, three columns
             f"--screenshot={shot}",
             page.as_uri(),
         ],
@@ -65,3 +78,5 @@ def test_the_transcript_renders_the_conversation(tmp_path: Path) -> None:
         timeout=90,
     )
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
+    if os.environ.get("TRIAGE_WRITE_SCREENSHOT"):
+        shutil.copyfile(shot, REPO / "docs" / "demo-transcript.png")

@@ -1,10 +1,13 @@
 """The same jobs, run by a thread of this process instead of RQ: for `triage demo`, which
-needs no Redis. Jobs run one at a time in order, like one worker; there are no retries."""
+needs no Redis. Jobs run one at a time in order, like one worker; there are no retries.
+Scheduled jobs (the SLA clock's checks) wait on timers of this process, as RQ's scheduler
+would hold them; `wait_scheduled` lets the demo wait until they have run."""
 
 from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -16,6 +19,10 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+# A timer counts on the monotonic clock and the job compares `at` with the wall clock, which
+# may run a hair slower: a timer this much late never finds its moment still to come.
+TIMER_SLACK_SECONDS = 0.05
+
 
 class InlineQueues:
     """Drop-in for `workers.queues.Queues` that runs each job in a background thread."""
@@ -23,6 +30,8 @@ class InlineQueues:
     def __init__(self) -> None:
         self.deps: Deps | None = None
         self._jobs: queue.Queue[Callable[[], None]] = queue.Queue()
+        self._timers: list[tuple[datetime, threading.Timer]] = []
+        self._timers_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name="inline-jobs", daemon=True)
         self._thread.start()
 
@@ -52,6 +61,26 @@ class InlineQueues:
     def wait_idle(self) -> None:
         """Block until every submitted job (and the jobs they submitted) has run."""
         self._jobs.join()
+
+    def wait_scheduled(self, until: datetime, timeout: float) -> bool:
+        """Block until the jobs scheduled for `until` or earlier, and what they queued, have
+        run; False when `timeout` seconds passed first."""
+        give_up = time.monotonic() + timeout
+        with self._timers_lock:
+            due = [timer for at, timer in self._timers if at <= until]
+        for timer in due:
+            timer.join(max(0.0, give_up - time.monotonic()))
+            if timer.is_alive():
+                return False
+        self.wait_idle()
+        return True
+
+    def close(self) -> None:
+        """Cancel the timers still waiting: no job runs after the Deps it needs are closed."""
+        with self._timers_lock:
+            timers, self._timers = self._timers, []
+        for _, timer in timers:
+            timer.cancel()
 
     def enqueue_request(self, request_id: int, job_id: str) -> None:
         from workers.pipeline import run_pipeline
@@ -95,14 +124,16 @@ class InlineQueues:
         self._submit(lambda deps: carry_out_now(deps, request_id))
 
     def enqueue_sla_check(self, request_id: int, at: datetime) -> None:
-        """A timer of this process stands in for RQ's scheduler."""
+        """A timer of this process stands in for RQ's scheduler: at `at`, the job is queued."""
         from workers.sla import check_clock_now
 
-        delay = max(0.0, (at - datetime.now(UTC)).total_seconds())
+        delay = max(0.0, (at - datetime.now(UTC)).total_seconds()) + TIMER_SLACK_SECONDS
         timer = threading.Timer(
             delay, lambda: self._submit(lambda deps: check_clock_now(deps, request_id))
         )
         timer.daemon = True
+        with self._timers_lock:
+            self._timers.append((at, timer))
         timer.start()
 
     def job_is_live(self, job_id: str | None) -> bool:
