@@ -46,7 +46,7 @@ def serve(
     from gunicorn.app.base import BaseApplication
 
     settings = _settings()
-    settings.require("slack_signing_secret", "slack_bot_token")
+    settings.require_slack()
     _refuse_shared_channels(settings)
 
     class _Server(BaseApplication):  # type: ignore[misc]
@@ -77,6 +77,7 @@ def socket() -> None:
 
     settings = _settings()
     settings.require("slack_app_token")
+    settings.require_slack()
     _refuse_shared_channels(settings)
     deps = _deps(settings)
     SocketModeHandler(create_app(deps), settings.slack_app_token.get_secret_value()).start()
@@ -91,7 +92,8 @@ def worker(
     from workers.process import run_worker
 
     settings = _settings()
-    settings.require("slack_bot_token", "triage_channel")
+    settings.require_bot_tokens()
+    settings.require("triage_channel")
     _refuse_shared_channels(settings)
     run_worker(_deps(settings), queues=queues, burst=burst)
 
@@ -256,13 +258,23 @@ def _refuse_shared_channels(settings: Any) -> None:
     again. When Slack cannot be asked now, the process starts and the posts' checks hold."""
     import structlog
     from slack_sdk.errors import SlackApiError
+    from sqlalchemy.exc import SQLAlchemyError
 
+    from app.deps import slack_clients
     from app.settings import ConfigError
-    from integrations.slack import build_web_client, slack_error
+    from integrations.slack import slack_error
+    from integrations.slack_installs import NotInstalled
+    from integrations.store.db import create_db_engine
     from workers.delivery import SharedChannelRefused, ensure_internal_channel
 
-    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    client = build_web_client(token, settings.slack_api_url, timeout=5)
+    engine = create_db_engine(settings.database_url)
+    try:
+        client = slack_clients(settings, engine, None).home()
+    except (NotInstalled, SQLAlchemyError) as exc:  # OAuth, nothing installed yet: posts check
+        structlog.get_logger(__name__).warning("startup.channel_check_skipped", why=str(exc))
+        return
+    finally:
+        engine.dispose()
     for name in ("triage_channel", "escalation_channel"):
         channel = getattr(settings, name)
         if not channel:
@@ -294,7 +306,7 @@ def backfill(
     from workers.backfill import backfill as run_backfill
 
     settings = _settings()
-    settings.require("slack_bot_token")
+    settings.require_bot_tokens()
     deps = _deps(settings)
     try:
         if sys.stdout.isatty():

@@ -16,6 +16,7 @@ from app.settings import Settings
 from integrations.llm import LanguageModel, OpenAIModel
 from integrations.salesforce import AccountDirectory, build_account_directory
 from integrations.slack import build_web_client
+from integrations.slack_installs import InstalledTokens, SingleToken, SlackClients
 from integrations.store.db import create_db_engine, session_factory
 from workers.queues import JobQueues, Queues
 
@@ -27,7 +28,7 @@ class Deps:
     sessions: sessionmaker[Session]
     redis: Redis
     queues: JobQueues
-    slack: WebClient
+    slack_clients: SlackClients
     llm: LanguageModel | None = None  # None: no OPENAI_API_KEY, the offline paths answer
     accounts: AccountDirectory | None = None  # Salesforce, ACCOUNTS_FILE, or None (no CRM)
 
@@ -37,21 +38,47 @@ class Deps:
         if redis is None:
             # Short timeouts: a listener must ack within Slack's 3 seconds even when Redis hangs.
             redis = Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=2)
-        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
         return cls(
             settings=settings,
             engine=engine,
             sessions=session_factory(engine),
             redis=redis,
             queues=Queues(redis),
-            slack=build_web_client(token, settings.slack_api_url),
+            slack_clients=slack_clients(settings, engine, redis),
             llm=language_model(settings),
             accounts=build_account_directory(settings),
         )
 
+    @property
+    def slack(self) -> WebClient:
+        """The home installation's client: TRIAGE_CHANNEL, ESCALATION_CHANNEL, our people."""
+        return self.slack_clients.home()
+
+    def slack_for(self, team_id: str | None, enterprise_id: str | None) -> WebClient:
+        """The client of the workspace a customer's channel belongs to (its event's team)."""
+        return self.slack_clients.for_team(team_id, enterprise_id)
+
     def close(self) -> None:
         self.engine.dispose()
         self.redis.close()
+
+
+def slack_clients(settings: Settings, engine: Engine, redis: Redis | None) -> SlackClients:
+    """One bot token, or (OAuth) the installation store's token for each workspace."""
+    if not settings.uses_oauth:
+        token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+        return SingleToken(build_web_client(token, settings.slack_api_url))
+    from app.oauth import installation_store
+
+    assert settings.slack_client_secret is not None
+    return InstalledTokens(
+        installation_store(settings, engine),
+        api_url=settings.slack_api_url,
+        client_secret=settings.slack_client_secret.get_secret_value(),
+        home_team=settings.slack_home_team,
+        rotation_minutes=settings.slack_token_rotation_minutes,
+        redis=redis,
+    )
 
 
 def language_model(settings: Settings) -> LanguageModel | None:

@@ -3,6 +3,8 @@ and OpenAI. Each really calls the service and says, in one line, what to fix."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from app.doctor import CheckResult
@@ -23,6 +25,15 @@ def check_slack(settings: Settings) -> CheckResult:
 
     from integrations.slack import slack_error
 
+    if settings.slack_signing_secret is None:
+        return CheckResult(
+            "Slack",
+            False,
+            "SLACK_SIGNING_SECRET is not set",
+            "copy the Signing Secret from your Slack app's Basic Information page",
+        )
+    if settings.uses_oauth:
+        return _check_installs(settings)
     if settings.slack_bot_token is None:
         return CheckResult("Slack", False, "SLACK_BOT_TOKEN is not set", _TOKEN_FIX)
     try:
@@ -38,14 +49,60 @@ def check_slack(settings: Settings) -> CheckResult:
             f"cannot reach {settings.slack_api_url} ({type(exc).__name__})",
             "check SLACK_API_URL and the network",
         )
-    if settings.slack_signing_secret is None:
+    return CheckResult("Slack", True, f"connected to {auth.get('team')} as @{auth.get('user')}")
+
+
+def _check_installs(settings: Settings) -> CheckResult:
+    """OAuth: every installation's token answers auth.test, and the home one exists."""
+    from slack_sdk.errors import SlackApiError
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from app.settings import ConfigError
+    from integrations.slack import slack_error
+    from integrations.slack_installs import NotInstalled
+
+    try:
+        settings.require_bot_tokens()
+        with _installed_tokens(settings) as tokens:
+            installed = tokens.installed()
+            if not installed:
+                return CheckResult(
+                    "Slack",
+                    False,
+                    "OAuth is configured but no workspace has installed the app",
+                    "start `triage serve` and open https://<your host>/slack/install",
+                )
+            names = []
+            for team, enterprise in installed:
+                where = team or enterprise
+                try:
+                    auth = tokens.for_team(team, enterprise).auth_test()
+                except SlackApiError as exc:
+                    return CheckResult(
+                        "Slack",
+                        False,
+                        f"the installation in {where} fails auth.test: {slack_error(exc)}",
+                        "reinstall the app there from /slack/install",
+                    )
+                names.append(f"{auth.get('team') or where} ({where})")
+            home = tokens.home_bot()
+    except ConfigError as exc:
+        return CheckResult("Slack", False, str(exc))
+    except NotInstalled as exc:
+        return CheckResult("Slack", False, str(exc), "check SLACK_HOME_TEAM")
+    except SQLAlchemyError as exc:
         return CheckResult(
             "Slack",
             False,
-            "SLACK_SIGNING_SECRET is not set",
-            "copy the Signing Secret from your Slack app's Basic Information page",
+            f"cannot read the installations ({type(exc).__name__})",
+            "run `triage db upgrade`, and check DATABASE_URL",
         )
-    return CheckResult("Slack", True, f"connected to {auth.get('team')} as @{auth.get('user')}")
+    except OSError as exc:
+        return CheckResult("Slack", False, f"cannot reach {settings.slack_api_url} ({exc})")
+    home_id = home.team_id or home.enterprise_id
+    return CheckResult(
+        "Slack", True, f"OAuth, installed in {', '.join(names)}; cards go through {home_id}"
+    )
 
 
 def check_triage_channel(settings: Settings) -> CheckResult:
@@ -73,7 +130,7 @@ def _check_channel(
             "not set",
             "create an internal channel, invite the bot, and put its id (C…) here",
         )
-    if settings.slack_bot_token is None:
+    if settings.slack_bot_token is None and not settings.uses_oauth:
         return CheckResult(name, False, f"{channel} cannot be checked without SLACK_BOT_TOKEN")
     try:
         info: dict[str, Any] = _client(settings).conversations_info(channel=channel)["channel"]
@@ -143,10 +200,27 @@ def check_openai(settings: Settings) -> CheckResult:
 
 
 def _client(settings: Settings) -> Any:
+    """The home installation's client: the bot token, or (OAuth) the home workspace's."""
     from slack_sdk import WebClient
 
+    if settings.uses_oauth:
+        with _installed_tokens(settings) as tokens:
+            return tokens.home()
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     return WebClient(token=token, base_url=settings.slack_api_url, timeout=10)  # no retries
+
+
+@contextmanager
+def _installed_tokens(settings: Settings) -> Iterator[Any]:
+    """The OAuth installations, read from the database for as long as the check needs."""
+    from app.deps import slack_clients
+    from integrations.store.db import create_db_engine
+
+    engine = create_db_engine(settings.database_url)
+    try:
+        yield slack_clients(settings, engine, None)
+    finally:
+        engine.dispose()
 
 
 def _bot_name(settings: Settings) -> str:

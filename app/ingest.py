@@ -73,6 +73,7 @@ def ingest_message(deps: Deps, body: dict[str, Any], installation: Installation)
                 dict(
                     event_id=event_id,
                     team_id=installation.team_id,
+                    enterprise_id=installation.enterprise_id,
                     channel_id=classified.channel,
                     ts=classified.ts,
                     kind=classified.kind,

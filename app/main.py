@@ -7,9 +7,12 @@ import logging
 import structlog
 from slack_bolt import App
 from slack_bolt.error import BoltUnhandledRequestError
+from slack_sdk import WebClient
 
 from app.deps import Deps
 from app.listeners import register_all
+from app.oauth import InstalledAuthorize, oauth_flow
+from integrations.slack_installs import InstalledTokens
 
 log = structlog.get_logger(__name__)
 
@@ -21,15 +24,30 @@ def create_app(deps: Deps, *, token_verification: bool = True) -> App:
     before Slack gets its 2xx, so an acknowledged event is never only in memory.
     """
     settings = deps.settings
-    settings.require("slack_signing_secret", "slack_bot_token")
-    assert settings.slack_signing_secret and settings.slack_bot_token  # for the type checker
-    app = App(
-        signing_secret=settings.slack_signing_secret.get_secret_value(),
-        client=deps.slack,  # carries the bot token; Bolt authorizes with it
-        process_before_response=True,
-        token_verification_enabled=token_verification,
-        logger=logging.getLogger("slack_bolt"),
-    )
+    settings.require_slack()
+    assert settings.slack_signing_secret  # for the type checker
+    signing_secret = settings.slack_signing_secret.get_secret_value()
+    logger = logging.getLogger("slack_bolt")
+    tokens = deps.slack_clients
+    if isinstance(tokens, InstalledTokens):
+        # OAuth: /slack/install and /slack/oauth_redirect, a token per workspace.
+        app = App(
+            signing_secret=signing_secret,
+            client=WebClient(base_url=settings.slack_api_url, timeout=10),
+            oauth_flow=oauth_flow(settings, deps.engine, tokens),
+            authorize=InstalledAuthorize(tokens),  # type: ignore[arg-type]  # Bolt takes an Authorize
+            process_before_response=True,
+            logger=logger,
+        )
+        app.enable_token_revocation_listeners()  # app_uninstalled, tokens_revoked
+    else:
+        app = App(
+            signing_secret=signing_secret,
+            client=deps.slack,  # carries the bot token; Bolt authorizes with it
+            process_before_response=True,
+            token_verification_enabled=token_verification,
+            logger=logger,
+        )
     register_all(app, deps)
 
     @app.error

@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 from sqlalchemy.exc import IntegrityError
 
+from app.classify import Installation
 from app.deps import Deps
 from app.metrics import EVENTS
 from integrations.store.db import transaction
@@ -37,7 +38,7 @@ def reaction_name(reaction: str) -> str:
     return reaction.split("::", 1)[0]
 
 
-def ingest_reaction(deps: Deps, body: dict[str, Any]) -> None:
+def ingest_reaction(deps: Deps, body: dict[str, Any], installation: Installation) -> None:
     """Store a 👍/👎/🎫/🔍 added or removed on a message, and queue its processing."""
     event = body.get("event") or {}
     item = event.get("item") or {}
@@ -54,7 +55,8 @@ def ingest_reaction(deps: Deps, body: dict[str, Any]) -> None:
         with transaction(deps.sessions) as session:
             row = SlackEvent(
                 event_id=event_id,
-                team_id=body.get("team_id"),
+                team_id=installation.team_id,  # whose token the job answers with
+                enterprise_id=installation.enterprise_id,
                 channel_id=item.get("channel"),
                 ts=item.get("ts"),
                 kind=EventKind.REACTION,

@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     slack_client_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str = "https://slack.com/api/"
+    # OAuth installs (SLACK_CLIENT_ID + SLACK_CLIENT_SECRET instead of SLACK_BOT_TOKEN)
+    slack_install_teams: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    slack_home_team: str | None = None  # holds TRIAGE_CHANNEL; default: the first install
+    slack_redirect_uri: str | None = None  # only when the app lists several redirect URLs
+    slack_token_rotation_minutes: int = Field(default=120, ge=1)
 
     # Storage and queues
     database_url: str = "sqlite:///./triage.db"
@@ -126,7 +131,9 @@ class Settings(BaseSettings):
     reconcile_minutes: float = Field(default=10.0, ge=0)
     reconcile_lookback_minutes: float = Field(default=60.0, gt=0)
 
-    @field_validator("support_leads", "triage_admins", "suggest_opt_out", mode="before")
+    @field_validator(
+        "support_leads", "triage_admins", "suggest_opt_out", "slack_install_teams", mode="before"
+    )
     @classmethod
     def _leads(cls, value: object) -> list[str]:
         return _parse_list(value)
@@ -185,6 +192,28 @@ class Settings(BaseSettings):
                 raise ConfigError(f"{name.upper()} is not set: {_WHY.get(name, 'it is required')}")
 
     @property
+    def uses_oauth(self) -> bool:
+        """OAuth installs (one token per workspace) rather than one SLACK_BOT_TOKEN."""
+        return self.slack_client_id is not None or self.slack_client_secret is not None
+
+    def require_slack(self) -> None:
+        """What serving Slack's requests needs: the signing secret and bot tokens."""
+        self.require("slack_signing_secret")
+        self.require_bot_tokens()
+
+    def require_bot_tokens(self) -> None:
+        """Exactly one way of getting bot tokens: SLACK_BOT_TOKEN, or OAuth installs."""
+        if self.uses_oauth:
+            self.require("slack_client_id", "slack_client_secret")
+            if self.slack_bot_token is not None:
+                raise ConfigError(
+                    "SLACK_BOT_TOKEN and SLACK_CLIENT_ID are both set: keep SLACK_BOT_TOKEN for "
+                    "a single-workspace install, or SLACK_CLIENT_ID/SECRET for OAuth installs"
+                )
+        else:
+            self.require("slack_bot_token")
+
+    @property
     def uses_openai(self) -> bool:
         return self.openai_api_key is not None
 
@@ -192,6 +221,8 @@ class Settings(BaseSettings):
 _WHY = {
     "slack_bot_token": "the bot token (xoxb-...) from your Slack app's OAuth & Permissions page",
     "slack_signing_secret": "the signing secret from your Slack app's Basic Information page",
+    "slack_client_id": "the Client ID from your Slack app's Basic Information page (OAuth)",
+    "slack_client_secret": "the Client Secret from your Slack app's Basic Information page",
     "slack_app_token": "Socket Mode needs an app-level token (xapp-...) with connections:write",
     "triage_channel": "the id of the internal channel where approval cards are posted (C...)",
 }

@@ -1,4 +1,5 @@
-"""The HTTP surface: `POST /slack/events`, `GET /healthz`, `GET /metrics`.
+"""The HTTP surface: `POST /slack/events`, `GET /healthz`, `GET /metrics`, and with OAuth
+`GET /slack/install` and `GET /slack/oauth_redirect`.
 
 Signatures are checked here before Bolt parses anything, so a bad or stale signature is a 401
 and a validly signed body that cannot be parsed is a 400 (plain Bolt would answer 500).
@@ -14,7 +15,7 @@ from typing import Any
 import structlog
 from flask import Flask, Response, jsonify, request
 from slack_bolt import App, BoltRequest
-from slack_bolt.adapter.flask.handler import to_flask_response
+from slack_bolt.adapter.flask.handler import SlackRequestHandler, to_flask_response
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import text
 
@@ -45,6 +46,14 @@ def create_web(bolt: App, deps: Deps) -> Flask:
         response = to_flask_response(bolt.dispatch(bolt_request))
         metrics.ACK_SECONDS.observe(time.perf_counter() - started)
         return response
+
+    if bolt.oauth_flow is not None:
+        oauth = SlackRequestHandler(bolt)  # Bolt runs the OAuth flow on these two paths
+
+        @web.get(bolt.oauth_flow.install_path)
+        @web.get(bolt.oauth_flow.redirect_uri_path)
+        def slack_oauth() -> Response:
+            return oauth.handle(request)  # type: ignore[no-any-return]
 
     @web.get("/healthz")
     def healthz() -> tuple[Response, int]:

@@ -26,6 +26,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from sandbox.slack_emulator_mixins import EventsMixin, InspectionMixin
 from sandbox.slack_methods_chat import react, unreact
 from sandbox.slack_methods_read import channel_object
+from sandbox.slack_oauth import OAuthServer
 from sandbox.slack_state import Caller, World
 from sandbox.slack_wsgi import Call, QuietRequestHandler, SlackApi
 
@@ -192,6 +193,17 @@ class SlackEmulator(InspectionMixin, EventsMixin):
     def add_token(self, token: str, team_id: str, user_id: str, bot_id: str | None = None) -> None:
         """Accept another token (e.g. a second workspace's bot, or a user token)."""
         self._world.add_token(token, team_id, user_id, bot_id)
+
+    def enable_oauth(
+        self, client_id: str, client_secret: str, *, token_lifetime: int | None = None
+    ) -> OAuthServer:
+        """Act as Slack's OAuth for one app: `/oauth/v2/authorize` and `oauth.v2.access`.
+
+        `token_lifetime` (seconds) turns token rotation on: tokens expire, refresh tokens come."""
+        oauth = OAuthServer(self._world, client_id, client_secret, token_lifetime)
+        self._api.oauth = oauth
+        self._api.extra_routes["/oauth/v2/authorize"] = oauth.authorize
+        return oauth
 
     def add_usergroup(self, group_id: str, handle: str, users: list[str]) -> dict:
         """Add a user group (``usergroups.users.list``); returns ``{id, handle, users}``."""

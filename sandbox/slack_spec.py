@@ -30,6 +30,8 @@ NEWER_THAN_SPEC: dict[str, set[str]] = {
     # `context.client` with team_id=context.team_id, so all calls made through Bolt's client
     # carry it (verified against slack_sdk 3.47 / slack_bolt 1.30).
     ALL_METHODS: {"team_id"},
+    # Token rotation (2021): slack_sdk's TokenRotator refreshes with these (and no `code`).
+    "oauth.v2.access": {"grant_type", "refresh_token"},
     # Message metadata (announced 2022-09): `metadata` = {"event_type", "event_payload"}.
     "chat.postMessage": {"metadata"},
     "chat.update": {"metadata"},

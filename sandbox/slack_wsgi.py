@@ -25,6 +25,7 @@ from sandbox.slack_args import decode_json_arguments
 from sandbox.slack_methods_chat import CHAT_METHODS, Handler, apply_response_url
 from sandbox.slack_methods_read import READ_METHODS
 from sandbox.slack_methods_views import VIEW_METHODS
+from sandbox.slack_oauth import OAuthServer
 from sandbox.slack_spec import check_call, known_method
 from sandbox.slack_state import Caller, SlackError, World
 
@@ -105,6 +106,7 @@ class SlackApi:
         self.latency: dict[str, float] = {}
         self.spec_violations: list[str] = []
         self.extra_routes: dict[str, Callable[[Request], Response]] = {}  # e.g. slack_page
+        self.oauth: OAuthServer | None = None  # SlackEmulator.enable_oauth
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
@@ -182,6 +184,8 @@ class SlackApi:
                     headers["Retry-After"] = "1"
                 body = {"ok": False, "error": fault.error}
                 return _json_response(body, fault.status, headers)
+        if method == "oauth.v2.access" and self.oauth is not None:
+            return self._oauth_access(request, args)
         status, answer, caller = self._dispatch(method, args, token)
         if answer.get("ok") and caller is not None and self.after_call is not None:
             try:
@@ -189,6 +193,25 @@ class SlackApi:
             except Exception:  # a hook must never break the API answer
                 logger.exception("after_call hook failed for %s", method)
         return _json_response(answer, status)
+
+    def _oauth_access(self, request: Request, args: dict[str, Any]) -> Response:
+        """oauth.v2.access: the app authenticates itself, not with a token."""
+        assert self.oauth is not None
+        violations = [
+            v
+            for v in check_call("oauth.v2.access", args)
+            if not (args.get("grant_type") == "refresh_token" and "'code'" in v)
+        ]  # the spec predates token rotation, whose refresh grant has no code
+        if violations:
+            with self._lock:
+                self.spec_violations.extend(violations)
+            if self.strict:
+                answer = {"ok": False, "error": "invalid_arguments"}
+                return _json_response({**answer, "response_metadata": {"messages": violations}})
+        try:
+            return _json_response({"ok": True, **self.oauth.access(request, args)})
+        except SlackError as error:
+            return _json_response({"ok": False, "error": error.error}, error.status)
 
     def _dispatch(
         self, method: str, args: dict[str, Any], token: str | None
@@ -200,6 +223,8 @@ class SlackApi:
             caller = world.tokens.get(token)
             if caller is None:
                 return 200, {"ok": False, "error": "invalid_auth"}, None
+            if self.oauth is not None and self.oauth.expired(token):
+                return 200, {"ok": False, "error": "token_expired"}, None
             violations = check_call(method, args)
             if violations:
                 with self._lock:

@@ -122,14 +122,10 @@ def backfill(
     """Learn from the last `days` of history; resumes an interrupted run of a channel."""
     started = time.monotonic()
     progress = progress or Silent()
-    slack = deps.slack
-    auth = _call(slack.auth_test)
-    ours = {auth.get("team_id"), auth.get("enterprise_id")} - {None, ""}
-    people = _People(slack, ours)
-    channels = [channel] if channel else shared_channels(slack)
+    channels = _channels(deps, channel)
     report = BackfillReport(channels=len(channels))
     pages = 0
-    for index, channel_id in enumerate(channels, 1):
+    for index, (channel_id, people) in enumerate(channels, 1):
         progress.channel(channel_id, index, len(channels))
         window = _window(deps, channel_id, days)
         try:
@@ -149,6 +145,33 @@ def backfill(
     report.seconds = time.monotonic() - started
     log.info("backfill.done", **report.__dict__)
     return report
+
+
+def _channels(deps: Deps, only: str | None) -> list[tuple[str, _People]]:
+    """Each channel to read, with the people of the workspace whose installation reads it."""
+    found: list[tuple[str, _People]] = []
+    for slack in deps.slack_clients.each():  # every workspace that installed the app
+        people = _people_of(slack)
+        if only is None:
+            found += [(channel_id, people) for channel_id in shared_channels(slack)]
+        elif _can_read(slack, only):
+            return [(only, people)]
+    if only is not None:  # no workspace can read it: the home one tries, and says why
+        return [(only, _people_of(deps.slack))]
+    return found
+
+
+def _people_of(slack: WebClient) -> _People:
+    auth = _call(slack.auth_test)
+    return _People(slack, {auth.get("team_id"), auth.get("enterprise_id")} - {None, ""})
+
+
+def _can_read(slack: WebClient, channel: str) -> bool:
+    try:
+        _call(slack.conversations_info, channel=channel)
+        return True
+    except SlackApiError:
+        return False
 
 
 def shared_channels(slack: WebClient) -> list[str]:
@@ -203,7 +226,7 @@ def _pages(
     cursor = window.cursor
     while True:
         page = _call(
-            deps.slack.conversations_history,
+            people.slack.conversations_history,
             channel=channel_id,
             oldest=window.oldest,
             latest=window.latest,
@@ -217,7 +240,7 @@ def _pages(
         for parent in messages:
             if not parent.get("reply_count") or not people.is_customer(parent):
                 continue
-            thread = _replies(deps.slack, channel_id, parent["ts"])
+            thread = _replies(people.slack, channel_id, parent["ts"])
             threads += 1
             seen += len(thread) - 1
             evidence += thread_evidence(channel_id, thread, people)

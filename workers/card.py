@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -142,8 +143,9 @@ def refresh_card_now(deps: Deps, request_id: int) -> None:
         request = session.get_one(Request, request_id)
         channel, answered = request.card_channel, request.state == RequestState.ANSWERED
         customer_channel, customer_ts = request.channel_id, request.ts
+        customer_slack = deps.slack_for(request.team_id, request.enterprise_id)
     if answered:  # ✅ whoever answered: an approved draft or a colleague in the thread
-        _mark_answered(deps, customer_channel, customer_ts)
+        _mark_answered(customer_slack, customer_channel, customer_ts)
     if card_ts is None or channel is None:
         return  # no card yet; the pipeline draws the current state when it posts one
     try:
@@ -153,10 +155,10 @@ def refresh_card_now(deps: Deps, request_id: int) -> None:
         raise
 
 
-def _mark_answered(deps: Deps, channel: str, ts: str) -> None:
+def _mark_answered(slack: WebClient, channel: str, ts: str) -> None:
     """Add ✅ to the customer's message; adding it twice is not an error (SPEC §6.1)."""
     try:
-        deps.slack.reactions_add(channel=channel, timestamp=ts, name=Reaction.ANSWERED)
+        slack.reactions_add(channel=channel, timestamp=ts, name=Reaction.ANSWERED)
     except SlackApiError as exc:
         if slack_error(exc) != "already_reacted":
             log.warning("reaction.failed", channel=channel, ts=ts, error=slack_error(exc))

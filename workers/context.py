@@ -27,6 +27,7 @@ from typing import Any
 import structlog
 from redis import Redis
 from redis.exceptions import RedisError
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 
@@ -44,8 +45,16 @@ _PAUSE_KEY = "triage:crm-pause"
 _PRIORITY_RANK = {"critical": 0, "urgent": 0, "high": 1, "medium": 2, "normal": 2, "low": 3}
 
 
-def gather_context(deps: Deps, *, channel_id: str, user_id: str) -> dict[str, Any]:
-    """The account context of a customer's request in a channel, or why there is none."""
+def gather_context(
+    deps: Deps,
+    *,
+    channel_id: str,
+    user_id: str,
+    team: tuple[str | None, str | None] = (None, None),
+) -> dict[str, Any]:
+    """The account context of a customer's request in a channel, or why there is none.
+
+    `team` is the (team, enterprise) whose installation sees the channel and its customer."""
     directory = deps.accounts
     if directory is None:
         return {"status": "unavailable", "reason": NO_CRM}
@@ -57,7 +66,7 @@ def gather_context(deps: Deps, *, channel_id: str, user_id: str) -> dict[str, An
     if paused:
         return {"status": "unavailable", "reason": paused}
     account_id = linked_account(deps, channel_id)
-    email = _customer_email(deps, user_id)
+    email = _customer_email(deps.slack_for(*team), user_id)
     try:
         account = directory.context(
             channel_id=channel_id, account_id=account_id, customer_email=email
@@ -246,10 +255,10 @@ def _clip(text: str, limit: int) -> str:
 
 
 # --- Slack look-ups -----------------------------------------------------------------------------
-def _customer_email(deps: Deps, user_id: str) -> str | None:
+def _customer_email(slack: WebClient, user_id: str) -> str | None:
     """The customer's email, for their Contact; Slack Connect may hide it (then None)."""
     try:
-        profile = deps.slack.users_info(user=user_id)["user"].get("profile") or {}
+        profile = slack.users_info(user=user_id)["user"].get("profile") or {}
     except SlackApiError as exc:
         log.warning("context.customer_lookup_failed", user=user_id, error=slack_error(exc))
         return None

@@ -82,12 +82,19 @@ def deliver_now(deps: Deps, outbox_id: int) -> str | None:
             .values(state=OutboxState.SENDING)
         )
         snapshot = _Snapshot(row)
+        request = session.get(Request, row.request_id) if row.request_id else None
+        if snapshot.kind in CUSTOMER_KINDS and request is not None:
+            # The customer's channel is answered by its own workspace's installation.
+            where = (request.team_id, request.enterprise_id)
+        else:
+            where = None
     try:
-        ts = _find_posted(deps.slack, snapshot) if snapshot.attempts > 1 else None
+        slack = deps.slack_for(*where) if where else deps.slack
+        ts = _find_posted(slack, snapshot) if snapshot.attempts > 1 else None
         if ts is None:
             if snapshot.kind not in CUSTOMER_KINDS:  # cards, escalations, notes: internal only
-                ensure_internal_channel(deps.slack, snapshot.channel_id)
-            ts = _post(deps.slack, snapshot)
+                ensure_internal_channel(slack, snapshot.channel_id)
+            ts = _post(slack, snapshot)
     except Exception as exc:  # release the lease and say why; RQ retries what can be retried
         _record_failure(deps, snapshot, owner, exc)
         raise
@@ -244,8 +251,9 @@ def _after_reply(deps: Deps, row: _Snapshot) -> None:
     with transaction(deps.sessions) as session:
         request = session.get_one(Request, row.request_id)
         channel, ts = request.channel_id, request.ts
+        slack = deps.slack_for(request.team_id, request.enterprise_id)
     try:
-        deps.slack.reactions_add(channel=channel, timestamp=ts, name=Reaction.ANSWERED)
+        slack.reactions_add(channel=channel, timestamp=ts, name=Reaction.ANSWERED)
     except SlackApiError as exc:
         if slack_error(exc) != "already_reacted":
             log.warning("reaction.failed", request_id=row.request_id, error=slack_error(exc))

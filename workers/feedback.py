@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from slack_sdk import WebClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -47,17 +48,18 @@ def apply_feedback(deps: Deps, event_row_id: int) -> str:
         if row is None or row.reason != PENDING or not row.payload:
             return "done already"
         event = dict(row.payload)
+        slack = deps.slack_for(row.team_id, row.enterprise_id)  # the event's workspace
     item = event.get("item") or {}
     value, user = feedback_value(str(event.get("reaction", ""))), str(event.get("user", ""))
     if reaction_name(str(event.get("reaction", ""))) in ASKS:
-        outcome = act_on(deps, event, _source(deps, user) == "internal")
+        outcome = act_on(deps, slack, event, _source(slack, user) == "internal")
         _settle(deps, event_row_id, outcome)
         return outcome
     answer = _answer(deps, item.get("channel"), item.get("ts"))
     if answer is None or value is None:
         _settle(deps, event_row_id, "not an answer the app posted")
         return "not an answer"
-    source = _source(deps, user)  # users.info: before the transaction, never inside it
+    source = _source(slack, user)  # users.info: before the transaction, never inside it
     with transaction(deps.sessions) as session:
         row = session.get(SlackEvent, event_row_id, with_for_update=True)
         if row is None or row.reason != PENDING:
@@ -104,12 +106,12 @@ def _settle(deps: Deps, event_row_id: int, reason: str) -> None:
             row.reason = reason
 
 
-def _source(deps: Deps, user: str) -> str:
+def _source(slack: WebClient, user: str) -> str:
     """ "customer" or "internal": is the person of the installing organisation?"""
-    info = deps.slack.users_info(user=user)["user"]
+    info = slack.users_info(user=user)["user"]
     team = info.get("team_id") or (info.get("profile") or {}).get("team")
     enterprise = (info.get("enterprise_user") or {}).get("enterprise_id")
-    return "internal" if installation_of(deps.slack).includes(team, enterprise) else "customer"
+    return "internal" if installation_of(slack).includes(team, enterprise) else "customer"
 
 
 def _latest_says_present(session: Session, row: SlackEvent, user: str, value: str) -> bool:

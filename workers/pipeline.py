@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import structlog
+from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import update
 
@@ -96,6 +97,7 @@ def _triage(deps: Deps, request_id: int) -> object:
         if not result.needs_reply and request.card_ts is None:
             request.state = RequestState.CLOSED
         channel, ts, closed = request.channel_id, request.ts, request.state == RequestState.CLOSED
+        where = (request.team_id, request.enterprise_id)  # the customer channel's workspace
     log.info(
         "request.triaged",
         request_id=request_id,
@@ -108,11 +110,12 @@ def _triage(deps: Deps, request_id: int) -> object:
     if closed:
         log.info("request.no_action", request_id=request_id)
         return _STOP
-    _react(deps, channel, ts, Reaction.SEEN)
+    slack = deps.slack_for(*where)
+    _react(slack, channel, ts, Reaction.SEEN)
     with transaction(deps.sessions) as session:
         request = session.get_one(Request, request_id)
         if request.permalink is None:
-            request.permalink = _permalink(deps, channel, ts)
+            request.permalink = _permalink(slack, channel, ts)
     return None
 
 
@@ -120,8 +123,9 @@ def _context(deps: Deps, request_id: int) -> object:
     with transaction(deps.sessions) as session:
         request = session.get_one(Request, request_id)
         channel_id, user_id = request.channel_id, request.user_id
+        team = (request.team_id, request.enterprise_id)
     try:  # no transaction open while the CRM answers (or times out)
-        context = gather_context(deps, channel_id=channel_id, user_id=user_id)
+        context = gather_context(deps, channel_id=channel_id, user_id=user_id, team=team)
     except Exception as exc:  # a bug, not the CRM: the card still goes out, saying so
         log.exception("context.failed", request_id=request_id)
         context = {"status": "unavailable", "reason": f"context failed ({type(exc).__name__})"}
@@ -237,17 +241,17 @@ def _set_stage(deps: Deps, request_id: int, stage: Stage) -> None:
         session.execute(update(Request).where(Request.id == request_id).values(stage=stage))
 
 
-def _react(deps: Deps, channel: str, ts: str, name: str) -> None:
+def _react(slack: WebClient, channel: str, ts: str, name: str) -> None:
     try:
-        deps.slack.reactions_add(channel=channel, timestamp=ts, name=name)
+        slack.reactions_add(channel=channel, timestamp=ts, name=name)
     except SlackApiError as exc:
         if slack_error(exc) != "already_reacted":
             log.warning("reaction.failed", channel=channel, ts=ts, error=slack_error(exc))
 
 
-def _permalink(deps: Deps, channel: str, ts: str) -> str | None:
+def _permalink(slack: WebClient, channel: str, ts: str) -> str | None:
     try:
-        return str(deps.slack.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
+        return str(slack.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
     except SlackApiError as exc:
         log.warning("permalink.failed", channel=channel, ts=ts, error=slack_error(exc))
         return None

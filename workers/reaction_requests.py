@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
+from slack_sdk import WebClient
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -36,7 +37,7 @@ log = structlog.get_logger(__name__)
 TICKET, MAG = "ticket", "mag"
 
 
-def act_on(deps: Deps, event: dict[str, Any], user_is_ours: bool) -> str:
+def act_on(deps: Deps, slack: WebClient, event: dict[str, Any], user_is_ours: bool) -> str:
     """Open or redraft the request for the message a 🎫 or 🔍 was put on."""
     if not user_is_ours:
         return "not one of ours"
@@ -52,10 +53,10 @@ def act_on(deps: Deps, event: dict[str, Any], user_is_ours: bool) -> str:
         ).first()
     if existing is not None:
         return _redo(deps, existing, user, str(event.get("reaction")))
-    message = _fetch(deps, channel, ts)
+    message = _fetch(slack, channel, ts)
     if message is None:
         return "message not found"
-    return _open(deps, installation_of(deps.slack), channel, message, user)
+    return _open(deps, installation_of(slack), channel, message, user)
 
 
 def _redo(deps: Deps, request_id: int, user: str, reaction: str) -> str:
@@ -120,13 +121,13 @@ def _open(
     return "opened"
 
 
-def _fetch(deps: Deps, channel: str, ts: str) -> dict[str, Any] | None:
+def _fetch(slack: WebClient, channel: str, ts: str) -> dict[str, Any] | None:
     """The message itself: channel history for a top-level one, its thread otherwise."""
-    found: list[dict[str, Any]] = deps.slack.conversations_history(
+    found: list[dict[str, Any]] = slack.conversations_history(
         channel=channel, latest=ts, oldest=ts, inclusive=True, limit=1
     ).get("messages", [])
     if not found:
-        found = deps.slack.conversations_replies(channel=channel, ts=ts, limit=200).get(
+        found = slack.conversations_replies(channel=channel, ts=ts, limit=200).get(
             "messages", []
         )
     return next((m for m in found if m.get("ts") == ts), None)

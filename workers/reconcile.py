@@ -16,10 +16,12 @@ from typing import Any
 
 import structlog
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from app.classify import Installation
 from app.deps import Deps
 from app.ingest import ingest_message
+from integrations.slack import slack_error
 from workers import runtime
 
 log = structlog.get_logger(__name__)
@@ -40,17 +42,27 @@ def reconcile(
     """Open requests for customer messages of the last `lookback` that never arrived."""
     now = now or datetime.now(UTC)
     oldest, latest = f"{(now - lookback).timestamp():.6f}", f"{(now - settle).timestamp():.6f}"
-    installation = installation_of(deps.slack)
     recovered = 0
-    for channel in _shared_channels(deps.slack):
-        for message in _history(deps.slack, channel, oldest, latest):
+    for slack in deps.slack_clients.each():  # every workspace that installed the app
+        try:
+            recovered += _reconcile_workspace(deps, slack, oldest, latest)
+        except SlackApiError as exc:  # one revoked workspace does not stop the others
+            log.warning("reconcile.workspace_failed", error=slack_error(exc))
+    log.info("reconcile.done", recovered=recovered)
+    return recovered
+
+
+def _reconcile_workspace(deps: Deps, slack: WebClient, oldest: str, latest: str) -> int:
+    installation = installation_of(slack)
+    recovered = 0
+    for channel in _shared_channels(slack):
+        for message in _history(slack, channel, oldest, latest):
             if message.get("reply_count") or message.get("subtype") == "thread_broadcast":
                 continue  # a conversation is already under way in its thread
             body = _envelope(channel, message, installation)
             if ingest_message(deps, body, installation).outcome in ("opened", "joined"):
                 log.info("reconcile.recovered", channel=channel, ts=message["ts"])
                 recovered += 1
-    log.info("reconcile.done", recovered=recovered)
     return recovered
 
 
@@ -65,7 +77,7 @@ def maybe_enqueue(deps: Deps) -> bool:
     return True
 
 
-@lru_cache(maxsize=4)
+@lru_cache(maxsize=256)
 def _identity(client_id: int, client: WebClient) -> Installation:
     auth = client.auth_test()
     return Installation(auth.get("team_id"), auth.get("enterprise_id"), auth.get("user_id"))

@@ -25,8 +25,9 @@ def register(app: App, deps: Deps) -> None:
 
     @app.event("reaction_added")
     @app.event("reaction_removed")
-    def on_reaction(body: dict[str, Any]) -> None:
-        ingest_reaction(deps, body)  # stored and queued; who reacted is resolved in a job
+    def on_reaction(body: dict[str, Any], context: BoltContext) -> None:
+        # Stored and queued; who reacted is resolved in a job.
+        ingest_reaction(deps, body, installation_of(context, body))
 
     @app.event("app_home_opened")
     def on_home_opened(event: dict[str, Any]) -> None:
