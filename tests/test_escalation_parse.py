@@ -28,3 +28,20 @@ def test_the_forms_of_the_command() -> None:
 def test_words_that_do_not_parse_say_why(text: str) -> None:
     with pytest.raises(EscalateUsageError):
         parse_escalate(text)
+
+
+def test_the_breach_post_ends_its_sentence_once() -> None:
+    from datetime import UTC, datetime
+
+    from app.blocks.escalation import build_sla_breach
+
+    text = build_sla_breach(
+        request_id=7,
+        channel_id="C1",
+        customer_id="U1",
+        summary="Webhooks fail on every delivery.",
+        permalink=None,
+        deadline=datetime(2026, 11, 21, 10, tzinfo=UTC),
+        tier="premium",
+    )["text"]
+    assert text.endswith("Webhooks fail on every delivery.") and ".." not in text

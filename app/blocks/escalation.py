@@ -181,7 +181,7 @@ def build_sla_breach(
 ) -> dict[str, Any]:
     """The breach post in ESCALATION_CHANNEL."""
     link = f" <{permalink}|View in channel>" if permalink else ""
-    what = f": {_plain(summary)}" if summary else ""
+    what = f": {_plain(summary).rstrip('.')}" if summary else ""  # the sentence ends once
     tier_text = f" ({tier} tier)" if tier else ""
     return {
         "text": _clip(
