@@ -177,6 +177,40 @@ def report(
 
 
 @cli.command()
+def purge(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would be purged; change nothing.")
+    ] = False,
+) -> None:
+    """Purge message and draft text older than RETENTION_DAYS now, keeping the numbers."""
+    from rich.console import Console
+    from rich.table import Column, Table
+
+    from integrations.store.db import create_db_engine, session_factory
+    from workers.retention import purge_expired_text
+
+    settings = _settings()
+    engine = create_db_engine(settings.database_url)
+    try:
+        result = purge_expired_text(
+            session_factory(engine), retention_days=settings.retention_days, dry_run=dry_run
+        )
+    finally:
+        engine.dispose()
+    console = Console()
+    console.print(
+        f"{'Would purge' if dry_run else 'Purged'} text older than {result.cutoff:%Y-%m-%d %H:%M}"
+        f" UTC (RETENTION_DAYS={result.retention_days}):"
+    )
+    table = Table("table", Column("rows", justify="right"))
+    for name, count in result.counts.items():
+        table.add_row(name, str(count))
+    table.add_section()
+    table.add_row("[bold]total[/]", str(result.total))
+    console.print(table)
+
+
+@cli.command()
 def sandbox(
     port: Annotated[int, typer.Option(help="Port for the emulator.")] = 8999,
     app_url: Annotated[

@@ -32,6 +32,7 @@ from workers import leases, runtime
 from workers.escalation import recover_escalations
 from workers.queues import new_job_id
 from workers.reconcile import maybe_enqueue as maybe_enqueue_reconcile
+from workers.retention import PurgeSchedule
 from workers.sla import recover_clocks
 
 log = structlog.get_logger(__name__)
@@ -160,7 +161,7 @@ def _sweep_outbox(deps: Deps, now: datetime) -> int:
 
 
 class Maintenance(threading.Thread):
-    """Beside the RQ worker: the lease heartbeat, and the sweeper on a timer."""
+    """Beside the RQ worker: the lease heartbeat, the sweeper on a timer, and retention."""
 
     def __init__(self, deps: Deps) -> None:
         super().__init__(name="triage-maintenance", daemon=True)
@@ -172,6 +173,7 @@ class Maintenance(threading.Thread):
         settings = self.deps.settings
         beat = settings.lease_seconds / 3
         next_sweep = time.monotonic()
+        retention = PurgeSchedule(self.deps)  # hourly, one worker at a time, in its own thread
         while not self.stopping.is_set():
             try:
                 leases.extend_all(self.deps.sessions, owner, settings.lease_seconds)
@@ -183,6 +185,7 @@ class Maintenance(threading.Thread):
                     report = sweep(self.deps)
                     recover_clocks(self.deps)  # SLA events a lost scheduled job never fired
                     recover_escalations(self.deps)
+                    retention.tick()
                     if report.requests or report.outbox:
                         log.info("sweeper.pass", requests=report.requests, outbox=report.outbox)
                 except Exception as exc:  # Redis or the database is down: try again next tick
