@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -68,3 +69,21 @@ def test_env_example_lists_every_setting() -> None:
     example = (REPO / ".env.example").read_text()
     missing = [name.upper() for name in Settings.model_fields if f"{name.upper()}=" not in example]
     assert missing == []
+
+
+def test_env_example_is_read_the_same_by_docker_and_by_the_app(tmp_path: Path) -> None:
+    """Docker's env_file, systemd's EnvironmentFile and `docker-compose` v1 take everything
+    after `=` literally, so a comment on a setting's line would become its value."""
+    from app.settings import Settings
+
+    example = (REPO / ".env.example").read_text()
+    inline = [
+        line
+        for line in example.splitlines()
+        if line.strip() and not line.startswith("#") and ("#" in line or line[0].isspace())
+    ]
+    assert inline == []
+    # Copied as .env, the example is the defaults (empty means unset).
+    copied = tmp_path / ".env"
+    copied.write_text(example)
+    assert Settings(_env_file=copied) == Settings(_env_file=None)  # type: ignore[call-arg]
