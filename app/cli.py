@@ -6,6 +6,7 @@ import logging
 import os
 import sys
 import tempfile
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -87,6 +88,10 @@ def socket() -> None:
 def worker(
     queues: Annotated[list[str] | None, typer.Option("--queues", help="Queues to work.")] = None,
     burst: Annotated[bool, typer.Option(help="Exit when the queues are empty.")] = False,
+    health_file: Annotated[
+        Path | None,
+        typer.Option(help="Touch this file after every sweep that reached the DB and Redis."),
+    ] = None,
 ) -> None:
     """Run an RQ worker (with the scheduler, the lease heartbeat and the sweeper)."""
     from workers.process import run_worker
@@ -95,7 +100,7 @@ def worker(
     settings.require_bot_tokens()
     settings.require("triage_channel")
     _refuse_shared_channels(settings)
-    run_worker(_deps(settings), queues=queues, burst=burst)
+    run_worker(_deps(settings), queues=queues, burst=burst, health_file=health_file)
 
 
 @cli.command()

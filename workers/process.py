@@ -8,6 +8,7 @@ and the sweeper on any live worker re-queues it. Scale with more processes (`--s
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import structlog
 from redis import Redis
@@ -31,13 +32,22 @@ class TriageWorker(SimpleWorker):
     max_connection_wait_time = 5.0
 
 
-def run_worker(deps: Deps, *, queues: list[str] | None = None, burst: bool = False) -> bool:
-    """Work the queues until stopped (or until empty with `burst`)."""
+def run_worker(
+    deps: Deps,
+    *,
+    queues: list[str] | None = None,
+    burst: bool = False,
+    health_file: Path | None = None,
+) -> bool:
+    """Work the queues until stopped (or until empty with `burst`).
+
+    `health_file` is touched every sweep that reached the database and Redis: a container
+    health check can test its age (docker-compose.yml does)."""
     runtime.install(deps)
     # The worker blocks on BLPOP, so its connection has no read timeout (RQ manages its own).
     connection = Redis.from_url(deps.settings.redis_url)
     names = queues or list(ALL_QUEUES)
-    maintenance = Maintenance(deps)
+    maintenance = Maintenance(deps, health_file=health_file)
     maintenance.start()
     try:
         while True:

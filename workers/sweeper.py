@@ -11,6 +11,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import structlog
 from sqlalchemy import and_, or_, select, update
@@ -163,9 +164,10 @@ def _sweep_outbox(deps: Deps, now: datetime) -> int:
 class Maintenance(threading.Thread):
     """Beside the RQ worker: the lease heartbeat, the sweeper on a timer, and retention."""
 
-    def __init__(self, deps: Deps) -> None:
+    def __init__(self, deps: Deps, *, health_file: Path | None = None) -> None:
         super().__init__(name="triage-maintenance", daemon=True)
         self.deps = deps
+        self.health_file = health_file  # touched after each pass that reached DB and Redis
         self.stopping = threading.Event()
 
     def run(self) -> None:
@@ -186,6 +188,8 @@ class Maintenance(threading.Thread):
                     recover_clocks(self.deps)  # SLA events a lost scheduled job never fired
                     recover_escalations(self.deps)
                     retention.tick()
+                    if self.health_file is not None:
+                        self.health_file.touch()
                     if report.requests or report.outbox:
                         log.info("sweeper.pass", requests=report.requests, outbox=report.outbox)
                 except Exception as exc:  # Redis or the database is down: try again next tick
