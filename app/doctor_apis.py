@@ -132,8 +132,12 @@ def _check_channel(
         )
     if settings.slack_bot_token is None and not settings.uses_oauth:
         return CheckResult(name, False, f"{channel} cannot be checked without SLACK_BOT_TOKEN")
+    from integrations.slack_installs import NotInstalled
+
     try:
         info: dict[str, Any] = _client(settings).conversations_info(channel=channel)["channel"]
+    except NotInstalled:
+        return CheckResult(name, False, f"{channel} cannot be checked before the app is installed")
     except SlackApiError as exc:
         return CheckResult(
             name,

@@ -184,8 +184,24 @@ def _installed_page(args: SuccessArgs) -> BoltResponse:
     return _page(200, body)
 
 
+# Bolt's failure reasons, in words for the admin looking at the page.
+_REASONS = {
+    "access_denied": "the install was cancelled on Slack's screen",
+    "invalid_browser": "this browser did not start the install here, or took too long: "
+    "start again from the install link",
+    "invalid_state": "the install link was used already or expired: start again",
+    "missing_code": "Slack sent no authorization code back: start again",
+    "invalid_code": "Slack did not accept the authorization code (check SLACK_CLIENT_ID, "
+    "SLACK_CLIENT_SECRET and SLACK_REDIRECT_URI)",
+    "storage_error": "the installation could not be saved (is the database migrated?)",
+}
+
+
 def _failed_page(args: FailureArgs) -> BoltResponse:
-    reason = str(args.error) if isinstance(args.error, InstallRefused) else args.reason
+    if isinstance(args.error, InstallRefused):
+        reason = str(args.error)
+    else:
+        reason = _REASONS.get(args.reason, args.reason)
     status = 403 if isinstance(args.error, InstallRefused) else args.suggested_status_code
     body = (
         "<h1>Support Triage was not installed</h1>"

@@ -269,3 +269,15 @@ def test_the_scopes_asked_for_are_the_manifests() -> None:
     assert manifest["oauth_config"]["scopes"]["bot"] == BOT_SCOPES
     events = manifest["settings"]["event_subscriptions"]["bot_events"]
     assert {"app_uninstalled", "tokens_revoked"} <= set(events)
+
+
+def test_a_callback_from_another_browser_is_refused_in_words(
+    database_url: str, redis_url: str
+) -> None:
+    with oauth_world(database_url, redis_url) as world:
+        start = requests.get(f"{world.url}/slack/install", allow_redirects=False)
+        approved = requests.get(start.headers["Location"] + f"&team={ORG}", allow_redirects=False)
+        forged = requests.get(approved.headers["Location"], allow_redirects=False)  # no cookie
+        assert forged.status_code == 400
+        assert "this browser did not start the install here" in forged.text
+        assert bots(world) == []
