@@ -16,9 +16,9 @@ pytestmark = pytest.mark.slow
 
 
 def start(world: World, health: Path, **env: str) -> subprocess.Popen[bytes]:
+    worker = [sys.executable, "-c", "from app.cli import main; main()", "worker"]
     return subprocess.Popen(
-        [sys.executable, "-c", "from app.cli import main; main()", "worker"]
-        + ["--health-file", str(health)],
+        [*worker, "--health-file", str(health)],
         env={**world.env, **env},
         cwd=REPO,
         stdout=subprocess.DEVNULL,
