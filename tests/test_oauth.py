@@ -26,7 +26,7 @@ from app.web import create_web
 from integrations.slack_installs import InstalledTokens
 from integrations.store.db import transaction
 from integrations.store.models import SLACK_BOTS, Request
-from sandbox.slack_events import message_envelope
+from sandbox.slack_events import envelope, message_envelope
 from sandbox.world import APPROVER, ORG, TOKEN, TRIAGE, build_emulator
 from tests.harness import REPO, SECRET, World, wait_for
 
@@ -153,6 +153,16 @@ def test_a_second_workspace_is_installed_and_answered_with_its_own_token(
         reply = world.replies_in(message["ts"], channel=HOOLI_CHANNEL)
         assert len(reply) == 1
         assert tokens_used(world, "chat.postMessage", channel=HOOLI_CHANNEL) == {eu_token}
+
+        # An EU colleague opens the app's Home in their workspace: published with its token.
+        world.emu.add_user("U0EVA", team_id=EU, name="eva", real_name="Eva (EU support)")
+        home = {"type": "app_home_opened", "user": "U0EVA", "channel": "D0EVA", "tab": "home"}
+        body = envelope(
+            {**home, "event_ts": "1.0"}, channel="D0EVA", installed_team_id=EU, bot_user_id=eu_bot
+        )
+        assert world.send(body)[0] == 200
+        world.drain()
+        assert tokens_used(world, "views.publish", user_id="U0EVA") == {eu_token}
 
 
 def test_a_workspace_outside_the_organisation_cannot_install(

@@ -19,15 +19,21 @@ from workers.report import build_report
 log = structlog.get_logger(__name__)
 
 
-def publish_home(*, user_id: str) -> None:
+def publish_home(
+    *, user_id: str, team_id: str | None = None, enterprise_id: str | None = None
+) -> None:
     """RQ job: render and publish `user_id`'s App Home."""
-    publish_home_now(runtime.current(), user_id)
+    publish_home_now(runtime.current(), user_id, team_id, enterprise_id)
 
 
-def publish_home_now(deps: Deps, user_id: str) -> None:
+def publish_home_now(
+    deps: Deps, user_id: str, team_id: str | None = None, enterprise_id: str | None = None
+) -> None:
+    """`team_id`/`enterprise_id`: the workspace where they opened it (OAuth installs)."""
     with transaction(deps.sessions) as session:
         data = home_data(session, user_id)
-    deps.slack.views_publish(user_id=user_id, view=build_home(data))
+    slack = deps.slack_for(team_id, enterprise_id) if team_id or enterprise_id else deps.slack
+    slack.views_publish(user_id=user_id, view=build_home(data))
     log.info("home.published", user=user_id, yours=len(data.yours), others=len(data.others))
 
 

@@ -97,10 +97,12 @@ class InlineQueues:
 
         self._submit(lambda deps: refresh_card_now(deps, request_id))
 
-    def enqueue_home(self, user_id: str) -> None:
+    def enqueue_home(
+        self, user_id: str, team_id: str | None = None, enterprise_id: str | None = None
+    ) -> None:
         from workers.home import publish_home_now
 
-        self._submit(lambda deps: publish_home_now(deps, user_id))
+        self._submit(lambda deps: publish_home_now(deps, user_id, team_id, enterprise_id))
 
     def enqueue_feedback(self, event_row_id: int) -> None:
         from workers.feedback import apply_feedback

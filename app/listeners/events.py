@@ -30,11 +30,12 @@ def register(app: App, deps: Deps) -> None:
         ingest_reaction(deps, body, installation_of(context, body))
 
     @app.event("app_home_opened")
-    def on_home_opened(event: dict[str, Any]) -> None:
+    def on_home_opened(event: dict[str, Any], body: dict[str, Any], context: BoltContext) -> None:
         if event.get("tab", "home") != "home":
             return
-        try:
-            deps.queues.enqueue_home(str(event["user"]))  # views.publish happens in a job
+        where = installation_of(context, body)
+        try:  # views.publish happens in a job, through the workspace it was opened in
+            deps.queues.enqueue_home(str(event["user"]), where.team_id, where.enterprise_id)
         except Exception as exc:  # the Home shows its last published state meanwhile
             log.warning("enqueue.failed", what="app home", error=str(exc))
 
