@@ -107,7 +107,7 @@ def classify_message(body: dict[str, Any], installation: Installation) -> Classi
         user=user,
         user_team=author_team,
         text=inner.get("text") or "",
-        files=[_file_summary(f) for f in inner.get("files") or []],
+        files=[file_summary(f) for f in inner.get("files") or []],
     )
     if installation.includes(author_team, author_enterprise):
         if common["thread_ts"] and common["thread_ts"] != ts:
@@ -116,6 +116,7 @@ def classify_message(body: dict[str, Any], installation: Installation) -> Classi
     return Classified(EventKind.CUSTOMER, "external author", **common)  # type: ignore[arg-type]
 
 
-def _file_summary(f: dict[str, Any]) -> dict[str, Any]:
+def file_summary(f: dict[str, Any]) -> dict[str, Any]:
+    """What is kept of a Slack file object: enough to name it, show it and download it."""
     keep = ("id", "name", "title", "mimetype", "filetype", "permalink", "url_private", "size")
     return {k: f[k] for k in keep if k in f}

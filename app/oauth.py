@@ -49,6 +49,7 @@ BOT_SCOPES = [
     "users:read.email",
     "commands",
     "usergroups:read",
+    "files:read",
 ]
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"

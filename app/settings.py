@@ -73,6 +73,8 @@ class Settings(BaseSettings):
     openai_model: str = "gpt-4o-mini"
     openai_timeout_seconds: float = Field(default=20.0, gt=0)
     openai_max_retries: int = Field(default=2, ge=0)
+    # Screenshots go to the model as images; redaction cannot mask what an image shows.
+    model_reads_images: bool = True
 
     # Salesforce
     salesforce_instance_url: str | None = None

@@ -18,7 +18,12 @@ T = TypeVar("T", bound=BaseModel)
 
 
 class ModelUnavailable(Exception):
-    """The model gave no usable answer; `str(exc)` says why, in words for the card."""
+    """The model gave no usable answer; `str(exc)` says why, in words for the card, and
+    `status` is the API's HTTP status when it answered with an error."""
+
+    def __init__(self, reason: str, *, status: int | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
 
 
 class LanguageModel(Protocol):
@@ -59,7 +64,9 @@ class OpenAIModel:
         except openai.RateLimitError:
             raise ModelUnavailable("OpenAI kept answering 429 (rate limited)") from None
         except openai.APIStatusError as exc:
-            raise ModelUnavailable(f"OpenAI answered HTTP {exc.status_code}") from None
+            raise ModelUnavailable(
+                f"OpenAI answered HTTP {exc.status_code}", status=exc.status_code
+            ) from None
         except openai.APIConnectionError:
             raise ModelUnavailable("could not reach the model's API") from None
         except (openai.LengthFinishReasonError, openai.ContentFilterFinishReasonError) as exc:

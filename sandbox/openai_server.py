@@ -5,12 +5,19 @@ Speaks the Chat Completions wire format (`POST /v1/chat/completions`, structured
 assert what was (and was not) sent, and injects faults: HTTP errors with OpenAI's error body,
 429 with `Retry-After`, and hangs longer than the client's timeout.
 
+Content may be a string or a list of parts (`text`, `image_url`); images are checked as OpenAI
+checks them (user turns only; PNG, JPEG, GIF or WebP; a data URL must decode) and refused with
+400 like OpenAI's, or refused outright by a text-only model (`vision=False`). `sent_images`
+decodes what a request carried, for tests to assert on.
+
 The answers are deterministic and simple: a triage from the app's own offline rules, and a
 draft that restates the question and quotes the first grounding example it was given.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import threading
 import time
@@ -42,8 +49,10 @@ class OpenAIServer:
         *,
         api_key: str | None = None,
         models: tuple[str, ...] = ("gpt-4o-mini", "gpt-4o"),
+        vision: bool = True,
     ) -> None:
         self.responder = responder or default_responder
+        self.vision = vision  # False: a text-only model, which answers 400 to any image
         self.api_key = api_key  # when set, other keys get OpenAI's 401
         self.models = models
         self._lock = threading.Lock()
@@ -115,6 +124,10 @@ class OpenAIServer:
             return _error(400, "invalid JSON", "invalid_request_error")(environ, start_response)
         with self._lock:
             self._requests.append(body)
+        problem = _check_images(body, vision=self.vision)
+        if problem:
+            return _error(400, problem, "invalid_request_error")(environ, start_response)
+        with self._lock:
             fault = self._faults[0] if self._faults else None
             if fault is not None:
                 fault.times -= 1
@@ -164,10 +177,75 @@ def _error(status: int, message: str, code: str, headers: dict[str, str] | None 
     )
 
 
+@dataclass(frozen=True)
+class SentImage:
+    """An image part of a request: which message carried it, its type and its bytes."""
+
+    message: int  # index in `messages`
+    role: str
+    mimetype: str
+    data: bytes
+
+
+_IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
+
+
+def sent_images(body: dict[str, Any]) -> list[SentImage]:
+    """The data-URL images of a recorded request body, in order."""
+    found = []
+    for index, message in enumerate(body.get("messages", [])):
+        content = message.get("content")
+        for part in content if isinstance(content, list) else []:
+            url = str((part.get("image_url") or {}).get("url", ""))
+            if part.get("type") == "image_url" and url.startswith("data:"):
+                header, _, data = url[len("data:") :].partition(",")
+                found.append(
+                    SentImage(
+                        index,
+                        str(message.get("role")),
+                        header.split(";")[0],
+                        base64.b64decode(data),
+                    )
+                )
+    return found
+
+
+def _check_images(body: dict[str, Any], *, vision: bool) -> str | None:
+    """What OpenAI would refuse in the request's content parts (None: nothing)."""
+    for message in body.get("messages", []):
+        content = message.get("content")
+        for part in content if isinstance(content, list) else []:
+            if part.get("type") == "text":
+                continue
+            if part.get("type") != "image_url":
+                return f"Invalid content part type: {part.get('type')!r}"
+            if not vision:
+                return "Invalid content type. image_url is only supported by certain models."
+            if message.get("role") != "user":
+                return (
+                    "Image URLs are only allowed for messages with role 'user', but this "
+                    f"message with role '{message.get('role')}' contains an image URL."
+                )
+            url = str((part.get("image_url") or {}).get("url", ""))
+            if not url.startswith("data:"):
+                continue  # an https URL: OpenAI fetches it; not checked here
+            header, _, data = url[len("data:") :].partition(",")
+            if header.split(";")[0] not in _IMAGE_TYPES or not header.endswith(";base64"):
+                return "You uploaded an unsupported image. Use png, jpeg, gif or webp."
+            try:
+                base64.b64decode(data, validate=True)
+            except (binascii.Error, ValueError):
+                return "Invalid image data: the data URL is not valid base64."
+    return None
+
+
 def last_user_text(body: dict[str, Any]) -> str:
+    """The text of the last user turn (its text parts, when it has images too)."""
     users = [m for m in body.get("messages", []) if m.get("role") == "user"]
     content = users[-1].get("content", "") if users else ""
-    return content if isinstance(content, str) else json.dumps(content)
+    if isinstance(content, str):
+        return content
+    return "\n".join(str(p.get("text", "")) for p in content if p.get("type") == "text")
 
 
 def default_responder(schema: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -190,6 +268,9 @@ def default_responder(schema: str, body: dict[str, Any]) -> dict[str, Any]:
                 "Thanks for the details. We're checking this now and will follow up in this thread."
             )
         )
+        seen = [i for i in sent_images(body) if i.role == "user"]
+        if seen:  # shows in tests that the images arrived where a model reads them
+            reply += f" I can see the {len(seen)} image(s) you shared."
         return {
             "reply": reply,
             "confidence": 0.8 if example else 0.4,

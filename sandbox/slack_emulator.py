@@ -237,7 +237,9 @@ class SlackEmulator(InspectionMixin, EventsMixin):
         """Store a message as if ``user`` typed it in Slack; returns the stored message.
 
         ``ts`` posts it in the past (history for ``triage backfill``); post a channel's past
-        messages oldest first, before any live ones, so history keeps Slack's order."""
+        messages oldest first, before any live ones, so history keeps Slack's order. A file
+        with ``content`` (bytes) and ``mimetype`` is hosted: its ``url_private`` serves it to
+        a bot token of the channel (``sandbox.slack_files``)."""
         world = self._world
         with world.lock:
             world.channel(channel)
@@ -254,11 +256,14 @@ class SlackEmulator(InspectionMixin, EventsMixin):
             }
             if text:
                 message["blocks"] = [_rich_text_block(text)]
-            if files:
+            if files:  # a file with "content" is hosted and downloadable (sandbox.slack_files)
                 message["files"] = [
-                    {"id": world.next_id("F"), **file, "user": user} for file in files
+                    self._api.files.host(channel, user, file)
+                    if "content" in file
+                    else {"id": world.next_id("F"), **file, "user": user}
+                    for file in files
                 ]
-                message["upload"] = False
+                message["upload"] = "content" in files[0]
             if thread_ts:
                 message["thread_ts"] = world.thread_root(channel, thread_ts)
             world.store(channel, message)

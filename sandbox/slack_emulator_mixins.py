@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 from sandbox.slack_events import bot_message_envelope, deliver, message_envelope
+from sandbox.slack_files import Download
 from sandbox.slack_state import Caller, World
 from sandbox.slack_wsgi import Call, Fault, SlackApi
 
@@ -115,6 +116,10 @@ class InspectionMixin:
         with self._world.lock:
             return copy.deepcopy(self._world.view_log)
 
+    def downloads(self) -> list[Download]:
+        """Requests for hosted files' bytes (``url_private``), oldest first, with their token."""
+        return self._api.files.recorded()
+
     @property
     def spec_violations(self) -> list[str]:
         """Spec violations seen so far (refused in strict mode, only recorded otherwise)."""
@@ -140,6 +145,11 @@ class InspectionMixin:
         if status == 429 and error == "internal_error":
             error = "ratelimited"
         self._api.add_fault(method, Fault(error, status, retry_after, times, delay))
+
+    def fail_download(self, status: int = 500, *, times: int = 1, delay: float = 0.0) -> None:
+        """Make the next ``times`` file downloads answer ``status`` after ``delay`` seconds
+        (``status=200`` with a delay: a slow download that then succeeds)."""
+        self._api.files.fail(status, times, delay)
 
     def set_latency(self, method: str, seconds: float) -> None:
         """Make every call of ``method`` sleep first (0 to clear); it still takes effect."""

@@ -4,7 +4,8 @@
 token in ``Authorization: Bearer`` or a ``token`` argument, arguments in the query string, a
 form body (urlencoded or multipart) or a JSON body. It records every call, applies injected
 faults and latency, checks arguments against the spec, then dispatches to the handlers.
-It also serves ``/response_url/<name>`` (Slack's interactivity response URLs).
+It also serves ``/response_url/<name>`` (Slack's interactivity response URLs) and hosted
+files at ``/files-pri/...`` (``sandbox.slack_files``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from werkzeug.serving import WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
 from sandbox.slack_args import decode_json_arguments
+from sandbox.slack_files import FILES_PREFIX, SIGN_IN, FileStore
 from sandbox.slack_methods_chat import CHAT_METHODS, Handler, apply_response_url
 from sandbox.slack_methods_read import READ_METHODS
 from sandbox.slack_methods_views import VIEW_METHODS
@@ -107,6 +109,8 @@ class SlackApi:
         self.spec_violations: list[str] = []
         self.extra_routes: dict[str, Callable[[Request], Response]] = {}  # e.g. slack_page
         self.oauth: OAuthServer | None = None  # SlackEmulator.enable_oauth
+        self.files = FileStore(world)
+        self.handlers: dict[str, Handler] = {**HANDLERS, "files.info": self.files.files_info}
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict, start_response: Callable) -> Any:
@@ -117,6 +121,9 @@ class SlackApi:
             response = self.api_call(path[len("/api/") :], request)
         elif path.startswith("/response_url/") and request.method == "POST":
             response = self.response_url_post(path[len("/response_url/") :], request)
+        elif path.startswith(FILES_PREFIX) or path == SIGN_IN:
+            expired = self.oauth.expired if self.oauth is not None else None
+            response = self.files.serve(request, expired)
         elif path in self.extra_routes:
             response = self.extra_routes[path](request)
         elif path in ("/", "/_sandbox/messages"):
@@ -236,7 +243,7 @@ class SlackApi:
                     error = {"messages": violations}
                     answer = {"ok": False, "error": "invalid_arguments"}
                     return 200, {**answer, "response_metadata": error}, caller
-            handler = HANDLERS.get(method)
+            handler = self.handlers.get(method)
             if handler is None:
                 note = f"[sandbox] {method} is not emulated"
                 answer = {"ok": False, "error": "unknown_method"}

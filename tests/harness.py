@@ -72,9 +72,12 @@ class World:
         retry_num: int | None = None,
         team: str = CUSTOMER_TEAM,
         shared: bool = True,
+        files: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        """Post as a person in the emulator and deliver the event; returns the envelope."""
-        message = self.emu.post_as_user(channel, user, text, thread_ts=thread_ts)
+        """Post as a person in the emulator and deliver the event; returns the envelope.
+
+        `files`: see `SlackEmulator.post_as_user` (with `content`, Slack serves the bytes)."""
+        message = self.emu.post_as_user(channel, user, text, thread_ts=thread_ts, files=files)
         body = self.envelope(message, channel=channel, team=team, shared=shared)
         status, _ = self.send(body, retry_num=retry_num)
         assert status == 200, status

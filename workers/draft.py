@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from integrations.llm import LanguageModel, ModelUnavailable
+from workers.attachments import Attachments, Unseen
 from workers.prompt import ThreadMessage, draft_prompt
 from workers.redaction import redact
 from workers.retrieval import Grounding
@@ -42,6 +43,9 @@ class DraftJob:
     triage: Triage
     context: dict[str, Any] | None
     grounding: Grounding
+    # The request's files; the images in it are downloaded only when a model will read them.
+    attachments: Attachments = field(default_factory=Attachments)
+    workspace: tuple[str | None, str | None] = (None, None)  # (team, enterprise) of the channel
 
 
 @dataclass(frozen=True)
@@ -55,11 +59,26 @@ class Drafted:
 def write_draft(llm: LanguageModel | None, job: DraftJob) -> Drafted:
     """The model's draft, checked; the offline draft without a model; never an exception."""
     if llm is None:
-        return draft_offline(job)
-    prompt = draft_prompt(thread=job.thread, context=job.context, grounding=job.grounding)
+        return draft_offline(job)  # it reads no images, so the card says nothing about them
+    files, images, unseen = job.attachments.files, job.attachments.images, job.attachments.unseen
+    prompt = draft_prompt(
+        thread=job.thread, context=job.context, grounding=job.grounding, files=files, images=images
+    )
     masked = prompt.masked_summary()
     try:
-        answer = llm.parse(prompt.messages, DraftResult)
+        try:
+            answer = llm.parse(prompt.messages, DraftResult)
+        except ModelUnavailable as exc:
+            if not images or exc.status != 400:
+                raise
+            # A model (or an OpenAI-compatible endpoint) that takes no images: draft without.
+            why = f"the model refused images: {exc}"
+            unseen += tuple(Unseen(image.name, why) for image in images)
+            images = ()
+            prompt = draft_prompt(
+                thread=job.thread, context=job.context, grounding=job.grounding, files=files
+            )
+            answer = llm.parse(prompt.messages, DraftResult)
     except ModelUnavailable as exc:
         return Drafted(
             "",
@@ -68,8 +87,10 @@ def write_draft(llm: LanguageModel | None, job: DraftJob) -> Drafted:
             "the reply with Edit.",
             {"error": str(exc), "masked": masked},
         )
-    flags = check_draft(answer.reply, job)
+    flags = check_draft(answer.reply, job) + [u.describe() for u in unseen]
     note = f"Drafted by {llm.name} · confidence {answer.confidence:.0%}"
+    if images:
+        note += " · it saw " + ", ".join(image.name for image in images)
     if answer.needs_expert:
         note += " · the model thinks an expert should check this"
     if answer.sources:
@@ -87,6 +108,8 @@ def write_draft(llm: LanguageModel | None, job: DraftJob) -> Drafted:
             "flags": flags,
             "masked": masked,
             "model": llm.name,
+            "images": [image.file_id for image in images],
+            "unseen": [{"name": u.name, "reason": u.reason} for u in unseen],
         },
     )
 

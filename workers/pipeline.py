@@ -10,6 +10,7 @@ A stage that fails degrades its part of the card and says why; it never stops th
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import structlog
 from slack_sdk import WebClient
@@ -23,6 +24,7 @@ from integrations.slack import slack_error
 from integrations.store.db import transaction
 from integrations.store.models import Draft, DraftStatus, Request, RequestState, Stage
 from workers import leases, runtime
+from workers.attachments import Attachments, customer_files, read_images
 from workers.card import publish_card, refresh_card_now
 from workers.context import gather_context
 from workers.draft import DraftJob, write_draft
@@ -138,6 +140,9 @@ def _draft(deps: Deps, request_id: int) -> object:
     job = _draft_job(deps, request_id)
     if job is None:
         return None  # already decided: a late edit does not replace an approved reply
+    if deps.llm is not None:  # only a model reads images: download them, outside a transaction
+        files = job.attachments.files
+        job = replace(job, attachments=read_images(deps, files, job.workspace))
     drafted = write_draft(deps.llm, job)  # no transaction open while the model writes
     with transaction(deps.sessions) as session:
         request = session.get_one(Request, request_id)
@@ -196,6 +201,8 @@ def _draft_job(deps: Deps, request_id: int) -> DraftJob | None:
             ),
             context=request.context,
             grounding=grounding,
+            attachments=Attachments(customer_files(request.messages)),
+            workspace=(request.team_id, request.enterprise_id),
         )
 
 
