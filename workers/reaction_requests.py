@@ -127,7 +127,5 @@ def _fetch(slack: WebClient, channel: str, ts: str) -> dict[str, Any] | None:
         channel=channel, latest=ts, oldest=ts, inclusive=True, limit=1
     ).get("messages", [])
     if not found:
-        found = slack.conversations_replies(channel=channel, ts=ts, limit=200).get(
-            "messages", []
-        )
+        found = slack.conversations_replies(channel=channel, ts=ts, limit=200).get("messages", [])
     return next((m for m in found if m.get("ts") == ts), None)
