@@ -26,15 +26,21 @@ class Change(StrEnum):
 
 @dataclass(frozen=True)
 class Installation:
-    """The organisation that installed the app: whoever is in it is one of us."""
+    """The organisation that installed the app: whoever is in it is one of us.
+
+    `also`: with OAuth installs, the organisation's other workspaces and Grid organisations
+    (every installation of this deployment): their people are ours too, not customers."""
 
     team_id: str | None
     enterprise_id: str | None = None
     bot_user_id: str | None = None
+    also: frozenset[str] = frozenset()
 
     def includes(self, team: str | None, enterprise: str | None = None) -> bool:
-        ours = {t for t in (self.team_id, self.enterprise_id) if t}
-        return bool(team and team in ours) or bool(enterprise and enterprise == self.enterprise_id)
+        ours = {t for t in (self.team_id, self.enterprise_id) if t} | self.also
+        return bool(team and team in ours) or bool(
+            enterprise and (enterprise == self.enterprise_id or enterprise in self.also)
+        )
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,7 @@ BOT_SCOPES = [
     "usergroups:read",
     "files:read",
 ]
+ORGANISATION = "triage_organisation"  # AuthorizeResult key: every installed team/enterprise
 INSTALL_PATH = "/slack/install"
 REDIRECT_PATH = "/slack/oauth_redirect"
 STATE_SECONDS = 600
@@ -163,7 +164,7 @@ class InstalledAuthorize(Authorize):
         except NotInstalled:
             log.warning("slack.not_installed", team_id=team_id, enterprise_id=enterprise_id)
             return None  # Bolt answers "not authorized" and nothing runs
-        return AuthorizeResult(
+        result = AuthorizeResult(
             enterprise_id=enterprise_id,
             team_id=team_id,
             bot_user_id=bot.bot_user_id,
@@ -172,6 +173,10 @@ class InstalledAuthorize(Authorize):
             bot_scopes=bot.bot_scopes,
             user_id=user_id,
         )
+        # The other workspaces of this deployment are the same organisation: their people
+        # posting in a shared channel are colleagues, not customers (app/listeners/people.py).
+        result[ORGANISATION] = self.tokens.organisation()
+        return result
 
 
 def _installed_page(args: SuccessArgs) -> BoltResponse:

@@ -60,6 +60,10 @@ class SlackClients(Protocol):
         """One client per installation: for reading every workspace's shared channels."""
         ...
 
+    def organisation(self) -> frozenset[str]:
+        """Every installed workspace and Grid organisation id (OAuth); empty for one token."""
+        ...
+
 
 class SingleToken:
     """`SLACK_BOT_TOKEN`: one workspace, one client for everything."""
@@ -75,6 +79,9 @@ class SingleToken:
 
     def each(self) -> Iterator[WebClient]:
         yield self.client
+
+    def organisation(self) -> frozenset[str]:
+        return frozenset()  # auth.test's team and enterprise say it all
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,7 @@ class InstalledTokens:
         self._cache: dict[tuple[str | None, str | None], _Cached] = {}
         self._clients: dict[str, WebClient] = {}
         self._home: tuple[tuple[str | None, str | None] | None, float] = (None, 0.0)
+        self._organisation: tuple[frozenset[str], float] = (frozenset(), -CACHE_SECONDS)
         self._lock = threading.Lock()
 
     # -- the SlackClients interface ------------------------------------------------------
@@ -126,11 +134,21 @@ class InstalledTokens:
             except NotInstalled:  # uninstalled while we were reading
                 continue
 
+    def organisation(self) -> frozenset[str]:
+        with self._lock:
+            ids, read_at = self._organisation
+        if time.monotonic() - read_at >= CACHE_SECONDS:
+            ids = frozenset(i for where in self.installed() for i in where if i)
+            with self._lock:
+                self._organisation = (ids, time.monotonic())
+        return ids
+
     def forget(self) -> None:
         """Drop cached tokens (after an install or uninstall in this process)."""
         with self._lock:
             self._cache.clear()
             self._home = (None, 0.0)
+            self._organisation = (frozenset(), -CACHE_SECONDS)
 
     # -- lookups -------------------------------------------------------------------------
 

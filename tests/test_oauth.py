@@ -124,7 +124,7 @@ def test_a_second_workspace_is_installed_and_answered_with_its_own_token(
             "ext-hooli",
             is_ext_shared=True,
             connected_team_ids=[EU, HOOLI],
-            members=[eu_bot, HANK],
+            members=[eu_bot, HANK, APPROVER],
         )
         message = world.emu.post_as_user(HOOLI_CHANNEL, HANK, "How do I rotate my API key?")
         body = message_envelope(
@@ -153,6 +153,21 @@ def test_a_second_workspace_is_installed_and_answered_with_its_own_token(
         reply = world.replies_in(message["ts"], channel=HOOLI_CHANNEL)
         assert len(reply) == 1
         assert tokens_used(world, "chat.postMessage", channel=HOOLI_CHANNEL) == {eu_token}
+
+        # Amy, of the *other* workspace of the same company, posts in the channel: one of us,
+        # not a customer, though the EU installation saw her message arrive from outside.
+        note = world.emu.post_as_user(HOOLI_CHANNEL, APPROVER, "Hank, I'm looping in EU support")
+        body = message_envelope(
+            note,
+            channel=HOOLI_CHANNEL,
+            installed_team_id=EU,
+            bot_user_id=eu_bot,
+            is_ext_shared_channel=True,
+            author_team_id=ORG,
+        )
+        assert world.send(body)[0] == 200
+        with transaction(world.deps.sessions) as session:
+            assert session.scalar(select(func.count()).select_from(Request)) == 1
 
         # An EU colleague opens the app's Home in their workspace: published with its token.
         world.emu.add_user("U0EVA", team_id=EU, name="eva", real_name="Eva (EU support)")

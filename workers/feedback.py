@@ -49,17 +49,18 @@ def apply_feedback(deps: Deps, event_row_id: int) -> str:
             return "done already"
         event = dict(row.payload)
         slack = deps.slack_for(row.team_id, row.enterprise_id)  # the event's workspace
+    organisation = deps.slack_clients.organisation()
     item = event.get("item") or {}
     value, user = feedback_value(str(event.get("reaction", ""))), str(event.get("user", ""))
     if reaction_name(str(event.get("reaction", ""))) in ASKS:
-        outcome = act_on(deps, slack, event, _source(slack, user) == "internal")
+        outcome = act_on(deps, slack, event, _source(slack, user, organisation) == "internal")
         _settle(deps, event_row_id, outcome)
         return outcome
     answer = _answer(deps, item.get("channel"), item.get("ts"))
     if answer is None or value is None:
         _settle(deps, event_row_id, "not an answer the app posted")
         return "not an answer"
-    source = _source(slack, user)  # users.info: before the transaction, never inside it
+    source = _source(slack, user, organisation)  # users.info: never inside the transaction
     with transaction(deps.sessions) as session:
         row = session.get(SlackEvent, event_row_id, with_for_update=True)
         if row is None or row.reason != PENDING:
@@ -106,12 +107,13 @@ def _settle(deps: Deps, event_row_id: int, reason: str) -> None:
             row.reason = reason
 
 
-def _source(slack: WebClient, user: str) -> str:
+def _source(slack: WebClient, user: str, organisation: frozenset[str]) -> str:
     """ "customer" or "internal": is the person of the installing organisation?"""
     info = slack.users_info(user=user)["user"]
     team = info.get("team_id") or (info.get("profile") or {}).get("team")
     enterprise = (info.get("enterprise_user") or {}).get("enterprise_id")
-    return "internal" if installation_of(slack).includes(team, enterprise) else "customer"
+    ours = installation_of(slack, organisation)
+    return "internal" if ours.includes(team, enterprise) else "customer"
 
 
 def _latest_says_present(session: Session, row: SlackEvent, user: str, value: str) -> bool:

@@ -56,7 +56,9 @@ def act_on(deps: Deps, slack: WebClient, event: dict[str, Any], user_is_ours: bo
     message = _fetch(slack, channel, ts)
     if message is None:
         return "message not found"
-    return _open(deps, installation_of(slack), channel, message, user)
+    return _open(
+        deps, installation_of(slack, deps.slack_clients.organisation()), channel, message, user
+    )
 
 
 def _redo(deps: Deps, request_id: int, user: str, reaction: str) -> str:

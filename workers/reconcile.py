@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -53,7 +54,7 @@ def reconcile(
 
 
 def _reconcile_workspace(deps: Deps, slack: WebClient, oldest: str, latest: str) -> int:
-    installation = installation_of(slack)
+    installation = installation_of(slack, deps.slack_clients.organisation())
     recovered = 0
     for channel in _shared_channels(slack):
         for message in _history(slack, channel, oldest, latest):
@@ -83,9 +84,10 @@ def _identity(client_id: int, client: WebClient) -> Installation:
     return Installation(auth.get("team_id"), auth.get("enterprise_id"), auth.get("user_id"))
 
 
-def installation_of(client: WebClient) -> Installation:
-    """Who installed the app, from auth.test (asked once per process)."""
-    return _identity(id(client), client)
+def installation_of(client: WebClient, also: frozenset[str] = frozenset()) -> Installation:
+    """Who installed the app, from auth.test (asked once per process); `also`: the
+    organisation's other installations (`SlackClients.organisation()`)."""
+    return replace(_identity(id(client), client), also=also)
 
 
 def _shared_channels(client: WebClient) -> Iterator[str]:

@@ -7,6 +7,7 @@ from typing import Any
 from slack_bolt import BoltContext
 
 from app.classify import Installation, installation_from_body
+from app.oauth import ORGANISATION
 
 
 def installation_of(context: BoltContext, body: dict[str, Any]) -> Installation:
@@ -17,7 +18,8 @@ def installation_of(context: BoltContext, body: dict[str, Any]) -> Installation:
     """
     auth = context.authorize_result
     if auth is not None and (auth.team_id or auth.enterprise_id):
-        return Installation(auth.team_id, auth.enterprise_id, auth.bot_user_id)
+        also = frozenset(auth.get(ORGANISATION) or ())  # OAuth: every installation's ids
+        return Installation(auth.team_id, auth.enterprise_id, auth.bot_user_id, also)
     return installation_from_body(body)
 
 
