@@ -224,6 +224,9 @@ def sandbox(
     signing_secret: Annotated[str, typer.Option(help="The secret the app verifies with.")] = (
         "sandbox-signing-secret"
     ),
+    oauth: Annotated[
+        bool, typer.Option(help="Act as Slack's OAuth too: try /slack/install by hand.")
+    ] = False,
 ) -> None:
     """Run the local Slack emulator (a developer tool) with a page to post as customers."""
     import time
@@ -234,10 +237,18 @@ def sandbox(
     emu = build_emulator(port=port, event_url=app_url, signing_secret=signing_secret)
     with emu:
         page = install_page(emu)
+        if oauth:
+            server = emu.enable_oauth("sandbox-client-id", "sandbox-client-secret")
+            app_root = app_url.rsplit("/slack/", 1)[0]
+            server.redirect_uri = f"{app_root}/slack/oauth_redirect"  # the app's Redirect URL
+            token = "SLACK_CLIENT_ID=sandbox-client-id SLACK_CLIENT_SECRET=sandbox-client-secret"
+            then = f"; then open {app_root}/slack/install and pick Acme"
+        else:
+            token, then = f"SLACK_BOT_TOKEN={TOKEN}", ""
         typer.echo(
             f"Slack emulator at {emu.base_url}; post as customers at {page}\n"
-            "Point the app at it (then run `triage serve` and `triage worker`):\n"
-            f"  export SLACK_API_URL={emu.api_url} SLACK_BOT_TOKEN={TOKEN} "
+            f"Point the app at it (then run `triage serve` and `triage worker`{then}):\n"
+            f"  export SLACK_API_URL={emu.api_url} {token} "
             f"SLACK_SIGNING_SECRET={signing_secret} TRIAGE_CHANNEL={TRIAGE}"
         )
         try:

@@ -3,7 +3,8 @@
 ``GET /oauth/v2/authorize`` stands for Slack's consent screen: it approves at once and sends the
 browser back to ``redirect_uri`` with a one-time ``code`` and the app's ``state``. Which
 workspace installs is the ``team`` query parameter (Slack's own, for a workspace) or
-``enterprise`` (an org-wide Enterprise Grid install); ``user`` names the installer.
+``enterprise`` (an org-wide Enterprise Grid install); ``user`` names the installer. Without
+either, a person in a browser gets a page to pick the workspace (`triage sandbox --oauth`).
 
 ``oauth.v2.access`` authenticates the app with HTTP Basic (as slack_sdk sends it) or
 ``client_id``/``client_secret`` arguments and answers two grants:
@@ -18,6 +19,7 @@ With ``token_lifetime`` set, access tokens expire and calls with them answer ``t
 from __future__ import annotations
 
 import base64
+import html
 import secrets
 import time
 from dataclasses import dataclass
@@ -64,6 +66,8 @@ class OAuthServer:
         if not redirect:
             return Response("no redirect_uri", status=400, content_type="text/plain")
         team, enterprise = args.get("team"), args.get("enterprise")
+        if not team and not enterprise:
+            return self._chooser(request)
         with self.world.lock:
             if enterprise:
                 if not any(t.get("enterprise_id") == enterprise for t in self.world.teams.values()):
@@ -83,6 +87,33 @@ class OAuthServer:
             )
         query = urlencode({"code": code, "state": args.get("state", "")})
         return Response(status=302, headers={"Location": f"{redirect}?{query}"})
+
+    def _chooser(self, request: Request) -> Response:
+        """The consent screen for a person: pick the workspace (or organisation) to install in."""
+        with self.world.lock:
+            teams = sorted((t["name"], t["id"]) for t in self.world.teams.values())
+            orgs = sorted(
+                {t["enterprise_id"] for t in self.world.teams.values() if t.get("enterprise_id")}
+            )
+        hidden = "".join(
+            f'<input type="hidden" name="{html.escape(k)}" value="{html.escape(v)}">'
+            for k, v in request.args.items()
+        )
+        options = "".join(f'<option value="{i}">{html.escape(n)} ({i})</option>' for n, i in teams)
+        grid = "".join(
+            f'<p><a href="?{html.escape(urlencode({**request.args, "enterprise": o}))}">'
+            f"Install in the whole {html.escape(o)} organisation</a></p>"
+            for o in orgs
+        )
+        body = (
+            "<!doctype html><html><head><meta charset='utf-8'><title>Sandbox: install</title>"
+            "</head><body><h1>Install the app (Slack sandbox)</h1>"
+            f"<p>Scopes asked for: {html.escape(request.args.get('scope', ''))}</p>"
+            f'<form method="get">{hidden}<label>Workspace <select name="team">{options}'
+            '</select></label> <button type="submit">Allow</button></form>'
+            f"{grid}</body></html>"
+        )
+        return Response(body, content_type="text/html; charset=utf-8")
 
     # -- oauth.v2.access -------------------------------------------------------------------
 

@@ -306,3 +306,14 @@ def test_a_callback_from_another_browser_is_refused_in_words(
         assert forged.status_code == 400
         assert "this browser did not start the install here" in forged.text
         assert bots(world) == []
+
+
+def test_the_sandbox_consent_screen_lets_a_person_pick_the_workspace(
+    database_url: str, redis_url: str
+) -> None:
+    with oauth_world(database_url, redis_url) as world:
+        start = requests.get(f"{world.url}/slack/install", allow_redirects=False)
+        chooser = requests.get(start.headers["Location"], timeout=5)
+        assert chooser.status_code == 200
+        assert '<option value="T0ACME">Acme (T0ACME)</option>' in chooser.text
+        assert 'name="state"' in chooser.text  # the app's state rides along with the choice
