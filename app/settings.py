@@ -221,7 +221,8 @@ class Settings(BaseSettings):
 
 
 _WHY = {
-    "slack_bot_token": "the bot token (xoxb-...) from your Slack app's OAuth & Permissions page",
+    "slack_bot_token": "the bot token (xoxb-...) from your Slack app's OAuth & Permissions page "
+    "(or, for OAuth installs, SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)",
     "slack_signing_secret": "the signing secret from your Slack app's Basic Information page",
     "slack_client_id": "the Client ID from your Slack app's Basic Information page (OAuth)",
     "slack_client_secret": "the Client Secret from your Slack app's Basic Information page",

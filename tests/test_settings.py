@@ -34,7 +34,7 @@ def test_a_missing_required_setting_is_one_line_naming_it() -> None:
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "error: SLACK_BOT_TOKEN is not set: the bot token (xoxb-...) from your Slack app's "
-        "OAuth & Permissions page"
+        "OAuth & Permissions page (or, for OAuth installs, SLACK_CLIENT_ID and SLACK_CLIENT_SECRET)"
     ]
     result = _triage("worker", SLACK_BOT_TOKEN="xoxb-1")
     assert "TRIAGE_CHANNEL is not set" in result.stderr and result.returncode == 2
