@@ -317,3 +317,18 @@ def test_the_sandbox_consent_screen_lets_a_person_pick_the_workspace(
         assert chooser.status_code == 200
         assert '<option value="T0ACME">Acme (T0ACME)</option>' in chooser.text
         assert 'name="state"' in chooser.text  # the app's state rides along with the choice
+
+
+def test_an_uninstalled_workspace_is_forgotten(database_url: str, redis_url: str) -> None:
+    with oauth_world(database_url, redis_url, slack_install_teams=f"{ORG},{EU}") as world:
+        install(world, ORG)
+        install(world, EU)
+        eu_bot = next(b["bot_user_id"] for b in bots(world) if b["team_id"] == EU)
+        gone = {"type": "app_uninstalled", "event_ts": "1.0"}
+        body = envelope(gone, channel="", installed_team_id=EU, bot_user_id=eu_bot)
+        assert world.send(body)[0] == 200
+        assert {b["team_id"] for b in bots(world)} == {ORG}
+        tokens = world.deps.slack_clients
+        assert isinstance(tokens, InstalledTokens)
+        # Reconciliation and backfill no longer read the EU workspace.
+        assert [c.auth_test()["team_id"] for c in tokens.each()] == [ORG]
