@@ -276,3 +276,16 @@ def test_the_emulator_serves_files_only_with_a_token_that_can_see_them(world: Wo
         download_private(
             "https://example.com/x.png", token=TOKEN, api_url=api, max_bytes=10**6, timeout=5
         )
+
+
+def test_the_card_names_a_slack_connect_file_even_without_a_model(
+    database_url: str, redis_url: str
+) -> None:
+    with start_world(database_url=database_url, redis_url=redis_url) as world:  # no model
+        world.customer_says(
+            "Here is the log",
+            files=[image("sync.log", b"ERROR", "text/plain", file_access="check_file_info")],
+        )
+        world.drain()
+        assert "sync.log" in card_text(world)
+        assert world.emu.calls("files.info") and world.emu.downloads() == []

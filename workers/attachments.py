@@ -21,15 +21,17 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy import select
 
 from app.classify import file_summary
 from integrations.slack import slack_error
 from integrations.slack_files import FileUnavailable, download_private
 from integrations.slack_installs import NotInstalled
+from integrations.store.db import transaction
+from integrations.store.models import Request, RequestMessage
 
 if TYPE_CHECKING:
     from app.deps import Deps
-    from integrations.store.models import RequestMessage
 
 log = structlog.get_logger(__name__)
 
@@ -117,13 +119,45 @@ def read_images(
     return Attachments(tuple(described), tuple(images), tuple(unseen))
 
 
+def describe_stubs(deps: Deps, request_id: int) -> int:
+    """Ask `files.info` about the files Slack sent as bare ids, and keep what it says, so the
+    card names them (model or not) and the model can be shown them. Returns how many."""
+    with transaction(deps.sessions) as session:
+        request = session.get_one(Request, request_id)
+        stubbed = {
+            m.id: list(m.files["files"])
+            for m in request.messages
+            if m.files and any(_is_stub(f) for f in m.files.get("files", []))
+        }
+        workspace = (request.team_id, request.enterprise_id)
+    if not stubbed:
+        return 0
+    try:
+        slack = deps.slack_for(*workspace)
+    except NotInstalled:
+        return 0
+    described = {
+        message_id: [_describe(slack, f)[0] for f in files] for message_id, files in stubbed.items()
+    }
+    with transaction(deps.sessions) as session:
+        query = select(RequestMessage).where(RequestMessage.id.in_(list(described)))
+        for message in session.scalars(query):
+            if message.files:  # not withdrawn or purged meanwhile
+                message.files = {**message.files, "files": described[message.id]}
+    return sum(1 for files in described.values() for f in files if not _is_stub(f))
+
+
+def _is_stub(f: dict[str, Any]) -> bool:
+    return bool(f.get("id")) and not f.get("url_private")
+
+
 def _images(files: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [f for f in files if str(f.get("mimetype") or "").startswith("image/")]
 
 
 def _describe(slack: WebClient, f: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     """The file as `files.info` describes it, when all we were given is its id."""
-    if f.get("url_private") or not f.get("id"):
+    if not _is_stub(f):
         return f, None
     try:
         info = slack.files_info(file=str(f["id"]))

@@ -24,7 +24,7 @@ from integrations.slack import slack_error
 from integrations.store.db import transaction
 from integrations.store.models import Draft, DraftStatus, Request, RequestState, Stage
 from workers import leases, runtime
-from workers.attachments import Attachments, customer_files, read_images
+from workers.attachments import Attachments, customer_files, describe_stubs, read_images
 from workers.card import publish_card, refresh_card_now
 from workers.context import gather_context
 from workers.draft import DraftJob, write_draft
@@ -137,6 +137,7 @@ def _context(deps: Deps, request_id: int) -> object:
 
 
 def _draft(deps: Deps, request_id: int) -> object:
+    describe_stubs(deps, request_id)  # Slack Connect files arrive as bare ids: name them
     job = _draft_job(deps, request_id)
     if job is None:
         return None  # already decided: a late edit does not replace an approved reply
