@@ -352,7 +352,7 @@ def backfill(
     """Learn who answers what from the shared channels' history (resumable, idempotent)."""
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-    from workers.backfill import BarProgress, LineProgress
+    from app.backfill_progress import BarProgress, LineProgress
     from workers.backfill import backfill as run_backfill
 
     settings = _settings()

@@ -54,6 +54,11 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, datetime: UTCDateTime}
 
 
+def _request_id(ondelete: str) -> Any:
+    """A foreign key to the request, indexed: PostgreSQL does not index foreign keys itself."""
+    return mapped_column(ForeignKey("requests.id", ondelete=ondelete), index=True)
+
+
 def _enum(cls: type[enum.Enum]) -> Enum:
     # Stored as plain strings so migrations never need ALTER TYPE.
     return Enum(cls, native_enum=False, length=32, values_callable=lambda e: [m.value for m in e])
@@ -112,9 +117,7 @@ class SlackEvent(Base):
     kind: Mapped[EventKind] = mapped_column(_enum(EventKind))
     reason: Mapped[str] = mapped_column(String(64), default="")
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    request_id: Mapped[int | None] = mapped_column(
-        ForeignKey("requests.id", ondelete="SET NULL"), index=True
-    )
+    request_id: Mapped[int | None] = _request_id("SET NULL")
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -207,9 +210,7 @@ class RequestMessage(Base):
     __table_args__ = (UniqueConstraint("channel_id", "ts", name="uq_request_messages_channel_ts"),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    request_id: Mapped[int] = mapped_column(
-        ForeignKey("requests.id", ondelete="CASCADE"), index=True
-    )
+    request_id: Mapped[int] = _request_id("CASCADE")
     channel_id: Mapped[str] = mapped_column(String(32))
     ts: Mapped[str] = mapped_column(String(32))
     user_id: Mapped[str] = mapped_column(String(32))
@@ -226,9 +227,7 @@ class Draft(Base):
     __tablename__ = "drafts"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    request_id: Mapped[int] = mapped_column(
-        ForeignKey("requests.id", ondelete="CASCADE"), index=True
-    )
+    request_id: Mapped[int] = _request_id("CASCADE")
     text: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(16))  # openai | offline | unavailable
     note: Mapped[str] = mapped_column(Text, default="")  # what the card must say about it
@@ -258,9 +257,7 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(128), unique=True)
     kind: Mapped[str] = mapped_column(String(16))  # card | reply
-    request_id: Mapped[int | None] = mapped_column(
-        ForeignKey("requests.id", ondelete="CASCADE"), index=True
-    )
+    request_id: Mapped[int | None] = _request_id("CASCADE")
     draft_id: Mapped[int | None] = mapped_column(ForeignKey("drafts.id", ondelete="CASCADE"))
     channel_id: Mapped[str] = mapped_column(String(32))
     thread_ts: Mapped[str | None] = mapped_column(String(32))
@@ -285,9 +282,7 @@ class AuditEntry(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
     actor: Mapped[str] = mapped_column(String(64))  # a Slack user id, or "system"
     action: Mapped[str] = mapped_column(String(64))
-    request_id: Mapped[int | None] = mapped_column(
-        ForeignKey("requests.id", ondelete="SET NULL"), index=True
-    )
+    request_id: Mapped[int | None] = _request_id("SET NULL")
     draft_id: Mapped[int | None] = mapped_column(ForeignKey("drafts.id", ondelete="SET NULL"))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
@@ -357,9 +352,7 @@ class Evidence(Base):
     user_id: Mapped[str] = mapped_column(String(32), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # reply | approval | history | pull_in
     channel_id: Mapped[str | None] = mapped_column(String(32))
-    request_id: Mapped[int | None] = mapped_column(
-        ForeignKey("requests.id", ondelete="SET NULL"), index=True
-    )
+    request_id: Mapped[int | None] = _request_id("SET NULL")
     draft_id: Mapped[int | None] = mapped_column(ForeignKey("drafts.id", ondelete="SET NULL"))
     question: Mapped[str] = mapped_column(Text, default="")  # the customer's words
     answer: Mapped[str] = mapped_column(Text, default="")  # the person's own reply
