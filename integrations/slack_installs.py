@@ -29,6 +29,7 @@ import structlog
 from redis import Redis
 from redis.exceptions import RedisError
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackTokenRotationError
 from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.token_rotation import TokenRotator
@@ -240,9 +241,15 @@ class InstalledTokens:
             latest = self._find(bot.team_id, bot.enterprise_id) or bot
             if not self._expiring(latest):
                 return latest  # another process rotated it while we waited
-            refreshed = self.rotator.perform_bot_token_rotation(
-                bot=latest, minutes_before_expiration=self.rotation_minutes
-            )
+            try:
+                refreshed = self.rotator.perform_bot_token_rotation(
+                    bot=latest, minutes_before_expiration=self.rotation_minutes
+                )
+            except (SlackTokenRotationError, OSError) as exc:
+                # Slack is out of reach or refused: the token still works until it expires,
+                # and the next call tries again.
+                log.warning("slack.rotate_failed", team_id=bot.team_id, error=str(exc)[:200])
+                return latest
             if refreshed is None:
                 return latest
             self.store.save_bot(refreshed)

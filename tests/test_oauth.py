@@ -332,3 +332,18 @@ def test_an_uninstalled_workspace_is_forgotten(database_url: str, redis_url: str
         assert isinstance(tokens, InstalledTokens)
         # Reconciliation and backfill no longer read the EU workspace.
         assert [c.auth_test()["team_id"] for c in tokens.each()] == [ORG]
+
+
+def test_a_failed_refresh_keeps_the_token_that_still_works(
+    database_url: str, redis_url: str
+) -> None:
+    with oauth_world(database_url, redis_url, life=60) as world:  # expiring, not yet expired
+        assert install(world, ORG).status_code == 200
+        (before,) = bots(world)
+        world.emu.fail("oauth.v2.access", error="internal_error", times=10)
+        tokens = world.deps.slack_clients
+        assert isinstance(tokens, InstalledTokens)
+        client = tokens.for_team(ORG, None)  # no exception: Slack refused the refresh
+        assert client.token == before["bot_token"]
+        assert client.auth_test()["ok"]
+        assert [b["bot_token"] for b in bots(world)] == [before["bot_token"]]
