@@ -17,7 +17,7 @@ import requests
 from integrations.slack_files import FileUnavailable, download_private
 from sandbox.openai_server import OpenAIServer, sent_images
 from tests.harness import SHARED, TOKEN, World, start_world
-from tests.test_oauth import EU, HANK, HOOLI, HOOLI_CHANNEL, install, oauth_world
+from tests.test_oauth import EU, eu_says, install, oauth_world, open_hooli_channel
 from workers.attachments import MAX_IMAGE_BYTES, MAX_IMAGES
 
 
@@ -215,7 +215,6 @@ def test_a_slack_connect_file_stub_is_described_with_files_info(
 def test_the_download_uses_the_request_workspaces_token(
     database_url: str, redis_url: str, model: OpenAIServer
 ) -> None:
-    from sandbox.slack_events import message_envelope
     from tests.test_oauth import bots
 
     overrides = dict(openai_api_key="sk-test", openai_base_url=model.base_url)
@@ -226,26 +225,9 @@ def test_the_download_uses_the_request_workspaces_token(
         install(world, EU)
         tokens = {b["team_id"]: b["bot_token"] for b in bots(world)}
         eu_bot = next(b["bot_user_id"] for b in bots(world) if b["team_id"] == EU)
-        world.emu.add_channel(
-            HOOLI_CHANNEL,
-            "ext-hooli",
-            is_ext_shared=True,
-            connected_team_ids=[EU, HOOLI],
-            members=[eu_bot, HANK],
-        )
+        open_hooli_channel(world, eu_bot)
         shot = png(9)
-        message = world.emu.post_as_user(
-            HOOLI_CHANNEL, HANK, "Our SSO page looks like this", files=[image("sso.png", shot)]
-        )
-        body = message_envelope(
-            message,
-            channel=HOOLI_CHANNEL,
-            installed_team_id=EU,
-            bot_user_id=eu_bot,
-            is_ext_shared_channel=True,
-            author_team_id=HOOLI,
-        )
-        assert world.send(body)[0] == 200
+        eu_says(world, eu_bot, "Our SSO page looks like this", files=[image("sso.png", shot)])
         world.drain()
         assert [(d.token, d.status) for d in world.emu.downloads()] == [(tokens[EU], 200)]
         [request] = drafts(model)

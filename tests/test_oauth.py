@@ -94,6 +94,34 @@ def install(
     return browser.get(back, headers={"Cookie": cookie}, allow_redirects=False)
 
 
+def open_hooli_channel(world: World, eu_bot: str, *members: str) -> None:
+    """The EU workspace's Slack Connect channel with Hooli, its bot and Hank in it."""
+    world.emu.add_channel(
+        HOOLI_CHANNEL,
+        "ext-hooli",
+        is_ext_shared=True,
+        connected_team_ids=[EU, HOOLI],
+        members=[eu_bot, HANK, *members],
+    )
+
+
+def eu_says(
+    world: World, eu_bot: str, text: str, *, user: str = HANK, team: str = HOOLI, **post: Any
+) -> dict[str, Any]:
+    """Post in Hooli's channel and deliver the event as the EU installation receives it."""
+    message = world.emu.post_as_user(HOOLI_CHANNEL, user, text, **post)
+    body = message_envelope(
+        message,
+        channel=HOOLI_CHANNEL,
+        installed_team_id=EU,
+        bot_user_id=eu_bot,
+        is_ext_shared_channel=True,
+        author_team_id=team,
+    )
+    assert world.send(body)[0] == 200
+    return message
+
+
 def bots(world: World) -> list[dict[str, Any]]:
     with transaction(world.deps.sessions) as session:
         return [dict(r._mapping) for r in session.execute(select(SLACK_BOTS))]
@@ -119,24 +147,8 @@ def test_a_second_workspace_is_installed_and_answered_with_its_own_token(
 
         # A customer of the EU workspace asks in its Slack Connect channel.
         eu_bot = stored[EU]["bot_user_id"]
-        world.emu.add_channel(
-            HOOLI_CHANNEL,
-            "ext-hooli",
-            is_ext_shared=True,
-            connected_team_ids=[EU, HOOLI],
-            members=[eu_bot, HANK, APPROVER],
-        )
-        message = world.emu.post_as_user(HOOLI_CHANNEL, HANK, "How do I rotate my API key?")
-        body = message_envelope(
-            message,
-            channel=HOOLI_CHANNEL,
-            installed_team_id=EU,
-            bot_user_id=eu_bot,
-            is_ext_shared_channel=True,
-            author_team_id=HOOLI,
-        )
-        status, _ = world.send(body)
-        assert status == 200
+        open_hooli_channel(world, eu_bot, APPROVER)
+        message = eu_says(world, eu_bot, "How do I rotate my API key?")
         world.drain()
 
         with transaction(world.deps.sessions) as session:
@@ -156,16 +168,7 @@ def test_a_second_workspace_is_installed_and_answered_with_its_own_token(
 
         # Amy, of the *other* workspace of the same company, posts in the channel: one of us,
         # not a customer, though the EU installation saw her message arrive from outside.
-        note = world.emu.post_as_user(HOOLI_CHANNEL, APPROVER, "Hank, I'm looping in EU support")
-        body = message_envelope(
-            note,
-            channel=HOOLI_CHANNEL,
-            installed_team_id=EU,
-            bot_user_id=eu_bot,
-            is_ext_shared_channel=True,
-            author_team_id=ORG,
-        )
-        assert world.send(body)[0] == 200
+        eu_says(world, eu_bot, "Hank, I'm looping in EU support", user=APPROVER, team=ORG)
         with transaction(world.deps.sessions) as session:
             assert session.scalar(select(func.count()).select_from(Request)) == 1
 
