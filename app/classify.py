@@ -9,6 +9,7 @@ other subtypes are *ignored*.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -59,6 +60,14 @@ class Classified:
     @property
     def is_reply(self) -> bool:
         return bool(self.thread_ts and self.thread_ts != self.ts)
+
+    @property
+    def sent_at(self) -> datetime:
+        """When the message was sent (its ts); now, when the ts is not a number."""
+        try:
+            return datetime.fromtimestamp(float(self.ts), UTC)
+        except ValueError:
+            return datetime.now(UTC)
 
 
 def installation_from_body(body: dict[str, Any]) -> Installation:

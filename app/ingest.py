@@ -1,9 +1,10 @@
 """Ingest (SPEC §5.1): store the event and its request durably, enqueue by id, and return.
 
-Runs inside the Slack listener before the ack, so it does no network call but the database
-and one Redis enqueue. Exactly once rests on the database's unique constraints (the event id,
-the message's channel and ts), which hold across Slack's retries and across processes. When
-Redis is down the request is still stored with no job, and the worker's sweeper enqueues it.
+Runs inside the Slack listener before the ack, so it does no network call but the database;
+the pipeline job goes to Redis from a background thread (`enqueue_request_soon`). Exactly once
+rests on the database's unique constraints (the event id, the message's channel and ts), which
+hold across Slack's retries and across processes. When Redis is down, or the process dies
+before the job is sent, the request is still stored, and the worker's sweeper enqueues it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from app.classify import Change, Classified, Installation, classify_message
 from app.deps import Deps
+from app.ingest_postgres import store_new_message
 from app.metrics import EVENTS
 from integrations.store.db import transaction
 from integrations.store.models import (
@@ -42,7 +44,7 @@ log = structlog.get_logger(__name__)
 class IngestResult:
     outcome: str  # opened | joined | updated | withdrawn | response | duplicate | ignored
     request_id: int | None = None
-    enqueued: bool = False
+    queued: bool = False  # its pipeline job was handed to the queue
 
 
 def ingest_message(deps: Deps, body: dict[str, Any], installation: Installation) -> IngestResult:
@@ -55,16 +57,50 @@ def ingest_message(deps: Deps, body: dict[str, Any], installation: Installation)
 
     event = {k: v for k, v in (body.get("event") or {}).items() if k != "previous_message"}
     event_id = body.get("event_id") or f"{classified.channel}:{classified.ts}:{classified.change}"
+    is_new = classified.kind == EventKind.CUSTOMER and classified.change == Change.NEW
+    stored: tuple[str, int | None, str | None] | None
+    if is_new and deps.engine.dialect.name == "postgresql":  # the hot path, in one statement
+        stored = store_new_message(
+            deps.engine,
+            classified,
+            installation,
+            deps.settings.grouping_minutes,
+            event_id=event_id,
+            event=event,
+        )
+    else:
+        stored = _store(deps, classified, installation, event_id=event_id, event=event)
+    if stored is None:
+        EVENTS.labels(kind="duplicate").inc()
+        log.info("event.duplicate", event_id=event_id, channel=classified.channel)
+        return IngestResult("duplicate")
+
+    outcome, request_id, job_id = stored
+    EVENTS.labels(kind=classified.kind.value).inc()
+    log.info("event.stored", outcome=outcome, kind=classified.kind.value, request_id=request_id)
+    if outcome == "answered" and request_id is not None:
+        _refresh_card(deps, request_id)
+    if job_id is None or request_id is None:
+        return IngestResult(outcome, request_id)
+    # Stored with its job id: if this hand-off is lost, the sweeper queues the request again.
+    deps.queues.enqueue_request_soon(request_id, job_id, lambda r, j: forget_job(deps, r, j))
+    return IngestResult(outcome, request_id, queued=True)
+
+
+def _store(
+    deps: Deps, c: Classified, installation: Installation, *, event_id: str, event: dict[str, Any]
+) -> tuple[str, int | None, str | None] | None:
+    """Store the event and what it changes in one transaction; None if it is a duplicate."""
     try:
         with transaction(deps.sessions) as session:
             request_id: int | None
             job_id: str | None
-            if classified.kind == EventKind.CUSTOMER and classified.change == Change.NEW:
+            if c.kind == EventKind.CUSTOMER and c.change == Change.NEW:
                 outcome, request_id, job_id = _open_or_join(
-                    session, classified, installation, deps.settings.grouping_minutes
+                    session, c, installation, deps.settings.grouping_minutes
                 )
             else:
-                outcome, request = _apply_change(session, classified)
+                outcome, request = _apply_change(session, c)
                 request_id = request.id if request else None
                 job_id = mark_enqueued(request) if outcome in _NEEDS_PIPELINE else None
             # Last: a duplicate event id fails here and rolls back everything above with it.
@@ -74,38 +110,30 @@ def ingest_message(deps: Deps, body: dict[str, Any], installation: Installation)
                     event_id=event_id,
                     team_id=installation.team_id,
                     enterprise_id=installation.enterprise_id,
-                    channel_id=classified.channel,
-                    ts=classified.ts,
-                    kind=classified.kind,
-                    reason=classified.reason,
+                    channel_id=c.channel,
+                    ts=c.ts,
+                    kind=c.kind,
+                    reason=c.reason,
                     payload=event,
                     request_id=request_id,
                 ),
             )
     except IntegrityError:
-        EVENTS.labels(kind="duplicate").inc()
-        log.info("event.duplicate", event_id=event_id, channel=classified.channel)
-        return IngestResult("duplicate")
-
-    EVENTS.labels(kind=classified.kind.value).inc()
-    log.info("event.stored", outcome=outcome, kind=classified.kind.value, request_id=request_id)
-    if outcome == "answered" and request_id is not None:
-        _refresh_card(deps, request_id)
-    if job_id is None or request_id is None:
-        return IngestResult(outcome, request_id)
-    return IngestResult(outcome, request_id, enqueue_pipeline(deps, request_id, job_id))
+        return None
+    return outcome, request_id, job_id
 
 
 def _open_or_join(
     session: Session, c: Classified, installation: Installation, grouping_minutes: float
 ) -> tuple[str, int, str]:
     """The hot path, a new customer message: a few plain statements, no unit of work.
+    (On PostgreSQL, `app.ingest_postgres.store_new_message` does this in one statement.)
 
     Joins the open request of its thread, or the same person's recent top-level request
     (GROUPING_MINUTES); otherwise opens a request. The (channel, ts) of the message is
     unique, so a message seen before raises IntegrityError: a duplicate.
     """
-    now, at = datetime.now(UTC), _ts_time(c.ts)
+    now, at = datetime.now(UTC), c.sent_at
     job_id = new_job_id("request", None)
     target = _joinable_request(session, c, grouping_minutes)
     connection = session.connection()
@@ -182,7 +210,7 @@ def _joinable_request(session: Session, c: Classified, grouping_minutes: float) 
     if c.is_reply:
         query, params = _THREAD_REQUEST, {"channel": c.channel, "thread_ts": c.thread_ts}
     elif grouping_minutes > 0:
-        since = _ts_time(c.ts) - timedelta(minutes=grouping_minutes)
+        since = c.sent_at - timedelta(minutes=grouping_minutes)
         query, params = _GROUPABLE_REQUEST, {"channel": c.channel, "user": c.user, "since": since}
     else:
         return None
@@ -234,13 +262,18 @@ def enqueue_pipeline(deps: Deps, request_id: int, job_id: str) -> bool:
         return True
     except Exception as exc:  # expected while Redis is down: no traceback, the sweeper follows up
         log.warning("enqueue.failed", request_id=request_id, error=str(exc))
-        with transaction(deps.sessions) as session:
-            session.execute(
-                update(Request)
-                .where(Request.id == request_id, Request.job_id == job_id)
-                .values(job_id=None, enqueued_at=None)
-            )
+        forget_job(deps, request_id, job_id)
         return False
+
+
+def forget_job(deps: Deps, request_id: int, job_id: str) -> None:
+    """Its job never reached Redis: mark the request unqueued, for the sweeper's next pass."""
+    with transaction(deps.sessions) as session:
+        session.execute(
+            update(Request)
+            .where(Request.id == request_id, Request.job_id == job_id)
+            .values(job_id=None, enqueued_at=None)
+        )
 
 
 def _refresh_card(deps: Deps, request_id: int) -> None:
@@ -321,10 +354,3 @@ def _withdraw(session: Session, c: Classified) -> tuple[str, Request | None]:
         return "withdrawn", request
     request.revision += 1
     return "updated", request
-
-
-def _ts_time(ts: str) -> datetime:
-    try:
-        return datetime.fromtimestamp(float(ts), UTC)
-    except ValueError:
-        return datetime.now(UTC)

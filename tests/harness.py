@@ -149,6 +149,7 @@ class World:
     # --- running the workers -------------------------------------------------------------------
     def drain(self) -> None:
         """Run every queued job in this process until the queues are empty."""
+        self.deps.queues.wait_handed_off()  # the listener queues its jobs from a thread
         runtime.install(self.deps)
         connection = Redis.from_url(self.settings.redis_url)
         queues = [Queue(name, connection=connection) for name in ALL_QUEUES]

@@ -87,6 +87,14 @@ class InlineQueues:
 
         self._submit(lambda deps: run_pipeline(deps, request_id))
 
+    def enqueue_request_soon(
+        self, request_id: int, job_id: str, if_lost: Callable[[int, str], None]
+    ) -> None:
+        self.enqueue_request(request_id, job_id)  # a queue.put: nothing to gain by deferring
+
+    def wait_handed_off(self) -> None:
+        """Nothing waits between hand-off and queue here (`wait_idle` waits for the jobs)."""
+
     def enqueue_delivery(self, outbox_id: int) -> None:
         from workers.delivery import deliver_now
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any, Protocol
 
+import structlog
 from redis import Redis
+from redis.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, Retry
@@ -22,6 +27,9 @@ ALL_QUEUES = (DELIVERY, PIPELINE)  # delivery first: an approval should not wait
 _RETRY = Retry(max=3, interval=[2, 10, 60])
 _LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 _WEEK = 7 * 86400
+_BATCH = 100  # jobs handed off, at most, in one Redis round trip
+
+log = structlog.get_logger(__name__)
 
 
 def new_job_id(kind: str, key: int | None) -> str:
@@ -58,6 +66,10 @@ class JobQueues(Protocol):
     """What the app needs of a job queue: RQ (`Queues`), or a thread for the demo."""
 
     def enqueue_request(self, request_id: int, job_id: str) -> None: ...
+    def enqueue_request_soon(
+        self, request_id: int, job_id: str, if_lost: Callable[[int, str], None]
+    ) -> None: ...
+    def wait_handed_off(self) -> None: ...
     def enqueue_delivery(self, outbox_id: int) -> None: ...
     def enqueue_card_refresh(self, request_id: int) -> None: ...
     def enqueue_reconcile(self) -> None: ...
@@ -89,10 +101,61 @@ class Queues:
         self.pipeline = Queue(PIPELINE, connection=redis)
         self.delivery = Queue(DELIVERY, connection=redis)
         self._down_until = 0.0
+        self._handed_off: queue.Queue[tuple[int, str, Callable[[int, str], None]]] = queue.Queue()
+        self._sender: threading.Thread | None = None
+        self._sender_lock = threading.Lock()
 
     def enqueue_request(self, request_id: int, job_id: str) -> None:
         """Run the pipeline for a request (triage → context → draft → suggest → card)."""
         self._enqueue("request", request_id, job_id=job_id, request_id=request_id)
+
+    def enqueue_request_soon(
+        self, request_id: int, job_id: str, if_lost: Callable[[int, str], None]
+    ) -> None:
+        """`enqueue_request` from a background thread, many jobs to a Redis round trip.
+
+        For the events listener, whose ack need not wait for Redis: the request is already
+        stored under this job id. When Redis fails, `if_lost(request_id, job_id)` runs in that
+        thread; when the process dies first, the sweeper finds a request with no live job.
+        """
+        with self._sender_lock:
+            if self._sender is None or not self._sender.is_alive():  # none yet, or forked
+                self._sender = threading.Thread(
+                    target=self._send_handed_off, name="triage-enqueue", daemon=True
+                )
+                self._sender.start()
+        self._handed_off.put((request_id, job_id, if_lost))
+
+    def wait_handed_off(self) -> None:
+        """Block until every job given to `enqueue_request_soon` is queued (or lost)."""
+        self._handed_off.join()
+
+    def _send_handed_off(self) -> None:
+        while True:
+            batch = [self._handed_off.get()]
+            while len(batch) < _BATCH:  # what arrived while the last batch was being sent
+                try:
+                    batch.append(self._handed_off.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self._send(partial(self._add_requests, batch=batch))
+            except Exception as exc:  # expected while Redis is down: no traceback
+                log.warning("enqueue.failed", requests=len(batch), error=str(exc))
+                for request_id, job_id, if_lost in batch:
+                    try:
+                        if_lost(request_id, job_id)
+                    except Exception:
+                        log.exception("enqueue.if_lost_failed", request_id=request_id)
+            finally:
+                for _ in batch:
+                    self._handed_off.task_done()
+
+    def _add_requests(
+        self, pipe: Pipeline, *, batch: Sequence[tuple[int, str, Callable[[int, str], None]]]
+    ) -> None:
+        for request_id, job_id, _ in batch:
+            self._add(pipe, "request", request_id, job_id=job_id, request_id=request_id)
 
     def enqueue_delivery(self, outbox_id: int) -> None:
         """Post one outbox message (a card, a reply, a notice) exactly once."""
@@ -148,9 +211,22 @@ class Queues:
         at: datetime | None = None,
         **kwargs: Any,
     ) -> None:
-        """Queue (or schedule `at`) one job of a kind in `_JOBS`, with that kind's options."""
+        """Queue (or schedule `at`) one job now."""
+        self._send(lambda pipe: self._add(pipe, kind, key, job_id=job_id, at=at, **kwargs))
+
+    def _add(
+        self,
+        pipe: Pipeline,
+        kind: str,
+        key: int | None,
+        *,
+        job_id: str | None = None,
+        at: datetime | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """Add one job of a kind in `_JOBS` to a Redis pipeline, with that kind's options."""
         job = _JOBS[kind]
-        queue = self.pipeline if job.queue == PIPELINE else self.delivery
+        target = self.pipeline if job.queue == PIPELINE else self.delivery
         options: dict[str, Any] = {
             "job_id": job_id or new_job_id(kind, key),
             "job_timeout": job.timeout,
@@ -161,17 +237,17 @@ class Queues:
         if job.keep_failures:
             options["failure_ttl"] = _WEEK
         if at is None:
-            self._guarded(queue.enqueue, job.function, **kwargs, **options)
+            target.enqueue(job.function, **kwargs, **options, pipeline=pipe)
         else:
-            self._guarded(queue.enqueue_at, at, job.function, **kwargs, **options)
+            target.enqueue_at(at, job.function, **kwargs, **options, pipeline=pipe)
 
-    def _guarded(self, enqueue: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    def _send(self, fill: Callable[[Pipeline], None]) -> None:
+        """Send the jobs `fill` adds in one round trip (RQ would send each job's parts apart)."""
         if time.monotonic() < self._down_until:
             raise QueueUnavailable("Redis failed moments ago; not retrying yet")
         try:
-            # One round trip: RQ otherwise sends its bookkeeping and the job separately.
             with self.redis.pipeline() as pipe:
-                enqueue(*args, pipeline=pipe, **kwargs)
+                fill(pipe)
                 pipe.execute()
         except (RedisConnectionError, RedisTimeoutError):
             self._down_until = time.monotonic() + self.BREAKER_SECONDS

@@ -20,7 +20,8 @@ log = structlog.get_logger(__name__)
 def register(app: App, deps: Deps) -> None:
     @app.event("message")
     def on_message(body: dict[str, Any], context: BoltContext) -> None:
-        # Runs before the ack (process_before_response): stored and queued, or Slack retries.
+        # Runs before the ack (process_before_response): stored, or Slack retries. Its job goes
+        # to Redis from a background thread; the sweeper covers a job lost on the way.
         ingest_message(deps, body, installation_of(context, body))
 
     @app.event("reaction_added")
