@@ -9,11 +9,14 @@ the sweeper.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+from redis import Redis
 from sqlalchemy import select
 
 from app.classify import Installation
@@ -34,6 +37,7 @@ from tests.harness import (
     CUSTOMER_TEAM,
     ORG,
     OUTSIDER,
+    REPO,
     SHARED,
     World,
     free_port,
@@ -195,3 +199,17 @@ def test_a_job_redis_never_took_leaves_its_request_to_the_sweeper(
             # Stored, and marked never queued: the sweeper's next pass queues it.
             assert (request.job_id, request.enqueued_at) == (None, None)
             assert session.scalars(select(SlackEvent.request_id)).all() == [request.id]
+
+
+def test_jobs_handed_off_just_before_a_graceful_exit_still_reach_redis(redis_url: str) -> None:
+    """A gunicorn worker that is recycled or stopped exits normally: what its enqueue thread
+    still holds is sent at exit, not left for the sweeper's grace period."""
+    script = (
+        "import sys; from redis import Redis; from workers.queues import Queues\n"
+        "queues = Queues(Redis.from_url(sys.argv[1]))\n"
+        "for n in range(200):\n"
+        "    queues.enqueue_request_soon(n, f'request-exit-{n}', lambda r, j: None)\n"
+    )
+    subprocess.run([sys.executable, "-c", script, redis_url], cwd=REPO, check=True, timeout=60)
+    queued = Redis.from_url(redis_url).lrange(f"rq:queue:{PIPELINE}", 0, -1)
+    assert len(queued) == 200

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import queue
 import threading
 import time
@@ -28,6 +29,7 @@ _RETRY = Retry(max=3, interval=[2, 10, 60])
 _LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
 _WEEK = 7 * 86400
 _BATCH = 100  # jobs handed off, at most, in one Redis round trip
+FLUSH_SECONDS = 3.0  # at exit, how long handed-off jobs get to reach Redis
 
 log = structlog.get_logger(__name__)
 
@@ -124,7 +126,15 @@ class Queues:
                     target=self._send_handed_off, name="triage-enqueue", daemon=True
                 )
                 self._sender.start()
+                atexit.register(self._flush, FLUSH_SECONDS)
         self._handed_off.put((request_id, job_id, if_lost))
+
+    def _flush(self, seconds: float) -> None:
+        """At a graceful exit (a gunicorn worker recycled or stopped), send what is waiting
+        rather than leave it to the sweeper's grace period."""
+        deadline = time.monotonic() + seconds
+        while self._handed_off.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
 
     def wait_handed_off(self) -> None:
         """Block until every job given to `enqueue_request_soon` is queued (or lost)."""
