@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -240,3 +240,17 @@ def start_world(*, database_url: str, redis_url: str, **overrides: Any) -> Itera
         server.shutdown()
         deps.close()
         emu.stop()
+
+
+def model_world(
+    database_url: str, redis_url: str, model_url: str, **overrides: Any
+) -> AbstractContextManager[World]:
+    """`start_world` drafting with a model: the local OpenAI server at `model_url`."""
+    values: dict[str, Any] = dict(
+        openai_api_key="sk-test-not-a-real-key",
+        openai_base_url=model_url,
+        openai_timeout_seconds=2,
+        openai_max_retries=0,
+    )
+    values.update(overrides)
+    return start_world(database_url=database_url, redis_url=redis_url, **values)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -13,7 +15,7 @@ from integrations.store.db import transaction
 from integrations.store.models import Draft
 from sandbox.openai_server import OpenAIServer
 from sandbox.world import INITECH, INITECH_TEAM, INITECH_USER
-from tests.harness import SHARED, World, start_world
+from tests.harness import SHARED, World, model_world
 from workers.prompt import DRAFT_INSTRUCTIONS
 
 
@@ -23,12 +25,14 @@ def model() -> Iterator[OpenAIServer]:
         yield server
 
 
-def _with_model(database_url: str, redis_url: str, model: OpenAIServer, **overrides: object):
-    return start_world(
-        database_url=database_url,
-        redis_url=redis_url,
-        openai_api_key="sk-test-not-a-real-key",
-        openai_base_url=model.base_url,
+def _with_model(
+    database_url: str, redis_url: str, model: OpenAIServer, **overrides: Any
+) -> AbstractContextManager[World]:
+    # One retry: the tests of 429s and 5xx watch the client's own bounded retries.
+    return model_world(
+        database_url,
+        redis_url,
+        model.base_url,
         openai_timeout_seconds=1,
         openai_max_retries=1,
         **overrides,

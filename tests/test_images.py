@@ -16,7 +16,7 @@ import requests
 
 from integrations.slack_files import FileUnavailable, download_private
 from sandbox.openai_server import OpenAIServer, sent_images
-from tests.harness import SHARED, TOKEN, World, start_world
+from tests.harness import SHARED, TOKEN, World, model_world, start_world
 from tests.test_oauth import EU, eu_says, install, oauth_world, open_hooli_channel
 from workers.attachments import MAX_IMAGE_BYTES, MAX_IMAGES
 
@@ -52,15 +52,7 @@ def model() -> Iterator[OpenAIServer]:
 def with_model(
     database_url: str, redis_url: str, model: OpenAIServer, **overrides: Any
 ) -> AbstractContextManager[World]:
-    return start_world(
-        database_url=database_url,
-        redis_url=redis_url,
-        openai_api_key="sk-test-not-a-real-key",
-        openai_base_url=model.base_url,
-        openai_timeout_seconds=2,
-        openai_max_retries=0,
-        **overrides,
-    )
+    return model_world(database_url, redis_url, model.base_url, **overrides)
 
 
 @pytest.fixture
