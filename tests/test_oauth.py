@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 import requests
-import yaml
 from redis import Redis
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
@@ -20,7 +19,6 @@ from app.deps import Deps
 from app.doctor import run_doctor
 from app.ids import ActionId
 from app.main import create_app
-from app.oauth import BOT_SCOPES
 from app.settings import load_settings
 from app.web import create_web
 from integrations.slack_installs import InstalledTokens
@@ -28,7 +26,7 @@ from integrations.store.db import transaction
 from integrations.store.models import SLACK_BOTS, Request
 from sandbox.slack_events import envelope, message_envelope
 from sandbox.world import APPROVER, ORG, TOKEN, TRIAGE, build_emulator
-from tests.harness import REPO, SECRET, World, wait_for
+from tests.harness import SECRET, World, wait_for
 
 CLIENT_ID, CLIENT_SECRET = "111.222", "oauth-test-secret"
 EU = "T0ACMEEU"  # a second workspace of the same company, with its own customers
@@ -290,13 +288,6 @@ def test_doctor_checks_every_installation_and_the_home_one(
             "cards go through T0ACME"
         ) in after, after
         assert any(line.startswith("✓ TRIAGE_CHANNEL") for line in after), after
-
-
-def test_the_scopes_asked_for_are_the_manifests() -> None:
-    manifest = yaml.safe_load((REPO / "manifest.yml").read_text())
-    assert manifest["oauth_config"]["scopes"]["bot"] == BOT_SCOPES
-    events = manifest["settings"]["event_subscriptions"]["bot_events"]
-    assert {"app_uninstalled", "tokens_revoked"} <= set(events)
 
 
 def test_a_callback_from_another_browser_is_refused_in_words(
