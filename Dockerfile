@@ -6,6 +6,9 @@ COPY app app
 COPY workers workers
 COPY integrations integrations
 COPY sandbox sandbox
+# A regular (not editable) install: the image runs from site-packages, so every file read at run
+# time must be package data in pyproject.toml. tests/test_wheel_install.py builds a wheel from
+# exactly these COPY lines and plays `triage demo` from it.
 RUN pip install . && mkdir -p /var/run/triage-metrics
 EXPOSE 3000
 CMD ["triage", "serve", "--port", "3000"]
