@@ -1,21 +1,35 @@
 """`triage doctor`: check the configuration by really reaching each service.
 
 One line per service, ✓ or ✗ (or ! for something that works but deserves a look) with the fix.
-Every check runs in its own thread with a deadline, so a service that hangs costs at most
-`CHECK_SECONDS` and the whole run finishes within a minute. The exit code is non-zero when a
-required check fails. Slack, the channels and OpenAI are checked in `app/doctor_apis.py`.
+Every client has its own timeout (a few seconds), and every check runs in a daemon thread under
+one shared deadline of `CHECK_SECONDS`: a service that hangs past its client's timeout is
+reported and abandoned, and an abandoned thread cannot keep the process alive, so the whole run
+finishes within a minute even when every service hangs. The exit code is non-zero when a
+required check fails. Doctor creates no files. Slack, the channels and OpenAI are checked in
+`app/doctor_apis.py`.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-from collections.abc import Callable
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote, unquote
 
 from app.settings import ConfigError, Settings
 from integrations.salesforce import CrmUnavailable
 
-CHECK_SECONDS = 20.0
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.engine import URL
+
+CHECK_SECONDS = 20.0  # the deadline of all the checks together
+CONNECT_SECONDS = 8  # each client's own timeout: well inside the deadline
+_DB_FIX = "use postgresql+psycopg://user:pass@host:5432/db or sqlite:///path/triage.db"
 
 
 @dataclass(frozen=True)
@@ -32,7 +46,12 @@ class CheckResult:
 
 
 def run_doctor(settings: Settings, echo: Callable[[str], None]) -> int:
-    """Run every check, print one line each; 0 when no required check failed."""
+    """Run every check, print one line each; 0 when no required check failed.
+
+    The libraries' own log lines (slack_sdk's errors, retries) are silenced meanwhile: the
+    report is doctor's lines only. They stay silenced if a check is still hanging when the
+    report is done, so that an abandoned thread cannot add to it before the process exits.
+    """
     from app.doctor_apis import (
         check_escalation_channel,
         check_openai,
@@ -49,46 +68,109 @@ def run_doctor(settings: Settings, echo: Callable[[str], None]) -> int:
         ("CRM", check_crm),
         ("OpenAI", check_openai),
     ]
-    pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(checks))
-    futures = [(name, pool.submit(check, settings)) for name, check in checks]
-    failed = False
-    for name, future in futures:
-        try:
-            result = future.result(timeout=CHECK_SECONDS)
-        except concurrent.futures.TimeoutError:
-            result = CheckResult(
-                name,
-                False,
-                f"no answer within {CHECK_SECONDS:g} s",
-                "check that the service is up and reachable from here",
-            )
-        except Exception as exc:  # a check must report, never crash the others
-            result = CheckResult(name, False, f"check failed ({type(exc).__name__}: {exc})"[:300])
+    silenced = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    failed, all_done = False, True
+    for result, done in _run_checks(settings, checks, CHECK_SECONDS):
         failed = failed or result.ok is False
+        all_done = all_done and done
         echo(result.line())
-    pool.shutdown(wait=False, cancel_futures=True)
+    if all_done:
+        logging.disable(silenced)
     return 1 if failed else 0
 
 
+def _run_checks(
+    settings: Settings,
+    checks: list[tuple[str, Callable[[Settings], CheckResult]]],
+    seconds: float,
+) -> Iterator[tuple[CheckResult, bool]]:
+    """Each check's result in order, and whether it finished, all within `seconds` from now.
+
+    Daemon threads, not a pool: a pool's threads are joined when the interpreter exits, so
+    one check stuck in a connect would hold the process long after the report.
+    """
+    results: list[CheckResult | None] = [None] * len(checks)
+    finished = [threading.Event() for _ in checks]
+
+    def run(index: int, name: str, check: Callable[[Settings], CheckResult]) -> None:
+        try:
+            results[index] = check(settings)
+        except Exception as exc:  # a check must report, never crash the others
+            detail = f"check failed ({type(exc).__name__}: {exc})"[:300]
+            results[index] = CheckResult(name, False, detail)
+        finally:
+            finished[index].set()
+
+    deadline = time.monotonic() + seconds
+    for index, (name, check) in enumerate(checks):
+        threading.Thread(
+            target=run, args=(index, name, check), name=f"doctor-{name}", daemon=True
+        ).start()
+    for index, (name, _) in enumerate(checks):
+        done = finished[index].wait(max(0.0, deadline - time.monotonic()))
+        result = results[index]
+        if not done or result is None:
+            result = CheckResult(
+                name,
+                False,
+                f"no answer within {seconds:g} s",
+                "check that the service is up and reachable from here",
+            )
+        yield result, done
+
+
 def check_database(settings: Settings) -> CheckResult:
+    """The URL is one we can use, the database exists and answers, and is migrated to head."""
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
+    from sqlalchemy import text
     from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-    from integrations.store.db import alembic_config, create_db_engine
+    from integrations.store.db import alembic_config
 
-    where = make_url(settings.database_url).render_as_string(hide_password=True)
-    engine = create_db_engine(settings.database_url)
     try:
-        with engine.connect() as connection:
-            current = MigrationContext.configure(connection).get_current_revision()
-    except Exception as exc:
+        url = make_url(settings.database_url)
+    except ArgumentError:
+        return CheckResult("Database", False, "DATABASE_URL is not a database URL", _DB_FIX)
+    backend = url.get_backend_name()
+    if backend not in ("postgresql", "sqlite"):
         return CheckResult(
             "Database",
             False,
-            f"cannot connect to {where} ({type(exc).__name__})",
-            "check DATABASE_URL and that the server is up",
+            f"DATABASE_URL is a {backend} URL: triage keeps its data in PostgreSQL or SQLite",
+            _DB_FIX,
         )
+    where = url.render_as_string(hide_password=True)
+    if backend == "sqlite":
+        path = _sqlite_path(url)
+        if path is None:
+            return CheckResult(
+                "Database",
+                False,
+                "DATABASE_URL is an in-memory SQLite database: nothing would be kept",
+                _DB_FIX,
+            )
+        if not Path(path).exists():
+            return CheckResult(
+                "Database", False, f"no database yet at {path}", "run `triage db upgrade`"
+            )
+    try:
+        engine = doctor_engine(settings.database_url)
+    except Exception as exc:  # a driver that is not installed (mysqlclient, psycopg2...)
+        return CheckResult(
+            "Database", False, f"cannot use {where} ({type(exc).__name__}: {exc})", _DB_FIX
+        )
+    try:
+        with engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                timeout = CONNECT_SECONDS * 1000
+                connection.execute(text(f"SET LOCAL statement_timeout = {timeout}"))
+            current = MigrationContext.configure(connection).get_current_revision()
+    except SQLAlchemyError as exc:
+        reason, fix = _database_failure(exc, url.database or "NAME")
+        return CheckResult("Database", False, f"cannot connect to {where}: {reason}", fix)
     finally:
         engine.dispose()
     head = ScriptDirectory.from_config(alembic_config(settings.database_url)).get_current_head()
@@ -100,6 +182,68 @@ def check_database(settings: Settings) -> CheckResult:
             "run `triage db upgrade`",
         )
     return CheckResult("Database", True, f"{where} at revision {head}")
+
+
+def doctor_engine(database_url: str) -> Engine:
+    """An engine that gives up on connecting after `CONNECT_SECONDS` and never creates a file.
+
+    Not the app's engine: no pool to close, a PostgreSQL connect timeout (psycopg's default is
+    130 s), and SQLite opened read-write only, so a missing file is an error, not a new file.
+    """
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import NullPool
+
+    from integrations.store.db import normalise_url
+
+    url = make_url(normalise_url(database_url))
+    if url.get_backend_name() == "sqlite":
+        import sqlite3
+
+        path = _sqlite_path(url) or ":memory:"
+        target = f"file:{quote(path)}?mode=rw" if path != ":memory:" else path
+        return create_engine(
+            "sqlite://",
+            poolclass=NullPool,
+            creator=lambda: sqlite3.connect(target, uri=True, timeout=CONNECT_SECONDS),
+        )
+    return create_engine(url, poolclass=NullPool, connect_args={"connect_timeout": CONNECT_SECONDS})
+
+
+def _sqlite_path(url: URL) -> str | None:
+    """The file a SQLite URL names (relative to the working directory), None for in-memory."""
+    database = url.database or ""
+    if url.query.get("uri") and database.startswith("file:"):
+        database = unquote(database.removeprefix("file:").split("?")[0])
+    return None if database in ("", ":memory:") else database
+
+
+def _database_failure(exc: Exception, name: str) -> tuple[str, str]:
+    """The server's or the driver's reason in words (not "OperationalError"), and its fix."""
+    lines = str(getattr(exc, "orig", None) or exc).splitlines() or [""]
+    # psycopg: 'connection failed: connection to server at "h", port 5432 failed: FATAL:  ...'
+    reason = lines[0].rsplit(" failed: ", 1)[-1].removeprefix("FATAL:").strip()
+    reason = reason or type(exc).__name__
+    if "timeout expired" in reason:
+        return (
+            f"no answer within {CONNECT_SECONDS} s",
+            "check that the server is up and reachable from here (host, port, firewall)",
+        )
+    if "password authentication failed" in reason:
+        fix = "check the user and password in DATABASE_URL (%-encode @ : / in the password)"
+    elif reason.startswith("role ") and "does not exist" in reason:
+        fix = "check the user in DATABASE_URL, or create that role in PostgreSQL"
+    elif reason.startswith("database ") and "does not exist" in reason:
+        fix = f"create it (createdb {name}) or fix its name in DATABASE_URL, then migrate"
+    elif "Connection refused" in reason:
+        fix = "start PostgreSQL, or fix the host and port in DATABASE_URL"
+    elif "resolve host" in reason:
+        fix = "check the host name in DATABASE_URL"
+    elif "unable to open database file" in reason:
+        fix = "check the path in DATABASE_URL and that this user can read and write it"
+    else:
+        fix = "check DATABASE_URL and that the server is up"
+    return reason[:200], fix
 
 
 def check_redis(settings: Settings) -> CheckResult:

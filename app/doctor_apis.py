@@ -17,6 +17,13 @@ _SLACK_FIXES = {
     "account_inactive": "the app was uninstalled or the workspace deactivated: reinstall the app",
     "token_revoked": "the token was revoked: reinstall the app and " + _TOKEN_FIX,
 }
+_TOKEN_KINDS = {
+    "xoxp-": "a user token (xoxp-…)",
+    "xapp-": "an app-level token (xapp-…), which belongs in SLACK_APP_TOKEN",
+    "xoxe-": "a refresh token (xoxe-…)",
+}
+_NOT_BOT_TOKEN = "SLACK_BOT_TOKEN does not look like a bot token (xoxb-…)"
+_SLACK_SECONDS = 8  # each call's timeout, well inside doctor's deadline
 
 
 def check_slack(settings: Settings) -> CheckResult:
@@ -36,6 +43,11 @@ def check_slack(settings: Settings) -> CheckResult:
         return _check_installs(settings)
     if settings.slack_bot_token is None:
         return CheckResult("Slack", False, "SLACK_BOT_TOKEN is not set", _TOKEN_FIX)
+    if not _is_bot_token(settings):
+        token = settings.slack_bot_token.get_secret_value()
+        kind = next((k for prefix, k in _TOKEN_KINDS.items() if token.startswith(prefix)), None)
+        detail = f"{_NOT_BOT_TOKEN}: it is {kind}" if kind else _NOT_BOT_TOKEN
+        return CheckResult("Slack", False, detail, _TOKEN_FIX)  # and Slack is not sent it
     try:
         auth = _client(settings).auth_test()
     except SlackApiError as exc:
@@ -132,6 +144,13 @@ def _check_channel(
         )
     if settings.slack_bot_token is None and not settings.uses_oauth:
         return CheckResult(name, False, f"{channel} cannot be checked without SLACK_BOT_TOKEN")
+    if not settings.uses_oauth and not _is_bot_token(settings):
+        return CheckResult(
+            name,
+            False,
+            f"{channel} could not be checked: {_NOT_BOT_TOKEN}",
+            "fix SLACK_BOT_TOKEN first (see the Slack line)",
+        )
     from integrations.slack_installs import NotInstalled
 
     try:
@@ -139,14 +158,27 @@ def _check_channel(
     except NotInstalled:
         return CheckResult(name, False, f"{channel} cannot be checked before the app is installed")
     except SlackApiError as exc:
+        error = slack_error(exc)
+        if error in _SLACK_FIXES:  # the token, not the channel: the id may well be right
+            return CheckResult(
+                name,
+                False,
+                f"{channel} could not be checked: Slack refused the token ({error})",
+                "fix the token first (see the Slack line)",
+            )
         return CheckResult(
             name,
             False,
-            f"{channel}: {slack_error(exc)}",
+            f"{channel}: {error}",
             "check the id (channel details → About), and invite the bot if private",
         )
     except OSError as exc:
-        return CheckResult(name, False, f"{channel} unchecked ({type(exc).__name__})")
+        return CheckResult(
+            name,
+            False,
+            f"{channel} unchecked: Slack did not answer ({type(exc).__name__})",
+            "check SLACK_API_URL and the network (see the Slack line)",
+        )
     label = f"#{info.get('name', channel)} ({channel})"
     if info.get("is_ext_shared") or info.get("is_pending_ext_shared"):
         return CheckResult(
@@ -211,16 +243,24 @@ def _client(settings: Settings) -> Any:
         with _installed_tokens(settings) as tokens:
             return tokens.home()
     token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    return WebClient(token=token, base_url=settings.slack_api_url, timeout=10)  # no retries
+    return WebClient(
+        token=token, base_url=settings.slack_api_url, timeout=_SLACK_SECONDS, retry_handlers=[]
+    )
+
+
+def _is_bot_token(settings: Settings) -> bool:
+    """xoxb-…, or xoxe.xoxb-… (a bot token of an app with token rotation)."""
+    token = settings.slack_bot_token
+    return token is not None and token.get_secret_value().startswith(("xoxb-", "xoxe.xoxb-"))
 
 
 @contextmanager
 def _installed_tokens(settings: Settings) -> Iterator[Any]:
     """The OAuth installations, read from the database for as long as the check needs."""
     from app.deps import slack_clients
-    from integrations.store.db import create_db_engine
+    from app.doctor import doctor_engine
 
-    engine = create_db_engine(settings.database_url)
+    engine = doctor_engine(settings.database_url)  # a connect timeout, and never a new file
     try:
         yield slack_clients(settings, engine, None)
     finally:

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from sandbox.world import TOKEN, build_emulator
 from tests import salesforce_world
@@ -15,10 +16,21 @@ from tests.salesforce_world import Org, auth_settings
 org, jwt_keys = salesforce_world.org, salesforce_world.jwt_keys  # fixtures
 
 
+CLI = "from app.cli import main; main()"
+
+
 def doctor(
-    database_url: str, redis_url: str, **settings: object
+    database_url: str | None,
+    redis_url: str,
+    *,
+    cwd: Path = REPO,
+    python: str = CLI,
+    **settings: object,
 ) -> subprocess.CompletedProcess[str]:
-    """`triage doctor` in a subprocess; with a working Slack (the emulator) unless given one."""
+    """`triage doctor` in a subprocess; with a working Slack (the emulator) unless given one.
+
+    `database_url` None leaves DATABASE_URL unset (the default, relative to `cwd`); `python`
+    is the program that runs the CLI (a test may shorten doctor's deadline in it)."""
     if "slack_api_url" not in settings:
         with build_emulator().start() as emu:
             defaults = dict(
@@ -27,7 +39,8 @@ def doctor(
                 slack_signing_secret="s",
                 triage_channel="C0TRIAGE",
             )
-            return doctor(database_url, redis_url, **{**defaults, **settings})
+            merged = {**defaults, **settings}
+            return doctor(database_url, redis_url, cwd=cwd, python=python, **merged)
     env = {
         k: v
         for k, v in os.environ.items()
@@ -36,11 +49,13 @@ def doctor(
         )
     }
     env.update({k.upper(): str(v) for k, v in settings.items()})
-    env.update(DATABASE_URL=database_url, REDIS_URL=redis_url)
+    env.update(REDIS_URL=redis_url, PYTHONPATH=str(REPO))
+    if database_url is not None:
+        env.update(DATABASE_URL=database_url)
     return subprocess.run(
-        [sys.executable, "-c", "from app.cli import main; main()", "doctor"],
+        [sys.executable, "-c", python, "doctor"],
         env=env,
-        cwd=REPO,
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=90,

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from app.doctor_apis import check_slack, check_triage_channel
+from app.settings import load_settings
 from sandbox.openai_server import OpenAIServer
 from sandbox.world import CUSTOMER_TEAM, ORG, TOKEN, build_emulator
 from tests.harness import free_port
@@ -50,8 +52,13 @@ def test_doctor_names_a_wrong_token_an_unreachable_redis_and_a_shared_triage_cha
         for line in lines
     ), lines
     assert any(line.startswith("✗ Redis: no answer") for line in lines), lines
-    # Wrong token: the channel cannot be looked at either, and says so.
-    assert any(line.startswith("✗ TRIAGE_CHANNEL:") for line in lines), lines
+    # Wrong token: the channel cannot be looked at either, and says so (its id may be right).
+    assert (
+        "✗ TRIAGE_CHANNEL: C0OOPSSHARED could not be checked: Slack refused the token "
+        "(invalid_auth) → fix the token first (see the Slack line)"
+    ) in lines
+    assert "check the id" not in result.stdout
+    assert result.stderr == ""  # only doctor's lines, not slack_sdk's error logs
     assert time.monotonic() - started < 60
 
     right = doctor(
@@ -127,3 +134,40 @@ def test_doctor_says_when_the_openai_key_is_refused(
     )
     assert "✗ OpenAI: the key was refused (401) → check OPENAI_API_KEY" in result.stdout
     assert result.returncode == 1
+
+
+@pytest.mark.parametrize(
+    ("token", "kind"),
+    [("xoxp-1-2-3", ": it is a user token (xoxp-…)"), ("abc", "")],
+)
+def test_a_token_that_is_not_a_bot_token_is_named_and_never_sent(
+    emu: object, token: str, kind: str
+) -> None:
+    settings = load_settings(
+        slack_api_url=emu.api_url,  # type: ignore[attr-defined]
+        slack_bot_token=token,
+        slack_signing_secret="s",
+        triage_channel="C0TRIAGE",
+    )
+    assert check_slack(settings).line() == (
+        f"✗ Slack: SLACK_BOT_TOKEN does not look like a bot token (xoxb-…){kind} → copy the "
+        "Bot User OAuth Token (xoxb-…) from your Slack app's OAuth & Permissions page"
+    )
+    assert check_triage_channel(settings).line() == (
+        "✗ TRIAGE_CHANNEL: C0TRIAGE could not be checked: SLACK_BOT_TOKEN does not look like a "
+        "bot token (xoxb-…) → fix SLACK_BOT_TOKEN first (see the Slack line)"
+    )
+    assert emu.calls() == []  # type: ignore[attr-defined]
+
+
+def test_a_rotating_bot_token_is_a_bot_token(emu: object) -> None:
+    """xoxe.xoxb-… is what an app with token rotation gets: a bot token, checked as one."""
+    emu.add_token("xoxe.xoxb-1-rotating", ORG, "U0BOT", "B0BOT")  # type: ignore[attr-defined]
+    settings = load_settings(
+        slack_api_url=emu.api_url,  # type: ignore[attr-defined]
+        slack_bot_token="xoxe.xoxb-1-rotating",
+        slack_signing_secret="s",
+        triage_channel="C0TRIAGE",
+    )
+    assert check_slack(settings).line() == "✓ Slack: connected to Acme as @triage"
+    assert check_triage_channel(settings).ok is True
