@@ -212,7 +212,7 @@ def build_reject_modal(*, draft_id: int) -> View:
 def _headline(card: CardView) -> SectionBlock:
     urgency = _URGENCY_MARK.get(card.urgency or "", card.urgency or "untriaged")
     category = (card.category or "untriaged").replace("_", " ")
-    summary = f"\n{card.summary}" if card.summary else ""
+    summary = f"\n{card.summary}" if summary_adds(card.summary, card.text) else ""
     return SectionBlock(
         text=MarkdownTextObject(
             text=_clip(
@@ -222,6 +222,15 @@ def _headline(card: CardView) -> SectionBlock:
             )
         )
     )
+
+
+def summary_adds(summary: str | None, text: str) -> bool:
+    """Whether a summary says more than the quoted message below it: the offline rules'
+    summary is the message's first sentence, and a card that showed both would say it twice."""
+    if not summary:
+        return False
+    gist = " ".join(summary.removesuffix("…").split())
+    return not " ".join(text.split()).startswith(gist)
 
 
 def _customer_message(card: CardView) -> SectionBlock:

@@ -20,6 +20,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from app.blocks.card import summary_adds
 from app.ids import BlockId, CallbackId
 
 PRIORITY_LABELS = {
@@ -134,7 +135,7 @@ def build_escalation_post(view: EscalationView) -> dict[str, Any]:
         f"<@{view.customer_id}> in <#{view.channel_id}> by <@{view.escalated_by}>"
     )
     lines = [f"*Why:* {_plain(view.reason)}"]
-    if view.summary:
+    if view.summary and summary_adds(view.summary, view.text):
         lines.append(f"*Summary:* {_plain(view.summary)}")
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=_clip(head + "\n" + "\n".join(lines), _LIMIT))),
