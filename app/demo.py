@@ -1,23 +1,23 @@
-"""`triage demo`: a morning in three customer channels, through the real app and real jobs.
+"""`triage demo`: three customers' Slack Connect channels, through the real app and real jobs.
 
 No credentials and no services: SQLite in a temporary folder, the jobs in a thread of this
 process, and the local Slack emulator (`sandbox/`) as Slack. Events and slash commands are
 signed and POSTed to the real `/slack/events`; the app answers through the real slack_sdk
 client. The story itself is `app.demo_story`. The demo checks every step it narrates and
-exits non-zero if one did not happen.
+exits non-zero if one did not happen. It keeps one clock, the real one, in UTC: the times it
+narrates are the times on the messages, the page and the SLA deadlines.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import secrets
 import tempfile
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,14 @@ from werkzeug.serving import make_server
 from app.deps import Deps
 from app.main import create_app
 from app.settings import load_settings
-from app.transcript import slack_names, write_transcript
+from app.transcript import (
+    clock,
+    context_text,
+    print_hanging,
+    slack_names,
+    terminal_text,
+    write_transcript,
+)
 from app.web import create_web
 from integrations.accounts_file import AccountsFile
 from integrations.store.db import transaction, upgrade
@@ -48,9 +55,10 @@ from workers.inline import InlineQueues
 ACCOUNTS = Path(w.__file__).with_name("accounts.yaml")  # Globex, Initech, Umbrella
 KNOWLEDGE = Path(w.__file__).with_name("knowledge")  # help articles the drafts may quote
 # Initech's premium tier answers within 15 seconds instead of an hour, around the clock, so
-# one of its requests really runs out of time while the demo plays (SPEC §6.3). Umbrella keeps
-# its own business hours (sandbox/accounts.yaml) and the standard tier's four hours.
+# one of its requests really runs out of time while the demo plays. Umbrella keeps its own
+# business hours (sandbox/accounts.yaml) and the standard tier's four hours.
 SLA_MINUTES = "enterprise=15,premium=0.25,standard=240"
+TITLE = "three customers' Slack Connect channels and one support team"
 BUSINESS_HOURS = "mon-sun 00:00-24:00 UTC"
 
 
@@ -59,9 +67,11 @@ class Tracked:
     """What the database says about the request a message opened."""
 
     id: int
+    state: str
     case_id: str | None
     remind_at: datetime | None
     deadline_at: datetime | None
+    business_hours: str | None  # the hours its SLA clock counts in
 
 
 @dataclass
@@ -73,6 +83,7 @@ class Demo:
     secret: str
     emu: Any
     failures: list[str] = field(default_factory=list)
+    notes: dict[tuple[str, str], str] = field(default_factory=dict)  # the page's explanations
 
     def say(self, channel: str, user: str, team: str, text: str, **kw: Any) -> dict[str, Any]:
         message = self.emu.post_as_user(channel, user, text, **kw)
@@ -181,9 +192,11 @@ class Demo:
             clock = request.sla_clock
             return Tracked(
                 request.id,
+                request.state,
                 request.case_id,
                 clock.remind_at if clock else None,
                 clock.deadline_at if clock else None,
+                clock.business_hours if clock else None,
             )
 
     def audited(self, action: str, request_id: int, actor: str) -> int:
@@ -202,34 +215,45 @@ class Demo:
                 or 0
             )
 
-    def readable(self, text: str) -> str:
-        """Slack mrkdwn as a person reads it in Slack: names for mentions, a link's label,
-        a date's fallback."""
-        names = slack_names(self.emu)
-        text = re.sub(
-            r"<([@#])([A-Z0-9]+)(?:\|[^>]*)?>", lambda m: m[1] + names.get(m[2], m[2]), text
-        )
-        text = re.sub(r"<!date\^[^|>]*\|([^>]+)>", r"\1", text)
-        return re.sub(r"<(https?://[^|>]+)\|([^>]+)>", r"\2", text)
-
     def check(self, ok: bool, what: str) -> None:
         if not ok:
             self.failures.append(what)
             self.console.print(f"  [red]✗ {what}[/]")
 
+    def step(self, markup: str) -> None:
+        """A new moment of the story, headed by the real time (UTC), as on the messages."""
+        self.console.print()
+        first = Text(f"{clock(time.time())} ", "bold")
+        print_hanging(self.console, Text.from_markup(markup), first, Text(" " * len(first)))
+
+    def arrow(self, body: str | Text) -> None:
+        """What happened, wrapped under itself."""
+        text = Text.from_markup(body) if isinstance(body, str) else body
+        print_hanging(self.console, text, Text("  → "), Text("    "))
+
+    def explain(self, channel: str, ts: str, text: str) -> None:
+        """An explanation for the reader: in the terminal, and as a note on the page beside
+        the message it is about."""
+        self.notes[(channel, ts)] = text
+        print_hanging(self.console, Text(text, "dim"), Text("  ℹ ", "dim"), Text("    "))
+
+    def mrkdwn(self, text: str, style: str = "") -> Text:
+        """Slack mrkdwn as a person reads it in Slack, for the terminal."""
+        return terminal_text(text, slack_names(self.emu), style)
+
     def show_card(self, card: dict[str, Any] | None) -> None:
+        """A card or post, block by block, behind a margin that its wrapped lines keep."""
         if card is None:
             return
+        margin = Text("      │ ", "dim")
         for block in card.get("blocks") or [{"type": "section", "text": {"text": card["text"]}}]:
-            text = (block.get("text") or {}).get("text") or " ".join(
-                e.get("text", "") for e in block.get("elements", []) if e.get("type") == "mrkdwn"
-            )
+            text = (block.get("text") or {}).get("text") or ""
+            if block["type"] == "context":
+                text = context_text(block)
             if block["type"] == "actions":
                 text = "[ " + " ] [ ".join(e["text"]["text"] for e in block["elements"]) + " ]"
             if text:
-                self.console.print(
-                    Text.assemble(("      │ ", "dim"), self.readable(text)), highlight=False
-                )
+                print_hanging(self.console, self.mrkdwn(text), margin)
 
 
 def wait_for(found: Callable[[], list[Any]], timeout: float = 10.0) -> list[Any]:
@@ -271,13 +295,22 @@ def run_demo(console: Console | None = None, transcript: Path | None = None) -> 
     server = make_server("127.0.0.1", 0, create_web(create_app(deps), deps), threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     demo = Demo(console, deps, queues, f"http://127.0.0.1:{server.server_port}", secret, emu)
+    started = datetime.now(UTC)
     try:
         play(demo)
         if transcript is not None:
             write_transcript(
                 emu,
                 transcript,
-                title="triage demo: a morning in Slack Connect",
+                title=f"triage demo: {TITLE}",
+                intro=(
+                    f"Played on {started:%A %-d %B %Y}, from {started:%H:%M:%S} to "
+                    f"{datetime.now(UTC):%H:%M:%S} UTC; every time on this page is UTC, as "
+                    "in the terminal. Slack is the local emulator and the app is the real one: "
+                    "what it posted is drawn from its own blocks. Dashed notes are the demo's "
+                    "explanations, not Slack messages."
+                ),
+                notes=demo.notes,
                 customer_channels=[w.SHARED, w.INITECH, w.UMBRELLA],
                 triage_channel=w.TRIAGE,
                 escalation_channel=w.ESCALATIONS,

@@ -1,9 +1,12 @@
-"""The story `triage demo` plays (SPEC §10), step by step, each step narrated and checked.
+"""The story `triage demo` plays, step by step, each step narrated and checked.
 
 Carol's outage, Peter's grouped question, a thank-you and an internal message, an approval
 (double-clicked), an edit, a colleague's answer in a thread, a corrected message, a 👎; then a
 support lead's `/escalate` and a question nobody answers, whose SLA reminder and breach come
 due on the real clock while the demo waits (`app.demo` gives Initech's tier 15 seconds).
+Each step is headed by the real time, the one on the messages; what depends on the day (a
+colleague outside working hours, an account's SLA waiting for its business hours) is explained
+where it shows, in the terminal and as a note on the page.
 """
 
 from __future__ import annotations
@@ -12,11 +15,15 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from rich.markup import escape
+from rich.text import Text
 
+from app.business_hours import BusinessHours
 from app.ids import ActionId, BlockId
+from app.transcript import print_hanging
 from sandbox import world as w
 from sandbox.slack_events import deliver
 from sandbox.slack_interactivity import view_submission_body
+from workers.suggest import local_time
 
 if TYPE_CHECKING:
     from app.demo import Demo
@@ -28,7 +35,7 @@ WEBHOOK_QUESTION = (
 
 
 def play(demo: Demo) -> None:
-    """The whole morning, in order."""
+    """The whole story, in order."""
     _intro(demo)
     outage, card, question, initech = _first_messages(demo)
     _decisions(demo, card, outage, initech, question)
@@ -40,7 +47,7 @@ def play(demo: Demo) -> None:
 
 def _intro(demo: Demo) -> None:
     c = demo.console
-    c.rule("A morning in three Slack Connect channels")
+    c.rule("Three customers' Slack Connect channels, one support team")
     c.print(
         "[dim]Slack is the local emulator; the app and its jobs are the real ones. "
         + (
@@ -52,18 +59,18 @@ def _intro(demo: Demo) -> None:
         "they would from Salesforce. Sam is the support lead (SUPPORT_LEADS); escalations and "
         "SLA breaches go to #escalations (ESCALATION_CHANNEL). So that a clock runs out while "
         "you watch, Initech's premium tier must be answered within 15 seconds, around the "
-        "clock (SLA_MINUTES premium=0.25, BUSINESS_HOURS mon-sun 00:00-24:00).[/]\n"
+        "clock (SLA_MINUTES premium=0.25, BUSINESS_HOURS mon-sun 00:00-24:00). Times are the "
+        "real clock's, in UTC, as on the messages.[/]"
     )
 
 
 def _first_messages(
     demo: Demo,
 ) -> tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any], dict[str, Any] | None]:
-    """09:02-09:07: an outage, a question in two messages, and two that need no card."""
-    c = demo.console
-    c.print(
-        "[bold]09:02[/] Carol (Globex) in #ext-globex: [italic]SAML login fails for all "
-        "our users since 9am, error 500. This is urgent![/]"
+    """An outage, a question in two messages, and two messages that need no card."""
+    demo.step(
+        "Carol (Globex) in #ext-globex: [italic]SAML login fails for all our users since "
+        "9am, error 500. This is urgent![/]"
     )
     outage = demo.say(
         w.SHARED,
@@ -78,10 +85,12 @@ def _first_messages(
         card is not None and "Globex Corporation" in str(card["blocks"]),
         "the card shows Globex's account: tier, owner, open cases, renewal",
     )
-    c.print("  → 👀 on Carol's message; a card in #support-triage:")
+    demo.arrow("👀 on Carol's message; a card in #support-triage:")
     demo.show_card(card)
+    if card is not None and "outside working hours" in str(card["blocks"]):
+        demo.explain(w.TRIAGE, card["ts"], _working_hours_note(demo))
 
-    c.print("\n[bold]09:05[/] Peter (Initech) in #ext-initech, in two quick messages:")
+    demo.step("Peter (Initech) in #ext-initech, in two quick messages:")
     question = demo.say(
         w.INITECH, w.INITECH_USER, w.INITECH_TEAM, "How do I export last month's invoices as CSV?"
     )
@@ -91,7 +100,7 @@ def _first_messages(
         initech is not None and "cost center" in str(initech["blocks"]),
         "Peter's two messages became one request with one card",
     )
-    c.print("  → one request, one card (messages within GROUPING_MINUTES are grouped):")
+    demo.arrow("one request, one card (messages within GROUPING_MINUTES are grouped):")
     demo.show_card(initech)
     if not demo.deps.llm:
         demo.check(
@@ -99,15 +108,44 @@ def _first_messages(
             "the offline draft quotes the knowledge base's invoice article",
         )
 
-    c.print(
-        "\n[bold]09:07[/] Alice (Umbrella): [italic]thanks, all good now![/]  "
-        "and Ben in #engineering: [italic]deploying 4.2 at noon[/]"
+    demo.step(
+        "Alice (Umbrella): [italic]thanks, all good now![/]  and Ben in #engineering: "
+        "[italic]deploying 4.2 at noon[/]"
     )
-    demo.say(w.UMBRELLA, w.UMBRELLA_USER, w.UMBRELLA_TEAM, "thanks, all good now!")
+    thanks = demo.say(w.UMBRELLA, w.UMBRELLA_USER, w.UMBRELLA_TEAM, "thanks, all good now!")
     demo.say(w.INTERNAL, w.APPROVER_2, w.ORG, "deploying 4.2 at noon")
+    closed = demo.request_at(w.UMBRELLA, thanks["ts"])
+    demo.check(
+        closed is not None and closed.state == "closed",
+        "Alice's thank-you became a request, closed as needing no reply",
+    )
     demo.check(len(demo.cards()) == 2, "no card for a thank-you or an internal message")
-    c.print(f"  → no new card (still {len(demo.cards())} in #support-triage)")
+    demo.arrow(
+        f"no new card (still {len(demo.cards())} in #support-triage); Ben's message is "
+        "internal, so it is not a request at all"
+    )
+    if closed is not None:
+        demo.explain(
+            w.UMBRELLA,
+            thanks["ts"],
+            f"Request #{closed.id} ({closed.state}): triage found a thank-you that needs no "
+            "reply, so it was closed without a card. A 🎫 from one of our people would "
+            "reopen it as a request with a card.",
+        )
     return outage, card, question, initech
+
+
+def _working_hours_note(demo: Demo) -> str:
+    """Why the card says "outside working hours": the day and hour where Amy and Ben are."""
+    hours = demo.deps.settings.suggest_working_hours
+    zone = demo.emu._world.users[w.APPROVER].get("tz") or "UTC"
+    local, _ = local_time(zone, datetime.now(UTC), hours)
+    when = f"{local:%A %H:%M}" if local else "now"
+    return (
+        f"“outside working hours”: Amy and Ben work in {zone}, where it is {when}; "
+        f"SUGGEST_WORKING_HOURS is {hours}, in each person's own time zone. It only lowers "
+        "their place among the suggestions; the card and the SLA do not wait for it."
+    )
 
 
 def _decisions(
@@ -117,9 +155,8 @@ def _decisions(
     initech: dict[str, Any] | None,
     question: dict[str, Any],
 ) -> None:
-    """09:08-09:10: Amy approves one draft (with a double click) and edits the other."""
-    c = demo.console
-    c.print("\n[bold]09:08[/] Amy approves the Globex draft")
+    """Amy approves one draft (with a double click) and edits the other."""
+    demo.step("Amy approves the Globex draft")
     if card is not None:
         demo.click(ActionId.APPROVE_DRAFT, card)
         demo.click(ActionId.APPROVE_DRAFT, card)  # an impatient double click
@@ -128,9 +165,10 @@ def _decisions(
     demo.check("white_check_mark" in demo.emu.reactions(w.SHARED, outage["ts"]), "✅ on Carol's")
     if replies:
         _posted(demo, "in Carol's thread", replies[0]["text"], "green")
+    demo.arrow("the card, now answered:")
     demo.show_card(demo.card_for("SAML login fails"))
 
-    c.print("\n[bold]09:10[/] Amy edits the Initech draft before sending")
+    demo.step("Amy edits the Initech draft before sending")
     if initech is None:
         return
     demo.click(ActionId.EDIT_DRAFT, initech)
@@ -158,9 +196,8 @@ def _decisions(
 
 
 def _threads(demo: Demo, outage: dict[str, Any]) -> None:
-    """09:12-09:16: a colleague answers himself, a customer corrects herself, a 👎."""
-    c = demo.console
-    c.print("\n[bold]09:12[/] Dave (Globex) asks; Ben knows and answers in the thread himself")
+    """A colleague answers himself, a customer corrects herself, a 👎."""
+    demo.step("Dave (Globex) asks; Ben knows and answers in the thread himself")
     dave = demo.say(
         w.SHARED, w.OUTSIDER, w.CUSTOMER_TEAM, "Is the API rate limit per key or per organisation?"
     )
@@ -172,9 +209,9 @@ def _threads(demo: Demo, outage: dict[str, Any]) -> None:
         asked is not None and "already answered" in str(asked["blocks"]),
         "Dave's card says Ben already answered",
     )
-    c.print("  → Dave's card now says Ben answered in the thread: nobody sends a second answer")
+    demo.arrow("Dave's card now says Ben answered in the thread: nobody sends a second answer")
 
-    c.print("\n[bold]09:14[/] Alice (Umbrella) asks, then corrects her message")
+    demo.step("Alice (Umbrella) asks, then corrects her message")
     alice = demo.say(w.UMBRELLA, w.UMBRELLA_USER, w.UMBRELLA_TEAM, "Can we get an extra sandbox?")
     demo.edit(
         w.UMBRELLA, alice, w.UMBRELLA_TEAM, "Can we get two extra sandboxes for the EU region?"
@@ -184,9 +221,13 @@ def _threads(demo: Demo, outage: dict[str, Any]) -> None:
         sandbox is not None and "two extra sandboxes" in str(sandbox["blocks"]),
         "the card shows Alice's corrected words",
     )
-    c.print("  → the card was redrafted with her corrected words")
+    demo.arrow("the card was redrafted with her corrected words")
+    request = demo.request_at(w.UMBRELLA, alice["ts"])
+    if sandbox is not None and request is not None and request.deadline_at is not None:
+        note = _own_hours_note(request.deadline_at, request.business_hours)
+        demo.explain(w.TRIAGE, sandbox["ts"], note)
 
-    c.print("\n[bold]09:16[/] Carol gives Amy's reply a 👎")
+    demo.step("Carol gives Amy's reply a 👎")
     if replies := demo.replies(w.SHARED, outage["ts"]):
         demo.react(w.SHARED, replies[0]["ts"], w.CUSTOMER, "-1")
     outage_card = demo.card_for("SAML login fails")
@@ -196,10 +237,28 @@ def _threads(demo: Demo, outage: dict[str, Any]) -> None:
         _posted(demo, "in the card's thread", notes[0]["text"], "yellow")
 
 
+def _own_hours_note(deadline: datetime, business_hours: str | None) -> str:
+    """Umbrella's SLA counts in its own business hours: say whether they are open now."""
+    due = f"{deadline.astimezone(UTC):%A %H:%M} UTC"
+    if not business_hours:
+        return f"Its first response is due {due}."
+    hours = BusinessHours.parse(business_hours)
+    now = datetime.now(UTC)
+    opens = hours.add(now, 0)  # the next moment inside the hours; now when they are open
+    local = now.astimezone(hours.zone)
+    where = f"Umbrella's SLA counts in its own business hours ({hours.text}, sandbox/accounts.yaml)"
+    if opens <= now:
+        return f"{where}: they are open, so its 4 hours (standard tier) end {due}."
+    return (
+        f"{where}: it is {local:%A %H:%M} there, outside them, so its 4 hours (standard tier) "
+        f"start {opens.astimezone(hours.zone):%A %H:%M} their time and the first response is "
+        f"due {due}."
+    )
+
+
 def _unanswered(demo: Demo) -> dict[str, Any]:
-    """09:17: a question that nobody picks up; its SLA clock starts with its card."""
-    c = demo.console
-    c.print(f"\n[bold]09:17[/] Peter (Initech): [italic]{escape(WEBHOOK_QUESTION)}[/]")
+    """A question that nobody picks up; its SLA clock starts with its card."""
+    demo.step(f"Peter (Initech): [italic]{escape(WEBHOOK_QUESTION)}[/]")
     webhook = demo.say(w.INITECH, w.INITECH_USER, w.INITECH_TEAM, WEBHOOK_QUESTION)
     card = demo.card_for("webhooks to the ERP")
     request = demo.request_at(w.INITECH, webhook["ts"])
@@ -207,32 +266,40 @@ def _unanswered(demo: Demo) -> dict[str, Any]:
     demo.check(card is not None and running, "Peter's question has a card and a running SLA clock")
     if request is not None and request.deadline_at is not None:
         due = (request.deadline_at - datetime.now(UTC)).total_seconds()
-        c.print(
-            f"  → a card in #support-triage, and request #{request.id}'s clock is running: "
+        demo.arrow(
+            f"a card in #support-triage, and request #{request.id}'s clock is running: "
             f"first response due in {due:.0f} s (Initech is premium). Amy and Ben are busy."
         )
+        if card is not None:
+            demo.explain(
+                w.TRIAGE,
+                card["ts"],
+                "Initech's premium tier must be answered within 15 seconds in this demo "
+                "(SLA_MINUTES premium=0.25, around the clock), so this clock runs out while "
+                "the demo waits; the default is 60 minutes in BUSINESS_HOURS.",
+            )
     return webhook
 
 
 def _escalation(demo: Demo, outage: dict[str, Any]) -> None:
-    """09:18: the support lead escalates Globex's outage by its link, as P1."""
+    """The support lead escalates Globex's outage by its link, as P1."""
     c = demo.console
-    c.print(
-        "\n[bold]09:18[/] Sam, the support lead, saw Carol's 👎 on an outage that still blocks "
-        "all of Globex. He copies the link to her message and types, in #support-triage:"
+    demo.step(
+        "Sam, the support lead, saw Carol's 👎 on an outage that still blocks all of Globex. "
+        "He copies the link to her message and types, in #support-triage:"
     )
     text = (
         f"{w.permalink(demo.emu, w.SHARED, outage['ts'])} P1 SSO is down for every Globex "
         "user and the first answer did not help"
     )
-    c.print(f"  [cyan]/escalate {escape(text)}[/]", highlight=False)
+    print_hanging(c, Text(f"/escalate {text}", "cyan"), Text("  "), Text("    "))
     answer = demo.command(w.LEAD, w.TRIAGE, "/escalate", text)
     demo.check("Escalated request #" in answer, "Sam was told the request was escalated")
     _posted(demo, "only Sam sees", answer, "cyan")
     request = demo.request_at(w.SHARED, outage["ts"])
     posts = [m for m in demo.bot_messages(w.ESCALATIONS) if "P1 escalation" in m.get("text", "")]
     demo.check(len(posts) == 1, "the escalation was posted in #escalations")
-    c.print("  → in #escalations:")
+    demo.arrow("in #escalations:")
     demo.show_card(posts[0] if posts else None)
     if request is None:
         demo.check(False, "the escalated request is in the database")
@@ -243,8 +310,8 @@ def _escalation(demo: Demo, outage: dict[str, Any]) -> None:
     )
     demo.check(request.case_id is not None, "a Case was opened on Globex's account")
     if request.case_id:
-        c.print(
-            f"  → Case {request.case_id} (High, from CASE_PRIORITY's P1) opened on Globex's "
+        demo.arrow(
+            f"Case {request.case_id} (High, from CASE_PRIORITY's P1) opened on Globex's "
             "account. The demo's CRM is sandbox/accounts.yaml, which keeps Cases it opens for "
             "this run only; with Salesforce configured it is a Case on the Account, Origin Slack."
         )
@@ -253,25 +320,24 @@ def _escalation(demo: Demo, outage: dict[str, Any]) -> None:
         card is not None and "Escalated *P1*" in str(card["blocks"]),
         "the card shows the escalation",
     )
-    c.print(
-        "  → the audit log records it (request.escalated, by Sam), and the card says "
+    demo.arrow(
+        "the audit log records it (request.escalated, by Sam), and the card says "
         "[bold]Escalated P1[/]. The outage was answered already: its SLA clock, stopped by "
         "Amy's reply, has nothing to tighten."
     )
 
 
 def _clock_runs_out(demo: Demo, webhook: dict[str, Any]) -> None:
-    """09:19: nobody answered Peter: the 75% reminder, then the breach, on the real clock."""
-    c = demo.console
+    """Nobody answered Peter: the 75% reminder, then the breach, on the real clock."""
     request = demo.request_at(w.INITECH, webhook["ts"])
     card = demo.card_for("webhooks to the ERP")
     if request is None or request.remind_at is None or request.deadline_at is None or not card:
         demo.check(False, "Peter's unanswered question has an SLA clock to wait for")
         return
     left = (request.remind_at - datetime.now(UTC)).total_seconds()
-    c.print(
-        f"\n[bold]09:19[/] Still nobody has answered Peter. [dim]Waiting {max(left, 0):.0f} s "
-        "for 75% of his 15 seconds: a timer stands in for RQ's scheduler…[/]"
+    demo.step(
+        f"Still nobody has answered Peter. [dim]Waiting {max(left, 0):.0f} s for 75% of his "
+        "15 seconds: a timer stands in for RQ's scheduler…[/]"
     )
     demo.queues.wait_scheduled(request.remind_at, timeout=max(left, 0) + 20)
     reminders = [r for r in demo.replies(w.TRIAGE, card["ts"]) if "no answer" in r.get("text", "")]
@@ -280,7 +346,7 @@ def _clock_runs_out(demo: Demo, webhook: dict[str, Any]) -> None:
         _posted(demo, "in the card's thread", reminders[0]["text"], "yellow")
 
     left = (request.deadline_at - datetime.now(UTC)).total_seconds()
-    c.print(f"  [dim]…and {max(left, 0):.0f} s more to the deadline.[/]")
+    demo.console.print(f"  [dim]…and {max(left, 0):.0f} s more to the deadline.[/]")
     demo.queues.wait_scheduled(request.deadline_at, timeout=max(left, 0) + 20)
     breaches = [
         m
@@ -294,5 +360,4 @@ def _clock_runs_out(demo: Demo, webhook: dict[str, Any]) -> None:
 
 def _posted(demo: Demo, where: str, text: str, style: str) -> None:
     """Narrate what the app posted, as a person reads it in Slack."""
-    shown = escape(demo.readable(text))
-    demo.console.print(f"  → {where}: [{style}]{shown}[/]", highlight=False)
+    demo.arrow(Text.assemble(f"{where}: ", demo.mrkdwn(text, style)))

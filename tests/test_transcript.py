@@ -7,6 +7,7 @@ README's picture (with Debian's fonts-noto-color-emoji installed, so the emoji s
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -65,6 +66,22 @@ def test_the_transcript_renders_the_conversation(tmp_path: Path) -> None:
     assert "SLA breached</b> (premium tier): request #6" in dom
     assert "request #6 in <b>#ext-initech</b> has had no answer" in dom
     assert "&lt;!date" not in dom  # Slack's dates are shown as their fallback text
+    # Each card shows the customer's words once, its link right under the quote: Carol's
+    # message is in her channel, on her card and on the escalation post, nowhere else.
+    assert dom.count("SAML login fails for all our users since 9am") == 3
+    assert dom.count("How do I export last month's invoices as CSV?") == 2
+    assert "</blockquote>\n" not in dom and "\n<blockquote>" not in dom  # no empty line
+    assert "<blockquote>How do I export last month's invoices as CSV?\nideally split" in dom
+    # Alice's thank-you is shown, with why it has no card.
+    assert "<b>Demo note:</b> Request #3 (closed): triage found a thank-you" in dom
+    # One clock: the real one, in UTC, on the messages as in the terminal's steps.
+    times = re.findall(r'<span class="when">(\d\d:\d\d:\d\d)</span>', dom)
+    first_step = re.findall(r"^(\d\d:\d\d:\d\d) ", demo.stdout, re.M)[0]
+    assert len(times) > 15, times
+    for when in times:  # within the minute after the terminal's first step, as it ran
+        after = (_seconds(when) - _seconds(first_step) + 43200) % 86400 - 43200
+        assert -1 <= after <= 60, (when, first_step)
+    assert "every time on this page is UTC" in dom and "09:02" not in dom
     shot = tmp_path / "transcript.png"
     subprocess.run(
         [
@@ -80,3 +97,8 @@ def test_the_transcript_renders_the_conversation(tmp_path: Path) -> None:
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
     if os.environ.get("TRIAGE_WRITE_SCREENSHOT"):
         shutil.copyfile(shot, REPO / "docs" / "demo-transcript.png")
+
+
+def _seconds(hh_mm_ss: str) -> int:
+    hours, minutes, seconds = (int(part) for part in hh_mm_ss.split(":"))
+    return hours * 3600 + minutes * 60 + seconds
