@@ -51,8 +51,16 @@ def minutes_text(minutes: float) -> str:
 
 
 def write_chart(report: Report, path: Path) -> Path:
-    """Median first-response time (bars) and SLA compliance (line) by day, as a PNG."""
+    """Median first-response time (bars) and SLA compliance (line) by day, as a PNG.
+
+    Returns where it went: into a folder `path` names, and with `.png` added when `path` has
+    no suffix (matplotlib would add it anyway, and the caller prints this path)."""
     import logging
+
+    if path.is_dir():
+        path = path / "triage-report.png"
+    elif not path.suffix:
+        path = path.with_suffix(".png")
 
     import matplotlib
 

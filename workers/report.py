@@ -13,7 +13,14 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from integrations.store.models import Draft, DraftStatus, Request, RequestState, SlaClock
+from integrations.store.models import (
+    ChannelLink,
+    Draft,
+    DraftStatus,
+    Request,
+    RequestState,
+    SlaClock,
+)
 
 
 @dataclass
@@ -71,18 +78,30 @@ def build_report(
     report = Report(since, Stats(), defaultdict(Stats), defaultdict(Stats))
     for request in requests:
         name = account_name(request)
-        if account and account.lower() not in (
-            name.lower(),
-            (request.account_key or "").lower(),
-            (request.account_key or "").split(":")[-1].lower(),
-        ):
+        if account and not _names(account, name, request.account_key):
             continue
+        if request.state == RequestState.CLOSED and not drafts[request.id]:
+            continue  # triaged as needing no reply ("thanks!"): nobody waited, no row for it
         day = request.created_at.astimezone(UTC).date()
         for stats in (report.team, report.accounts[name], report.days[day]):
             _count(stats, request, clocks.get(request.id), drafts[request.id], now)
+    if account and not report.accounts:
+        _require_account(session, account)
     report.accounts = dict(sorted(report.accounts.items()))
     report.days = dict(sorted(report.days.items()))
     return report
+
+
+class NoSuchAccount(ValueError):
+    """`--account` names no account any request ever came from; says which ones there are."""
+
+    def __init__(self, account: str, known: list[str]) -> None:
+        shown = ", ".join(known[:10]) + (f" and {len(known) - 10} more" if len(known) > 10 else "")
+        super().__init__(
+            f"no such account: {account}; known accounts: {shown}"
+            if known
+            else f"no such account: {account}; no requests have been stored yet"
+        )
 
 
 def account_name(request: Request) -> str:
@@ -91,11 +110,29 @@ def account_name(request: Request) -> str:
     return str(account.get("name") or f"#{request.channel_id}")
 
 
+def _names(query: str, name: str, account_key: str | None) -> bool:
+    """Whether `--account` means this account: its name, its key (`account:001...`) or id;
+    an unlinked channel's name is `#C...`, with or without the `#`."""
+    key = (account_key or "").lower()
+    return query.lower().lstrip("#") in (name.lower().lstrip("#"), key, key.split(":")[-1])
+
+
+def _require_account(session: Session, account: str) -> None:
+    """Raise NoSuchAccount unless a request of any period, or a channel link, names `account`:
+    an empty period for a real account is "no requests", not a typo."""
+    name = Request.context[("account", "name")].as_string()
+    seen = session.execute(select(name, Request.account_key, Request.channel_id).distinct())
+    known = [(str(n or f"#{channel}"), key) for n, key, channel in seen]
+    links = session.execute(select(ChannelLink.account_name, ChannelLink.account_id))
+    known += [(n or i, f"account:{i}") for n, i in links]
+    if not any(_names(account, n, key) for n, key in known):
+        names = sorted({n for n, _ in known}, key=lambda n: (n.startswith("#"), n.lower()))
+        raise NoSuchAccount(account, names)
+
+
 def _count(
     stats: Stats, request: Request, clock: SlaClock | None, drafts: list[Draft], now: datetime
 ) -> None:
-    if request.state == RequestState.CLOSED and not drafts:
-        return  # triaged as needing no reply: not a request anyone waited on
     stats.requests += 1
     if request.answered_at is not None:
         minutes = (request.answered_at - request.created_at).total_seconds() / 60
