@@ -6,10 +6,13 @@ import logging
 import os
 import sys
 import tempfile
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+from app.cli_io import fail, message_lines, slack_failures
 
 cli = typer.Typer(
     help="Slack Connect support triage assistant.",
@@ -23,10 +26,15 @@ cli.add_typer(db_cli, name="db")
 
 def _settings() -> Any:
     from app.logs import configure_logging
-    from app.settings import get_settings
+    from app.settings import ConfigError, get_settings
 
     settings = get_settings()
-    configure_logging(settings.log_level, settings.log_format)
+    try:
+        configure_logging(settings.log_level, settings.log_format)
+    except ValueError:  # logging's "Unknown level"
+        raise ConfigError(
+            f"LOG_LEVEL is invalid: {settings.log_level!r}; use DEBUG, INFO, WARNING or ERROR"
+        ) from None
     return settings
 
 
@@ -34,6 +42,15 @@ def _deps(settings: Any) -> Any:
     from app.deps import Deps
 
     return Deps.build(settings)
+
+
+def _database(settings: Any) -> Any:
+    """An engine on DATABASE_URL, once it is known to open and to be migrated."""
+    from app.preflight import require_database
+    from integrations.store.db import create_db_engine
+
+    require_database(settings.database_url)
+    return create_db_engine(settings.database_url)
 
 
 @cli.command()
@@ -46,9 +63,11 @@ def serve(
     """Serve Slack's requests over HTTP: /slack/events, /healthz, /metrics."""
     from gunicorn.app.base import BaseApplication
 
+    from app.preflight import before_serving
+
     settings = _settings()
     settings.require_slack()
-    _refuse_shared_channels(settings)
+    before_serving(settings)
 
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -75,13 +94,15 @@ def socket() -> None:
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     from app.main import create_app
+    from app.preflight import before_serving
 
     settings = _settings()
     settings.require("slack_app_token")
     settings.require_slack()
-    _refuse_shared_channels(settings)
+    before_serving(settings)
     deps = _deps(settings)
-    SocketModeHandler(create_app(deps), settings.slack_app_token.get_secret_value()).start()
+    with slack_failures("Socket Mode"):
+        SocketModeHandler(create_app(deps), settings.slack_app_token.get_secret_value()).start()
 
 
 @cli.command()
@@ -94,12 +115,17 @@ def worker(
     ] = None,
 ) -> None:
     """Run an RQ worker (with the scheduler, the lease heartbeat and the sweeper)."""
+    from app.preflight import before_serving
     from workers.process import run_worker
+    from workers.queues import ALL_QUEUES
 
+    unknown = sorted(set(queues or ()) - set(ALL_QUEUES))
+    if unknown:
+        fail(f"no such queue: {', '.join(unknown)}; use {' and '.join(ALL_QUEUES)}")
     settings = _settings()
     settings.require_bot_tokens()
     settings.require("triage_channel")
-    _refuse_shared_channels(settings)
+    before_serving(settings)
     run_worker(_deps(settings), queues=queues, burst=burst, health_file=health_file)
 
 
@@ -110,11 +136,11 @@ def demo(
     ),
 ) -> None:
     """Play a morning in three customer channels end to end; needs no credentials or services."""
-    from pathlib import Path
-
     from app.demo import run_demo
     from app.logs import configure_logging
 
+    if not Path(transcript).resolve().parent.is_dir():  # found now, not after the whole demo
+        fail(f"cannot write the transcript to {transcript}: no such folder")
     configure_logging("ERROR", "console")
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # the demo's local server
     raise typer.Exit(run_demo(transcript=Path(transcript)))
@@ -123,32 +149,38 @@ def demo(
 @cli.command()
 def classify(
     source: Annotated[
-        str, typer.Argument(help="A file of messages, or - for standard input.")
+        str,
+        typer.Argument(help="A file of messages, - for standard input, or a message's words."),
     ] = "-",
+    file: Annotated[
+        str | None, typer.Option("--file", "-f", help="Read the messages from this file.")
+    ] = None,
     offline: Annotated[bool, typer.Option(help="Use the offline rules even with a key.")] = False,
 ) -> None:
-    """Dry-run triage: one message a line (or JSONL with "text"), one JSON result a line."""
+    """Dry-run triage: one message a line (or JSONL with "text"), one JSON result a line.
+
+    SOURCE is read when it names a file (or is -); otherwise it is the message itself."""
     import json
 
     from app.deps import language_model
     from workers.triage import triage_text
 
+    if file is not None and source != "-":
+        fail("give the messages as an argument or with --file, not both")
+    lines = message_lines(file or source, named_as_file=file is not None)
     settings = _settings()
     llm = None if offline else language_model(settings)
-    stream = sys.stdin if source == "-" else open(source, encoding="utf-8")  # noqa: SIM115
-    with stream:
-        for number, line in enumerate(stream, 1):
-            text = line.rstrip("\n")
-            if not text.strip():
-                continue
-            if text.lstrip().startswith("{"):
-                try:
-                    text = str(json.loads(text)["text"])
-                except (ValueError, KeyError, TypeError):
-                    typer.echo(f'error: line {number} is not JSON with a "text" field', err=True)
-                    raise typer.Exit(2) from None
-            result, _ = triage_text(llm, text)
-            typer.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False))
+    for number, line in enumerate(lines, 1):
+        text = line.rstrip("\n")
+        if not text.strip():
+            continue
+        if text.lstrip().startswith("{"):
+            try:
+                text = str(json.loads(text)["text"])
+            except (ValueError, KeyError, TypeError):
+                fail(f'line {number} is not JSON with a "text" field')
+        result, _ = triage_text(llm, text)
+        typer.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False))
 
 
 @cli.command()
@@ -158,27 +190,32 @@ def report(
     png: Annotated[str | None, typer.Option(help="Also write a chart to this PNG file.")] = None,
 ) -> None:
     """First-response times, SLA compliance, draft outcomes and feedback, per account."""
-    from pathlib import Path
-
     from rich.console import Console
 
     from app.report_view import print_report, write_chart
-    from integrations.store.db import create_db_engine, session_factory, transaction
-    from workers.report import build_report, parse_since
+    from integrations.store.db import session_factory, transaction
+    from workers.report import NoSuchAccount, build_report, parse_since
 
     settings = _settings()
     try:
         start = parse_since(since)
     except ValueError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
-    engine = create_db_engine(settings.database_url)
-    with transaction(session_factory(engine)) as session:
-        result = build_report(session, since=start, account=account)
-    engine.dispose()
+        fail(str(exc))
+    engine = _database(settings)
+    try:
+        with transaction(session_factory(engine)) as session:
+            result = build_report(session, since=start, account=account)
+    except NoSuchAccount as exc:
+        fail(str(exc))
+    finally:
+        engine.dispose()
     print_report(result, Console())
     if png:
-        typer.echo(f"chart written to {write_chart(result, Path(png))}")
+        try:
+            written = write_chart(result, Path(png))
+        except OSError as exc:
+            fail(f"cannot write the chart to {png}: {exc.strerror or exc}")
+        typer.echo(f"chart written to {written}")
 
 
 @cli.command()
@@ -191,11 +228,11 @@ def purge(
     from rich.console import Console
     from rich.table import Column, Table
 
-    from integrations.store.db import create_db_engine, session_factory
+    from integrations.store.db import session_factory
     from workers.retention import purge_expired_text
 
     settings = _settings()
-    engine = create_db_engine(settings.database_url)
+    engine = _database(settings)
     try:
         result = purge_expired_text(
             session_factory(engine), retention_days=settings.retention_days, dry_run=dry_run
@@ -261,10 +298,15 @@ def sandbox(
 @db_cli.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply database migrations (Alembic) to DATABASE_URL."""
-    from integrations.store.db import upgrade
+    from app.preflight import require_database
+    from integrations.store.db import MigrationError, upgrade
 
     settings = _settings()
-    upgrade(settings.database_url, revision)
+    require_database(settings.database_url, migrated=False)
+    try:
+        upgrade(settings.database_url, revision)
+    except MigrationError as exc:
+        fail(str(exc))
     typer.echo(f"database at revision {revision}")
 
 
@@ -277,11 +319,13 @@ def link(
     import re
 
     from app.account_links import link_channel
+    from app.preflight import require_database
 
     if not re.fullmatch(r"[CG][A-Z0-9]{2,}", channel):
         typer.echo(f"error: {channel!r} is not a channel id (C...): see the channel's details")
         raise typer.Exit(2)
     settings = _settings()
+    require_database(settings.database_url)
     deps = _deps(settings)
     try:
         outcome = link_channel(deps, channel_id=channel, query=account, actor="cli")
@@ -302,46 +346,6 @@ def doctor() -> None:
     raise typer.Exit(run_doctor(settings, typer.echo))
 
 
-def _refuse_shared_channels(settings: Any) -> None:
-    """Stop at start when TRIAGE_CHANNEL or ESCALATION_CHANNEL is shared with another
-    organisation (SPEC §5.6): internal notes must never reach a customer. Every post checks
-    again. When Slack cannot be asked now, the process starts and the posts' checks hold."""
-    import structlog
-    from slack_sdk.errors import SlackApiError
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from app.deps import slack_clients
-    from app.settings import ConfigError
-    from integrations.slack import slack_error
-    from integrations.slack_installs import NotInstalled
-    from integrations.store.db import create_db_engine
-    from workers.delivery import SharedChannelRefused, ensure_internal_channel
-
-    engine = create_db_engine(settings.database_url)
-    try:
-        client = slack_clients(settings, engine, None).home()
-    except (NotInstalled, SQLAlchemyError) as exc:  # OAuth, nothing installed yet: posts check
-        structlog.get_logger(__name__).warning("startup.channel_check_skipped", why=str(exc))
-        return
-    finally:
-        engine.dispose()
-    for name in ("triage_channel", "escalation_channel"):
-        channel = getattr(settings, name)
-        if not channel:
-            continue
-        try:
-            ensure_internal_channel(client, channel)
-        except SharedChannelRefused:
-            raise ConfigError(
-                f"{name.upper()} ({channel}) is shared with another organisation: "
-                "use an internal channel, internal notes must never reach a customer"
-            ) from None
-        except (SlackApiError, OSError) as exc:
-            structlog.get_logger(__name__).warning(
-                "startup.channel_check_failed", setting=name.upper(), error=slack_error(exc)
-            )
-
-
 @cli.command()
 def backfill(
     days: Annotated[float, typer.Option(help="How many days of history to read.")] = 90,
@@ -353,12 +357,14 @@ def backfill(
     from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from app.backfill_progress import BarProgress, LineProgress
+    from app.preflight import require_database
     from workers.backfill import backfill as run_backfill
 
     settings = _settings()
     settings.require_bot_tokens()
+    require_database(settings.database_url)
     deps = _deps(settings)
-    try:
+    with slack_failures("the channels' history"), closing(deps):
         if sys.stdout.isatty():
             columns = (
                 SpinnerColumn(),
@@ -372,8 +378,6 @@ def backfill(
         else:
             progress = LineProgress(typer.echo)
             report = run_backfill(deps, days=days, channel=channel, progress=progress)
-    finally:
-        deps.close()
     typer.echo(
         f"backfill: {report.channels} channels, {report.threads} threads, "
         f"{report.messages} messages, {report.learned} answers learned in {report.seconds:.1f}s"

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from sandbox.openai_server import OpenAIServer
 from tests.harness import REPO
@@ -45,6 +46,18 @@ def test_classify_asks_the_model_when_configured() -> None:
         assert result.returncode == 0, result.stderr
         assert len(model.requests()) == 3
         assert len(result.stdout.splitlines()) == 3
+
+
+def test_the_words_themselves_are_one_message_and_a_file_is_read(tmp_path: Path) -> None:
+    result = _classify("Our API is down for everyone")
+    assert result.returncode == 0, result.stderr
+    [row] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert row["category"] == "incident" and row["summary"] == "Our API is down for everyone"
+    messages = tmp_path / "messages.txt"
+    messages.write_text(MESSAGES, encoding="utf-8")
+    for args in ([str(messages)], ["--file", str(messages)]):
+        rows = [json.loads(line) for line in _classify(*args).stdout.splitlines()]
+        assert [r["category"] for r in rows] == ["no_action", "incident", "account_access"]
 
 
 def test_a_line_that_is_not_usable_json_is_a_clear_error() -> None:

@@ -8,11 +8,16 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+from sqlalchemy import select
+
 from app.ids import ActionId
+from app.report_view import write_chart
 from integrations.store.db import create_db_engine, session_factory, transaction, upgrade
+from integrations.store.models import Request, RequestState
 from sandbox.report_history import seed_history
 from tests.harness import REPO, World
-from workers.report import build_report, parse_since
+from workers.report import NoSuchAccount, Report, Stats, build_report, parse_since
 
 
 def test_an_approved_answer_is_counted_with_its_first_response_time(world: World) -> None:
@@ -25,6 +30,21 @@ def test_an_approved_answer_is_counted_with_its_first_response_time(world: World
     assert report.team.requests == 1 and report.team.approved_unchanged == 1
     assert report.team.median_first_response is not None
     assert report.team.median_first_response < 1  # minutes: it was answered at once
+
+
+def test_a_request_closed_as_needing_no_reply_makes_no_row(world: World) -> None:
+    world.customer_says("thanks!")
+    world.drain()
+    since = datetime.now(UTC) - timedelta(days=1)
+    with transaction(world.deps.sessions) as session:
+        [thanks] = session.scalars(select(Request)).all()
+        report = build_report(session, since=since)
+        with pytest.raises(NoSuchAccount, match=r"^no such account: Nope; known accounts: #C"):
+            build_report(session, since=since, account="Nope")  # PostgreSQL's JSON, too
+        quiet = build_report(session, since=since, account=thanks.channel_id)
+    assert thanks.state == RequestState.CLOSED and not world.cards()
+    assert report.team.requests == 0 and report.accounts == {} and report.days == {}
+    assert quiet.accounts == {}  # a known account with nothing to count: no error
 
 
 def test_history_adds_up_per_account_and_per_day(tmp_path: Path) -> None:
@@ -66,3 +86,26 @@ def test_the_cli_prints_the_table_and_writes_a_png(tmp_path: Path) -> None:
         [*run, "--since", "lately"], env=env, cwd=REPO, capture_output=True, text=True, timeout=60
     )
     assert bad.returncode == 2 and "--since 'lately'" in bad.stderr
+    nope = subprocess.run(
+        [*run, "--account", "Nope"], env=env, cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert nope.returncode == 2 and "Traceback" not in nope.stderr
+    assert nope.stderr.strip().splitlines() == [
+        "error: no such account: Nope; known accounts: Globex Corporation, Initech, Umbrella"
+    ]
+    quiet = subprocess.run(
+        [*run, "--account", "initech", "--since", "1h"],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert quiet.returncode == 0 and "No requests in this period." in quiet.stdout
+
+
+def test_the_chart_goes_where_the_cli_says(tmp_path: Path) -> None:
+    empty = Report(datetime.now(UTC), Stats(), {}, {})
+    assert write_chart(empty, tmp_path) == tmp_path / "triage-report.png"  # into a folder
+    assert write_chart(empty, tmp_path / "chart") == tmp_path / "chart.png"  # matplotlib's name
+    assert (tmp_path / "triage-report.png").exists() and (tmp_path / "chart.png").exists()

@@ -8,7 +8,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -61,6 +63,47 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+class MigrationError(Exception):
+    """Migrations could not be applied; the message is one line meant for a person."""
+
+
+def revisions() -> list[str]:
+    """Every migration's id, oldest first (the last is the head this code needs)."""
+    return [script.revision for script in ScriptDirectory(str(MIGRATIONS)).walk_revisions()][::-1]
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The revision the database was migrated to; None when it has never been migrated.
+    (Read directly: Alembic's MigrationContext would log its setup on every command.)"""
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
 def upgrade(url: str, revision: str = "head") -> None:
-    """Apply migrations (what `triage db upgrade` runs)."""
-    command.upgrade(alembic_config(url), revision)
+    """Apply migrations (what `triage db upgrade` runs). An unknown target, or anything else
+    Alembic refuses, is a MigrationError naming it rather than Alembic's traceback."""
+    cfg = alembic_config(url)
+    if not _names_a_revision(cfg, revision):
+        raise MigrationError(
+            f"no such revision: {revision or '(empty)'}; use `head` or one of "
+            + ", ".join(revisions())
+        )
+    try:
+        command.upgrade(cfg, revision)
+    except CommandError as exc:
+        raise MigrationError(str(exc)) from None
+
+
+def _names_a_revision(cfg: Config, revision: str) -> bool:
+    """`head`, `base` or a migration's id; relative targets (`+1`, `head-1`) are Alembic's to
+    judge when it runs."""
+    if "+" in revision or "-" in revision:
+        return True
+    if not revision.strip():
+        return False
+    try:
+        ScriptDirectory.from_config(cfg).get_revisions(revision)
+    except CommandError:
+        return False
+    return True
