@@ -5,7 +5,8 @@ token in ``Authorization: Bearer`` or a ``token`` argument, arguments in the que
 form body (urlencoded or multipart) or a JSON body. It records every call, applies injected
 faults and latency, checks arguments against the spec, then dispatches to the handlers.
 It also serves ``/response_url/<name>`` (Slack's interactivity response URLs) and hosted
-files at ``/files-pri/...`` (``sandbox.slack_files``).
+files at ``/files-pri/...`` (``sandbox.slack_files``); ``extra_routes`` serve the sandbox
+page (``sandbox.slack_page``) and the OAuth consent screen.
 """
 
 from __future__ import annotations
@@ -268,7 +269,9 @@ class SlackApi:
         return Response("ok", content_type="text/html")
 
     def overview(self, request: Request, *, messages: bool) -> Response:
-        """Developer view: ``/`` lists channels, ``/_sandbox/messages`` dumps every message."""
+        """JSON for scripts: ``/`` lists channels, ``/_sandbox/messages`` dumps every message.
+
+        With ``sandbox.slack_page`` installed, ``/`` sends a browser to the page instead."""
         world = self.world
         with world.lock:
             if messages:
