@@ -13,7 +13,7 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.deps import Deps
+from integrations.deps import Deps
 from integrations.salesforce import AccountRef, CrmUnavailable
 from integrations.store.db import transaction
 from integrations.store.models import AuditEntry, ChannelLink, utcnow

@@ -14,9 +14,7 @@ from enum import StrEnum
 import structlog
 from sqlalchemy import update
 
-from app.deps import Deps
-from app.ingest import enqueue_pipeline, mark_enqueued
-from app.metrics import DRAFTS
+from integrations.deps import Deps
 from integrations.store.db import transaction
 from integrations.store.models import (
     AuditEntry,
@@ -26,6 +24,8 @@ from integrations.store.models import (
     Request,
     RequestState,
 )
+from workers.ingest import enqueue_pipeline, mark_enqueued
+from workers.metrics import DRAFTS
 
 log = structlog.get_logger(__name__)
 

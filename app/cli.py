@@ -26,7 +26,7 @@ cli.add_typer(db_cli, name="db")
 
 def _settings() -> Any:
     from app.logs import configure_logging
-    from app.settings import ConfigError, get_settings
+    from integrations.settings import ConfigError, get_settings
 
     settings = get_settings()
     try:
@@ -39,7 +39,7 @@ def _settings() -> Any:
 
 
 def _deps(settings: Any) -> Any:
-    from app.deps import Deps
+    from integrations.deps import Deps
 
     return Deps.build(settings)
 
@@ -116,8 +116,8 @@ def worker(
 ) -> None:
     """Run an RQ worker (with the scheduler, the lease heartbeat and the sweeper)."""
     from app.preflight import before_serving
+    from integrations.queues import ALL_QUEUES
     from workers.process import run_worker
-    from workers.queues import ALL_QUEUES
 
     unknown = sorted(set(queues or ()) - set(ALL_QUEUES))
     if unknown:
@@ -162,7 +162,7 @@ def classify(
     SOURCE is read when it names a file (or is -); otherwise it is the message itself."""
     import json
 
-    from app.deps import language_model
+    from integrations.deps import language_model
     from workers.triage import triage_text
 
     if file is not None and source != "-":
@@ -388,7 +388,7 @@ def backfill(
 
 def main() -> None:
     """Entry point: settings errors become one line and exit code 2, never a traceback."""
-    from app.settings import ConfigError
+    from integrations.settings import ConfigError
 
     # Counters are shared by the web and worker processes through this folder (SPEC §8).
     metrics_dir = os.environ.setdefault(

@@ -26,9 +26,7 @@ from rich.text import Text
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from app.deps import Deps
 from app.main import create_app
-from app.settings import load_settings
 from app.transcript import (
     clock,
     context_text,
@@ -39,6 +37,8 @@ from app.transcript import (
 )
 from app.web import create_web
 from integrations.accounts_file import AccountsFile
+from integrations.deps import Deps
+from integrations.settings import load_settings
 from integrations.store.db import transaction, upgrade
 from integrations.store.models import AuditEntry, Request
 from sandbox import world as w

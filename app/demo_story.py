@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 from rich.markup import escape
 from rich.text import Text
 
-from app.business_hours import BusinessHours
-from app.ids import ActionId, BlockId
 from app.transcript import print_hanging
+from integrations.business_hours import BusinessHours
 from sandbox import world as w
 from sandbox.slack_events import deliver
 from sandbox.slack_interactivity import view_submission_body
+from workers.ids import ActionId, BlockId
 from workers.suggest import local_time
 
 if TYPE_CHECKING:

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
-from app.settings import ConfigError, Settings
 from integrations.salesforce import CrmUnavailable
+from integrations.settings import ConfigError, Settings
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine

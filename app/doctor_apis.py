@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from app.doctor import CheckResult
-from app.settings import Settings
+from integrations.settings import Settings
 
 _TOKEN_FIX = "copy the Bot User OAuth Token (xoxb-…) from your Slack app's OAuth & Permissions page"
 _SLACK_FIXES = {
@@ -69,7 +69,7 @@ def _check_installs(settings: Settings) -> CheckResult:
     from slack_sdk.errors import SlackApiError
     from sqlalchemy.exc import SQLAlchemyError
 
-    from app.settings import ConfigError
+    from integrations.settings import ConfigError
     from integrations.slack import slack_error
     from integrations.slack_installs import NotInstalled
 
@@ -257,8 +257,8 @@ def _is_bot_token(settings: Settings) -> bool:
 @contextmanager
 def _installed_tokens(settings: Settings) -> Iterator[Any]:
     """The OAuth installations, read from the database for as long as the check needs."""
-    from app.deps import slack_clients
     from app.doctor import doctor_engine
+    from integrations.deps import slack_clients
 
     engine = doctor_engine(settings.database_url)  # a connect timeout, and never a new file
     try:

@@ -18,10 +18,10 @@ import structlog
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from app.deps import Deps
-from app.metrics import ESCALATIONS
+from integrations.deps import Deps
 from integrations.store.db import transaction
 from integrations.store.models import AuditEntry, Request, RequestMessage, RequestState
+from workers.metrics import ESCALATIONS
 
 log = structlog.get_logger(__name__)
 

@@ -9,9 +9,9 @@ from slack_bolt import App
 from slack_bolt.error import BoltUnhandledRequestError
 from slack_sdk import WebClient
 
-from app.deps import Deps
 from app.listeners import register_all
 from app.oauth import InstalledAuthorize, oauth_flow
+from integrations.deps import Deps
 from integrations.slack_installs import InstalledTokens
 
 log = structlog.get_logger(__name__)

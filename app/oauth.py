@@ -31,7 +31,7 @@ from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallation
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import Engine
 
-from app.settings import Settings
+from integrations.settings import Settings
 from integrations.slack_installs import InstalledTokens, NotInstalled
 
 log = structlog.get_logger(__name__)

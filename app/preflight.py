@@ -9,7 +9,7 @@ from typing import Any
 
 import structlog
 
-from app.settings import ConfigError
+from integrations.settings import ConfigError
 
 log = structlog.get_logger(__name__)
 
@@ -99,7 +99,7 @@ def refuse_shared_channels(settings: Any) -> None:
     from slack_sdk.errors import SlackApiError
     from sqlalchemy.exc import SQLAlchemyError
 
-    from app.deps import slack_clients
+    from integrations.deps import slack_clients
     from integrations.slack import slack_error
     from integrations.slack_installs import NotInstalled
     from integrations.store.db import create_db_engine

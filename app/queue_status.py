@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from app.deps import Deps
+from integrations.deps import Deps
 from integrations.store.db import transaction
 from integrations.store.models import Request, RequestState, SlaClock
 

@@ -13,7 +13,7 @@ import structlog
 from redis.exceptions import RedisError
 from slack_sdk.errors import SlackApiError
 
-from app.deps import Deps
+from integrations.deps import Deps
 from integrations.slack import slack_error
 
 log = structlog.get_logger(__name__)

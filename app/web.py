@@ -19,8 +19,8 @@ from slack_bolt.adapter.flask.handler import SlackRequestHandler, to_flask_respo
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import text
 
-from app import metrics
-from app.deps import Deps
+from integrations.deps import Deps
+from workers import metrics
 
 log = structlog.get_logger(__name__)
 

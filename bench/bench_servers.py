@@ -27,10 +27,10 @@ SECRET = "bench-signing-secret"  # both apps verify signatures with it
 
 def build_ours(api_url: str, database_url: str, redis_url: str) -> Any:
     """The real app, built as `triage serve` builds it in each worker."""
-    from app.deps import Deps
     from app.main import create_app
-    from app.settings import load_settings
     from app.web import create_web
+    from integrations.deps import Deps
+    from integrations.settings import load_settings
     from sandbox.world import TOKEN, TRIAGE
 
     settings = load_settings(

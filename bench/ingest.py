@@ -163,7 +163,7 @@ def redis_db(url: str, *, flush: bool = False) -> int:
     """Jobs waiting in the pipeline queue; with `flush`, empty the logical database first."""
     from redis import Redis
 
-    from workers.queues import PIPELINE
+    from integrations.queues import PIPELINE
 
     with Redis.from_url(url) as client:
         if flush:

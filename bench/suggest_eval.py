@@ -30,9 +30,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from app.deps import Deps  # noqa: E402
 from app.logs import configure_logging  # noqa: E402
-from app.settings import load_settings  # noqa: E402
+from integrations.deps import Deps  # noqa: E402
+from integrations.settings import load_settings  # noqa: E402
 from integrations.store.db import transaction, upgrade  # noqa: E402
 from integrations.store.models import Request, RequestMessage  # noqa: E402
 from sandbox.expertise_world import (  # noqa: E402

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from app.settings import ConfigError, Settings
+from integrations.settings import ConfigError, Settings
 
 
 class CrmUnavailable(Exception):

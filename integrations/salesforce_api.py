@@ -31,7 +31,6 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
-from app.settings import Settings
 from integrations.salesforce import (
     AccountContext,
     AccountRef,
@@ -45,6 +44,7 @@ from integrations.salesforce import (
     require_field_name,
 )
 from integrations.salesforce_auth import SalesforceAuth
+from integrations.settings import Settings
 
 log = structlog.get_logger(__name__)
 

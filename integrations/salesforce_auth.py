@@ -26,8 +26,8 @@ from simple_salesforce import Salesforce, SalesforceLogin
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed
 from simple_salesforce.login import token_login
 
-from app.settings import ConfigError, Settings
 from integrations.salesforce import CrmUnavailable
+from integrations.settings import ConfigError, Settings
 
 ACCESS_TOKEN = "access token"
 PASSWORD = "username + password"

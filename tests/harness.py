@@ -24,10 +24,11 @@ from redis import Redis
 from rq import Queue, SimpleWorker
 from werkzeug.serving import make_server
 
-from app.deps import Deps
 from app.main import create_app
-from app.settings import Settings, load_settings
 from app.web import create_web
+from integrations.deps import Deps
+from integrations.queues import ALL_QUEUES
+from integrations.settings import Settings, load_settings
 from sandbox.slack_emulator import SlackEmulator
 from sandbox.slack_events import deliver, message_envelope
 from sandbox.slack_interactivity import block_actions_body, view_submission_body
@@ -46,7 +47,6 @@ from sandbox.world import (  # noqa: F401  (re-exported for the tests)
     build_emulator,
 )
 from workers import runtime
-from workers.queues import ALL_QUEUES
 
 SECRET = "test-signing-secret"
 REPO = Path(__file__).resolve().parent.parent

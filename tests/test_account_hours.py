@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.settings import load_settings
 from integrations.accounts_file import AccountsFile
 from integrations.salesforce import build_account_directory
+from integrations.settings import load_settings
 from sandbox.salesforce_server import SalesforceServer
 from tests import salesforce_world as sfw
 from tests.harness import REPO

@@ -14,8 +14,8 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import select
 
-from app.deps import Deps
-from app.settings import load_settings
+from integrations.deps import Deps
+from integrations.settings import load_settings
 from integrations.store.db import transaction, upgrade
 from integrations.store.models import BackfillCursor, Evidence
 from sandbox.expertise_world import (

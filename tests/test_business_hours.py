@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from app.business_hours import BusinessHours, BusinessHoursError
+from integrations.business_hours import BusinessHours, BusinessHoursError
 
 WEEKDAYS = BusinessHours.parse("mon-fri 09:00-18:00 UTC")
 

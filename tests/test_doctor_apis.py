@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from app.doctor_apis import check_slack, check_triage_channel
-from app.settings import load_settings
+from integrations.settings import load_settings
 from sandbox.openai_server import OpenAIServer
 from sandbox.world import CUSTOMER_TEAM, ORG, TOKEN, build_emulator
 from tests.harness import free_port

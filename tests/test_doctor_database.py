@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from app.doctor import check_database
-from app.settings import load_settings
+from integrations.settings import load_settings
 from integrations.store.db import upgrade
 from tests.test_doctor import doctor, line_of
 

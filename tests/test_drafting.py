@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from app.ids import ActionId
 from integrations.store.db import transaction
 from integrations.store.models import Draft
 from sandbox.openai_server import OpenAIServer
 from sandbox.world import INITECH, INITECH_TEAM, INITECH_USER
 from tests.harness import SHARED, World, model_world
+from workers.ids import ActionId
 from workers.prompt import DRAFT_INSTRUCTIONS
 
 

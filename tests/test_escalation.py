@@ -17,8 +17,7 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
-from app.business_hours import BusinessHours
-from app.ids import ActionId, BlockId, CallbackId
+from integrations.business_hours import BusinessHours
 from integrations.store.db import transaction
 from integrations.store.models import AuditEntry, Request, SlaClock
 from sandbox.slack_commands import slash_command_body
@@ -27,6 +26,7 @@ from sandbox.world import APPROVER, APPROVER_2, BOT_USER, ORG, SHARED, TRIAGE
 from tests import salesforce_world
 from tests.harness import World, start_world, wait_for
 from tests.salesforce_world import Org, auth_settings
+from workers.ids import ActionId, BlockId, CallbackId
 
 org, jwt_keys = salesforce_world.org, salesforce_world.jwt_keys  # fixtures
 

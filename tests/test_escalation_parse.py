@@ -33,7 +33,7 @@ def test_words_that_do_not_parse_say_why(text: str) -> None:
 def test_the_breach_post_ends_its_sentence_once() -> None:
     from datetime import UTC, datetime
 
-    from app.blocks.escalation import build_sla_breach
+    from workers.blocks.escalation import build_sla_breach
 
     text = build_sla_breach(
         request_id=7,

@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime, timedelta
 
-from app.deps import Deps
-from app.settings import load_settings
+from integrations.deps import Deps
+from integrations.settings import load_settings
 from integrations.store.db import transaction
 from integrations.store.models import Draft, DraftStatus, Evidence, Request, RequestMessage
 from tests.harness import CUSTOMER, CUSTOMER_TEAM, ORG, SHARED, World

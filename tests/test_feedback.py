@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from app.ids import ActionId
 from integrations.store.db import transaction
 from integrations.store.models import AuditEntry, Draft
 from sandbox.openai_server import OpenAIServer
@@ -27,6 +26,7 @@ from tests.harness import (
     World,
     start_world,
 )
+from workers.ids import ActionId
 
 
 def react(world: World, ts: str, user: str, reaction: str = "+1", *, added: bool = True) -> None:

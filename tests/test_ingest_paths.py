@@ -1,7 +1,7 @@
 """Ingest's two ways of storing a new customer message write the same rows (SPEC §5.1).
 
-On PostgreSQL a new message is stored in one statement (`app.ingest_postgres`); elsewhere, and
-for edits, deletions and replies, in SQLAlchemy (`app.ingest`). The same conversation, sent
+On PostgreSQL a new message is stored in one statement (`workers.ingest_postgres`); elsewhere, and
+for edits, deletions and replies, in SQLAlchemy (`workers.ingest`). The same conversation, sent
 as signed events through the real app, must leave the same requests, messages and events on
 both; and the job each listener hands off must reach Redis, or the request must be left for
 the sweeper.
@@ -19,8 +19,7 @@ import pytest
 from redis import Redis
 from sqlalchemy import select
 
-from app.classify import Installation
-from app.ingest import ingest_message
+from integrations.queues import PIPELINE
 from integrations.store.db import transaction, upgrade
 from integrations.store.models import (
     Draft,
@@ -43,7 +42,8 @@ from tests.harness import (
     free_port,
     start_world,
 )
-from workers.queues import PIPELINE
+from workers.classify import Installation
+from workers.ingest import ingest_message
 
 T0 = 1_700_000_000  # the first message's ts; the others count seconds from it
 
@@ -205,7 +205,7 @@ def test_jobs_handed_off_just_before_a_graceful_exit_still_reach_redis(redis_url
     """A gunicorn worker that is recycled or stopped exits normally: what its enqueue thread
     still holds is sent at exit, not left for the sweeper's grace period."""
     script = (
-        "import sys; from redis import Redis; from workers.queues import Queues\n"
+        "import sys; from redis import Redis; from integrations.queues import Queues\n"
         "queues = Queues(Redis.from_url(sys.argv[1]))\n"
         "for n in range(200):\n"
         "    queues.enqueue_request_soon(n, f'request-exit-{n}', lambda r, j: None)\n"

@@ -31,11 +31,11 @@ from slack_bolt import App
 from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
 
-from app.deps import Deps
 from app.main import create_app
 from app.oauth import BOT_SCOPES, REDIRECT_PATH
-from app.settings import load_settings
 from app.web import create_web
+from integrations.deps import Deps
+from integrations.settings import load_settings
 from tests.harness import REPO, SECRET
 
 MANIFEST = REPO / "manifest.yml"

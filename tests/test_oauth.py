@@ -15,18 +15,18 @@ from redis import Redis
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from app.deps import Deps
 from app.doctor import run_doctor
-from app.ids import ActionId
 from app.main import create_app
-from app.settings import load_settings
 from app.web import create_web
+from integrations.deps import Deps
+from integrations.settings import load_settings
 from integrations.slack_installs import InstalledTokens
 from integrations.store.db import transaction
 from integrations.store.models import SLACK_BOTS, Request
 from sandbox.slack_events import envelope, message_envelope
 from sandbox.world import APPROVER, ORG, TOKEN, TRIAGE, build_emulator
 from tests.harness import SECRET, World, wait_for
+from workers.ids import ActionId
 
 CLIENT_ID, CLIENT_SECRET = "111.222", "oauth-test-secret"
 EU = "T0ACMEEU"  # a second workspace of the same company, with its own customers

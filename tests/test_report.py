@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from app.ids import ActionId
 from app.report_view import write_chart
 from integrations.store.db import create_db_engine, session_factory, transaction, upgrade
 from integrations.store.models import Request, RequestState
 from sandbox.report_history import seed_history
 from tests.harness import REPO, World
+from workers.ids import ActionId
 from workers.report import NoSuchAccount, Report, Stats, build_report, parse_since
 
 

@@ -19,7 +19,6 @@ from redis import Redis
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.ids import ActionId
 from integrations.store.db import create_db_engine, session_factory, transaction, upgrade
 from integrations.store.models import (
     AuditEntry,
@@ -35,6 +34,7 @@ from integrations.store.models import (
 from sandbox.report_history import seed_history
 from tests.harness import APPROVER_2, CUSTOMER, ORG, REPO, World, wait_for
 from tests.test_feedback import answer, react
+from workers.ids import ActionId
 from workers.report import build_report
 from workers.retention import ACTION, LOCK_KEY, purge_expired_text
 

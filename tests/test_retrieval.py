@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from app.ids import ActionId
 from sandbox.world import INITECH, INITECH_TEAM, INITECH_USER
 from tests.harness import World, start_world
+from workers.ids import ActionId
 from workers.retrieval import Scope, knowledge_base
 
 

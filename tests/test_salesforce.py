@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from app.settings import ConfigError, load_settings
 from integrations.salesforce import CrmUnavailable, NewCase, build_account_directory
 from integrations.salesforce_api import SalesforceDirectory
+from integrations.settings import ConfigError, load_settings
 from sandbox.world import SHARED
 from tests import salesforce_world
 from tests.salesforce_world import Org, auth_settings, rsa_key_pair

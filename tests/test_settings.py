@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.settings import ConfigError, load_settings
+from integrations.settings import ConfigError, load_settings
 from tests.harness import REPO
 
 
@@ -64,7 +64,7 @@ def test_documented_formats_parse() -> None:
 
 
 def test_env_example_lists_every_setting() -> None:
-    from app.settings import Settings
+    from integrations.settings import Settings
 
     example = (REPO / ".env.example").read_text()
     missing = [name.upper() for name in Settings.model_fields if f"{name.upper()}=" not in example]
@@ -74,7 +74,7 @@ def test_env_example_lists_every_setting() -> None:
 def test_env_example_is_read_the_same_by_docker_and_by_the_app(tmp_path: Path) -> None:
     """Docker's env_file, systemd's EnvironmentFile and `docker-compose` v1 take everything
     after `=` literally, so a comment on a setting's line would become its value."""
-    from app.settings import Settings
+    from integrations.settings import Settings
 
     example = (REPO / ".env.example").read_text()
     inline = [

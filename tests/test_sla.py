@@ -19,8 +19,7 @@ import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import select
 
-from app.business_hours import DAYS
-from app.ids import ActionId
+from integrations.business_hours import DAYS
 from integrations.store.db import transaction
 from integrations.store.models import SlaClock
 from sandbox.slack_commands import slash_command_body
@@ -28,6 +27,7 @@ from sandbox.world import APPROVER, BOT_USER, CUSTOMER, CUSTOMER_TEAM, ORG, SHAR
 from tests import salesforce_world
 from tests.harness import World, start_world, wait_for
 from tests.salesforce_world import Org, auth_settings
+from workers.ids import ActionId
 from workers.sla import recover_clocks
 
 org, jwt_keys = salesforce_world.org, salesforce_world.jwt_keys  # fixtures

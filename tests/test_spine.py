@@ -8,7 +8,6 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import func, select
 
-from app.ids import ActionId
 from integrations.store.db import transaction
 from integrations.store.models import AuditEntry, Request, RequestState, SlackEvent
 from sandbox.slack_events import (
@@ -29,6 +28,7 @@ from tests.harness import (
     World,
     wait_for,
 )
+from workers.ids import ActionId
 
 BUTTONS = {"approve_draft", "edit_draft", "regenerate_draft", "reject_draft"}
 

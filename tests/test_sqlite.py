@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.ids import ActionId
 from integrations.store.db import upgrade
 from tests.harness import start_world
+from workers.ids import ActionId
 
 
 def test_spine_on_sqlite(tmp_path: Path, redis_url: str) -> None:

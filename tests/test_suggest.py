@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from app.ids import ActionId
 from integrations.store.db import transaction
 from integrations.store.models import Evidence, OutboxMessage, Request
 from tests.harness import (
@@ -24,6 +23,7 @@ from tests.harness import (
     wait_for,
 )
 from workers.backfill import backfill
+from workers.ids import ActionId
 
 EXPERT = "U0SAM"
 

@@ -23,15 +23,15 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 
-from app.classify import file_summary
 from integrations.slack import slack_error
 from integrations.slack_files import FileUnavailable, download_private
 from integrations.slack_installs import NotInstalled
 from integrations.store.db import transaction
 from integrations.store.models import Request, RequestMessage
+from workers.classify import file_summary
 
 if TYPE_CHECKING:
-    from app.deps import Deps
+    from integrations.deps import Deps
 
 log = structlog.get_logger(__name__)
 
@@ -73,7 +73,7 @@ class Attachments:
 
 
 def customer_files(messages: Iterable[RequestMessage]) -> tuple[dict[str, Any], ...]:
-    """The files kept with a request's customer messages (`app.classify.file_summary`)."""
+    """The files kept with a request's customer messages (`workers.classify.file_summary`)."""
     return tuple(f for m in messages for f in (m.files or {}).get("files", []))
 
 

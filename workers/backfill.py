@@ -23,7 +23,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 
-from app.deps import Deps
+from integrations.deps import Deps
 from integrations.slack import slack_error
 from integrations.store.db import transaction
 from integrations.store.models import BackfillCursor, Evidence

@@ -11,20 +11,20 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.blocks.card import (
+from integrations.deps import Deps
+from integrations.slack import slack_error
+from integrations.store.db import transaction
+from integrations.store.models import OutboxMessage, Request, RequestState
+from workers import runtime
+from workers.blocks.card import (
     CardView,
     Escalation,
     SlaState,
     build_approval_card,
     card_fallback_text,
 )
-from app.deps import Deps
-from app.ids import Reaction
-from integrations.slack import slack_error
-from integrations.store.db import transaction
-from integrations.store.models import OutboxMessage, Request, RequestState
-from workers import runtime
 from workers.delivery import deliver_now
+from workers.ids import Reaction
 
 log = structlog.get_logger(__name__)
 

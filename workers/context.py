@@ -31,7 +31,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 
-from app.deps import Deps
+from integrations.deps import Deps
 from integrations.salesforce import CrmUnavailable, NewCase
 from integrations.slack import slack_error
 from integrations.store.db import transaction

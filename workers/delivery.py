@@ -19,9 +19,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import update
 
-from app.deps import Deps
-from app.ids import OUTBOX_EVENT_TYPE, Reaction
-from app.metrics import TIME_TO_CARD
+from integrations.deps import Deps
 from integrations.slack import slack_error
 from integrations.store.db import transaction
 from integrations.store.models import (
@@ -34,6 +32,8 @@ from integrations.store.models import (
 )
 from workers import leases, runtime
 from workers.expertise import record_answer
+from workers.ids import OUTBOX_EVENT_TYPE, Reaction
+from workers.metrics import TIME_TO_CARD
 from workers.sla import stop_clock
 
 log = structlog.get_logger(__name__)

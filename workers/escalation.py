@@ -26,17 +26,17 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.blocks.escalation import (
-    EscalationView,
-    build_escalation_post,
-    build_reescalation_note,
-)
-from app.deps import Deps
+from integrations.deps import Deps
 from integrations.salesforce import CrmUnavailable, NewCase
 from integrations.slack import slack_error
 from integrations.store.db import transaction
 from integrations.store.models import OutboxMessage, OutboxState, Request
 from workers import leases, runtime
+from workers.blocks.escalation import (
+    EscalationView,
+    build_escalation_post,
+    build_reescalation_note,
+)
 from workers.card import refresh_card_now
 from workers.context import change_case, open_case
 from workers.delivery import deliver_now

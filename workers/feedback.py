@@ -17,9 +17,7 @@ from slack_sdk import WebClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.deps import Deps
-from app.metrics import FEEDBACK
-from app.reactions import ASKS, PENDING, feedback_value, reaction_name
+from integrations.deps import Deps
 from integrations.store.db import transaction
 from integrations.store.models import (
     AuditEntry,
@@ -30,7 +28,9 @@ from integrations.store.models import (
     SlackEvent,
 )
 from workers import runtime
+from workers.metrics import FEEDBACK
 from workers.reaction_requests import act_on
+from workers.reactions import ASKS, PENDING, feedback_value, reaction_name
 from workers.reconcile import installation_of
 
 log = structlog.get_logger(__name__)

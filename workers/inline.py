@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 if TYPE_CHECKING:
-    from app.deps import Deps
+    from integrations.deps import Deps
 
 log = structlog.get_logger(__name__)
 
@@ -25,7 +25,7 @@ TIMER_SLACK_SECONDS = 0.05
 
 
 class InlineQueues:
-    """Drop-in for `workers.queues.Queues` that runs each job in a background thread."""
+    """Drop-in for `integrations.queues.Queues` that runs each job in a background thread."""
 
     def __init__(self) -> None:
         self.deps: Deps | None = None

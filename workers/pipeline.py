@@ -17,9 +17,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import update
 
-from app.deps import Deps
-from app.ids import Reaction
-from app.metrics import DRAFTS, REQUESTS
+from integrations.deps import Deps
 from integrations.slack import slack_error
 from integrations.store.db import transaction
 from integrations.store.models import Draft, DraftStatus, Request, RequestState, Stage
@@ -28,6 +26,8 @@ from workers.attachments import Attachments, customer_files, describe_stubs, rea
 from workers.card import publish_card, refresh_card_now
 from workers.context import gather_context
 from workers.draft import DraftJob, write_draft
+from workers.ids import Reaction
+from workers.metrics import DRAFTS, REQUESTS
 from workers.prompt import ThreadMessage
 from workers.retrieval import Scope, retrieve
 from workers.sla import start_clock

@@ -15,9 +15,9 @@ from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue, SimpleWorker
 
-from app.deps import Deps
+from integrations.deps import Deps
+from integrations.queues import ALL_QUEUES
 from workers import runtime
-from workers.queues import ALL_QUEUES
 from workers.sweeper import Maintenance
 
 log = structlog.get_logger(__name__)

@@ -16,9 +16,7 @@ from slack_sdk import WebClient
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.classify import Classified, Installation
-from app.deps import Deps
-from app.ingest import enqueue_pipeline, mark_enqueued, open_or_join
+from integrations.deps import Deps
 from integrations.store.db import transaction
 from integrations.store.models import (
     AuditEntry,
@@ -29,6 +27,8 @@ from integrations.store.models import (
     RequestState,
     Stage,
 )
+from workers.classify import Classified, Installation
+from workers.ingest import enqueue_pipeline, mark_enqueued, open_or_join
 from workers.reconcile import installation_of
 from workers.triage_rules import classify_offline
 

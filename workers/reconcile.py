@@ -19,11 +19,11 @@ import structlog
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from app.classify import Installation
-from app.deps import Deps
-from app.ingest import ingest_message
+from integrations.deps import Deps
 from integrations.slack import slack_error
 from workers import runtime
+from workers.classify import Installation
+from workers.ingest import ingest_message
 
 log = structlog.get_logger(__name__)
 

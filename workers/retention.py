@@ -50,7 +50,7 @@ from integrations.store.models import (
 )
 
 if TYPE_CHECKING:
-    from app.deps import Deps
+    from integrations.deps import Deps
 
 log = structlog.get_logger(__name__)
 

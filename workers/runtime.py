@@ -13,7 +13,7 @@ import uuid
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from app.deps import Deps
+    from integrations.deps import Deps
 
 _deps: Deps | None = None
 _lock = threading.Lock()
@@ -32,8 +32,8 @@ def current() -> Deps:
     global _deps
     with _lock:
         if _deps is None:
-            from app.deps import Deps
-            from app.settings import get_settings
+            from integrations.deps import Deps
+            from integrations.settings import get_settings
 
             _deps = Deps.build(get_settings())
         return _deps

@@ -9,7 +9,7 @@ the customer's message in business hours (`BUSINESS_HOURS`, or the account's own
 `SWEEP_SECONDS`. Each event fires once: a conditional UPDATE (`WHERE reminded_at IS NULL`)
 decides, and its outbox row (unique key) is written in the same transaction.
 
-A colleague's reply in the thread (`app.ingest`) or an approved reply (`workers.delivery`)
+A colleague's reply in the thread (`workers.ingest`) or an approved reply (`workers.delivery`)
 stops the clock (`stop_clock`); an escalation tightens it (`tighten`).
 """
 
@@ -24,14 +24,14 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.blocks.escalation import build_sla_breach, build_sla_reminder
-from app.business_hours import BusinessHours, BusinessHoursError
-from app.deps import Deps
-from app.metrics import SLA_BREACHES
-from app.settings import Settings
+from integrations.business_hours import BusinessHours, BusinessHoursError
+from integrations.deps import Deps
+from integrations.settings import Settings
 from integrations.store.db import transaction
 from integrations.store.models import OutboxMessage, Request, RequestState, SlaClock
 from workers import runtime
+from workers.blocks.escalation import build_sla_breach, build_sla_reminder
+from workers.metrics import SLA_BREACHES
 
 log = structlog.get_logger(__name__)
 

@@ -26,9 +26,9 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from app.business_hours import BusinessHours
-from app.deps import Deps
-from app.settings import Settings
+from integrations.business_hours import BusinessHours
+from integrations.deps import Deps
+from integrations.settings import Settings
 from integrations.slack import slack_error
 from integrations.store.db import transaction
 from integrations.store.models import (

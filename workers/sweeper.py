@@ -16,9 +16,8 @@ from pathlib import Path
 import structlog
 from sqlalchemy import and_, or_, select, update
 
-from app.deps import Deps
-from app.metrics import QUEUE_DEPTH
-from app.reactions import PENDING
+from integrations.deps import Deps
+from integrations.queues import new_job_id
 from integrations.store.db import transaction
 from integrations.store.models import (
     EventKind,
@@ -31,7 +30,8 @@ from integrations.store.models import (
 )
 from workers import leases, runtime
 from workers.escalation import recover_escalations
-from workers.queues import new_job_id
+from workers.metrics import QUEUE_DEPTH
+from workers.reactions import PENDING
 from workers.reconcile import maybe_enqueue as maybe_enqueue_reconcile
 from workers.retention import PurgeSchedule
 from workers.sla import recover_clocks

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from app.deps import Deps
 from app.listeners import actions, commands, escalate, events, views
+from integrations.deps import Deps
 
 
 def register_all(app: App, deps: Deps) -> None:

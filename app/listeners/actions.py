@@ -10,12 +10,12 @@ from slack_sdk import WebClient
 from sqlalchemy import select
 
 from app import approval
-from app.blocks.card import build_edit_modal, build_reject_modal
-from app.deps import Deps
-from app.ids import ActionId
 from app.listeners.people import is_our_person
+from integrations.deps import Deps
 from integrations.store.db import transaction
 from integrations.store.models import AuditEntry, Draft, DraftStatus, RequestState
+from workers.blocks.card import build_edit_modal, build_reject_modal
+from workers.ids import ActionId
 from workers.suggest import PULL_IN_MESSAGES, PullIn, pull_in_colleague
 
 log = structlog.get_logger(__name__)

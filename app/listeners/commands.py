@@ -16,9 +16,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from app.account_links import link_channel
-from app.deps import Deps
 from app.listeners.people import installation_of
 from app.queue_status import queue_status
+from integrations.deps import Deps
 from integrations.slack import slack_error
 
 log = structlog.get_logger(__name__)

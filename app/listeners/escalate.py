@@ -20,8 +20,6 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from app.blocks.escalation import RequestChoice, build_escalate_modal
-from app.deps import Deps
 from app.escalation import (
     USAGE,
     EscalateUsageError,
@@ -31,12 +29,14 @@ from app.escalation import (
     parse_escalate,
     record_escalation,
 )
-from app.ids import ActionId, BlockId, CallbackId
 from app.listeners.people import is_our_person
 from app.support_leads import NOT_A_LEAD, is_support_lead
+from integrations.deps import Deps
 from integrations.slack import slack_error
 from integrations.store.db import transaction
 from integrations.store.models import Request, RequestState
+from workers.blocks.escalation import RequestChoice, build_escalate_modal
+from workers.ids import ActionId, BlockId, CallbackId
 
 log = structlog.get_logger(__name__)
 

@@ -8,11 +8,11 @@ from typing import Any
 import structlog
 from slack_bolt import App, BoltContext
 
-from app.deps import Deps
-from app.ingest import ingest_message
 from app.listeners.people import installation_of
-from app.metrics import EVENTS
-from app.reactions import ingest_reaction
+from integrations.deps import Deps
+from workers.ingest import ingest_message
+from workers.metrics import EVENTS
+from workers.reactions import ingest_reaction
 
 log = structlog.get_logger(__name__)
 

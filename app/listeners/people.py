@@ -6,8 +6,8 @@ from typing import Any
 
 from slack_bolt import BoltContext
 
-from app.classify import Installation, installation_from_body
 from app.oauth import ORGANISATION
+from workers.classify import Installation, installation_from_body
 
 
 def installation_of(context: BoltContext, body: dict[str, Any]) -> Installation:

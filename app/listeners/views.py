@@ -8,9 +8,9 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext
 
 from app import approval
-from app.deps import Deps
-from app.ids import BlockId, CallbackId
 from app.listeners.people import is_our_person
+from integrations.deps import Deps
+from workers.ids import BlockId, CallbackId
 
 
 def register(app: App, deps: Deps) -> None:

@@ -21,7 +21,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from app.ids import ActionId, BlockId, CallbackId
+from workers.ids import ActionId, BlockId, CallbackId
 
 SECTION_LIMIT = 3000  # Block Kit: a section's text
 _URGENCY_MARK = {"urgent": "🔴 urgent", "high": "🟠 high", "normal": "🟢 normal", "low": "⚪ low"}

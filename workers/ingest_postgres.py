@@ -1,6 +1,6 @@
 """Ingest's hot path on PostgreSQL: a new customer message stored in one statement.
 
-`app.ingest._open_or_join` does the same in SQLAlchemy on every database: a look-up, then
+`workers.ingest._open_or_join` does the same in SQLAlchemy on every database: a look-up, then
 INSERT or UPDATE of the request, INSERT of the message and of the event, in a transaction:
 five or six round trips with BEGIN and COMMIT. Here it is one data-modifying CTE on a pooled
 psycopg connection in autocommit: one round trip, atomic as any single statement is, and much
@@ -17,11 +17,11 @@ import psycopg
 from psycopg.types.json import Json
 from sqlalchemy import Engine
 
-from app.classify import Classified, Installation
+from integrations.queues import new_job_id
 from integrations.store.models import DraftStatus, RequestState, Stage
-from workers.queues import new_job_id
+from workers.classify import Classified, Installation
 
-# The open request this message joins (as `app.ingest._THREAD_REQUEST` and
+# The open request this message joins (as `workers.ingest._THREAD_REQUEST` and
 # `_GROUPABLE_REQUEST` find it), locked until the statement ends; or none.
 _THREAD_REQUEST = """
     SELECT id FROM requests
@@ -82,7 +82,7 @@ def store_new_message(
 ) -> tuple[str, int, str] | None:
     """Open or join a request for a new customer message, with its event, in one statement.
 
-    Returns (outcome, request id, job id), as `app.ingest._open_or_join` does; None when the
+    Returns (outcome, request id, job id), as `workers.ingest._open_or_join` does; None when the
     event id or the message's (channel, ts) was stored before: a duplicate, nothing written.
     """
     now, at = datetime.now(UTC), c.sent_at

@@ -20,8 +20,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from app.blocks.card import summary_adds
-from app.ids import BlockId, CallbackId
+from workers.blocks.card import summary_adds
+from workers.ids import BlockId, CallbackId
 
 PRIORITY_LABELS = {
     "P1": "P1: critical, drop everything",

@@ -162,7 +162,7 @@ class Settings(BaseSettings):
     @field_validator("business_hours")
     @classmethod
     def _business_hours(cls, value: str) -> str:
-        from app.business_hours import BusinessHours, BusinessHoursError
+        from integrations.business_hours import BusinessHours, BusinessHoursError
 
         try:
             BusinessHours.parse(value)
@@ -173,7 +173,7 @@ class Settings(BaseSettings):
     @field_validator("suggest_working_hours")
     @classmethod
     def _working_hours(cls, value: str) -> str:
-        from app.business_hours import BusinessHours, BusinessHoursError
+        from integrations.business_hours import BusinessHours, BusinessHoursError
 
         try:
             BusinessHours.parse(f"{value} UTC")

@@ -13,11 +13,11 @@ from typing import Any
 import structlog
 from sqlalchemy.exc import IntegrityError
 
-from app.classify import Installation
-from app.deps import Deps
-from app.metrics import EVENTS
+from integrations.deps import Deps
 from integrations.store.db import transaction
 from integrations.store.models import EventKind, SlackEvent
+from workers.classify import Installation
+from workers.metrics import EVENTS
 
 log = structlog.get_logger(__name__)
 

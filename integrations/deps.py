@@ -12,13 +12,13 @@ from slack_sdk import WebClient
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.settings import Settings
 from integrations.llm import LanguageModel, OpenAIModel
+from integrations.queues import JobQueues, Queues
 from integrations.salesforce import AccountDirectory, build_account_directory
+from integrations.settings import Settings
 from integrations.slack import build_web_client
 from integrations.slack_installs import InstalledTokens, SingleToken, SlackClients
 from integrations.store.db import create_db_engine, session_factory
-from workers.queues import JobQueues, Queues
 
 
 @dataclass

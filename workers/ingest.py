@@ -18,10 +18,8 @@ from sqlalchemy import Table, bindparam, case, exists, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.classify import Change, Classified, Installation, classify_message
-from app.deps import Deps
-from app.ingest_postgres import store_new_message
-from app.metrics import EVENTS
+from integrations.deps import Deps
+from integrations.queues import new_job_id
 from integrations.store.db import transaction
 from integrations.store.models import (
     AuditEntry,
@@ -33,8 +31,10 @@ from integrations.store.models import (
     RequestState,
     SlackEvent,
 )
+from workers.classify import Change, Classified, Installation, classify_message
 from workers.expertise import record_answer
-from workers.queues import new_job_id
+from workers.ingest_postgres import store_new_message
+from workers.metrics import EVENTS
 from workers.sla import stop_clock
 
 log = structlog.get_logger(__name__)
@@ -127,7 +127,7 @@ def _open_or_join(
     session: Session, c: Classified, installation: Installation, grouping_minutes: float
 ) -> tuple[str, int, str]:
     """The hot path, a new customer message: a few plain statements, no unit of work.
-    (On PostgreSQL, `app.ingest_postgres.store_new_message` does this in one statement.)
+    (On PostgreSQL, `workers.ingest_postgres.store_new_message` does this in one statement.)
 
     Joins the open request of its thread, or the same person's recent top-level request
     (GROUPING_MINUTES); otherwise opens a request. The (channel, ts) of the message is
