@@ -27,7 +27,6 @@ from slack_bolt.oauth.callback_options import CallbackOptions, FailureArgs, Succ
 from slack_bolt.oauth.oauth_settings import OAuthSettings
 from slack_sdk import WebClient
 from slack_sdk.oauth.installation_store.models.installation import Installation
-from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import Engine
 
@@ -59,12 +58,6 @@ STATE_SECONDS = 600
 
 class InstallRefused(BoltError):
     """This workspace or organisation may not install this deployment."""
-
-
-def installation_store(settings: Settings, engine: Engine) -> SQLAlchemyInstallationStore:
-    settings.require("slack_client_id", "slack_client_secret")
-    assert settings.slack_client_id
-    return SQLAlchemyInstallationStore(client_id=settings.slack_client_id, engine=engine)
 
 
 def oauth_flow(settings: Settings, engine: Engine, tokens: InstalledTokens) -> OAuthFlow:

@@ -7,7 +7,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from workers.report import Report, Stats
+from workers.report import Report, Stats, minutes_text
 
 
 def print_report(report: Report, console: Console) -> None:
@@ -40,14 +40,6 @@ def _cells(stats: Stats) -> list[str]:
         str(stats.thumbs_up),
         str(stats.thumbs_down),
     ]
-
-
-def minutes_text(minutes: float) -> str:
-    if minutes < 1:
-        return f"{minutes * 60:.0f} s"
-    if minutes < 120:
-        return f"{minutes:.0f} min"
-    return f"{minutes / 60:.1f} h"
 
 
 def write_chart(report: Report, path: Path) -> Path:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from redis import Redis
 from slack_sdk import WebClient
+from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -68,11 +69,10 @@ def slack_clients(settings: Settings, engine: Engine, redis: Redis | None) -> Sl
     if not settings.uses_oauth:
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
         return SingleToken(build_web_client(token, settings.slack_api_url))
-    from app.oauth import installation_store
-
-    assert settings.slack_client_secret is not None
+    settings.require("slack_client_id", "slack_client_secret")
+    assert settings.slack_client_id is not None and settings.slack_client_secret is not None
     return InstalledTokens(
-        installation_store(settings, engine),
+        SQLAlchemyInstallationStore(client_id=settings.slack_client_id, engine=engine),
         api_url=settings.slack_api_url,
         client_secret=settings.slack_client_secret.get_secret_value(),
         home_team=settings.slack_home_team,

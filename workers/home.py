@@ -8,13 +8,12 @@ import structlog
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from app.report_view import minutes_text
 from integrations.deps import Deps
 from integrations.store.db import transaction
 from integrations.store.models import DraftStatus, Request, RequestState, SlaClock
 from workers import runtime
 from workers.blocks.home import HomeData, HomeItem, build_home
-from workers.report import build_report
+from workers.report import build_report, minutes_text
 
 log = structlog.get_logger(__name__)
 

@@ -167,3 +167,12 @@ def parse_since(text: str, now: datetime | None = None) -> datetime:
     except ValueError:
         raise ValueError(f"--since {text!r}: use 30d, 12h, 2w or a date like 2026-11-01") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def minutes_text(minutes: float) -> str:
+    """A duration for people: seconds under a minute, minutes under two hours, else hours."""
+    if minutes < 1:
+        return f"{minutes * 60:.0f} s"
+    if minutes < 120:
+        return f"{minutes:.0f} min"
+    return f"{minutes / 60:.1f} h"
