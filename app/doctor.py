@@ -267,7 +267,7 @@ def check_redis(settings: Settings) -> CheckResult:
 
 def check_crm(settings: Settings) -> CheckResult:
     """Salesforce when configured (which auth mode, and does it answer), else ACCOUNTS_FILE."""
-    from integrations.salesforce import build_account_directory
+    from integrations.deps import build_account_directory
 
     try:
         directory = build_account_directory(settings)

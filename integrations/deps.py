@@ -13,9 +13,12 @@ from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallation
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from integrations.accounts_file import AccountsFile
 from integrations.llm import LanguageModel, OpenAIModel
 from integrations.queues import JobQueues, Queues
-from integrations.salesforce import AccountDirectory, build_account_directory
+from integrations.salesforce import AccountDirectory
+from integrations.salesforce_api import SalesforceDirectory
+from integrations.salesforce_auth import auth_from_settings
 from integrations.settings import Settings
 from integrations.slack import build_web_client
 from integrations.slack_installs import InstalledTokens, SingleToken, SlackClients
@@ -92,3 +95,15 @@ def language_model(settings: Settings) -> LanguageModel | None:
         timeout=settings.openai_timeout_seconds,
         max_retries=settings.openai_max_retries,
     )
+
+
+def build_account_directory(settings: Settings) -> AccountDirectory | None:
+    """Salesforce when any of its credentials are set, else ACCOUNTS_FILE, else None.
+
+    Makes no network call: Salesforce logs in on first use."""
+    auth = auth_from_settings(settings)
+    if auth is not None:
+        return SalesforceDirectory(auth, settings)
+    if settings.accounts_file:
+        return AccountsFile(settings.accounts_file)
+    return None

@@ -7,9 +7,9 @@
 - `integrations.accounts_file.AccountsFile`: a local YAML or JSON file (`ACCOUNTS_FILE`), used
   by `triage demo` and by teams without Salesforce.
 
-`build_account_directory(settings)` picks one; it makes no network call (Salesforce logs in on
-first use). Every failure that should degrade the card to "context unavailable" is raised as
-`CrmUnavailable` with a reason a person can act on.
+`integrations.deps.build_account_directory(settings)` picks one; it makes no network call
+(Salesforce logs in on first use). Every failure that should degrade the card to "context
+unavailable" is raised as `CrmUnavailable` with a reason a person can act on.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from integrations.settings import ConfigError, Settings
+from integrations.settings import ConfigError
 
 
 class CrmUnavailable(Exception):
@@ -150,22 +150,6 @@ class AccountDirectory(Protocol):
     def check(self) -> str:
         """Reach the CRM once; a one-line description of what answered, or CrmUnavailable."""
         ...
-
-
-def build_account_directory(settings: Settings) -> AccountDirectory | None:
-    """Salesforce when any of its credentials are set, else ACCOUNTS_FILE, else None."""
-    from integrations.salesforce_auth import auth_from_settings
-
-    auth = auth_from_settings(settings)
-    if auth is not None:
-        from integrations.salesforce_api import SalesforceDirectory
-
-        return SalesforceDirectory(auth, settings)
-    if settings.accounts_file:
-        from integrations.accounts_file import AccountsFile
-
-        return AccountsFile(settings.accounts_file)
-    return None
 
 
 def require_field_name(name: str, setting: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from integrations.accounts_file import AccountsFile
-from integrations.salesforce import build_account_directory
+from integrations.deps import build_account_directory
 from integrations.settings import load_settings
 from sandbox.salesforce_server import SalesforceServer
 from tests import salesforce_world as sfw

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from integrations.salesforce import CrmUnavailable, NewCase, build_account_directory
+from integrations.deps import build_account_directory
+from integrations.salesforce import CrmUnavailable, NewCase
 from integrations.salesforce_api import SalesforceDirectory
 from integrations.settings import ConfigError, load_settings
 from sandbox.world import SHARED

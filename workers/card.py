@@ -1,4 +1,6 @@
-"""The card stage: post the approval card once, and redraw it when anything changes."""
+"""The approval card: what it shows, and redrawing it in place when anything changes.
+
+Posting it the first time goes through the outbox (`workers.card_post`)."""
 
 from __future__ import annotations
 
@@ -7,14 +9,12 @@ from typing import Any
 import structlog
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from integrations.deps import Deps
 from integrations.slack import slack_error
 from integrations.store.db import transaction
-from integrations.store.models import OutboxMessage, Request, RequestState
+from integrations.store.models import Request, RequestState
 from workers import runtime
 from workers.blocks.card import (
     CardView,
@@ -23,7 +23,6 @@ from workers.blocks.card import (
     build_approval_card,
     card_fallback_text,
 )
-from workers.delivery import deliver_now
 from workers.ids import Reaction
 
 log = structlog.get_logger(__name__)
@@ -85,51 +84,11 @@ def _sla(request: Request) -> SlaState | None:
     )
 
 
-def _message_body(session: Session, request_id: int) -> tuple[dict[str, Any], str | None]:
+def message_body(session: Session, request_id: int) -> tuple[dict[str, Any], str | None]:
     request = session.get_one(Request, request_id)
     view = card_view(request)
     blocks = [b.to_dict() for b in build_approval_card(view)]
     return {"text": card_fallback_text(view), "blocks": blocks}, request.card_ts
-
-
-def publish_card(deps: Deps, request_id: int) -> None:
-    """Post the card through the outbox the first time; update it in place afterwards."""
-    channel = deps.settings.triage_channel
-    if not channel:
-        raise RuntimeError("TRIAGE_CHANNEL is not set: there is nowhere to post approval cards")
-    with transaction(deps.sessions) as session:
-        body, card_ts = _message_body(session, request_id)
-        if card_ts is None:
-            outbox_id = _card_outbox(session, request_id, channel, body)
-    if card_ts is not None:
-        deps.slack.chat_update(channel=channel, ts=card_ts, **body)
-        return
-    deliver_now(deps, outbox_id)
-    # Anything that changed while the first post was in flight is drawn now.
-    with transaction(deps.sessions) as session:
-        fresh, card_ts = _message_body(session, request_id)
-    if card_ts is not None and fresh != body:
-        deps.slack.chat_update(channel=channel, ts=card_ts, **fresh)
-
-
-def _card_outbox(session: Session, request_id: int, channel: str, body: dict[str, object]) -> int:
-    key = f"card:{request_id}"
-    existing = session.scalars(
-        select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)
-    ).first()
-    if existing is not None:
-        return existing
-    row = OutboxMessage(
-        dedupe_key=key, kind="card", request_id=request_id, channel_id=channel, body=body
-    )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:  # another holder wrote it a moment ago
-        return session.scalars(
-            select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)
-        ).one()
-    return row.id
 
 
 def refresh_card(*, request_id: int) -> None:
@@ -139,7 +98,7 @@ def refresh_card(*, request_id: int) -> None:
 
 def refresh_card_now(deps: Deps, request_id: int) -> None:
     with transaction(deps.sessions) as session:
-        body, card_ts = _message_body(session, request_id)
+        body, card_ts = message_body(session, request_id)
         request = session.get_one(Request, request_id)
         channel, answered = request.card_channel, request.state == RequestState.ANSWERED
         customer_channel, customer_ts = request.channel_id, request.ts

@@ -31,6 +31,7 @@ from integrations.store.models import (
     RequestState,
 )
 from workers import leases, runtime
+from workers.card import refresh_card_now
 from workers.expertise import record_answer
 from workers.ids import OUTBOX_EVENT_TYPE, Reaction
 from workers.metrics import TIME_TO_CARD
@@ -246,8 +247,6 @@ def _reply_posted(session: Any, request: Request, row: _Snapshot, ts: str, now: 
 
 def _after_reply(deps: Deps, row: _Snapshot) -> None:
     """Mark the customer's message answered and redraw the card; neither may undo the post."""
-    from workers.card import refresh_card_now  # card.py imports this module: import late
-
     with transaction(deps.sessions) as session:
         request = session.get_one(Request, row.request_id)
         channel, ts = request.channel_id, request.ts

@@ -23,7 +23,8 @@ from integrations.store.db import transaction
 from integrations.store.models import Draft, DraftStatus, Request, RequestState, Stage
 from workers import leases, runtime
 from workers.attachments import Attachments, customer_files, describe_stubs, read_images
-from workers.card import publish_card, refresh_card_now
+from workers.card import refresh_card_now
+from workers.card_post import publish_card
 from workers.context import gather_context
 from workers.draft import DraftJob, write_draft
 from workers.ids import Reaction
