@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from redis import Redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 from werkzeug.serving import make_server
 
 from app.main import create_app
@@ -46,7 +46,7 @@ from sandbox.world import (  # noqa: F401  (re-exported for the tests)
     TRIAGE,
     build_emulator,
 )
-from workers import runtime
+from workers.process import TriageWorker
 
 SECRET = "test-signing-secret"
 REPO = Path(__file__).resolve().parent.parent
@@ -150,10 +150,11 @@ class World:
     def drain(self) -> None:
         """Run every queued job in this process until the queues are empty."""
         self.deps.queues.wait_handed_off()  # the listener queues its jobs from a thread
-        runtime.install(self.deps)
         connection = Redis.from_url(self.settings.redis_url)
         queues = [Queue(name, connection=connection) for name in ALL_QUEUES]
-        SimpleWorker(queues, connection=connection).work(burst=True, logging_level="WARNING")
+        TriageWorker(queues, connection=connection, deps=self.deps).work(
+            burst=True, logging_level="WARNING"
+        )
         connection.close()
 
     def start_worker(self, log_name: str = "worker") -> subprocess.Popen[bytes]:

@@ -15,7 +15,6 @@ from integrations.deps import Deps
 from integrations.slack import slack_error
 from integrations.store.db import transaction
 from integrations.store.models import Request, RequestState
-from workers import runtime
 from workers.blocks.card import (
     CardView,
     Escalation,
@@ -91,9 +90,9 @@ def message_body(session: Session, request_id: int) -> tuple[dict[str, Any], str
     return {"text": card_fallback_text(view), "blocks": blocks}, request.card_ts
 
 
-def refresh_card(*, request_id: int) -> None:
+def refresh_card(deps: Deps, *, request_id: int) -> None:
     """RQ job: redraw a posted card (after an approval, a rejection, a withdrawal)."""
-    refresh_card_now(runtime.current(), request_id)
+    refresh_card_now(deps, request_id)
 
 
 def refresh_card_now(deps: Deps, request_id: int) -> None:

@@ -30,7 +30,7 @@ from integrations.store.models import (
     Request,
     RequestState,
 )
-from workers import leases, runtime
+from workers import leases
 from workers.card import refresh_card_now
 from workers.expertise import record_answer
 from workers.ids import OUTBOX_EVENT_TYPE, Reaction
@@ -61,14 +61,14 @@ class SharedChannelRefused(Exception):
     """An internal card or note was about to go to a channel shared with another org."""
 
 
-def deliver(*, outbox_id: int) -> str | None:
+def deliver(deps: Deps, *, outbox_id: int) -> str | None:
     """RQ job: deliver one outbox message."""
-    return deliver_now(runtime.current(), outbox_id)
+    return deliver_now(deps, outbox_id)
 
 
 def deliver_now(deps: Deps, outbox_id: int) -> str | None:
     """Post the row's message unless it is posted already; returns the message ts."""
-    owner = runtime.worker_id()
+    owner = leases.worker_id()
     pending = OutboxMessage.state.in_((OutboxState.PENDING, OutboxState.SENDING))
     if not leases.claim(
         deps.sessions, OutboxMessage, outbox_id, owner, deps.settings.lease_seconds, pending

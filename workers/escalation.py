@@ -31,7 +31,7 @@ from integrations.salesforce import CrmUnavailable, NewCase
 from integrations.slack import slack_error
 from integrations.store.db import transaction
 from integrations.store.models import OutboxMessage, OutboxState, Request
-from workers import leases, runtime
+from workers import leases
 from workers.blocks.escalation import (
     EscalationView,
     build_escalation_post,
@@ -65,14 +65,14 @@ class _Escalation:
     view: EscalationView
 
 
-def carry_out(*, request_id: int) -> None:
+def carry_out(deps: Deps, *, request_id: int) -> None:
     """RQ job: carry out the request's escalations that are not done yet."""
-    carry_out_now(runtime.current(), request_id)
+    carry_out_now(deps, request_id)
 
 
 def carry_out_now(deps: Deps, request_id: int) -> None:
     """Case, post and SLA for the latest escalation; a no-op when all are done."""
-    owner = runtime.worker_id()
+    owner = leases.worker_id()
     if not leases.claim(deps.sessions, Request, request_id, owner, deps.settings.lease_seconds):
         raise RequestBusy(f"request {request_id} is leased by another job")
     try:

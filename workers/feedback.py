@@ -27,7 +27,6 @@ from integrations.store.models import (
     Request,
     SlackEvent,
 )
-from workers import runtime
 from workers.metrics import FEEDBACK
 from workers.reaction_requests import act_on
 from workers.reactions import ASKS, PENDING, feedback_value, reaction_name
@@ -36,9 +35,9 @@ from workers.reconcile import installation_of
 log = structlog.get_logger(__name__)
 
 
-def record_feedback(*, event_row_id: int) -> str:
+def record_feedback(deps: Deps, *, event_row_id: int) -> str:
     """RQ job: apply one stored reaction event."""
-    return apply_feedback(runtime.current(), event_row_id)
+    return apply_feedback(deps, event_row_id)
 
 
 def apply_feedback(deps: Deps, event_row_id: int) -> str:

@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 from integrations.deps import Deps
 from integrations.store.db import transaction
 from integrations.store.models import DraftStatus, Request, RequestState, SlaClock
-from workers import runtime
 from workers.blocks.home import HomeData, HomeItem, build_home
 from workers.report import build_report, minutes_text
 
@@ -19,10 +18,10 @@ log = structlog.get_logger(__name__)
 
 
 def publish_home(
-    *, user_id: str, team_id: str | None = None, enterprise_id: str | None = None
+    deps: Deps, *, user_id: str, team_id: str | None = None, enterprise_id: str | None = None
 ) -> None:
     """RQ job: render and publish `user_id`'s App Home."""
-    publish_home_now(runtime.current(), user_id, team_id, enterprise_id)
+    publish_home_now(deps, user_id, team_id, enterprise_id)
 
 
 def publish_home_now(

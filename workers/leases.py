@@ -7,6 +7,9 @@ is recovered from the database, in seconds, without waiting for RQ's abandoned-j
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +20,13 @@ from integrations.store.db import transaction
 from integrations.store.models import OutboxMessage, Request
 
 LEASED = (Request, OutboxMessage)
+
+_INSTANCE = uuid.uuid4().hex[:8]  # tells apart two processes that had the same pid
+
+
+def worker_id() -> str:
+    """A lease owner name unique to this process (host, pid, and a random part for pid reuse)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_INSTANCE}"
 
 
 def claim(

@@ -21,7 +21,7 @@ from integrations.deps import Deps
 from integrations.slack import slack_error
 from integrations.store.db import transaction
 from integrations.store.models import Draft, DraftStatus, Request, RequestState, Stage
-from workers import leases, runtime
+from workers import leases
 from workers.attachments import Attachments, customer_files, describe_stubs, read_images
 from workers.card import refresh_card_now
 from workers.card_post import publish_card
@@ -40,13 +40,13 @@ log = structlog.get_logger(__name__)
 MAX_ROUNDS = 5  # a customer editing in a loop cannot pin a worker forever
 
 
-def process_request(*, request_id: int) -> None:
+def process_request(deps: Deps, *, request_id: int) -> None:
     """RQ job: bring a request's card up to date with its latest revision."""
-    run_pipeline(runtime.current(), request_id)
+    run_pipeline(deps, request_id)
 
 
 def run_pipeline(deps: Deps, request_id: int) -> None:
-    owner = runtime.worker_id()
+    owner = leases.worker_id()
     if not leases.claim(deps.sessions, Request, request_id, owner, deps.settings.lease_seconds):
         log.info("pipeline.skipped", request_id=request_id, why="leased by another worker")
         return

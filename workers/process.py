@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import structlog
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue, SimpleWorker
+from rq.job import Job
 
 from integrations.deps import Deps
 from integrations.queues import ALL_QUEUES
-from workers import runtime
+from workers import leases
 from workers.sweeper import Maintenance
 
 log = structlog.get_logger(__name__)
@@ -25,11 +27,37 @@ log = structlog.get_logger(__name__)
 RECONNECT_SECONDS = 2.0
 
 
+class DepsJob(Job):
+    """An RQ job whose function gets the Deps of the worker running it as its first argument.
+
+    RQ stores a job as a function name and primitive arguments; the connections a job needs
+    (database, Slack, the model) belong to the process that runs it, so the worker hands them
+    over here rather than each job building them from the environment."""
+
+    deps: Deps | None = None
+
+    def _execute(self) -> Any:
+        if self.deps is None:
+            raise RuntimeError(f"job {self.id} has no Deps: run it with a TriageWorker")
+        return self.func(self.deps, *self.args, **self.kwargs)
+
+
 class TriageWorker(SimpleWorker):
-    """RQ's SimpleWorker, reconnecting to Redis every few seconds instead of backing off to a
-    minute: when Redis comes back, customers' cards should follow within seconds."""
+    """RQ's SimpleWorker with the process's Deps, handed to every job it runs (`DepsJob`).
+
+    It reconnects to Redis every few seconds instead of backing off to a minute: when Redis
+    comes back, customers' cards should follow within seconds."""
 
     max_connection_wait_time = 5.0
+
+    def __init__(self, queues: Any, *, deps: Deps, **kwargs: Any) -> None:
+        super().__init__(queues, job_class=DepsJob, **kwargs)
+        self.deps = deps
+
+    def perform_job(self, job: Job, queue: Queue) -> bool:
+        if isinstance(job, DepsJob):
+            job.deps = self.deps
+        return super().perform_job(job, queue)
 
 
 def run_worker(
@@ -43,7 +71,6 @@ def run_worker(
 
     `health_file` is touched every sweep that reached the database and Redis: a container
     health check can test its age (docker-compose.yml does)."""
-    runtime.install(deps)
     # The worker blocks on BLPOP, so its connection has no read timeout (RQ manages its own).
     connection = Redis.from_url(deps.settings.redis_url)
     names = queues or list(ALL_QUEUES)
@@ -55,7 +82,8 @@ def run_worker(
                 worker = TriageWorker(
                     [Queue(name, connection=connection) for name in names],
                     connection=connection,
-                    name=runtime.worker_id(),
+                    name=leases.worker_id(),
+                    deps=deps,
                 )
                 log.info("worker.started", queues=names, name=worker.name)
                 return bool(worker.work(with_scheduler=True, burst=burst, logging_level="WARNING"))

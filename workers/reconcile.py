@@ -21,7 +21,6 @@ from slack_sdk.errors import SlackApiError
 
 from integrations.deps import Deps
 from integrations.slack import slack_error
-from workers import runtime
 from workers.classify import Installation
 from workers.ingest import ingest_message
 
@@ -31,9 +30,8 @@ SETTLE = timedelta(minutes=2)  # live events get this long to arrive before we g
 LOCK_KEY = "triage:reconcile:lock"
 
 
-def reconcile_job() -> int:
+def reconcile_job(deps: Deps) -> int:
     """RQ job: one reconciliation pass."""
-    deps = runtime.current()
     return reconcile(deps, lookback=timedelta(minutes=deps.settings.reconcile_lookback_minutes))
 
 

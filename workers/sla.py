@@ -29,7 +29,6 @@ from integrations.deps import Deps
 from integrations.settings import Settings
 from integrations.store.db import transaction
 from integrations.store.models import OutboxMessage, Request, RequestState, SlaClock
-from workers import runtime
 from workers.blocks.escalation import build_sla_breach, build_sla_reminder
 from workers.metrics import SLA_BREACHES
 
@@ -126,9 +125,9 @@ def stop_clock(session: Session, request_id: int, by: str | None) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def check_clock(*, request_id: int) -> None:
+def check_clock(deps: Deps, *, request_id: int) -> None:
     """RQ job (scheduled at the reminder and the deadline): fire what is due."""
-    check_clock_now(runtime.current(), request_id)
+    check_clock_now(deps, request_id)
 
 
 def check_clock_now(deps: Deps, request_id: int) -> None:

@@ -28,7 +28,7 @@ from integrations.store.models import (
     SlackEvent,
     Stage,
 )
-from workers import leases, runtime
+from workers import leases
 from workers.escalation import recover_escalations
 from workers.metrics import QUEUE_DEPTH
 from workers.reactions import PENDING
@@ -171,7 +171,7 @@ class Maintenance(threading.Thread):
         self.stopping = threading.Event()
 
     def run(self) -> None:
-        owner = runtime.worker_id()
+        owner = leases.worker_id()
         settings = self.deps.settings
         beat = settings.lease_seconds / 3
         next_sweep = time.monotonic()
