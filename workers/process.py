@@ -54,6 +54,17 @@ class TriageWorker(SimpleWorker):
         super().__init__(queues, job_class=DepsJob, **kwargs)
         self.deps = deps
 
+    def subscribe(self) -> None:
+        """RQ's command channel (shutdown, kill-horse), its thread polling every second.
+
+        RQ's own polls every 60 s, and redis-py 8 joins that thread when the worker stops: every
+        worker's exit (and every burst run) waited up to a minute."""
+        self.pubsub = self.connection.pubsub()
+        self.pubsub.subscribe(**{self.pubsub_channel_name: self.handle_payload})
+        self.pubsub_thread = self.pubsub.run_in_thread(  # type: ignore[assignment]  # rq: None
+            sleep_time=1, daemon=True, exception_handler=self._pubsub_exception_handler
+        )
+
     def perform_job(self, job: Job, queue: Queue) -> bool:
         if isinstance(job, DepsJob):
             job.deps = self.deps
