@@ -12,11 +12,12 @@ where it shows, in the terminal and as a note on the page.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rich.markup import escape
 from rich.text import Text
 
+from app.demo_world import Demo
 from app.transcript import print_hanging
 from integrations.business_hours import BusinessHours
 from sandbox import world as w
@@ -24,9 +25,6 @@ from sandbox.slack_events import deliver
 from sandbox.slack_interactivity import view_submission_body
 from workers.ids import ActionId, BlockId
 from workers.suggest import local_time
-
-if TYPE_CHECKING:
-    from app.demo import Demo
 
 WEBHOOK_QUESTION = (
     "Since last night our webhooks to the ERP get a 401 on every delivery. "

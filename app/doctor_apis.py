@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from app.doctor import CheckResult
+from app.doctor_services import CheckResult
 from integrations.settings import Settings
 
 _TOKEN_FIX = "copy the Bot User OAuth Token (xoxb-…) from your Slack app's OAuth & Permissions page"
@@ -257,7 +257,7 @@ def _is_bot_token(settings: Settings) -> bool:
 @contextmanager
 def _installed_tokens(settings: Settings) -> Iterator[Any]:
     """The OAuth installations, read from the database for as long as the check needs."""
-    from app.doctor import doctor_engine
+    from app.doctor_services import doctor_engine
     from integrations.deps import slack_clients
 
     engine = doctor_engine(settings.database_url)  # a connect timeout, and never a new file

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from app.doctor import check_database
+from app.doctor_services import check_database
 from integrations.settings import load_settings
 from integrations.store.db import upgrade
 from tests.test_doctor import doctor, line_of

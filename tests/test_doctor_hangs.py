@@ -13,8 +13,8 @@ import pytest
 from tests.test_doctor import doctor, line_of
 
 SLOW_CLIENTS_SHORT_DEADLINE = (
-    "import app.doctor, app.doctor_apis; app.doctor.CHECK_SECONDS = 2; "
-    "app.doctor.CONNECT_SECONDS = app.doctor_apis._SLACK_SECONDS = 40; "
+    "import app.doctor, app.doctor_apis, app.doctor_services; app.doctor.CHECK_SECONDS = 2; "
+    "app.doctor_services.CONNECT_SECONDS = app.doctor_apis._SLACK_SECONDS = 40; "
     "from app.cli import main; main()"
 )
 
