@@ -135,7 +135,7 @@ def demo(
         "demo-transcript.html"
     ),
 ) -> None:
-    """Play a morning in three customer channels end to end; needs no credentials or services."""
+    """Play three customers' Slack Connect channels end to end; needs no credentials or services."""
     from app.demo import run_demo
     from app.logs import configure_logging
 
