@@ -13,8 +13,16 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+RATE_LIMIT_RETRIES = 2  # a listener or a job would rather fail and be retried than wait long
 
-def build_web_client(token: str | None, base_url: str, *, timeout: int = 10) -> WebClient:
+
+def build_web_client(
+    token: str | None,
+    base_url: str,
+    *,
+    timeout: int = 10,
+    rate_limit_retries: int = RATE_LIMIT_RETRIES,
+) -> WebClient:
     """A WebClient with bounded retries for rate limits, connection drops and server errors."""
     return WebClient(
         token=token,
@@ -22,9 +30,18 @@ def build_web_client(token: str | None, base_url: str, *, timeout: int = 10) -> 
         timeout=timeout,
         retry_handlers=[
             ConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitErrorRetryHandler(max_retry_count=2),
+            RateLimitErrorRetryHandler(max_retry_count=rate_limit_retries),
             ServerErrorRetryHandler(max_retry_count=2),
         ],
+    )
+
+
+def patient_client(client: WebClient, rate_limit_retries: int) -> WebClient:
+    """The same token, URL and timeout, waiting out up to `rate_limit_retries` 429s
+    (each `Retry-After` long): for a long batch read such as the backfill, which would rather
+    wait than stop half-way."""
+    return build_web_client(
+        client.token, client.base_url, timeout=client.timeout, rate_limit_retries=rate_limit_retries
     )
 
 

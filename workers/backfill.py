@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -24,7 +24,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 
 from integrations.deps import Deps
-from integrations.slack import slack_error
+from integrations.slack import RATE_LIMIT_RETRIES, patient_client, slack_error
 from integrations.store.db import transaction
 from integrations.store.models import BackfillCursor, Evidence
 from workers.expertise import evidence_rows
@@ -33,7 +33,9 @@ from workers.triage_rules import classify_offline
 log = structlog.get_logger(__name__)
 
 PAGE = 200  # history messages per call
-MAX_RATE_LIMIT_WAITS = 8  # beyond the client's own retries
+# A backfill reads thousands of pages at Tier 3 limits: it waits out this many 429s in a
+# row (each as long as Slack's `Retry-After` says) where a job would give up after a couple.
+RATE_LIMIT_WAITS = RATE_LIMIT_RETRIES + 8
 UP = {"+1", "thumbsup"}
 DOWN = {"-1", "thumbsdown"}
 UNREADABLE = {"not_in_channel", "channel_not_found", "missing_scope", "is_archived"}
@@ -110,25 +112,26 @@ def backfill(
 def _channels(deps: Deps, only: str | None) -> list[tuple[str, _People]]:
     """Each channel to read, with the people of the workspace whose installation reads it."""
     found: list[tuple[str, _People]] = []
-    for slack in deps.slack_clients.each():  # every workspace that installed the app
+    for installed in deps.slack_clients.each():  # every workspace that installed the app
+        slack = patient_client(installed, RATE_LIMIT_WAITS)
         people = _people_of(slack)
         if only is None:
             found += [(channel_id, people) for channel_id in shared_channels(slack)]
         elif _can_read(slack, only):
             return [(only, people)]
     if only is not None:  # no workspace can read it: the home one tries, and says why
-        return [(only, _people_of(deps.slack))]
+        return [(only, _people_of(patient_client(deps.slack, RATE_LIMIT_WAITS)))]
     return found
 
 
 def _people_of(slack: WebClient) -> _People:
-    auth = _call(slack.auth_test)
-    return _People(slack, {auth.get("team_id"), auth.get("enterprise_id")} - {None, ""})
+    auth = slack.auth_test()
+    return _People(slack, {str(auth[key]) for key in ("team_id", "enterprise_id") if auth.get(key)})
 
 
 def _can_read(slack: WebClient, channel: str) -> bool:
     try:
-        _call(slack.conversations_info, channel=channel)
+        slack.conversations_info(channel=channel)
         return True
     except SlackApiError:
         return False
@@ -139,8 +142,7 @@ def shared_channels(slack: WebClient) -> list[str]:
     found: list[str] = []
     cursor = None
     while True:
-        page = _call(
-            slack.users_conversations,
+        page = slack.users_conversations(
             types="public_channel,private_channel",
             exclude_archived=True,
             limit=200,
@@ -185,8 +187,7 @@ def _pages(
     """Read the window page by page; yields (threads, messages, learned) per committed page."""
     cursor = window.cursor
     while True:
-        page = _call(
-            people.slack.conversations_history,
+        page = people.slack.conversations_history(
             channel=channel_id,
             oldest=window.oldest,
             latest=window.latest,
@@ -216,9 +217,7 @@ def _replies(slack: WebClient, channel_id: str, ts: str) -> list[dict[str, Any]]
     thread: list[dict[str, Any]] = []
     cursor = None
     while True:
-        page = _call(
-            slack.conversations_replies, channel=channel_id, ts=ts, limit=1000, cursor=cursor
-        )
+        page = slack.conversations_replies(channel=channel_id, ts=ts, limit=1000, cursor=cursor)
         messages = page.get("messages") or []
         thread += messages if not thread else messages[1:]  # the parent comes on every page
         cursor = (page.get("response_metadata") or {}).get("next_cursor")
@@ -331,7 +330,7 @@ class _People:
             return None
         if user not in self.teams:
             try:
-                info = _call(self.slack.users_info, user=user)["user"]
+                info = self.slack.users_info(user=user)["user"]
                 self.teams[user] = None if info.get("is_bot") else info.get("team_id")
             except SlackApiError as exc:
                 log.info("backfill.user_unknown", user=user, error=slack_error(exc))
@@ -356,17 +355,3 @@ class _People:
 
     def is_colleague(self, message: dict[str, Any]) -> bool:
         return self._person(message) and self._team(message) in self.ours
-
-
-def _call(method: Callable[..., Any], **kwargs: Any) -> Any:
-    """A Web API call that waits out rate limits (`Retry-After`) beyond the client's retries."""
-    for _ in range(MAX_RATE_LIMIT_WAITS):
-        try:
-            return method(**kwargs)
-        except SlackApiError as exc:
-            if slack_error(exc) != "ratelimited":
-                raise
-            wait = float(exc.response.headers.get("Retry-After", 1) or 1)
-            log.warning("backfill.rate_limited", wait=wait)
-            time.sleep(min(wait, 60))
-    return method(**kwargs)
