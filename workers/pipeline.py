@@ -220,9 +220,10 @@ def _suggest(deps: Deps, request_id: int) -> object:
 
 
 def _card(deps: Deps, request_id: int) -> object:
+    # The clock first: its deadline counts from the customer's message, not from the post,
+    # so the card goes out showing it and is not redrawn a moment later just to add it.
+    start_clock(deps, request_id)
     publish_card(deps, request_id)
-    if start_clock(deps, request_id):
-        refresh_card_now(deps, request_id)  # the card shows its deadline
     return None
 
 
