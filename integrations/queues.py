@@ -20,6 +20,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, Retry
 from rq.job import Job, JobStatus
+from rq.queue import EnqueueData
 
 PIPELINE = "triage-pipeline"
 DELIVERY = "triage-delivery"
@@ -62,6 +63,21 @@ _JOBS = {
     "escalation": _JobKind("workers.escalation.carry_out", DELIVERY, 120, 3600, keep_failures=True),
     "sla": _JobKind("workers.sla.check_clock", DELIVERY, 60, 600, retry=False),
 }
+
+
+def _job_data(kind: str, key: int | None, *, job_id: str | None, **kwargs: Any) -> EnqueueData:
+    """One job of a kind in `_JOBS`, with that kind's timeout, TTLs and retries, for
+    `Queue.enqueue_many` (RQ's bulk enqueue)."""
+    job = _JOBS[kind]
+    return Queue.prepare_data(
+        job.function,
+        kwargs=kwargs,
+        timeout=job.timeout,
+        result_ttl=job.result_ttl,
+        failure_ttl=_WEEK if job.keep_failures else None,
+        job_id=job_id or new_job_id(kind, key),
+        retry=_RETRY if job.retry else None,
+    )
 
 
 class JobQueues(Protocol):
@@ -164,8 +180,8 @@ class Queues:
     def _add_requests(
         self, pipe: Pipeline, *, batch: Sequence[tuple[int, str, Callable[[int, str], None]]]
     ) -> None:
-        for request_id, job_id, _ in batch:
-            self._add(pipe, "request", request_id, job_id=job_id, request_id=request_id)
+        jobs = [_job_data("request", rid, job_id=jid, request_id=rid) for rid, jid, _ in batch]
+        self.pipeline.enqueue_many(jobs, pipeline=pipe)
 
     def enqueue_delivery(self, outbox_id: int) -> None:
         """Post one outbox message (a card, a reply, a notice) exactly once."""
@@ -221,38 +237,28 @@ class Queues:
         at: datetime | None = None,
         **kwargs: Any,
     ) -> None:
-        """Queue (or schedule `at`) one job now."""
-        self._send(lambda pipe: self._add(pipe, kind, key, job_id=job_id, at=at, **kwargs))
-
-    def _add(
-        self,
-        pipe: Pipeline,
-        kind: str,
-        key: int | None,
-        *,
-        job_id: str | None = None,
-        at: datetime | None = None,
-        **kwargs: Any,
-    ) -> None:
-        """Add one job of a kind in `_JOBS` to a Redis pipeline, with that kind's options."""
-        job = _JOBS[kind]
-        target = self.pipeline if job.queue == PIPELINE else self.delivery
-        options: dict[str, Any] = {
-            "job_id": job_id or new_job_id(kind, key),
-            "job_timeout": job.timeout,
-            "result_ttl": job.result_ttl,
-        }
-        if job.retry:
-            options["retry"] = _RETRY
-        if job.keep_failures:
-            options["failure_ttl"] = _WEEK
+        """Queue (or schedule `at`) one job of a kind in `_JOBS` now, with that kind's options."""
+        target = self.pipeline if _JOBS[kind].queue == PIPELINE else self.delivery
+        job = _job_data(kind, key, job_id=job_id, **kwargs)
         if at is None:
-            target.enqueue(job.function, **kwargs, **options, pipeline=pipe)
-        else:
-            target.enqueue_at(at, job.function, **kwargs, **options, pipeline=pipe)
+            self._send(lambda pipe: target.enqueue_many([job], pipeline=pipe))
+            return
+        self._send(
+            lambda pipe: target.enqueue_at(
+                at,
+                job.func,
+                kwargs=job.kwargs,
+                job_timeout=job.timeout,
+                result_ttl=job.result_ttl,
+                failure_ttl=job.failure_ttl,
+                job_id=job.job_id,
+                retry=job.retry,
+                pipeline=pipe,
+            )
+        )
 
-    def _send(self, fill: Callable[[Pipeline], None]) -> None:
-        """Send the jobs `fill` adds in one round trip (RQ would send each job's parts apart)."""
+    def _send(self, fill: Callable[[Pipeline], object]) -> None:
+        """Send the jobs `fill` adds to a Redis pipeline in one round trip."""
         if time.monotonic() < self._down_until:
             raise QueueUnavailable("Redis failed moments ago; not retrying yet")
         try:
