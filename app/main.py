@@ -22,6 +22,8 @@ def create_app(deps: Deps, *, token_verification: bool = True) -> App:
 
     `process_before_response=True`: a listener finishes (the event is stored and queued)
     before Slack gets its 2xx, so an acknowledged event is never only in memory.
+    `request_verification_enabled=False`: app/web.py checks each request's signature once, on
+    the raw bytes, before Bolt parses it (Socket Mode requests carry no signature).
     """
     settings = deps.settings
     settings.require_slack()
@@ -37,6 +39,7 @@ def create_app(deps: Deps, *, token_verification: bool = True) -> App:
             oauth_flow=oauth_flow(settings, deps.engine, tokens),
             authorize=InstalledAuthorize(tokens),  # type: ignore[arg-type]  # Bolt takes an Authorize
             process_before_response=True,
+            request_verification_enabled=False,
             logger=logger,
         )
         app.enable_token_revocation_listeners()  # app_uninstalled, tokens_revoked
@@ -45,6 +48,7 @@ def create_app(deps: Deps, *, token_verification: bool = True) -> App:
             signing_secret=signing_secret,
             client=deps.slack,  # carries the bot token; Bolt authorizes with it
             process_before_response=True,
+            request_verification_enabled=False,
             token_verification_enabled=token_verification,
             logger=logger,
         )

@@ -33,6 +33,36 @@ def test_bad_signature_and_stale_timestamp_are_401_and_do_nothing(world: World) 
     assert world.send(body)[0] == 200
 
 
+def _post(url: str, raw: bytes, headers: dict[str, str]) -> int:
+    request = urllib.request.Request(url, data=raw, method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},  # `curl -X POST /slack/events`: no timestamp, no signature
+        {"X-Slack-Signature": "v0=00"},
+        {"X-Slack-Request-Timestamp": "abc", "X-Slack-Signature": "v0=00"},
+        {"X-Slack-Request-Timestamp": "NaN", "X-Slack-Signature": "v0=00"},
+        {"X-Slack-Request-Timestamp": " 1e9", "X-Slack-Signature": "v0=00"},
+        {"X-Slack-Request-Timestamp": str(int(time.time())), "X-Slack-Signature": "v0=\xe9"},
+    ],
+)
+def test_missing_or_unreadable_signature_headers_are_401_not_a_crash(
+    world: World, headers: dict[str, str]
+) -> None:
+    body = json.dumps(world.envelope(world.emu.post_as_user("C0GLOBEX", "U0CUSTOMER", "Hi?")))
+    url = f"{world.url}/slack/events"
+    assert _post(url, body.encode(), {"Content-Type": "application/json", **headers}) == 401
+    world.drain()
+    assert world.cards() == []
+
+
 @pytest.mark.parametrize(
     "raw, content_type",
     [
