@@ -1,5 +1,8 @@
 """SLA clocks (SPEC §6.3) on a clock of seconds: reminder and breach once each, in business
-hours only, not at all after an answer, and still once after a worker is SIGKILLed."""
+hours only, not at all after an answer, and still once after a worker is SIGKILLed.
+
+The sweeper's recovery is given the moment to check at (`now=`) instead of the test sleeping
+until the deadline; only the test with a real worker and RQ's scheduler waits for real time."""
 
 from __future__ import annotations
 
@@ -114,9 +117,14 @@ def test_the_reminder_and_the_breach_arrive_once_each(sla_world: World) -> None:
     assert "first response due" in json.dumps(world.cards()[0]["blocks"])
     before = breach_count()
 
-    time.sleep(max(0.0, (started.deadline_at - datetime.now(UTC)).total_seconds()) + 0.2)
+    # At 75% of the target the reminder, and only the reminder; nothing a moment before.
+    assert recover_clocks(world.deps, now=started.remind_at - timedelta(seconds=0.1)) == 0
+    assert recover_clocks(world.deps, now=started.remind_at) == 1
+    world.drain()
+    assert len(reminders(world)) == 1 and breaches(world) == []
+    after_deadline = started.deadline_at + timedelta(seconds=0.2)
     for _ in range(3):  # the sweeper's recovery, as often as it likes
-        recover_clocks(world.deps)
+        recover_clocks(world.deps, now=after_deadline)
         world.drain()
     [reminder] = reminders(world)
     assert "<@U0AMY>" in reminder["text"]  # the account owner, from Salesforce
@@ -166,8 +174,7 @@ def test_an_answer_first_stops_the_clock(sla_world: World, answer: str) -> None:
     world.drain()
     stopped = clock(world)
     assert stopped.stopped_at is not None and stopped.stopped_by == APPROVER
-    time.sleep(max(0.0, (stopped.deadline_at - datetime.now(UTC)).total_seconds()) + 0.2)
-    assert recover_clocks(world.deps) == 0
+    assert recover_clocks(world.deps, now=stopped.deadline_at + timedelta(seconds=0.2)) == 0
     world.drain()
     assert reminders(world) == [] and breaches(world) == []
 
@@ -185,8 +192,7 @@ def test_outside_business_hours_the_clock_waits(
         assert waiting.deadline_at == datetime.combine(
             later.date(), datetime.min.time(), UTC
         ) + timedelta(seconds=3)
-        time.sleep(3.5)
-        assert recover_clocks(world.deps) == 0
+        assert recover_clocks(world.deps, now=datetime.now(UTC) + timedelta(seconds=3.5)) == 0
         world.drain()
         assert reminders(world) == [] and breaches(world) == []
 

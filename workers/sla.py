@@ -130,9 +130,10 @@ def check_clock(deps: Deps, *, request_id: int) -> None:
     check_clock_now(deps, request_id)
 
 
-def check_clock_now(deps: Deps, request_id: int) -> None:
-    """Fire the reminder and the breach when due, each at most once."""
-    now = datetime.now(UTC)
+def check_clock_now(deps: Deps, request_id: int, *, now: datetime | None = None) -> None:
+    """Fire the reminder and the breach when due at `now` (the current time unless a test
+    moves it), each at most once."""
+    now = now or datetime.now(UTC)
     outbox: list[int] = []
     breached = False
     with transaction(deps.sessions) as session:
@@ -181,9 +182,10 @@ def check_clock_now(deps: Deps, request_id: int) -> None:
         log.warning("enqueue.failed", request_id=request_id, what="card refresh", error=str(exc))
 
 
-def recover_clocks(deps: Deps) -> int:
-    """The sweeper's part: fire every due event the scheduler has not (a restart lost it)."""
-    now = datetime.now(UTC)
+def recover_clocks(deps: Deps, *, now: datetime | None = None) -> int:
+    """The sweeper's part: fire every event due at `now` (the current time unless a test
+    moves it) that the scheduler has not (a restart lost it)."""
+    now = now or datetime.now(UTC)
     with transaction(deps.sessions) as session:
         due = session.scalars(
             select(SlaClock.request_id)
@@ -198,7 +200,7 @@ def recover_clocks(deps: Deps) -> int:
             .limit(BATCH)
         ).all()
     for request_id in due:
-        check_clock_now(deps, request_id)
+        check_clock_now(deps, request_id, now=now)
     return len(due)
 
 
