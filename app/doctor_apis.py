@@ -7,8 +7,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from app.doctor_services import CheckResult
-from integrations.settings import Settings
+import openai
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.doctor_services import CheckResult, doctor_engine
+from integrations.deps import slack_clients
+from integrations.settings import ConfigError, Settings
+from integrations.slack import slack_error
+from integrations.slack_installs import NotInstalled
 
 _TOKEN_FIX = "copy the Bot User OAuth Token (xoxb-…) from your Slack app's OAuth & Permissions page"
 _SLACK_FIXES = {
@@ -28,9 +36,6 @@ _SLACK_SECONDS = 8  # each call's timeout, well inside doctor's deadline
 
 def check_slack(settings: Settings) -> CheckResult:
     """The bot token works (auth.test) and the signing secret is set."""
-    from slack_sdk.errors import SlackApiError
-
-    from integrations.slack import slack_error
 
     if settings.slack_signing_secret is None:
         return CheckResult(
@@ -66,12 +71,6 @@ def check_slack(settings: Settings) -> CheckResult:
 
 def _check_installs(settings: Settings) -> CheckResult:
     """OAuth: every installation's token answers auth.test, and the home one exists."""
-    from slack_sdk.errors import SlackApiError
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from integrations.settings import ConfigError
-    from integrations.slack import slack_error
-    from integrations.slack_installs import NotInstalled
 
     try:
         settings.require_bot_tokens()
@@ -131,9 +130,6 @@ def _check_channel(
     settings: Settings, name: str, channel: str | None, *, required: bool
 ) -> CheckResult:
     """Exists, is internal (never shared with another organisation), and has the bot in it."""
-    from slack_sdk.errors import SlackApiError
-
-    from integrations.slack import slack_error
 
     if not channel:
         return CheckResult(
@@ -151,7 +147,6 @@ def _check_channel(
             f"{channel} could not be checked: {_NOT_BOT_TOKEN}",
             "fix SLACK_BOT_TOKEN first (see the Slack line)",
         )
-    from integrations.slack_installs import NotInstalled
 
     try:
         info: dict[str, Any] = _client(settings).conversations_info(channel=channel)["channel"]
@@ -199,7 +194,6 @@ def _check_channel(
 
 def check_openai(settings: Settings) -> CheckResult:
     """The key is accepted and the model is available (a listing, not a paid completion)."""
-    import openai
 
     if settings.openai_api_key is None:
         return CheckResult(
@@ -237,7 +231,6 @@ def check_openai(settings: Settings) -> CheckResult:
 
 def _client(settings: Settings) -> Any:
     """The home installation's client: the bot token, or (OAuth) the home workspace's."""
-    from slack_sdk import WebClient
 
     if settings.uses_oauth:
         with _installed_tokens(settings) as tokens:
@@ -257,8 +250,6 @@ def _is_bot_token(settings: Settings) -> bool:
 @contextmanager
 def _installed_tokens(settings: Settings) -> Iterator[Any]:
     """The OAuth installations, read from the database for as long as the check needs."""
-    from app.doctor_services import doctor_engine
-    from integrations.deps import slack_clients
 
     engine = doctor_engine(settings.database_url)  # a connect timeout, and never a new file
     try:

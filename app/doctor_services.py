@@ -7,13 +7,25 @@ database that does not exist yet is reported, not created.
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from redis import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from integrations.deps import build_account_directory
 from integrations.salesforce import CrmUnavailable
 from integrations.settings import ConfigError, Settings
+from integrations.store.db import alembic_config, normalise_url
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -38,13 +50,6 @@ class CheckResult:
 
 def check_database(settings: Settings) -> CheckResult:
     """The URL is one we can use, the database exists and answers, and is migrated to head."""
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-    from sqlalchemy import text
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-
-    from integrations.store.db import alembic_config
 
     try:
         url = make_url(settings.database_url)
@@ -106,16 +111,9 @@ def doctor_engine(database_url: str) -> Engine:
     Not the app's engine: no pool to close, a PostgreSQL connect timeout (psycopg's default is
     130 s), and SQLite opened read-write only, so a missing file is an error, not a new file.
     """
-    from sqlalchemy import create_engine
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.pool import NullPool
-
-    from integrations.store.db import normalise_url
 
     url = make_url(normalise_url(database_url))
     if url.get_backend_name() == "sqlite":
-        import sqlite3
-
         path = _sqlite_path(url) or ":memory:"
         target = f"file:{quote(path)}?mode=rw" if path != ":memory:" else path
         return create_engine(
@@ -163,8 +161,6 @@ def _database_failure(exc: Exception, name: str) -> tuple[str, str]:
 
 
 def check_redis(settings: Settings) -> CheckResult:
-    from redis import Redis
-    from redis.exceptions import RedisError
 
     client = Redis.from_url(settings.redis_url, socket_connect_timeout=3, socket_timeout=3)
     try:
@@ -183,7 +179,6 @@ def check_redis(settings: Settings) -> CheckResult:
 
 def check_crm(settings: Settings) -> CheckResult:
     """Salesforce when configured (which auth mode, and does it answer), else ACCOUNTS_FILE."""
-    from integrations.deps import build_account_directory
 
     try:
         directory = build_account_directory(settings)
@@ -232,7 +227,6 @@ def _crm_fix(reason: str, mode: str) -> str:
 
 
 def _redis_where(settings: Settings) -> str:
-    from urllib.parse import urlsplit
 
     parts = urlsplit(settings.redis_url)
     return f"{parts.hostname}:{parts.port or 6379}{parts.path or ''}"
