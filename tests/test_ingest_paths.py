@@ -1,23 +1,28 @@
-"""Ingest's two ways of storing a new customer message write the same rows (SPEC §5.1).
+"""Ingest stores a conversation alike on PostgreSQL and SQLite (SPEC §5.1).
 
-On PostgreSQL a new message is stored in one statement (`workers.ingest_postgres`); elsewhere, and
-for edits, deletions and replies, in SQLAlchemy (`workers.ingest`). The same conversation, sent
-as signed events through the real app, must leave the same requests, messages and events on
-both; and the job each listener hands off must reach Redis, or the request must be left for
-the sweeper.
+A new customer message is stored by one implementation (`workers.ingest_store`): one statement
+on PostgreSQL, the same statements one by one in a transaction on SQLite. The same conversation,
+sent as signed events through the real app, must leave the same requests, messages and events
+on both; on PostgreSQL each new message must cost one round trip before the ack; and the job
+each listener hands off must reach Redis, or the request must be left for the sweeper.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+from psycopg import pq
 from redis import Redis
-from sqlalchemy import select
+from sqlalchemy import Engine, event, select
 
 from integrations.queues import PIPELINE
 from integrations.store.db import transaction, upgrade
@@ -29,8 +34,13 @@ from integrations.store.models import (
     RequestState,
     SlackEvent,
 )
-from sandbox.slack_events import message_envelope
+from sandbox.slack_events import (
+    message_changed_envelope,
+    message_deleted_envelope,
+    message_envelope,
+)
 from tests.harness import (
+    APPROVER,
     BOT_USER,
     CUSTOMER,
     CUSTOMER_TEAM,
@@ -46,6 +56,7 @@ from workers.classify import Installation
 from workers.ingest import ingest_message
 
 T0 = 1_700_000_000  # the first message's ts; the others count seconds from it
+FILE = {"id": "F0SHOT", "name": "error.png", "mimetype": "image/png", "size": 2048}
 
 
 def _message(n: int, seconds: int, *, user: str = CUSTOMER, thread: int | None = None) -> dict:
@@ -61,16 +72,13 @@ def _message(n: int, seconds: int, *, user: str = CUSTOMER, thread: int | None =
     return message
 
 
-def _envelope(message: dict, event_id: str) -> dict:
-    return message_envelope(
-        message,
-        channel=SHARED,
-        installed_team_id=ORG,
-        bot_user_id=BOT_USER,
-        is_ext_shared_channel=True,
-        author_team_id=CUSTOMER_TEAM,
-        event_id=event_id,
-    )
+_CONTEXT: dict[str, Any] = dict(
+    channel=SHARED, installed_team_id=ORG, bot_user_id=BOT_USER, is_ext_shared_channel=True
+)
+
+
+def _envelope(message: dict, event_id: str, *, team: str = CUSTOMER_TEAM) -> dict:
+    return message_envelope(message, **_CONTEXT, author_team_id=team, event_id=event_id)
 
 
 def _conversation(world: World) -> list[tuple[str, int]]:
@@ -82,7 +90,7 @@ def _conversation(world: World) -> list[tuple[str, int]]:
         _envelope(_message(3, 40, thread=1), "Ev3"),  # a reply in its thread: joins
         _envelope(first, "Ev1"),  # Slack's retry: a duplicate
         _envelope(first, "Ev1-again"),  # the same message under a new event id: a duplicate
-        _envelope(_message(4, 50, user=OUTSIDER), "Ev4"),  # someone else: opens
+        _envelope({**_message(4, 50, user=OUTSIDER), "files": [FILE]}, "Ev4"),  # someone else
         _envelope(_message(5, 600), "Ev5"),  # long after: opens
         "approve request 3",
         _envelope(_message(6, 620), "Ev6"),  # request 3 has an approved draft: opens
@@ -114,10 +122,10 @@ def _conversation(world: World) -> list[tuple[str, int]]:
         ]
 
 
-def _rows(world: World) -> dict[str, list[tuple[Any, ...]]]:
+def _rows(world: World, *, clocks: tuple[str, ...] = ()) -> dict[str, list[tuple[Any, ...]]]:
     """What was stored, leaving out what differs run to run (clocks, job ids) and row ids
     (a PostgreSQL sequence skips the values a failed insert of a duplicate took)."""
-    skip = {"id", "created_at", "updated_at", "received_at", "enqueued_at", "job_id"}
+    skip = {"id", "created_at", "updated_at", "received_at", "enqueued_at", "job_id", *clocks}
     rows: dict[str, list[tuple[Any, ...]]] = {}
     with transaction(world.deps.sessions) as session:
         for model in (Request, RequestMessage, SlackEvent):
@@ -155,6 +163,104 @@ def test_postgres_and_sqlite_store_a_conversation_alike(
     assert on_postgres == on_sqlite
     assert len(on_postgres["slack_events"]) == 8  # the two duplicates stored nothing
     assert on_postgres["slack_events"][-1][1] is None  # the Grid install's event: no team
+
+
+def _changes(world: World) -> None:
+    """Edits, deletions and a colleague's reply, each sent through the real app."""
+    first, second = _message(1, 0), _message(2, 600)
+    edited = {**first, "text": "message 1, edited", "edited": {"ts": f"{T0 + 60}.000000"}}
+    reply = {**_message(3, 120, user=APPROVER, thread=1), "team": ORG}
+    stray = {**_message(9, 700), "edited": {"ts": f"{T0 + 800}.000000"}}
+    author = {"author_team_id": CUSTOMER_TEAM}
+    steps = [
+        _envelope(first, "Ev1"),  # opens request 1
+        _envelope(second, "Ev2"),  # long after: opens request 2
+        message_changed_envelope(edited, first, **_CONTEXT, event_id="Ev3"),  # updates 1
+        message_changed_envelope(edited, first, **_CONTEXT, event_id="Ev3"),  # a retry
+        _envelope(reply, "Ev4", team=ORG),  # a colleague answers request 1 in its thread
+        message_deleted_envelope(second, **_CONTEXT, **author, event_ts="1.2", event_id="Ev5"),
+        message_deleted_envelope(first, **_CONTEXT, **author, event_ts="1.3", event_id="Ev6"),
+        message_changed_envelope(stray, stray, **_CONTEXT, event_id="Ev7"),  # never stored
+    ]
+    for body in steps:
+        assert world.send(body)[0] == 200
+    world.deps.queues.wait_handed_off()
+
+
+def test_edits_deletions_and_replies_are_stored_alike(
+    database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    with start_world(database_url=database_url, redis_url=redis_url, grouping_minutes=2) as pg:
+        _changes(pg)
+        on_postgres = _rows(pg, clocks=("answered_at",))
+        with transaction(pg.deps.sessions) as session:
+            one, two = session.scalars(select(Request).order_by(Request.id)).all()
+            assert (one.state, one.answered_by, one.revision) == ("answered", APPROVER, 2)
+            assert (two.state, two.revision) == (RequestState.WITHDRAWN, 2)
+            texts = session.scalars(select(RequestMessage.text).order_by(RequestMessage.ts))
+            assert list(texts) == ["", ""]  # both deleted, the edit forgotten with the first
+    sqlite_url = f"sqlite:///{tmp_path / 'triage.db'}"
+    upgrade(sqlite_url)
+    with start_world(database_url=sqlite_url, redis_url=redis_url, grouping_minutes=2) as lite:
+        _changes(lite)
+        on_sqlite = _rows(lite, clocks=("answered_at",))
+    assert on_postgres == on_sqlite
+    events = on_postgres["slack_events"]
+    assert [e[0] for e in events] == [f"Ev{n}" for n in (1, 2, 3, 4, 5, 6, 7)]  # no retry
+    assert [e[-1] for e in events] == [1, 2, 1, 1, 2, 1, None]  # the request each touched
+
+
+@contextmanager
+def _round_trips(engine: Engine) -> Iterator[list[int]]:
+    """For each connection taken from the engine's pool meanwhile, the round trips it made to
+    PostgreSQL before it was given back, read from libpq's own trace of the wire (a Sync ends
+    each statement sent, a Query each BEGIN or COMMIT). The pool's ping precedes the checkout."""
+    trips: list[int] = []
+    traces: dict[int, str] = {}
+
+    def checkout(dbapi: Any, record: Any, proxy: Any) -> None:
+        fd, traces[id(dbapi)] = tempfile.mkstemp(prefix="libpq-trace-")
+        dbapi.pgconn.trace(fd)  # libpq writes, and closes, the file descriptor
+        dbapi.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+
+    def checkin(dbapi: Any, record: Any) -> None:
+        path = traces.pop(id(dbapi), None) if dbapi is not None else None
+        if path is None:
+            return
+        dbapi.pgconn.untrace()
+        sent = [line.split("\t") for line in Path(path).read_text().splitlines()]
+        trips.append(sum(1 for m in sent if m[0] == "F" and m[2:3] in (["Sync"], ["Query"])))
+        os.unlink(path)
+
+    event.listen(engine, "checkout", checkout)
+    event.listen(engine, "checkin", checkin)
+    try:
+        yield trips
+    finally:
+        event.remove(engine, "checkout", checkout)
+        event.remove(engine, "checkin", checkin)
+
+
+def test_a_new_message_is_one_round_trip_to_postgres_before_the_ack(world: World) -> None:
+    """What the ack waits for (bench/ingest.py): one statement, with no BEGIN or COMMIT, for a
+    message that opens a request, joins one, or was stored before."""
+    first = _message(1, 0)
+    bodies = [
+        _envelope(first, "Ev1"),  # opens
+        _envelope(_message(2, 30), "Ev2"),  # joins: GROUPING_MINUTES
+        _envelope(_message(3, 40, thread=1), "Ev3"),  # joins: its thread
+        _envelope(first, "Ev1"),  # Slack's retry
+        _envelope(first, "Ev1-again"),  # the same message under a new event id
+    ]
+    with _round_trips(world.deps.engine) as trips:
+        for body in bodies:
+            assert world.send(body)[0] == 200
+    assert trips == [1, 1, 1, 1, 1]
+    world.deps.queues.wait_handed_off()
+    with transaction(world.deps.sessions) as session:
+        [request] = session.scalars(select(Request)).all()
+        assert request.revision == 3
+        assert len(session.scalars(select(SlackEvent)).all()) == 3
 
 
 def test_follow_ups_arriving_at_once_all_join_one_request(

@@ -10,11 +10,11 @@ before the job is sent, the request is still stored, and the worker's sweeper en
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from datetime import UTC, datetime
+from typing import Any
 
 import structlog
-from sqlalchemy import Table, bindparam, case, exists, insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -23,7 +23,6 @@ from integrations.queues import new_job_id
 from integrations.store.db import transaction
 from integrations.store.models import (
     AuditEntry,
-    Draft,
     DraftStatus,
     EventKind,
     Request,
@@ -31,9 +30,9 @@ from integrations.store.models import (
     RequestState,
     SlackEvent,
 )
+from workers import ingest_store
 from workers.classify import Change, Classified, Installation, classify_message
 from workers.expertise import record_answer
-from workers.ingest_postgres import store_new_message
 from workers.metrics import EVENTS
 from workers.sla import stop_clock
 
@@ -55,21 +54,17 @@ def ingest_message(deps: Deps, body: dict[str, Any], installation: Installation)
         log.debug("event.ignored", reason=classified.reason, channel=classified.channel)
         return IngestResult("ignored")
 
-    event = {k: v for k, v in (body.get("event") or {}).items() if k != "previous_message"}
+    payload = {k: v for k, v in (body.get("event") or {}).items() if k != "previous_message"}
     event_id = body.get("event_id") or f"{classified.channel}:{classified.ts}:{classified.change}"
-    is_new = classified.kind == EventKind.CUSTOMER and classified.change == Change.NEW
+    event = ingest_store.EventRow(event_id, installation, classified, payload)
     stored: tuple[str, int | None, str | None] | None
-    if is_new and deps.engine.dialect.name == "postgresql":  # the hot path, in one statement
-        stored = store_new_message(
-            deps.engine,
-            classified,
-            installation,
-            deps.settings.grouping_minutes,
-            event_id=event_id,
-            event=event,
+    if classified.kind == EventKind.CUSTOMER and classified.change == Change.NEW:  # the hot path
+        grouping = deps.settings.grouping_minutes
+        stored = ingest_store.store_new_message(
+            deps.engine, classified, installation, grouping, event
         )
     else:
-        stored = _store(deps, classified, installation, event_id=event_id, event=event)
+        stored = _store_change(deps, event)
     if stored is None:
         EVENTS.labels(kind="duplicate").inc()
         log.info("event.duplicate", event_id=event_id, channel=classified.channel)
@@ -87,160 +82,29 @@ def ingest_message(deps: Deps, body: dict[str, Any], installation: Installation)
     return IngestResult(outcome, request_id, queued=True)
 
 
-def _store(
-    deps: Deps, c: Classified, installation: Installation, *, event_id: str, event: dict[str, Any]
+def _store_change(
+    deps: Deps, event: ingest_store.EventRow
 ) -> tuple[str, int | None, str | None] | None:
-    """Store the event and what it changes in one transaction; None if it is a duplicate."""
+    """Store an edit, deletion or reply and its event in one transaction; None if the event
+    was stored before."""
     try:
         with transaction(deps.sessions) as session:
-            request_id: int | None
-            job_id: str | None
-            if c.kind == EventKind.CUSTOMER and c.change == Change.NEW:
-                outcome, request_id, job_id = _open_or_join(
-                    session, c, installation, deps.settings.grouping_minutes
-                )
-            else:
-                outcome, request = _apply_change(session, c)
-                request_id = request.id if request else None
-                job_id = mark_enqueued(request) if outcome in _NEEDS_PIPELINE else None
+            outcome, request = _apply_change(session, event.classified)
+            request_id = request.id if request else None
+            job_id = mark_enqueued(request) if outcome in _NEEDS_PIPELINE else None
             # Last: a duplicate event id fails here and rolls back everything above with it.
-            session.connection().execute(
-                _INSERT_EVENT,
-                dict(
-                    event_id=event_id,
-                    team_id=installation.team_id,
-                    enterprise_id=installation.enterprise_id,
-                    channel_id=c.channel,
-                    ts=c.ts,
-                    kind=c.kind,
-                    reason=c.reason,
-                    payload=event,
-                    request_id=request_id,
-                ),
-            )
+            session.connection().execute(ingest_store.INSERT_EVENT, event.params(request_id))
     except IntegrityError:
         return None
     return outcome, request_id, job_id
 
 
-def _open_or_join(
-    session: Session, c: Classified, installation: Installation, grouping_minutes: float
-) -> tuple[str, int, str]:
-    """The hot path, a new customer message: a few plain statements, no unit of work.
-    (On PostgreSQL, `workers.ingest_postgres.store_new_message` does this in one statement.)
-
-    Joins the open request of its thread, or the same person's recent top-level request
-    (GROUPING_MINUTES); otherwise opens a request. The (channel, ts) of the message is
-    unique, so a message seen before raises IntegrityError: a duplicate.
-    """
-    now, at = datetime.now(UTC), c.sent_at
-    job_id = new_job_id("request", None)
-    target = _joinable_request(session, c, grouping_minutes)
-    connection = session.connection()
-    if target is None:
-        outcome = "opened"
-        request_id = connection.execute(
-            _INSERT_REQUEST,
-            dict(
-                team_id=installation.team_id or "",
-                enterprise_id=installation.enterprise_id,
-                channel_id=c.channel,
-                ts=c.ts,
-                thread_ts=c.thread_ts or c.ts,
-                user_id=c.user,
-                user_team=c.user_team,
-                last_message_at=at,
-                job_id=job_id,
-                enqueued_at=now,
-            ),
-        ).scalar_one()
-    else:
-        outcome, request_id = "joined", target
-        connection.execute(
-            _JOIN_REQUEST, {"request_id": target, "at": at, "job_id": job_id, "now": now}
-        )
-    connection.execute(
-        _INSERT_MESSAGE,
-        dict(
-            request_id=request_id,
-            channel_id=c.channel,
-            ts=c.ts,
-            user_id=c.user,
-            text=c.text,
-            files={"files": c.files} if c.files else None,
-        ),
-    )
-    return outcome, request_id, job_id
-
-
-# Built once and executed with parameters: SQLAlchemy compiles them once, not per event.
-_REQUESTS = cast(Table, Request.__table__)
-_INSERT_REQUEST = insert(_REQUESTS).returning(_REQUESTS.c.id)
-_INSERT_MESSAGE = insert(cast(Table, RequestMessage.__table__))
-_INSERT_EVENT = insert(cast(Table, SlackEvent.__table__))
-_requests = _REQUESTS.c
-_JOIN_REQUEST = (
-    update(_REQUESTS)
-    .where(_requests.id == bindparam("request_id"))
-    .values(
-        revision=_requests.revision + 1,
-        last_message_at=case(
-            (
-                _requests.last_message_at < bindparam("at", type_=_requests.last_message_at.type),
-                bindparam("at"),
-            ),
-            else_=_requests.last_message_at,
-        ),
-        job_id=bindparam("job_id"),
-        enqueued_at=bindparam("now", type_=_requests.enqueued_at.type),
-    )
-)
-
-
 def open_or_join(
     session: Session, c: Classified, installation: Installation, grouping_minutes: float
 ) -> tuple[str, int, str]:
-    """Open a request for a message (or join it to its thread's): for 🎫 and 🔍 as well."""
-    return _open_or_join(session, c, installation, grouping_minutes)
-
-
-def _joinable_request(session: Session, c: Classified, grouping_minutes: float) -> int | None:
-    """The open request this message belongs to, locked for the rest of the transaction."""
-    params: dict[str, Any]
-    if c.is_reply:
-        query, params = _THREAD_REQUEST, {"channel": c.channel, "thread_ts": c.thread_ts}
-    elif grouping_minutes > 0:
-        since = c.sent_at - timedelta(minutes=grouping_minutes)
-        query, params = _GROUPABLE_REQUEST, {"channel": c.channel, "user": c.user, "since": since}
-    else:
-        return None
-    return session.connection().execute(query, params).scalar()
-
-
-_OPEN = Request.state == RequestState.OPEN
-_THREAD_REQUEST = (
-    select(Request.id)
-    .where(Request.channel_id == bindparam("channel"), Request.thread_ts == bindparam("thread_ts"))
-    .where(_OPEN)
-    .order_by(Request.id.desc())
-    .limit(1)
-    .with_for_update()
-)
-# The same person's unanswered top-level request in this channel, recent enough to join.
-_GROUPABLE_REQUEST = (
-    select(Request.id)
-    .where(
-        Request.channel_id == bindparam("channel"),
-        Request.user_id == bindparam("user"),
-        Request.thread_ts == Request.ts,
-        Request.last_message_at >= bindparam("since", type_=Request.last_message_at.type),
-        _OPEN,
-        ~exists().where(Draft.request_id == Request.id, Draft.status == DraftStatus.APPROVED),
-    )
-    .order_by(Request.id.desc())
-    .limit(1)
-    .with_for_update()
-)
+    """Open a request for a message (or join it to its thread's) in the session's transaction,
+    without an event: for 🎫 and 🔍. Raises IntegrityError if the message has one already."""
+    return ingest_store.open_or_join(session.connection(), c, installation, grouping_minutes)
 
 
 _NEEDS_PIPELINE = {"opened", "joined", "updated", "withdrawn"}
@@ -289,7 +153,10 @@ def _apply_change(session: Session, c: Classified) -> tuple[str, Request | None]
         return _withdraw(session, c)
     if c.change == Change.EDIT:
         return _edit(session, c)
-    request_id = _joinable_request(session, c, 0) if c.is_reply else None
+    thread = {"channel": c.channel, "thread": c.thread_ts}
+    request_id = (
+        session.execute(ingest_store.THREAD_REQUEST, thread).scalar() if c.is_reply else None
+    )
     request = session.get(Request, request_id) if request_id else None
     if request is None:
         return "response", None
