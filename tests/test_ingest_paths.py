@@ -9,10 +9,12 @@ each listener hands off must reach Redis, or the request must be left for the sw
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -24,7 +26,7 @@ from psycopg import pq
 from redis import Redis
 from sqlalchemy import Engine, event, select
 
-from integrations.queues import PIPELINE
+from integrations.queues import DELIVERY, PIPELINE, Queues
 from integrations.store.db import transaction, upgrade
 from integrations.store.models import (
     Draft,
@@ -53,7 +55,7 @@ from tests.harness import (
     start_world,
 )
 from workers.classify import Installation
-from workers.ingest import ingest_message
+from workers.ingest import enqueue_pipeline, ingest_message, mark_enqueued
 
 T0 = 1_700_000_000  # the first message's ts; the others count seconds from it
 FILE = {"id": "F0SHOT", "name": "error.png", "mimetype": "image/png", "size": 2048}
@@ -305,6 +307,60 @@ def test_a_job_redis_never_took_leaves_its_request_to_the_sweeper(
             # Stored, and marked never queued: the sweeper's next pass queues it.
             assert (request.job_id, request.enqueued_at) == (None, None)
             assert session.scalars(select(SlackEvent.request_id)).all() == [request.id]
+
+
+def _failures(caplog: pytest.LogCaptureFixture) -> list[tuple[str, bool]]:
+    """Ingest's `enqueue.failed` lines: their level, and whether they carry a traceback."""
+    return [
+        (r.levelname, bool(r.msg.get("exc_info")))
+        for r in caplog.records
+        if r.name == "workers.ingest" and r.msg.get("event") == "enqueue.failed"  # type: ignore[union-attr]
+    ]
+
+
+def _requeue(world: World, request_id: int) -> bool:
+    """Give the request a new job id and queue it, as a 🔁 or a redraft does."""
+    with transaction(world.deps.sessions) as session:
+        job_id = mark_enqueued(session.get_one(Request, request_id))
+    assert job_id is not None
+    return enqueue_pipeline(world.deps, request_id, job_id)
+
+
+def test_an_unexpected_queue_failure_is_logged_with_its_traceback(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis down is expected (a warning; the sweeper follows up); anything else is a bug to
+    see whole. Here Redis answers, but with an error: the queue's key holds no list."""
+    assert world.send(_envelope(_message(1, 0), "Ev1"))[0] == 200
+    world.deps.queues.wait_handed_off()
+    world.deps.redis.set(f"rq:queue:{PIPELINE}", "not a list")
+    world.deps.redis.set(f"rq:queue:{DELIVERY}", "not a list")
+    with caplog.at_level(logging.WARNING):
+        assert _requeue(world, 1) is False
+        # A colleague answers in the thread: stored, but the card's refresh cannot be queued.
+        reply = {**_message(2, 60, user=APPROVER, thread=1), "team": ORG}
+        assert world.send(_envelope(reply, "Ev2", team=ORG))[0] == 200
+    assert _failures(caplog) == [("ERROR", True), ("ERROR", True)]
+    with transaction(world.deps.sessions) as session:
+        request = session.get_one(Request, 1)
+        assert (request.state, request.job_id, request.enqueued_at) == ("answered", None, None)
+
+
+def test_redis_down_is_a_warning_and_leaves_the_request_to_the_sweeper(
+    database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    nobody = f"redis://127.0.0.1:{free_port()}/0"
+    with start_world(database_url=database_url, redis_url=nobody) as world:
+        assert world.send(_envelope(_message(1, 0), "Ev1"))[0] == 200
+        world.deps.queues.wait_handed_off()  # failed: the queues' breaker is open a while
+        time.sleep(Queues.BREAKER_SECONDS)
+        with caplog.at_level(logging.WARNING):
+            assert _requeue(world, 1) is False  # Redis refuses the connection
+            assert _requeue(world, 1) is False  # the queues' breaker: not even trying
+        assert _failures(caplog) == [("WARNING", False), ("WARNING", False)]
+        with transaction(world.deps.sessions) as session:
+            request = session.get_one(Request, 1)
+            assert (request.job_id, request.enqueued_at) == (None, None)
 
 
 def test_jobs_handed_off_just_before_a_graceful_exit_still_reach_redis(redis_url: str) -> None:
