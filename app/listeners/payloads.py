@@ -1,0 +1,278 @@
+"""Slack's payloads, parsed at the boundary into the few fields the listeners use.
+
+One model per kind of request: a slash command, a click on one of the card's buttons, a
+modal's submission, the message shortcut, the App Home opened. Nested fields are read with
+`AliasPath`, so no listener walks a payload with `.get(...)` chains, and a value of the wrong
+type is refused here rather than found out halfway through a decision. Listeners call
+`parse`: a body that does not parse is logged as `listener.bad_payload` with what was wrong,
+and the listener answers with a bare ack (never a 500, never a traceback).
+
+`ROUTING` is the part of each payload Bolt itself reads to pick a listener; `wiring` checks it
+before Bolt does, because Bolt fails with a 500 on, say, `"actions": "x"`.
+
+The shapes follow Slack's published samples (tests/fixtures/slack_samples).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypeVar
+
+import structlog
+from pydantic import (
+    AliasPath,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Json,
+    StringConstraints,
+    ValidationError,
+)
+
+from app.escalation import DEFAULT_PRIORITY
+from workers.ids import BlockId
+
+log = structlog.get_logger(__name__)
+
+Payload = TypeVar("Payload", bound=BaseModel)
+
+# A text input: Slack sends `null` for an empty one; we want the words without outer spaces.
+Typed = Annotated[
+    str, BeforeValidator(lambda v: "" if v is None else v), StringConstraints(strip_whitespace=True)
+]
+
+
+def _at(first: str, *rest: str | int, default: Any = ...) -> Any:
+    """A field read from `first.rest...` in the payload (required unless it has a default)."""
+    return Field(default, validation_alias=AliasPath(first, *rest), validate_default=True)
+
+
+def _input(block: BlockId, action: BlockId, *rest: str, default: Any = None) -> Any:
+    """A field read from a modal's input: `view.state.values[block][action]...`."""
+    return _at("view", "state", "values", block.value, action.value, *rest, default=default)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Actor(_Model):
+    """Who acted, and where they belong: what `people.is_our_person` checks."""
+
+    user_id: str
+    team_id: str | None
+    enterprise_id: str | None
+
+
+class SlashCommand(_Model):
+    """A slash command (`/triage`, `/escalate`): Slack sends a flat form body.
+
+    `response_url` is what Bolt's `respond` answers through; `trigger_id` opens a modal."""
+
+    user_id: str
+    team_id: str
+    enterprise_id: str | None = None
+    channel_id: str
+    text: str = ""
+    trigger_id: str
+    response_url: str
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(user_id=self.user_id, team_id=self.team_id, enterprise_id=self.enterprise_id)
+
+
+class _Interaction(_Model):
+    """Who clicked or submitted: interactivity payloads nest it (`user`, `team`, `enterprise`)."""
+
+    user_id: str = _at("user", "id")
+    user_team_id: str | None = _at("user", "team_id", default=None)
+    team_id: str | None = _at("team", "id", default=None)
+    enterprise_id: str | None = _at("enterprise", "id", default=None)
+
+    @property
+    def actor(self) -> Actor:
+        """The user's own team (in a Slack Connect channel, not the payload's `team`)."""
+        team = self.user_team_id or self.team_id
+        return Actor(user_id=self.user_id, team_id=team, enterprise_id=self.enterprise_id)
+
+
+class BlockAction(_Interaction):
+    """A click on a button of a message (`block_actions`): the first action is ours."""
+
+    action_id: str = _at("actions", 0, "action_id")
+    block_id: str = _at("actions", 0, "block_id", default="")
+    trigger_id: str
+    response_url: str
+
+
+class DraftClick(BlockAction):
+    """Approve, edit, regenerate or reject: the button's value is the draft's id."""
+
+    draft_id: int = _at("actions", 0, "value")
+
+
+class RequestClick(BlockAction):
+    """The card's Escalate button: its value is the request's id."""
+
+    request_id: int = _at("actions", 0, "value")
+
+
+class PullInClick(BlockAction):
+    """Pull in a suggested colleague: value, the colleague; block_id, `pull_in:<request>:<user>`."""
+
+    colleague_id: str = _at("actions", 0, "value")
+
+    @property
+    def request_id(self) -> int:
+        """The request from the block id; 0 (no such request) when it is not one of ours."""
+        _, _, rest = self.block_id.partition(":")
+        number = rest.partition(":")[0]
+        return int(number) if number.isdigit() else 0
+
+
+class MessageShortcut(_Interaction):
+    """A message shortcut (`message_action`): the message it was run on, and where."""
+
+    channel_id: str = _at("channel", "id")
+    message_ts: str = _at("message", "ts")
+    thread_ts: str | None = _at("message", "thread_ts", default=None)
+    trigger_id: str
+    response_url: str
+
+
+class _Submission(_Interaction):
+    """A modal's `view_submission`. Slack always sends the view's state; without it, the
+    inputs the subclasses read would pass for empty ones."""
+
+    values: dict[str, dict[str, Any]] = _at("view", "state", "values")
+
+
+class _DraftRef(_Model):
+    draft_id: int
+
+
+class EditedReply(_Submission):
+    """The `edit_draft` modal: the reply as the approver wrote it."""
+
+    metadata: Json[_DraftRef] = _at("view", "private_metadata")
+    text: Typed = _input(BlockId.EDIT_TEXT, BlockId.EDIT_TEXT_INPUT, "value", default="")
+
+    @property
+    def draft_id(self) -> int:
+        return self.metadata.draft_id
+
+
+class Rejection(_Submission):
+    """The `reject_draft` modal: why the draft needs no reply (optional)."""
+
+    metadata: Json[_DraftRef] = _at("view", "private_metadata")
+    reason: Typed = _input(BlockId.REJECT_REASON, BlockId.REJECT_REASON_INPUT, "value", default="")
+
+    @property
+    def draft_id(self) -> int:
+        return self.metadata.draft_id
+
+
+class _EscalateRef(_Model):
+    request_id: int | None = None  # set when the modal was opened for one request
+
+
+class EscalationForm(_Submission):
+    """The `escalate_request` modal: which request, at what level, and why."""
+
+    metadata: Annotated[Json[_EscalateRef], BeforeValidator(lambda v: v or "{}")] = _at(
+        "view", "private_metadata", default="{}"
+    )
+    chosen_request: int | None = _input(
+        BlockId.ESCALATE_REQUEST, BlockId.ESCALATE_REQUEST_INPUT, "selected_option", "value"
+    )
+    chosen_priority: str | None = _input(
+        BlockId.ESCALATE_PRIORITY, BlockId.ESCALATE_PRIORITY_INPUT, "selected_option", "value"
+    )
+    reason: Typed = _input(
+        BlockId.ESCALATE_REASON, BlockId.ESCALATE_REASON_INPUT, "value", default=""
+    )
+
+    @property
+    def request_id(self) -> int | None:
+        return self.metadata.request_id or self.chosen_request
+
+    @property
+    def priority(self) -> str:
+        return self.chosen_priority or DEFAULT_PRIORITY
+
+
+class AppHomeOpened(_Model):
+    """`app_home_opened`: who opened which tab of the app."""
+
+    user_id: str = _at("event", "user")
+    tab: str = _at("event", "tab", default="home")
+
+
+def parse(model: type[Payload], body: dict[str, Any], *, report: bool = True) -> Payload | None:
+    """`body` as `model`, or None when it does not parse (logged as `listener.bad_payload`).
+
+    `report=False` in the lazy half of a listener whose ack half already reported it."""
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        if report:
+            log.warning(
+                "listener.bad_payload",
+                payload=model.__name__,
+                type=body.get("type") or body.get("command"),
+                error=problems(exc),
+            )
+        return None
+
+
+def problems(exc: ValidationError) -> str:
+    """What did not parse, on one line: `actions.0.value: Input should be a valid integer`."""
+    found = (
+        f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}"
+        for error in exc.errors(include_url=False)
+    )
+    return "; ".join(found)[:500]
+
+
+# --- what Bolt reads to choose a listener ------------------------------------------------------
+
+
+class _ActionRoute(_Model):
+    action_id: str
+
+
+class _BlockActionsRoute(_Model):
+    actions: list[_ActionRoute] = Field(min_length=1)
+
+
+class _ViewRoute(_Model):
+    type: str
+    callback_id: str
+
+
+class _ViewPayloadRoute(_Model):
+    view: _ViewRoute
+
+
+class _CallbackRoute(_Model):
+    callback_id: str
+
+
+class _EventRoute(_Model):
+    type: str
+
+
+class _EventCallbackRoute(_Model):
+    event: _EventRoute
+
+
+ROUTING: dict[str, type[BaseModel]] = {
+    "block_actions": _BlockActionsRoute,
+    "view_submission": _ViewPayloadRoute,
+    "view_closed": _ViewPayloadRoute,
+    "message_action": _CallbackRoute,
+    "shortcut": _CallbackRoute,
+    "event_callback": _EventCallbackRoute,
+}
