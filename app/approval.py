@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 import structlog
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from integrations.deps import Deps
 from integrations.store.db import transaction
@@ -156,6 +156,27 @@ def regenerate(deps: Deps, *, draft_id: int, user_id: str) -> Outcome:
     if job_id:
         enqueue_pipeline(deps, request_id, job_id)
     return Outcome.DONE
+
+
+def pending_text(deps: Deps, draft_id: int) -> str | None:
+    """The draft's text while it can still be decided on (to edit it), else None."""
+    with transaction(deps.sessions) as session:
+        draft = session.scalars(select(Draft).where(Draft.id == draft_id)).first()
+        withdrawn = draft is not None and draft.request.state == RequestState.WITHDRAWN
+        if draft is None or draft.status != DraftStatus.PENDING or withdrawn:
+            return None
+        return draft.text
+
+
+def record_refusal(deps: Deps, *, user_id: str, action: str, team_id: str | None) -> None:
+    """Audit a click on a card from outside the organisation; nothing else happens."""
+    log.warning("action.refused", action=action, user=user_id)
+    with transaction(deps.sessions) as session:
+        session.add(
+            AuditEntry(
+                actor=user_id, action="action.refused", detail={"action": action, "team": team_id}
+            )
+        )
 
 
 def _refresh(deps: Deps, request_id: int) -> None:

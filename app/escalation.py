@@ -1,7 +1,9 @@
 """What a support lead's escalation decides (SPEC §6.2); nothing here calls Slack or the CRM.
 
 `parse_escalate` reads the words of `/escalate`; `find_request` resolves a message (a
-permalink, a shortcut's message) to its request; `record_escalation` writes the decision in
+permalink, a shortcut's message) to its request; `channel_choices`, `message_choice` and
+`live_choice` are the requests the modal offers; `escalate_from_command` is the whole of
+`/escalate <link|P1-P4> <reason>`; `record_escalation` writes the decision in
 one transaction (the request's level and reason, a reopened request, the audit entry) and
 queues the job (`workers.escalation`) that opens or updates the Case, posts to
 `ESCALATION_CHANNEL` and tightens the SLA. If Redis is down, the sweeper queues it later:
@@ -21,6 +23,7 @@ from sqlalchemy.orm import Session
 from integrations.deps import Deps
 from integrations.store.db import transaction
 from integrations.store.models import AuditEntry, Request, RequestMessage, RequestState
+from workers.blocks.escalation import RequestChoice
 from workers.metrics import ESCALATIONS
 
 log = structlog.get_logger(__name__)
@@ -191,3 +194,64 @@ def record_escalation(
     except Exception as exc:  # the sweeper queues it once Redis is back
         log.warning("enqueue.failed", request_id=request_id, what="escalation", error=str(exc))
     return Recorded(request_id, number, f"Escalated request #{request_id} as {priority}.")
+
+
+def escalate_from_command(
+    deps: Deps, command: EscalateCommand, *, channel_id: str, user_id: str
+) -> str:
+    """`/escalate <link|P1-P4> <reason>`: find the request and record it; the lead's answer."""
+    with transaction(deps.sessions) as session:
+        if command.form == "newest":
+            request = newest_open_request(session, channel_id)
+        else:
+            assert command.channel_id and command.ts
+            request = find_request(session, command.channel_id, command.ts, command.thread_ts)
+        request_id = request.id if request else None
+    if request_id is None:
+        missing = (
+            "This channel has no open request."
+            if command.form == "newest"
+            else "That message is not a request the app tracks."
+        )
+        return f"{missing} Nothing was escalated."
+    outcome = record_escalation(
+        deps,
+        request_id=request_id,
+        priority=command.priority,
+        reason=command.reason,
+        user_id=user_id,
+    )
+    mark = "🚨" if outcome.request_id else "⚠️"
+    return f"{mark} {outcome.message}"
+
+
+def channel_choices(deps: Deps, channel_id: str) -> list[RequestChoice]:
+    """The channel's open requests, as the modal offers them (`/escalate` alone)."""
+    with transaction(deps.sessions) as session:
+        return [request_choice(r) for r in open_requests(session, channel_id)]
+
+
+def message_choice(
+    deps: Deps, channel_id: str, ts: str, thread_ts: str | None
+) -> RequestChoice | None:
+    """The request a message belongs to, as the modal shows it (the message shortcut)."""
+    with transaction(deps.sessions) as session:
+        request = find_request(session, channel_id, ts, thread_ts)
+        return request_choice(request) if request else None
+
+
+def live_choice(deps: Deps, request_id: int) -> tuple[str, RequestChoice] | None:
+    """The card's request and its channel, unless it was withdrawn (the card's button)."""
+    with transaction(deps.sessions) as session:
+        request = session.get(Request, request_id)
+        if request is None or request.state == RequestState.WITHDRAWN:
+            return None
+        return request.channel_id, request_choice(request)
+
+
+def request_choice(request: Request) -> RequestChoice:
+    """`#12 · urgent · P1 · what it is about`, short enough for a select option."""
+    what = request.summary or request.text or "(no text)"
+    urgency = request.urgency or "untriaged"
+    level = f" · {request.priority}" if request.priority else ""
+    return RequestChoice(request.id, f"#{request.id} · {urgency}{level} · {what}"[:75])

@@ -11,7 +11,6 @@ Answers are ephemeral: in a shared channel the customer must never see them.
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any
 
@@ -19,203 +18,183 @@ import structlog
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from slack_sdk.models.views import View
 
 from app.escalation import (
     USAGE,
     EscalateUsageError,
-    find_request,
-    newest_open_request,
-    open_requests,
+    channel_choices,
+    escalate_from_command,
+    live_choice,
+    message_choice,
     parse_escalate,
     record_escalation,
 )
-from app.listeners.people import is_our_person
+from app.listeners.payloads import (
+    Actor,
+    EscalationForm,
+    MessageShortcut,
+    RequestClick,
+    SlashCommand,
+    parse,
+)
+from app.listeners.people import installation_of, is_our_person
+from app.listeners.wiring import with_deps
 from app.support_leads import NOT_A_LEAD, is_support_lead
 from integrations.deps import Deps
 from integrations.slack import slack_error
-from integrations.store.db import transaction
-from integrations.store.models import Request, RequestState
-from workers.blocks.escalation import RequestChoice, build_escalate_modal
+from workers.blocks.escalation import build_escalate_modal
 from workers.ids import ActionId, BlockId, CallbackId
 
 log = structlog.get_logger(__name__)
 
 TRIGGER_BUDGET_SECONDS = 2.5  # of the trigger id's 3 s, leaving time for views.open itself
 TOO_SLOW = "Slack's 3-second window to open the form passed. Run it again, please."
-_RECEIVED = "escalate_received_at"
+_RECEIVED = "escalate_received_at"  # in Bolt's context, which the lazy listeners get a copy of
 
 
 def register(app: App, deps: Deps) -> None:
-    def ack_command(ack: Ack, command: dict[str, Any], context: BoltContext) -> None:
-        context[_RECEIVED] = time.monotonic()
-        if (command.get("text") or "").strip().lower() == "help":
-            ack(response_type="ephemeral", text=USAGE)
-            return
-        try:
-            parse_escalate(command.get("text") or "")
-        except EscalateUsageError as exc:
-            ack(response_type="ephemeral", text=f"{_plain(str(exc))}\n{USAGE}")
-            return
-        ack()
+    app.command("/escalate")(ack=escalate_ack, lazy=[with_deps(escalate_command, deps)])
+    app.shortcut(CallbackId.ESCALATE_MESSAGE)(
+        ack=ack_at_once, lazy=[with_deps(escalate_message, deps)]
+    )
+    app.action(ActionId.ESCALATE)(ack=ack_at_once, lazy=[with_deps(escalate_button, deps)])
+    app.view(CallbackId.ESCALATE_REQUEST)(with_deps(submit_escalation, deps))
 
-    def command_later(
-        command: dict[str, Any],
-        body: dict[str, Any],
-        context: BoltContext,
-        respond: Respond,
-        client: WebClient,
-    ) -> None:
-        try:
-            parsed = parse_escalate(command.get("text") or "")
-        except EscalateUsageError:
-            return  # the ack answered (and `help` raises here too)
-        user_id, channel_id = str(command["user_id"]), str(command["channel_id"])
-        if not _may_escalate(deps, context, body, user_id, respond):
-            return
-        if parsed.form == "modal":
-            with transaction(deps.sessions) as session:
-                choices = [_choice(r) for r in open_requests(session, channel_id)]
-            if not choices:
-                respond(response_type="ephemeral", text="This channel has no open request.")
-                return
-            modal = build_escalate_modal(channel_id=channel_id, choices=choices)
-            _open_modal(client, context, body, respond, modal)
-            return
-        with transaction(deps.sessions) as session:
-            if parsed.form == "newest":
-                request = newest_open_request(session, channel_id)
-            else:
-                assert parsed.channel_id and parsed.ts
-                request = find_request(session, parsed.channel_id, parsed.ts, parsed.thread_ts)
-            request_id = request.id if request else None
-        if request_id is None:
-            missing = (
-                "This channel has no open request."
-                if parsed.form == "newest"
-                else "That message is not a request the app tracks."
-            )
-            respond(response_type="ephemeral", text=f"{missing} Nothing was escalated.")
-            return
+
+def escalate_ack(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+    """`/escalate`: usage and mistakes in the words are answered in the ack itself."""
+    context[_RECEIVED] = time.monotonic()
+    command = parse(SlashCommand, body)
+    if command is None:
+        ack()
+        return
+    if command.text.strip().lower() == "help":
+        ack(response_type="ephemeral", text=USAGE)
+        return
+    try:
+        parse_escalate(command.text)
+    except EscalateUsageError as exc:
+        ack(response_type="ephemeral", text=f"{_plain(str(exc))}\n{USAGE}")
+        return
+    ack()
+
+
+def ack_at_once(ack: Ack, context: BoltContext) -> None:
+    """The shortcut and the button: ack, and note when, for the trigger id's budget."""
+    context[_RECEIVED] = time.monotonic()
+    ack()
+
+
+def escalate_command(
+    deps: Deps, body: dict[str, Any], context: BoltContext, respond: Respond, client: WebClient
+) -> None:
+    """`/escalate` after the ack: the modal of the channel's requests, or the escalation."""
+    command = parse(SlashCommand, body, report=False)
+    if command is None:
+        return
+    try:
+        words = parse_escalate(command.text)
+    except EscalateUsageError:
+        return  # the ack answered (and `help` raises here too)
+    if not _may_escalate(deps, context, body, command.actor, respond):
+        return
+    if words.form != "modal":
+        answer = escalate_from_command(
+            deps, words, channel_id=command.channel_id, user_id=command.user_id
+        )
+        respond(response_type="ephemeral", text=answer)
+        return
+    choices = channel_choices(deps, command.channel_id)
+    if not choices:
+        respond(response_type="ephemeral", text="This channel has no open request.")
+        return
+    modal = build_escalate_modal(channel_id=command.channel_id, choices=choices)
+    _open_modal(client, context, command.trigger_id, respond, modal)
+
+
+def escalate_message(
+    deps: Deps, body: dict[str, Any], context: BoltContext, respond: Respond, client: WebClient
+) -> None:
+    """The message shortcut after the ack: the modal for the message's request."""
+    shortcut = parse(MessageShortcut, body)
+    if shortcut is None or not _may_escalate(deps, context, body, shortcut.actor, respond):
+        return
+    choice = message_choice(deps, shortcut.channel_id, shortcut.message_ts, shortcut.thread_ts)
+    if choice is None:
+        respond(
+            response_type="ephemeral",
+            text="That message is not a request the app tracks. Nothing was escalated.",
+        )
+        return
+    modal = build_escalate_modal(channel_id=shortcut.channel_id, choices=[choice])
+    _open_modal(client, context, shortcut.trigger_id, respond, modal)
+
+
+def escalate_button(
+    deps: Deps, body: dict[str, Any], context: BoltContext, respond: Respond, client: WebClient
+) -> None:
+    """The card's Escalate button after the ack: the modal for the card's request."""
+    click = parse(RequestClick, body)
+    if click is None or not _may_escalate(deps, context, body, click.actor, respond):
+        return
+    found = live_choice(deps, click.request_id)
+    if found is None:
+        respond(
+            response_type="ephemeral",
+            replace_original=False,
+            text="This request was withdrawn; nothing to escalate.",
+        )
+        return
+    channel_id, choice = found
+    modal = build_escalate_modal(channel_id=channel_id, choices=[choice])
+    _open_modal(client, context, click.trigger_id, respond, modal)
+
+
+def submit_escalation(deps: Deps, ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+    """The modal's submission: record the escalation, or say in the modal what is missing."""
+    form = parse(EscalationForm, body)
+    if form is None:
+        ack()
+    elif not _is_lead(deps, context, body, form.actor):
+        _error(ack, BlockId.ESCALATE_REASON, NOT_A_LEAD)
+    elif form.request_id is None:
+        _error(ack, BlockId.ESCALATE_REQUEST, "Choose a request.")
+    elif not form.reason:
+        _error(ack, BlockId.ESCALATE_REASON, "Say why.")
+    else:
         outcome = record_escalation(
             deps,
-            request_id=request_id,
-            priority=parsed.priority,
-            reason=parsed.reason,
-            user_id=user_id,
-        )
-        mark = "🚨" if outcome.request_id else "⚠️"
-        respond(response_type="ephemeral", text=f"{mark} {outcome.message}")
-
-    app.command("/escalate")(ack=ack_command, lazy=[command_later])
-
-    def ack_at_once(ack: Ack, context: BoltContext) -> None:
-        context[_RECEIVED] = time.monotonic()
-        ack()
-
-    def shortcut_later(
-        body: dict[str, Any], context: BoltContext, respond: Respond, client: WebClient
-    ) -> None:
-        user_id = str(body["user"]["id"])
-        if not _may_escalate(deps, context, body, user_id, respond):
-            return
-        message = body.get("message") or {}
-        channel_id = str((body.get("channel") or {}).get("id"))
-        with transaction(deps.sessions) as session:
-            request = find_request(
-                session, channel_id, str(message.get("ts")), message.get("thread_ts")
-            )
-            choice = _choice(request) if request else None
-        if choice is None:
-            respond(
-                response_type="ephemeral",
-                text="That message is not a request the app tracks. Nothing was escalated.",
-            )
-            return
-        modal = build_escalate_modal(channel_id=channel_id, choices=[choice])
-        _open_modal(client, context, body, respond, modal)
-
-    app.shortcut(CallbackId.ESCALATE_MESSAGE)(ack=ack_at_once, lazy=[shortcut_later])
-
-    def button_later(
-        body: dict[str, Any], context: BoltContext, respond: Respond, client: WebClient
-    ) -> None:
-        user_id = str(body["user"]["id"])
-        if not _may_escalate(deps, context, body, user_id, respond):
-            return
-        with transaction(deps.sessions) as session:
-            request = session.get(Request, int(body["actions"][0]["value"]))
-            live = request is not None and request.state != RequestState.WITHDRAWN
-            choice = _choice(request) if request is not None and live else None
-            channel_id = request.channel_id if request is not None else ""
-        if choice is None:
-            respond(
-                response_type="ephemeral",
-                replace_original=False,
-                text="This request was withdrawn; nothing to escalate.",
-            )
-            return
-        modal = build_escalate_modal(channel_id=channel_id, choices=[choice])
-        _open_modal(client, context, body, respond, modal)
-
-    app.action(ActionId.ESCALATE)(ack=ack_at_once, lazy=[button_later])
-
-    @app.view(CallbackId.ESCALATE_REQUEST)
-    def submit(ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
-        user_id = str(body["user"]["id"])
-        if not is_our_person(context, body) or not is_support_lead(deps, user_id):
-            ack(response_action="errors", errors={BlockId.ESCALATE_REASON: NOT_A_LEAD})
-            return
-        view = body["view"]
-        values = view["state"]["values"]
-        metadata = json.loads(view.get("private_metadata") or "{}")
-        chosen = (
-            values.get(BlockId.ESCALATE_REQUEST, {})
-            .get(BlockId.ESCALATE_REQUEST_INPUT, {})
-            .get("selected_option")
-        )
-        request_id = metadata.get("request_id") or (int(chosen["value"]) if chosen else None)
-        priority = (
-            (
-                values.get(BlockId.ESCALATE_PRIORITY, {})
-                .get(BlockId.ESCALATE_PRIORITY_INPUT, {})
-                .get("selected_option")
-            )
-            or {}
-        ).get("value") or "P2"
-        reason = (
-            values.get(BlockId.ESCALATE_REASON, {})
-            .get(BlockId.ESCALATE_REASON_INPUT, {})
-            .get("value")
-            or ""
-        ).strip()
-        if request_id is None:
-            ack(response_action="errors", errors={BlockId.ESCALATE_REQUEST: "Choose a request."})
-            return
-        if not reason:
-            ack(response_action="errors", errors={BlockId.ESCALATE_REASON: "Say why."})
-            return
-        outcome = record_escalation(
-            deps, request_id=int(request_id), priority=priority, reason=reason, user_id=user_id
+            request_id=form.request_id,
+            priority=form.priority,
+            reason=form.reason,
+            user_id=form.user_id,
         )
         if outcome.request_id is None:
-            ack(response_action="errors", errors={BlockId.ESCALATE_REASON: outcome.message})
-            return
-        ack()
+            _error(ack, BlockId.ESCALATE_REASON, outcome.message)
+        else:
+            ack()
+
+
+def _is_lead(deps: Deps, context: BoltContext, body: dict[str, Any], actor: Actor) -> bool:
+    """A support lead of our organisation."""
+    ours = installation_of(context, body)
+    return is_our_person(ours, actor) and is_support_lead(deps, actor.user_id)
 
 
 def _may_escalate(
-    deps: Deps, context: BoltContext, body: dict[str, Any], user_id: str, respond: Respond
+    deps: Deps, context: BoltContext, body: dict[str, Any], actor: Actor, respond: Respond
 ) -> bool:
     """Support leads of our organisation only; anyone else is told why, and nothing happens."""
-    if is_our_person(context, body) and is_support_lead(deps, user_id):
+    if _is_lead(deps, context, body, actor):
         return True
-    log.warning("escalation.refused", user=user_id)
+    log.warning("escalation.refused", user=actor.user_id)
     respond(response_type="ephemeral", replace_original=False, text=NOT_A_LEAD)
     return False
 
 
 def _open_modal(
-    client: WebClient, context: BoltContext, body: dict[str, Any], respond: Respond, modal: Any
+    client: WebClient, context: BoltContext, trigger_id: str, respond: Respond, modal: View
 ) -> None:
     """views.open while the trigger id is still good; otherwise ask the lead to run it again."""
     waited = time.monotonic() - float(context.get(_RECEIVED) or 0)
@@ -224,17 +203,14 @@ def _open_modal(
         respond(response_type="ephemeral", replace_original=False, text=TOO_SLOW)
         return
     try:
-        client.views_open(trigger_id=body["trigger_id"], view=modal)
+        client.views_open(trigger_id=trigger_id, view=modal)
     except SlackApiError as exc:
         log.warning("escalation.modal_failed", error=slack_error(exc))
         respond(response_type="ephemeral", replace_original=False, text=TOO_SLOW)
 
 
-def _choice(request: Request) -> RequestChoice:
-    what = request.summary or request.text or "(no text)"
-    urgency = request.urgency or "untriaged"
-    level = f" · {request.priority}" if request.priority else ""
-    return RequestChoice(request.id, f"#{request.id} · {urgency}{level} · {what}"[:75])
+def _error(ack: Ack, block: BlockId, message: str) -> None:
+    ack(response_action="errors", errors={block: message})
 
 
 def _plain(text: str) -> str:

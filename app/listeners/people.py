@@ -6,6 +6,7 @@ from typing import Any
 
 from slack_bolt import BoltContext
 
+from app.listeners.payloads import Actor
 from app.oauth import ORGANISATION
 from workers.classify import Installation, installation_from_body
 
@@ -23,18 +24,13 @@ def installation_of(context: BoltContext, body: dict[str, Any]) -> Installation:
     return installation_from_body(body)
 
 
-def is_our_person(context: BoltContext, body: dict[str, Any]) -> bool:
+def is_our_person(ours: Installation, actor: Actor) -> bool:
     """True when the user who clicked, submitted or ran a command is of the installing org.
 
-    Interactivity payloads nest the facts (`user.team_id`, `team.id`, `enterprise.id`); slash
-    commands give them flat (`team_id`, `enterprise_id`)."""
-    user = body.get("user") or {}
-    if "user_id" in body and not user:  # a slash command
-        team, enterprise = body.get("team_id"), body.get("enterprise_id")
-    else:
-        team = user.get("team_id") or (body.get("team") or {}).get("id")
-        enterprise = (body.get("enterprise") or {}).get("id") if body.get("enterprise") else None
-    ours = installation_of(context, body)
-    if enterprise and ours.enterprise_id:
-        return enterprise == ours.enterprise_id and ours.includes(team, enterprise)
-    return ours.includes(team)
+    On Enterprise Grid the user's organisation must be ours, not only a workspace id that
+    happens to match."""
+    if actor.enterprise_id and ours.enterprise_id:
+        return actor.enterprise_id == ours.enterprise_id and ours.includes(
+            actor.team_id, actor.enterprise_id
+        )
+    return ours.includes(actor.team_id)
