@@ -2,7 +2,7 @@
 
 The link is stored in the database (it outlives the cache and wins over the account's channel
 field), audited, and the channel's cached context is dropped so the next card shows the new
-account at once.
+account at once. From Slack, only admins of our own organisation may link (`may_link`).
 """
 
 from __future__ import annotations
@@ -10,18 +10,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import structlog
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from integrations.deps import Deps
 from integrations.salesforce import AccountRef, CrmUnavailable
+from integrations.slack import slack_error
 from integrations.store.db import transaction
 from integrations.store.models import AuditEntry, ChannelLink, utcnow
+from workers.classify import Installation
 from workers.context import invalidate_context
 
 log = structlog.get_logger(__name__)
 
 MAX_CHOICES = 5
+NOT_ADMIN = (
+    "Only workspace admins, owners and the people in TRIAGE_ADMINS can link channels "
+    "to accounts. Nothing was linked."
+)
 
 
 @dataclass(frozen=True)
@@ -95,3 +103,46 @@ def save_link(deps: Deps, *, channel_id: str, account: AccountRef, actor: str) -
         except IntegrityError:
             continue
     raise RuntimeError(f"could not link {channel_id}: concurrent links kept colliding")
+
+
+def link_from_slack(
+    deps: Deps, client: WebClient, ours: Installation, *, user_id: str, channel_id: str, query: str
+) -> str:
+    """`/triage link <query>` run by `user_id` in `channel_id`: the answer for them (mrkdwn)."""
+    try:
+        if not may_link(deps, client, ours, user_id):
+            log.warning("link.refused", user=user_id, channel=channel_id)
+            return NOT_ADMIN
+        outcome = link_channel(deps, channel_id=channel_id, query=query, actor=user_id)
+    except Exception:
+        log.exception("link.failed", channel=channel_id)
+        return "⚠️ Linking failed; see the app's logs."
+    mark = "✅" if outcome.linked else "⚠️"
+    return f"{mark} {_plain(outcome.message)}"
+
+
+def may_link(deps: Deps, client: WebClient, ours: Installation, user_id: str) -> bool:
+    """A full member of the installing organisation who is an admin, owner or TRIAGE_ADMIN.
+
+    `is_admin` alone is not enough: in a Slack Connect channel, the customer's own workspace
+    admin is an admin too, of the other organisation.
+    """
+    try:
+        user = client.users_info(user=user_id)["user"]
+    except SlackApiError as exc:
+        log.warning("link.user_lookup_failed", user=user_id, error=slack_error(exc))
+        return False
+    enterprise = (user.get("enterprise_user") or {}).get("enterprise_id")
+    if not ours.includes(user.get("team_id"), enterprise):
+        return False
+    if user.get("deleted") or user.get("is_bot"):
+        return False
+    if user.get("is_restricted") or user.get("is_ultra_restricted"):
+        return False  # guests
+    return user_id in deps.settings.triage_admins or bool(
+        user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner")
+    )
+
+
+def _plain(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

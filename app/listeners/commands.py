@@ -10,18 +10,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import structlog
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 
-from app.account_links import link_channel
+from app.account_links import link_from_slack
+from app.listeners.payloads import SlashCommand, parse
 from app.listeners.people import installation_of
+from app.listeners.wiring import with_deps
 from app.queue_status import queue_status
 from integrations.deps import Deps
-from integrations.slack import slack_error
-
-log = structlog.get_logger(__name__)
 
 HELP = (
     "*/triage* commands:\n"
@@ -33,90 +30,66 @@ HELP = (
 )
 NOT_OURS = "Only people of the organisation that runs this app can see its queue."
 USAGE = "Usage: `/triage link <account id or name>`, run in the channel to link."
-NOT_ADMIN = (
-    "Only workspace admins, owners and the people in TRIAGE_ADMINS can link channels "
-    "to accounts. Nothing was linked."
-)
-
-
-def _subcommand(command: dict[str, Any]) -> tuple[str, str]:
-    word, _, rest = (command.get("text") or "").strip().partition(" ")
-    return word.lower(), rest.strip()
 
 
 def register(app: App, deps: Deps) -> None:
-    def acknowledge(
-        ack: Ack, command: dict[str, Any], context: BoltContext, body: dict[str, Any]
-    ) -> None:
-        word, rest = _subcommand(command)
-        if word in ("", "help"):
-            ack(response_type="ephemeral", text=HELP)
-        elif word == "status":
-            # The database alone answers, so the ack carries it; never for a customer.
-            ours = installation_of(context, body)
-            if not ours.includes(command.get("team_id"), command.get("enterprise_id")):
-                ack(response_type="ephemeral", text=NOT_OURS)
-                return
-            ack(response_type="ephemeral", text=queue_status(deps))
-        elif word == "link" and not rest:
-            ack(response_type="ephemeral", text=USAGE)
-        elif word == "link":
-            ack()  # the lazy listener answers once it knows
-        else:
-            ack(
-                response_type="ephemeral",
-                text=f"`/triage {_plain(word)}` is not built yet. Try `/triage help`.",
-            )
-
-    def link_later(
-        command: dict[str, Any],
-        body: dict[str, Any],
-        context: BoltContext,
-        respond: Respond,
-        client: WebClient,
-    ) -> None:
-        word, rest = _subcommand(command)
-        if word != "link" or not rest:
-            return
-        user_id, channel_id = str(command["user_id"]), str(command["channel_id"])
-        try:
-            if not may_link(deps, client, context, body, user_id):
-                log.warning("link.refused", user=user_id, channel=channel_id)
-                respond(response_type="ephemeral", text=NOT_ADMIN)
-                return
-            outcome = link_channel(deps, channel_id=channel_id, query=rest, actor=user_id)
-            mark = "✅" if outcome.linked else "⚠️"
-            respond(response_type="ephemeral", text=f"{mark} {_plain(outcome.message)}")
-        except Exception:
-            log.exception("link.failed", channel=channel_id)
-            respond(response_type="ephemeral", text="⚠️ Linking failed; see the app's logs.")
-
-    app.command("/triage")(ack=acknowledge, lazy=[link_later])
-
-
-def may_link(
-    deps: Deps, client: WebClient, context: BoltContext, body: dict[str, Any], user_id: str
-) -> bool:
-    """A full member of the installing organisation who is an admin, owner or TRIAGE_ADMIN.
-
-    `is_admin` alone is not enough: in a Slack Connect channel, the customer's own workspace
-    admin is an admin too, of the other organisation.
-    """
-    try:
-        user = client.users_info(user=user_id)["user"]
-    except SlackApiError as exc:
-        log.warning("link.user_lookup_failed", user=user_id, error=slack_error(exc))
-        return False
-    enterprise = (user.get("enterprise_user") or {}).get("enterprise_id")
-    if not installation_of(context, body).includes(user.get("team_id"), enterprise):
-        return False
-    if user.get("deleted") or user.get("is_bot"):
-        return False
-    if user.get("is_restricted") or user.get("is_ultra_restricted"):
-        return False  # guests
-    return user_id in deps.settings.triage_admins or bool(
-        user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner")
+    app.command("/triage")(
+        ack=with_deps(triage_command, deps), lazy=[with_deps(link_channel_later, deps)]
     )
+
+
+def triage_command(deps: Deps, ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
+    """Answer `help` and `status` in the ack itself; `link` is answered by the lazy half."""
+    command = parse(SlashCommand, body)
+    if command is None:
+        ack()
+        return
+    word, rest = _subcommand(command.text)
+    if word in ("", "help"):
+        ack(response_type="ephemeral", text=HELP)
+    elif word == "status":
+        # The database alone answers, so the ack carries it; never for a customer.
+        ours = installation_of(context, body)
+        if ours.includes(command.team_id, command.enterprise_id):
+            ack(response_type="ephemeral", text=queue_status(deps))
+        else:
+            ack(response_type="ephemeral", text=NOT_OURS)
+    elif word == "link" and not rest:
+        ack(response_type="ephemeral", text=USAGE)
+    elif word == "link":
+        ack()  # the lazy listener answers once it knows
+    else:
+        ack(
+            response_type="ephemeral",
+            text=f"`/triage {_plain(word)}` is not built yet. Try `/triage help`.",
+        )
+
+
+def link_channel_later(
+    deps: Deps, body: dict[str, Any], context: BoltContext, respond: Respond, client: WebClient
+) -> None:
+    """`/triage link <account>`, after the ack: check the admin, link, answer (ephemeral)."""
+    command = parse(SlashCommand, body, report=False)
+    if command is None:
+        return
+    word, rest = _subcommand(command.text)
+    if word != "link" or not rest:
+        return
+    answer = link_from_slack(
+        deps,
+        client,
+        installation_of(context, body),
+        user_id=command.user_id,
+        channel_id=command.channel_id,
+        query=rest,
+    )
+    respond(response_type="ephemeral", text=answer)
+
+
+def _subcommand(text: str) -> tuple[str, str]:
+    """The first word (lower case) and the rest: `link Acme Corp` -> ("link", "Acme Corp")."""
+    word, _, rest = text.strip().partition(" ")
+    return word.lower(), rest.strip()
 
 
 def _plain(text: str) -> str:
