@@ -1,4 +1,9 @@
-"""Events API listeners: messages become requests (SPEC §5.1); 👍/👎 become feedback (§6.1)."""
+"""Events API listeners: messages become requests (SPEC §5.1); 👍/👎 become feedback (§6.1);
+the App Home is published when it is opened.
+
+Messages and reactions are handed to `workers` whole: `workers.ingest` and `workers.reactions`
+classify the envelope and store the raw event, which their jobs read back.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,9 @@ from typing import Any
 import structlog
 from slack_bolt import App, BoltContext
 
+from app.listeners.payloads import AppHomeOpened, parse
 from app.listeners.people import installation_of
+from app.listeners.wiring import with_deps
 from integrations.deps import Deps
 from workers.ingest import ingest_message
 from workers.metrics import EVENTS
@@ -18,29 +25,37 @@ log = structlog.get_logger(__name__)
 
 
 def register(app: App, deps: Deps) -> None:
-    @app.event("message")
-    def on_message(body: dict[str, Any], context: BoltContext) -> None:
-        # Runs before the ack (process_before_response): stored, or Slack retries. Its job goes
-        # to Redis from a background thread; the sweeper covers a job lost on the way.
-        ingest_message(deps, body, installation_of(context, body))
+    app.event("message")(with_deps(store_message, deps))
+    app.event("reaction_added")(with_deps(store_reaction, deps))
+    app.event("reaction_removed")(with_deps(store_reaction, deps))
+    app.event("app_home_opened")(with_deps(publish_home, deps))
+    app.event(re.compile(".*"))(acknowledge_other_event)
 
-    @app.event("reaction_added")
-    @app.event("reaction_removed")
-    def on_reaction(body: dict[str, Any], context: BoltContext) -> None:
-        # Stored and queued; who reacted is resolved in a job.
-        ingest_reaction(deps, body, installation_of(context, body))
 
-    @app.event("app_home_opened")
-    def on_home_opened(event: dict[str, Any], body: dict[str, Any], context: BoltContext) -> None:
-        if event.get("tab", "home") != "home":
-            return
-        where = installation_of(context, body)
-        try:  # views.publish happens in a job, through the workspace it was opened in
-            deps.queues.enqueue_home(str(event["user"]), where.team_id, where.enterprise_id)
-        except Exception as exc:  # the Home shows its last published state meanwhile
-            log.warning("enqueue.failed", what="app home", error=str(exc))
+def store_message(deps: Deps, body: dict[str, Any], context: BoltContext) -> None:
+    """A message in a channel: stored (and its request's pipeline queued), or ignored."""
+    # Runs before the ack (process_before_response): stored, or Slack retries. Its job goes
+    # to Redis from a background thread; the sweeper covers a job lost on the way.
+    ingest_message(deps, body, installation_of(context, body))
 
-    @app.event(re.compile(".*"))
-    def on_other_event() -> None:
-        # Acknowledge what we do not handle, so Slack neither retries nor disables events.
-        EVENTS.labels(kind="ignored").inc()
+
+def store_reaction(deps: Deps, body: dict[str, Any], context: BoltContext) -> None:
+    """A reaction added or removed: stored and queued; who reacted is resolved in a job."""
+    ingest_reaction(deps, body, installation_of(context, body))
+
+
+def publish_home(deps: Deps, body: dict[str, Any], context: BoltContext) -> None:
+    """The Home tab opened: queue its `views.publish`, through the workspace it was opened in."""
+    opened = parse(AppHomeOpened, body)
+    if opened is None or opened.tab != "home":
+        return
+    where = installation_of(context, body)
+    try:
+        deps.queues.enqueue_home(opened.user_id, where.team_id, where.enterprise_id)
+    except Exception as exc:  # the Home shows its last published state meanwhile
+        log.warning("enqueue.failed", what="app home", error=str(exc))
+
+
+def acknowledge_other_event() -> None:
+    """Acknowledge what we do not handle, so Slack neither retries nor disables events."""
+    EVENTS.labels(kind="ignored").inc()
