@@ -10,6 +10,7 @@ from sandbox.world import INITECH, INITECH_TEAM, INITECH_USER
 from tests.harness import World, start_world
 from workers.ids import ActionId
 from workers.retrieval import Scope, knowledge_base
+from workers.stage_data import RequestContext
 
 
 def _answer(world: World, question: str, answer: str, **who: str) -> None:
@@ -77,9 +78,10 @@ def test_knowledge_base_ranking_prefers_the_matching_passage(tmp_path: Path) -> 
 
 
 def test_scope_is_the_linked_account_else_the_channel() -> None:
-    linked = {"status": "ok", "account": {"id": "001A"}}
+    linked = RequestContext.model_validate({"status": "ok", "account": {"id": "001A"}})
     assert Scope.for_request("C1", linked) == Scope("account:001A")
-    assert Scope.for_request("C1", {"status": "unavailable"}) == Scope("channel:C1")
+    unavailable = RequestContext.model_validate({"status": "unavailable"})
+    assert Scope.for_request("C1", unavailable) == Scope("channel:C1")
     assert Scope.for_request("C1", None) == Scope("channel:C1")
 
 

@@ -5,11 +5,12 @@ field holds the channel id. What the CRM says is cached in Redis per (channel, c
 `CONTEXT_CACHE_SECONDS`: a warm request costs no CRM call and no Slack call. `triage link`
 and a Case the app opens drop the cache (`invalidate_context`).
 
-The answer is one of three shapes, stored on the request and read by the card and the drafter:
+The answer is a `RequestContext` (workers/stage_data.py), stored on the request and read by
+the card and the drafter, with one of three statuses:
 
-- `{"status": "ok", "summary": <one mrkdwn line>, "brief": <plain text>, "account": {...}}`
-- `{"status": "unlinked", "reason": ...}`: a channel with no account still gets its card
-- `{"status": "unavailable", "reason": ...}`: the CRM failed; the card says why
+- `ok`: the `account`, its one-line mrkdwn `summary` and its plain-text `brief`
+- `unlinked`, with the `reason`: a channel with no account still gets its card
+- `unavailable`, with the `reason`: the CRM failed; the card says why
 
 Only the channel's own account is ever read, so nothing of another customer reaches the card
 or the prompt.
@@ -21,10 +22,11 @@ import contextlib
 import hashlib
 import json
 import time
-from datetime import UTC, date, datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Literal
 
 import structlog
+from pydantic import BaseModel
 from redis import Redis
 from redis.exceptions import RedisError
 from slack_sdk import WebClient
@@ -36,6 +38,7 @@ from integrations.salesforce import CrmUnavailable, NewCase
 from integrations.slack import slack_error
 from integrations.store.db import transaction
 from integrations.store.models import ChannelLink
+from workers.stage_data import Account, Case, RequestContext, stored
 
 log = structlog.get_logger(__name__)
 
@@ -51,48 +54,53 @@ def gather_context(
     channel_id: str,
     user_id: str,
     team: tuple[str | None, str | None] = (None, None),
-) -> dict[str, Any]:
+) -> RequestContext:
     """The account context of a customer's request in a channel, or why there is none.
 
     `team` is the (team, enterprise) whose installation sees the channel and its customer."""
     directory = deps.accounts
     if directory is None:
-        return {"status": "unavailable", "reason": NO_CRM}
+        return RequestContext(status="unavailable", reason=NO_CRM)
     cached = _cache_get(deps.redis, channel_id, user_id, deps.settings.context_cache_seconds)
     if cached is not None:
-        log.info("context.cached", channel=channel_id, status=cached["status"])
+        log.info("context.cached", channel=channel_id, status=cached.status)
         return present(cached, cached=True)
     paused = _paused(deps.redis)
     if paused:
-        return {"status": "unavailable", "reason": paused}
+        return RequestContext(status="unavailable", reason=paused)
     account_id = linked_account(deps, channel_id)
     email = _customer_email(deps.slack_for(*team), user_id)
     try:
-        account = directory.context(
+        answer = directory.context(
             channel_id=channel_id, account_id=account_id, customer_email=email
         )
     except CrmUnavailable as exc:
         log.warning("context.unavailable", channel=channel_id, reason=exc.reason)
         if exc.pause_seconds:
             _pause(deps.redis, exc.reason, exc.pause_seconds)
-        return {"status": "unavailable", "reason": exc.reason}
-    if account is None:  # no account has this channel, or the linked one is gone
-        entry: dict[str, Any] = {"status": "unlinked", "source": directory.mode}
-        if account_id:
-            entry["missing_account_id"] = account_id
+        return RequestContext(status="unavailable", reason=exc.reason)
+    if answer is None:  # no account has this channel, or the linked one is gone
+        entry = Found(status="unlinked", source=directory.mode, missing_account_id=account_id)
     else:
-        data = account.to_dict()
-        if data.get("owner"):
-            data["owner"]["slack_user_id"] = _slack_user(deps, data["owner"].get("email"))
-        for case in (data.get("open_cases") or [])[:CASE_OWNERS_LOOKED_UP]:
-            if case.get("owner"):  # the account team includes who works its cases
-                case["owner"]["slack_user_id"] = _slack_user(deps, case["owner"].get("email"))
-        entry = {"status": "ok", "source": directory.mode, "account": data}
-    log.info(
-        "context.gathered", channel=channel_id, status=entry["status"], linked=bool(account_id)
-    )
+        account = Account.from_crm(answer)
+        if account.owner:
+            account.owner.slack_user_id = _slack_user(deps, account.owner.email)
+        for case in account.open_cases[:CASE_OWNERS_LOOKED_UP]:
+            if case.owner:  # the account team includes who works its cases
+                case.owner.slack_user_id = _slack_user(deps, case.owner.email)
+        entry = Found(status="ok", source=directory.mode, account=account)
+    log.info("context.gathered", channel=channel_id, status=entry.status, linked=bool(account_id))
     _cache_put(deps.redis, channel_id, user_id, entry, deps.settings.context_cache_seconds)
     return present(entry, cached=False)
+
+
+class Found(BaseModel):
+    """What the CRM said of a channel, as cached: its account, or that it has none."""
+
+    status: Literal["ok", "unlinked"]
+    source: str | None = None
+    account: Account | None = None
+    missing_account_id: str | None = None  # the linked account the CRM no longer has
 
 
 def linked_account(deps: Deps, channel_id: str) -> str | None:
@@ -140,49 +148,47 @@ def change_case(deps: Deps, *, account_id: str, case_id: str, fields: dict[str, 
 
 
 # --- what the card and the drafter see ---------------------------------------------------------
-def present(entry: dict[str, Any], *, cached: bool, now: datetime | None = None) -> dict[str, Any]:
-    """A stored entry as the request's context, its ages and days counted from `now`."""
-    if entry["status"] != "ok":
+def present(entry: Found, *, cached: bool, now: datetime | None = None) -> RequestContext:
+    """What the CRM said as the request's context, its ages and days counted from `now`."""
+    if entry.status != "ok" or entry.account is None:
         reason = UNLINKED
-        if entry.get("missing_account_id"):
+        if entry.missing_account_id:
             reason = (
-                f"the account this channel is linked to ({entry['missing_account_id']}) was not "
+                f"the account this channel is linked to ({entry.missing_account_id}) was not "
                 "found: /triage link <account id or name>"
             )
-        return {"status": "unlinked", "reason": reason, "source": entry.get("source")}
+        return RequestContext(status="unlinked", reason=reason, source=entry.source)
     now = now or datetime.now(UTC)
-    account = entry["account"]
-    return {
-        "status": "ok",
-        "source": entry.get("source"),
-        "cached": cached,
-        "summary": account_summary(account, now),
-        "brief": account_brief(account, now),
-        "account": account,
-    }
+    account = entry.account
+    return RequestContext(
+        status="ok",
+        source=entry.source,
+        cached=cached,
+        summary=account_summary(account, now),
+        brief=account_brief(account, now),
+        account=account,
+    )
 
 
-def account_summary(account: dict[str, Any], now: datetime) -> str:
+def account_summary(account: Account, now: datetime) -> str:
     """The card's line: name · tier · owner · open cases and the most urgent · renewal."""
-    parts = [f"*{_mrkdwn(account.get('name') or '?')}*"]
-    if account.get("tier"):
-        parts.append(_mrkdwn(str(account["tier"])))
-    owner = account.get("owner") or {}
-    if owner.get("slack_user_id"):
-        parts.append(f"owner <@{owner['slack_user_id']}>")
-    elif owner.get("name"):
-        parts.append(f"owner {_mrkdwn(owner['name'])}")
-    cases = account.get("open_cases") or []
+    parts = [f"*{_mrkdwn(account.name or '?')}*"]
+    if account.tier:
+        parts.append(_mrkdwn(account.tier))
+    owner = account.owner
+    if owner and owner.slack_user_id:
+        parts.append(f"owner <@{owner.slack_user_id}>")
+    elif owner and owner.name:
+        parts.append(f"owner {_mrkdwn(owner.name)}")
+    cases = account.open_cases
     urgent = most_urgent_case(cases)
     if urgent is None:
         parts.append("no open cases")
     else:
         count = f"{len(cases)} open case{'s' if len(cases) != 1 else ''}"
-        label = f"{urgent.get('number')} " if urgent.get("number") else ""
-        subject = _mrkdwn(_clip(urgent.get("subject") or "", 60))
-        details = ", ".join(
-            x for x in (urgent.get("priority"), urgent.get("status"), _age(urgent, now)) if x
-        )
+        label = f"{urgent.number} " if urgent.number else ""
+        subject = _mrkdwn(_clip(urgent.subject, 60))
+        details = ", ".join(x for x in (urgent.priority, urgent.status, _age(urgent, now)) if x)
         most = "most urgent: " if len(cases) > 1 else ""
         parts.append(f"{count}, {most}{label}“{subject}” ({details})")
     renewal = _renewal(account, now)
@@ -191,53 +197,53 @@ def account_summary(account: dict[str, Any], now: datetime) -> str:
     return " · ".join(parts)
 
 
-def account_brief(account: dict[str, Any], now: datetime) -> str:
+def account_brief(account: Account, now: datetime) -> str:
     """Plain text for the drafter: this account only, no email addresses, no deal amounts."""
-    lines = [f"Account: {account.get('name')}"]
-    if account.get("tier"):
-        lines.append(f"Support tier: {account['tier']}")
-    if (account.get("owner") or {}).get("name"):
-        lines.append(f"Account owner: {account['owner']['name']}")
-    cases = account.get("open_cases") or []
+    lines = [f"Account: {account.name}"]
+    if account.tier:
+        lines.append(f"Support tier: {account.tier}")
+    if account.owner and account.owner.name:
+        lines.append(f"Account owner: {account.owner.name}")
+    cases = account.open_cases
     lines.append(f"Open support cases: {len(cases)}")
     for case in sorted(cases, key=_urgency_rank)[:5]:
         lines.append(
-            f"- Case {case.get('number') or case.get('id')}: {case.get('subject')} "
-            f"(status {case.get('status')}, priority {case.get('priority')}, "
+            f"- Case {case.number or case.id}: {case.subject} "
+            f"(status {case.status}, priority {case.priority}, "
             f"opened {_age(case, now) or 'recently'} ago)"
         )
     renewal = _renewal(account, now)
     if renewal:
-        lines.append(f"Contract: {renewal} ({account.get('renewal_date')})")
-    if (account.get("contact") or {}).get("name"):
-        lines.append(f"The customer is the contact {account['contact']['name']}")
+        lines.append(f"Contract: {renewal} ({account.renewal_date})")
+    if account.contact and account.contact.name:
+        lines.append(f"The customer is the contact {account.contact.name}")
     return "\n".join(lines)
 
 
-def most_urgent_case(cases: list[dict[str, Any]]) -> dict[str, Any] | None:
+def most_urgent_case(cases: list[Case]) -> Case | None:
     """The open case to look at first: the highest priority, then the oldest."""
     return min(cases, key=_urgency_rank, default=None)
 
 
-def _urgency_rank(case: dict[str, Any]) -> tuple[int, str]:
-    priority = str(case.get("priority") or "").lower()
-    return _PRIORITY_RANK.get(priority, 4), str(case.get("opened_at") or "9999")
+def _urgency_rank(case: Case) -> tuple[int, str]:
+    opened = case.opened_at.isoformat() if case.opened_at else "9999"
+    return _PRIORITY_RANK.get(case.priority.lower(), 4), opened
 
 
-def _age(case: dict[str, Any], now: datetime) -> str | None:
-    if not case.get("opened_at"):
+def _age(case: Case, now: datetime) -> str | None:
+    if case.opened_at is None:
         return None
-    opened = datetime.fromisoformat(case["opened_at"])
+    opened = case.opened_at
     if opened.tzinfo is None:
         opened = opened.replace(tzinfo=UTC)
     seconds = max(0.0, (now - opened).total_seconds())
     return f"{int(seconds // 86400)}d" if seconds >= 86400 else f"{int(seconds // 3600)}h"
 
 
-def _renewal(account: dict[str, Any], now: datetime) -> str | None:
-    if not account.get("renewal_date"):
+def _renewal(account: Account, now: datetime) -> str | None:
+    if account.renewal_date is None:
         return None
-    days = (date.fromisoformat(account["renewal_date"]) - now.date()).days
+    days = (account.renewal_date - now.date()).days
     if days == 0:
         return "renewal today"
     if days < 0:
@@ -293,7 +299,7 @@ def _field(user_id: str) -> str:
     return hashlib.sha256(user_id.encode()).hexdigest()[:16]
 
 
-def _cache_get(redis: Redis, channel_id: str, user_id: str, ttl: float) -> dict[str, Any] | None:
+def _cache_get(redis: Redis, channel_id: str, user_id: str, ttl: float) -> Found | None:
     if ttl <= 0:
         return None
     try:
@@ -303,22 +309,20 @@ def _cache_get(redis: Redis, channel_id: str, user_id: str, ttl: float) -> dict[
         return None
     if raw is None:
         return None
-    stored = json.loads(raw)  # type: ignore[arg-type]
-    return stored["entry"] if time.time() - stored["at"] < ttl else None
+    cached = json.loads(raw)  # type: ignore[arg-type]
+    return Found.model_validate(cached["entry"]) if time.time() - cached["at"] < ttl else None
 
 
-def _cache_put(
-    redis: Redis, channel_id: str, user_id: str, entry: dict[str, Any], ttl: float
-) -> None:
+def _cache_put(redis: Redis, channel_id: str, user_id: str, entry: Found, ttl: float) -> None:
     if ttl <= 0:
         return
-    stored = json.dumps({"at": time.time(), "entry": entry})
+    kept = json.dumps({"at": time.time(), "entry": stored(entry)})
     try:
         with redis.pipeline() as pipe:
-            pipe.hset(_key(channel_id), _field(user_id), stored)
+            pipe.hset(_key(channel_id), _field(user_id), kept)
             pipe.expire(_key(channel_id), int(ttl) + 1)
-            if entry["status"] == "ok":
-                index = _account_key(entry["account"]["id"])
+            if entry.account is not None:
+                index = _account_key(entry.account.id)
                 pipe.sadd(index, channel_id)
                 pipe.expire(index, int(ttl) + 1)
             pipe.execute()

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -20,6 +19,7 @@ from workers.attachments import Attachments, Unseen
 from workers.prompt import ThreadMessage, draft_prompt
 from workers.redaction import redact
 from workers.retrieval import Grounding
+from workers.stage_data import DraftDetails, RequestContext, UnseenImage
 from workers.triage import Category, Triage, Urgency
 
 
@@ -41,7 +41,7 @@ class DraftJob:
     channel_id: str
     thread: list[ThreadMessage]
     triage: Triage
-    context: dict[str, Any] | None
+    context: RequestContext | None
     grounding: Grounding
     # The request's files; the images in it are downloaded only when a model will read them.
     attachments: Attachments = field(default_factory=Attachments)
@@ -53,7 +53,7 @@ class Drafted:
     text: str
     source: str  # openai | offline | unavailable
     note: str  # what the card says about how this draft was made
-    details: dict[str, Any] = field(default_factory=dict)
+    details: DraftDetails = field(default_factory=DraftDetails)
 
 
 def write_draft(llm: LanguageModel | None, job: DraftJob) -> Drafted:
@@ -85,7 +85,7 @@ def write_draft(llm: LanguageModel | None, job: DraftJob) -> Drafted:
             "unavailable",
             f"Draft unavailable: {exc}. Regenerate once the model is back, or write "
             "the reply with Edit.",
-            {"error": str(exc), "masked": masked},
+            DraftDetails(error=str(exc), masked=masked),
         )
     flags = check_draft(answer.reply, job) + [u.describe() for u in unseen]
     note = f"Drafted by {llm.name} · confidence {answer.confidence:.0%}"
@@ -101,16 +101,16 @@ def write_draft(llm: LanguageModel | None, job: DraftJob) -> Drafted:
         answer.reply.strip(),
         "openai",
         note,
-        {
-            "confidence": answer.confidence,
-            "needs_expert": answer.needs_expert,
-            "sources": answer.sources,
-            "flags": flags,
-            "masked": masked,
-            "model": llm.name,
-            "images": [image.file_id for image in images],
-            "unseen": [{"name": u.name, "reason": u.reason} for u in unseen],
-        },
+        DraftDetails(
+            confidence=answer.confidence,
+            needs_expert=answer.needs_expert,
+            sources=answer.sources,
+            flags=flags,
+            masked=masked,
+            model=llm.name,
+            images=[image.file_id for image in images],
+            unseen=[UnseenImage(name=u.name, reason=u.reason) for u in unseen],
+        ),
     )
 
 
@@ -143,7 +143,7 @@ def check_draft(reply: str, job: DraftJob) -> list[str]:
         [m.text for m in job.thread]
         + [e.answer for e in job.grounding.examples]
         + [p.text for p in job.grounding.passages]
-        + [str((job.context or {}).get("summary") or "")]
+        + [job.context.summary if job.context is not None else ""]
     )
     for url in _URL.findall(reply):
         if url.rstrip(".,)") not in sources:
@@ -199,7 +199,7 @@ def draft_offline(job: DraftJob) -> Drafted:
             "offline",
             f"Offline draft: reuses an answer approved for this account {example.age}"
             f"{liked}. Check it fits this question (no OPENAI_API_KEY is set).",
-            {"sources": [f"request:{example.request_id}"]},
+            DraftDetails(sources=[f"request:{example.request_id}"]),
         )
     if job.grounding.passages:
         passage = job.grounding.passages[0]
@@ -210,7 +210,7 @@ def draft_offline(job: DraftJob) -> Drafted:
             "offline",
             f"Offline draft from the knowledge base ({passage.source}). "
             "Check it answers the question (no OPENAI_API_KEY is set).",
-            {"sources": [passage.source]},
+            DraftDetails(sources=[passage.source]),
         )
     opener = _OPENERS.get(job.triage.category, "Thanks for your message. We're looking into it.")
     follow_up = (

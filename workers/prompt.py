@@ -21,6 +21,7 @@ from typing import Any
 from workers.attachments import Image, file_name
 from workers.redaction import redact
 from workers.retrieval import Grounding
+from workers.stage_data import RequestContext
 
 DRAFT_INSTRUCTIONS = """\
 You draft replies for a B2B company's support team, to customers who write in a shared Slack \
@@ -101,7 +102,7 @@ def triage_prompt(text: str) -> Prompt:
 def draft_prompt(
     *,
     thread: list[ThreadMessage],
-    context: dict[str, Any] | None,
+    context: RequestContext | None,
     grounding: Grounding,
     files: tuple[dict[str, Any], ...] = (),
     images: tuple[Image, ...] = (),
@@ -172,9 +173,9 @@ def _with_images(
     return content
 
 
-def _account_section(fence: _Fence, context: dict[str, Any] | None) -> str:
+def _account_section(fence: _Fence, context: RequestContext | None) -> str:
     """This request's account only (the context stage scoped it), as its plain-text brief:
     no emails, deal amounts or Slack markup (workers/context.py builds it)."""
-    if not context or context.get("status") != "ok" or not context.get("brief"):
+    if context is None or context.status != "ok" or not context.brief:
         return "Account context: none available."
-    return "Account context:\n" + fence.data("account", str(context["brief"]))
+    return "Account context:\n" + fence.data("account", context.brief)

@@ -14,13 +14,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from rank_bm25 import BM25Plus
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrations.store.models import Draft, DraftStatus, Request, RequestMessage
+from workers.stage_data import Feedback, RequestContext, details_of
 
 HALF_LIFE_DAYS = 180  # an answer's weight halves every six months
 MIN_SHARED_TERMS = 2  # a candidate must share at least this many terms with the question
@@ -37,11 +37,11 @@ class Scope:
     account_key: str
 
     @classmethod
-    def for_request(cls, channel_id: str, context: dict[str, Any] | None) -> Scope:
+    def for_request(cls, channel_id: str, context: RequestContext | None) -> Scope:
         """The linked account when known, else the customer's channel."""
-        account = (context or {}).get("account") or {}
-        if (context or {}).get("status") == "ok" and account.get("id"):
-            return cls(f"account:{account['id']}")
+        account = context.account if context is not None and context.status == "ok" else None
+        if account is not None and account.id:
+            return cls(f"account:{account.id}")
         return cls(f"channel:{channel_id}")
 
 
@@ -123,9 +123,10 @@ def _similar_answers(
         questions.setdefault(request_id, []).append(text)
     candidates: list[Example] = []
     for request_id, answer, decided_at, details in rows:
-        weight = _feedback_weight(details) * _recency(decided_at)
+        feedback = details_of(details).feedback
+        weight = _feedback_weight(feedback) * _recency(decided_at)
         if weight > 0 and answer:
-            liked = bool(((details or {}).get("feedback") or {}).get("up"))
+            liked = bool(feedback.up)
             question = "\n".join(questions.get(request_id, []))
             approved = decided_at or datetime.now(UTC)
             candidates.append(Example(question, answer, request_id, approved, 0.0, weight, liked))
@@ -133,12 +134,11 @@ def _similar_answers(
     return [replace(candidates[i], score=score) for i, score in ranked]
 
 
-def _feedback_weight(details: dict[str, Any] | None) -> float:
+def _feedback_weight(feedback: Feedback) -> float:
     """👍 raise an answer, any 👎 removes it (the counts are kept by the feedback feature)."""
-    feedback = (details or {}).get("feedback") or {}
-    if feedback.get("down", 0) > 0:
+    if feedback.down > 0:
         return 0.0
-    return 1.0 + 0.5 * min(int(feedback.get("up", 0)), 4)
+    return 1.0 + 0.5 * min(feedback.up, 4)
 
 
 def _recency(at: datetime | None) -> float:
