@@ -103,9 +103,9 @@ def evaluate(seed: int = 7) -> dict[str, Any]:
                     owner=thread.owner,
                     text=thread.question,
                 )
-                people = suggest_colleagues(deps, request_id=request_id)["people"]
-                ids = [p["user_id"] for p in people]
-                rows.append((thread, ids, people[0]["reason"] if people else ""))
+                people = suggest_colleagues(deps, request_id=request_id).people
+                ids = [p.user_id for p in people]
+                rows.append((thread, ids, people[0].reason if people else ""))
         finally:
             deps.close()
     n = len(rows)

@@ -144,8 +144,8 @@ def test_a_deactivated_expert_is_learned_but_never_suggested(
             users = {e.user_id for e in session.scalars(select(Evidence))}
         assert users == {GUS, "U0SAM"}
         request_id = open_request(deps, text="Okta SCIM provisioning is not creating users")
-        people = suggest_colleagues(deps, request_id=request_id)["people"]
-        assert [p["user_id"] for p in people] == ["U0SAM"]
+        people = suggest_colleagues(deps, request_id=request_id).people
+        assert [p.user_id for p in people] == ["U0SAM"]
 
 
 def test_the_backfill_command_prints_progress_lines_off_a_terminal(

@@ -12,6 +12,7 @@ from integrations.store.db import transaction
 from integrations.store.models import Draft, DraftStatus, Evidence, Request, RequestMessage
 from tests.harness import CUSTOMER, CUSTOMER_TEAM, ORG, SHARED, World
 from workers.expertise import feedback_weight, load_answers, rank_expertise, stemmed
+from workers.stage_data import Suggestion
 from workers.suggest import suggest_colleagues
 
 # A Wednesday, 14:00 UTC: 14:00 in London (working hours), 23:00 in Tokyo (not).
@@ -69,8 +70,8 @@ def colleague(world: World, user: str, *, tz: str = "Europe/London", **kwargs: o
 
 def ranked(world: World, request_id: int) -> list[str]:
     result = suggest_colleagues(world.deps, request_id=request_id, now=NOW)
-    assert result["status"] == "ok", result
-    return [p["user_id"] for p in result["people"]]
+    assert result.status == "ok", result
+    return [p.user_id for p in result.people]
 
 
 def test_expertise_ranks_who_answered_similar_questions(world: World) -> None:
@@ -86,8 +87,8 @@ def test_expertise_ranks_who_answered_similar_questions(world: World) -> None:
     world.emu.set_presence(sam, "active")
     request_id = open_request(world.deps, text=SAML)
     result = suggest_colleagues(world.deps, request_id=request_id, now=NOW)
-    assert [p["user_id"] for p in result["people"]] == [sam]
-    assert result["people"][0]["reason"] == (
+    assert [p.user_id for p in result.people] == [sam]
+    assert result.people[0].reason == (
         "answered 4 similar questions about SAML and login (4 👍) · online · 14:00 local"
     )
 
@@ -109,8 +110,7 @@ def test_working_hours_break_a_tie(world: World) -> None:
     request_id = open_request(world.deps, text=SAML)
     assert ranked(world, request_id) == [london, tokyo]  # 14:00 in London, 23:00 in Tokyo
     reasons = [
-        p["reason"]
-        for p in suggest_colleagues(world.deps, request_id=request_id, now=NOW)["people"]
+        p.reason for p in suggest_colleagues(world.deps, request_id=request_id, now=NOW).people
     ]
     assert reasons[1].endswith("23:00 local (outside working hours)")
 
@@ -126,7 +126,7 @@ def test_load_breaks_a_tie(world: World) -> None:
             busy = session.get_one(Request, open_request(world.deps, text="other"))
             busy.suggestions = {"status": "ok", "people": [{"user_id": first, "reason": ""}]}
     assert ranked(world, request_id) == [second, first]
-    reason = suggest_colleagues(world.deps, request_id=request_id, now=NOW)["people"][1]["reason"]
+    reason = suggest_colleagues(world.deps, request_id=request_id, now=NOW).people[1].reason
     assert reason.endswith("2 open requests on them")
 
 
@@ -143,17 +143,17 @@ def test_people_who_must_never_be_suggested_are_not(world: World) -> None:
     deps = Deps.build(world.settings.model_copy(update={"suggest_opt_out": [opted_out]}))
     try:
         request_id = open_request(deps, text=SAML)
-        people = suggest_colleagues(deps, request_id=request_id, now=NOW)["people"]
+        people = suggest_colleagues(deps, request_id=request_id, now=NOW).people
     finally:
         deps.close()
-    assert [p["user_id"] for p in people] == [expert]
+    assert [p.user_id for p in people] == [expert]
 
 
 def test_the_account_owner_is_suggested_without_expertise(world: World) -> None:
     owner = colleague(world, "U0OWNER")
     request_id = open_request(world.deps, text="Something nobody asked before", owner=owner)
-    people = suggest_colleagues(world.deps, request_id=request_id, now=NOW)["people"]
-    assert people == [{"user_id": owner, "reason": "account owner · away · 14:00 local"}]
+    people = suggest_colleagues(world.deps, request_id=request_id, now=NOW).people
+    assert people == [Suggestion(user_id=owner, reason="account owner · away · 14:00 local")]
 
 
 def test_feedback_and_age_weigh_answers(world: World) -> None:

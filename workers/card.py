@@ -15,6 +15,7 @@ from integrations.deps import Deps
 from integrations.slack import slack_error
 from integrations.store.db import transaction
 from integrations.store.models import Request, RequestState
+from workers.attachments import customer_files
 from workers.blocks.card import (
     CardView,
     Escalation,
@@ -23,6 +24,7 @@ from workers.blocks.card import (
     card_fallback_text,
 )
 from workers.ids import Reaction
+from workers.stage_data import draft_details, request_context, request_suggestions
 
 log = structlog.get_logger(__name__)
 
@@ -30,7 +32,6 @@ log = structlog.get_logger(__name__)
 def card_view(request: Request) -> CardView:
     """What the card shows, read off the request and its current draft."""
     draft = request.current_draft
-    files = [f for m in request.messages for f in (m.files or {}).get("files", [])]
     return CardView(
         request_id=request.id,
         channel_id=request.channel_id,
@@ -41,9 +42,9 @@ def card_view(request: Request) -> CardView:
         category=request.category,
         urgency=request.urgency,
         summary=request.summary,
-        files=files,
-        context=request.context,
-        suggestions=request.suggestions,
+        files=list(customer_files(request.messages)),
+        context=request_context(request),
+        suggestions=request_suggestions(request),
         draft_id=draft.id if draft else None,
         draft_text=draft.text if draft else None,
         draft_status=draft.status.value if draft else None,
@@ -52,7 +53,7 @@ def card_view(request: Request) -> CardView:
         decision_reason=draft.reason if draft else None,
         posted_text=draft.posted_text if draft else None,
         answered_by=request.answered_by,
-        draft_flags=list((draft.details or {}).get("flags", [])) if draft else [],
+        draft_flags=draft_details(draft).flags if draft else [],
         escalation=_escalation(request),
         sla=_sla(request),
     )

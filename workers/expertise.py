@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from integrations.store.models import Draft, Evidence, Request
 from workers.retrieval import _rank, tokens
+from workers.stage_data import details_of
 
 log = structlog.get_logger(__name__)
 
@@ -143,9 +144,8 @@ def load_answers(session: Session, *, half_life_days: float, now: datetime) -> l
     reopened = _reopened_requests(session, [r.request_id for r in rows if r.request_id])
     answers = []
     for row in rows:
-        feedback = (row.details or {}).get("feedback") or {}
-        up = row.up + int(feedback.get("up", 0))
-        down = row.down + int(feedback.get("down", 0))
+        feedback = details_of(row.details).feedback
+        up, down = row.up + feedback.up, row.down + feedback.down
         again = row.reopened or row.request_id in reopened
         weight = (
             row.share

@@ -31,6 +31,7 @@ from workers.metrics import FEEDBACK
 from workers.reaction_requests import act_on
 from workers.reactions import ASKS, PENDING, feedback_value, reaction_name
 from workers.reconcile import installation_of
+from workers.stage_data import Feedback, draft_details, stored
 
 log = structlog.get_logger(__name__)
 
@@ -134,15 +135,15 @@ def _latest_says_present(session: Session, row: SlackEvent, user: str, value: st
 
 
 def _set(draft: Draft, value: str, user: str, present: bool) -> bool:
-    details = dict(draft.details or {})
-    given = {k: set(v) for k, v in (details.get("feedback_by") or {}).items()}
+    details = draft_details(draft)
+    given = {k: set(v) for k, v in details.feedback_by.items()}
     people = given.setdefault(value, set())
     if (user in people) == present:
         return False
     people.add(user) if present else people.discard(user)
-    details["feedback_by"] = {k: sorted(v) for k, v in given.items()}
-    details["feedback"] = {k: len(given.get(k, ())) for k in ("up", "down")}
-    draft.details = details  # a new dict, so the ORM writes it
+    details.feedback_by = {k: sorted(v) for k, v in given.items()}
+    details.feedback = Feedback(up=len(given.get("up", ())), down=len(given.get("down", ())))
+    draft.details = stored(details)  # a new dict, so the ORM writes it
     return True
 
 

@@ -13,6 +13,7 @@ from integrations.store.db import transaction
 from integrations.store.models import DraftStatus, Request, RequestState, SlaClock
 from workers.blocks.home import HomeData, HomeItem, build_home
 from workers.report import build_report, minutes_text
+from workers.stage_data import request_context
 
 log = structlog.get_logger(__name__)
 
@@ -46,8 +47,9 @@ def home_data(session: Session, viewer: str, now: datetime | None = None) -> Hom
         draft = request.current_draft
         if draft is None or draft.status != DraftStatus.PENDING or request.card_ts is None:
             continue
-        owner = ((request.context or {}).get("account") or {}).get("owner") or {}
-        mine = owner.get("slack_user_id") == viewer
+        context = request_context(request)
+        owner = context.account.owner if context is not None and context.account else None
+        mine = owner is not None and owner.slack_user_id == viewer
         (data.yours if mine else data.others).append(_item(request))
     clocks = session.scalars(
         select(SlaClock)

@@ -32,8 +32,16 @@ from workers.metrics import DRAFTS, REQUESTS
 from workers.prompt import ThreadMessage
 from workers.retrieval import Scope, retrieve
 from workers.sla import start_clock
+from workers.stage_data import (
+    RequestContext,
+    Suggestions,
+    request_context,
+    request_triage,
+    store_triage,
+    stored,
+)
 from workers.suggest import suggest_colleagues
-from workers.triage import Category, Triage, Urgency, triage_text
+from workers.triage import triage_text
 
 log = structlog.get_logger(__name__)
 
@@ -94,8 +102,7 @@ def _triage(deps: Deps, request_id: int) -> object:
     result, decided_by = triage_text(deps.llm, text)  # no transaction open while it thinks
     with transaction(deps.sessions) as session:
         request = session.get_one(Request, request_id)
-        request.category, request.urgency = result.category.value, result.urgency.value
-        request.summary, request.needs_reply = result.summary, result.needs_reply
+        store_triage(request, result)
         first_time = request.processed_revision == 0
         if not result.needs_reply and request.card_ts is None:
             request.state = RequestState.CLOSED
@@ -131,9 +138,10 @@ def _context(deps: Deps, request_id: int) -> object:
         context = gather_context(deps, channel_id=channel_id, user_id=user_id, team=team)
     except Exception as exc:  # a bug, not the CRM: the card still goes out, saying so
         log.exception("context.failed", request_id=request_id)
-        context = {"status": "unavailable", "reason": f"context failed ({type(exc).__name__})"}
+        why = f"context failed ({type(exc).__name__})"
+        context = RequestContext(status="unavailable", reason=why)
     with transaction(deps.sessions) as session:
-        session.get_one(Request, request_id).context = context
+        session.get_one(Request, request_id).context = stored(context)
     return None
 
 
@@ -159,7 +167,7 @@ def _draft(deps: Deps, request_id: int) -> object:
                 text=drafted.text,
                 source=drafted.source,
                 note=drafted.note,
-                details=drafted.details,
+                details=stored(drafted.details),
             )
         )
     DRAFTS.labels(outcome={"openai": "drafted"}.get(drafted.source, drafted.source)).inc()
@@ -167,7 +175,7 @@ def _draft(deps: Deps, request_id: int) -> object:
         "draft.written",
         request_id=request_id,
         source=drafted.source,
-        flags=len(drafted.details.get("flags", [])),
+        flags=len(drafted.details.flags),
     )
     return None
 
@@ -179,7 +187,8 @@ def _draft_job(deps: Deps, request_id: int) -> DraftJob | None:
         current = request.current_draft
         if current is not None and current.status != DraftStatus.PENDING:
             return None
-        scope = Scope.for_request(request.channel_id, request.context)
+        context = request_context(request)
+        scope = Scope.for_request(request.channel_id, context)
         request.account_key = scope.account_key
         grounding = retrieve(
             session,
@@ -195,13 +204,8 @@ def _draft_job(deps: Deps, request_id: int) -> DraftJob | None:
             user_id=request.user_id,
             channel_id=request.channel_id,
             thread=[ThreadMessage("customer", m.text) for m in request.messages if m.text],
-            triage=Triage(
-                category=Category(request.category or "other"),
-                urgency=Urgency(request.urgency or "normal"),
-                summary=request.summary or "",
-                needs_reply=True,
-            ),
-            context=request.context,
+            triage=request_triage(request),
+            context=context,
             grounding=grounding,
             attachments=Attachments(customer_files(request.messages)),
             workspace=(request.team_id, request.enterprise_id),
@@ -213,9 +217,9 @@ def _suggest(deps: Deps, request_id: int) -> object:
         suggestions = suggest_colleagues(deps, request_id=request_id)
     except Exception as exc:  # a bug or Slack down: the card still goes out, saying so
         log.exception("suggest.failed", request_id=request_id)
-        suggestions = {"status": "unavailable", "reason": f"failed ({type(exc).__name__})"}
+        suggestions = Suggestions(status="unavailable", reason=f"failed ({type(exc).__name__})")
     with transaction(deps.sessions) as session:
-        session.get_one(Request, request_id).suggestions = suggestions
+        session.get_one(Request, request_id).suggestions = stored(suggestions)
     return None
 
 

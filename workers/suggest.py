@@ -6,8 +6,8 @@ open Cases), availability (`users.getPresence`, local time from `users.info` `tz
 `SUGGEST_WORKING_HOURS`) and load (open requests already on them, subtracted). Customers,
 bots, deactivated users, the requester and people in `SUGGEST_OPT_OUT` never appear.
 
-The card keeps one shape: `{"status": "ok", "people": [{"user_id", "reason"}], "reason"}`,
-or `{"status": "unavailable", "reason"}`.
+The answer is a `Suggestions` (workers/stage_data.py): `ok` with the `people`, best first, each
+with their reason (and a `reason` when there is nobody), or `unavailable` with the `reason`.
 """
 
 from __future__ import annotations
@@ -45,6 +45,12 @@ from workers.expertise import (
     rank_expertise,
     record_pull_in,
 )
+from workers.stage_data import (
+    RequestContext,
+    Suggestion,
+    Suggestions,
+    request_context,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -81,9 +87,7 @@ class Candidate:
         return " · ".join(parts)
 
 
-def suggest_colleagues(
-    deps: Deps, *, request_id: int, now: datetime | None = None
-) -> dict[str, Any]:
+def suggest_colleagues(deps: Deps, *, request_id: int, now: datetime | None = None) -> Suggestions:
     """The top colleagues to pull in on a request, with their reasons.
 
     Reads the database in short transactions and asks Slack with none open."""
@@ -93,7 +97,7 @@ def suggest_colleagues(
         request = session.get_one(Request, request_id)
         query, requester = request.text, request.user_id
         ours = {t for t in (request.team_id, request.enterprise_id) if t}
-        team = account_team(request.context, settings)
+        team = account_team(request_context(request), settings)
         answers = load_answers(session, half_life_days=settings.suggest_half_life_days, now=now)
         load = open_load(session, exclude=request_id)
     expertise = rank_expertise(query, answers)
@@ -118,16 +122,15 @@ def suggest_colleagues(
             person.score += _availability_score(person, settings)
             chosen.append(person)
     chosen.sort(key=lambda p: (-p.score, p.user_id))
-    people = [{"user_id": p.user_id, "reason": p.reason()} for p in chosen[:TOP]]
-    log.info("suggest.ranked", request_id=request_id, people=[p["user_id"] for p in people])
+    people = [Suggestion(user_id=p.user_id, reason=p.reason()) for p in chosen[:TOP]]
+    log.info("suggest.ranked", request_id=request_id, people=[p.user_id for p in people])
     if not people:
-        return {
-            "status": "ok",
-            "people": [],
-            "reason": "nobody has answered a similar question yet, and the account has no "
+        return Suggestions(
+            status="ok",
+            reason="nobody has answered a similar question yet, and the account has no "
             "owner in Slack",
-        }
-    return {"status": "ok", "people": people}
+        )
+    return Suggestions(status="ok", people=people)
 
 
 def _base_score(person: Candidate, settings: Settings) -> float:
@@ -146,38 +149,38 @@ def _availability_score(person: Candidate, settings: Settings) -> float:
 
 
 def account_team(
-    context: dict[str, Any] | None, settings: Settings
+    context: RequestContext | None, settings: Settings
 ) -> list[tuple[str, str, float]]:
     """(user, role, weight) for the account's owner and the owners of its open Cases."""
-    if (context or {}).get("status") != "ok":
+    account = context.account if context is not None and context.status == "ok" else None
+    if account is None:
         return []
-    account = (context or {}).get("account") or {}
     found: list[tuple[str, str, float]] = []
-    owner = (account.get("owner") or {}).get("slack_user_id")
+    owner = account.owner.slack_user_id if account.owner else None
     if owner:
-        found.append((str(owner), "account owner", settings.suggest_weight_owner))
-    for case in account.get("open_cases") or []:
+        found.append((owner, "account owner", settings.suggest_weight_owner))
+    for case in account.open_cases:
         # workers/context.py maps each open Case's owner to a Slack user by email.
-        case_owner = (case.get("owner") or {}).get("slack_user_id")
+        case_owner = case.owner.slack_user_id if case.owner else None
         if case_owner and not any(u == case_owner and "Case" in r for u, r, _ in found):
-            role = f"owns Case {case.get('number') or case.get('id')}"
-            found.append((str(case_owner), role, settings.suggest_weight_case_owner))
+            role = f"owns Case {case.number or case.id}"
+            found.append((case_owner, role, settings.suggest_weight_case_owner))
     return found
 
 
 def open_load(session: Any, *, exclude: int) -> Counter[str]:
     """Open requests already on each person: suggested first, or pulled in and not answered."""
     load: Counter[str] = Counter()
-    rows = session.execute(
+    rows = session.scalars(
         select(Request.suggestions)
         .where(Request.state == RequestState.OPEN, Request.id != exclude)
         .order_by(Request.id.desc())
         .limit(2000)
     )
-    for (suggestions,) in rows:
-        people = (suggestions or {}).get("people") or []
+    for suggestions in rows:
+        people = Suggestions.model_validate(suggestions).people if suggestions else []
         if people:
-            load[str(people[0]["user_id"])] += 1
+            load[people[0].user_id] += 1
     pulled = session.execute(
         select(Evidence.user_id)
         .join(Request, Request.id == Evidence.request_id)
@@ -342,7 +345,8 @@ def pull_in_colleague(deps: Deps, *, request_id: int, user_id: str, by: str) -> 
 
 def pull_in_text(request: Request, user_id: str, by: str) -> str:
     """The mention in the card's thread: who asked, what, and where."""
-    account = ((request.context or {}).get("account") or {}).get("name")
+    context = request_context(request)
+    account = context.account.name if context is not None and context.account else None
     about = f" ({account})" if account else ""
     summary = request.summary or request.text[:200]
     quoted = "\n".join(f">{line}" for line in request.text[:1500].splitlines())

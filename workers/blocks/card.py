@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -22,6 +23,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from workers.ids import ActionId, BlockId, CallbackId
+from workers.stage_data import RequestContext, Suggestions
 
 SECTION_LIMIT = 3000  # Block Kit: a section's text
 _URGENCY_MARK = {"urgent": "🔴 urgent", "high": "🟠 high", "normal": "🟢 normal", "low": "⚪ low"}
@@ -41,8 +43,8 @@ class CardView:
     urgency: str | None = None
     summary: str | None = None
     files: list[dict[str, Any]] = field(default_factory=list)
-    context: dict[str, Any] | None = None
-    suggestions: dict[str, Any] | None = None
+    context: RequestContext | None = None  # None: not gathered yet
+    suggestions: Suggestions | None = None
     draft_id: int | None = None
     draft_text: str | None = None
     draft_status: str | None = None
@@ -290,39 +292,39 @@ def _decision(card: CardView) -> ContextBlock:
     return _context("⏳ Redrafting…")
 
 
-def _status_line(label: str, data: dict[str, Any] | None, render: Any) -> str:
-    if not data:
+_Stage = TypeVar("_Stage", RequestContext, Suggestions)
+
+
+def _status_line(label: str, data: _Stage | None, render: Callable[[_Stage], str]) -> str:
+    if data is None:
         return f"{label}: not gathered yet"
     # Reasons are plain text: escape Slack's control characters ("/triage link <account>").
-    reason = str(data.get("reason") or "unknown reason")
-    reason = reason.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    if data.get("status") == "unlinked":
+    reason = _plain(data.reason or "unknown reason")
+    if data.status == "unlinked":
         return f"{label}: {reason}"
-    if data.get("status") != "ok":
+    if data.status != "ok":
         return f"{label}: unavailable ({reason})"
     return f"{label}: {render(data)}"
 
 
-def _account_summary(data: dict[str, Any]) -> str:
-    return str(data.get("summary") or data.get("name") or "linked")
+def _account_summary(context: RequestContext) -> str:
+    return context.summary or "linked"
 
 
-def _people(data: dict[str, Any]) -> str:
-    people = data.get("people") or []
-    if not people:
-        return f"none ({_plain(str(data['reason']))})" if data.get("reason") else "none"
+def _people(suggestions: Suggestions) -> str:
+    if not suggestions.people:
+        return f"none ({_plain(suggestions.reason)})" if suggestions.reason else "none"
     return "ranked by expertise, account team, availability and load"
 
 
 def _suggested_people(card: CardView) -> list[Block]:
     """One line per suggested colleague: a mention, the reasons, and a `pull_in` button
     (value: the user id; block_id: `pull_in:<request id>:<user id>`) while it is open."""
-    data = card.suggestions or {}
-    if data.get("status") != "ok":
+    if card.suggestions is None or card.suggestions.status != "ok":
         return []
     blocks: list[Block] = []
-    for person in (data.get("people") or [])[:3]:
-        user = str(person["user_id"])
+    for person in card.suggestions.people[:3]:
+        user = person.user_id
         button = (
             ButtonElement(text="Pull in", action_id=ActionId.PULL_IN, value=user)
             if card.state == "open"
@@ -331,9 +333,7 @@ def _suggested_people(card: CardView) -> list[Block]:
         blocks.append(
             SectionBlock(
                 block_id=f"{ActionId.PULL_IN}:{card.request_id}:{user}",
-                text=MarkdownTextObject(
-                    text=_clip(f"<@{user}> · {_plain(str(person.get('reason') or ''))}", 2000)
-                ),
+                text=MarkdownTextObject(text=_clip(f"<@{user}> · {_plain(person.reason)}", 2000)),
                 accessory=button,
             )
         )
