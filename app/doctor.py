@@ -16,6 +16,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
+import structlog
+
 from app.doctor_apis import (
     check_escalation_channel,
     check_openai,
@@ -24,6 +26,8 @@ from app.doctor_apis import (
 )
 from app.doctor_services import CheckResult, check_crm, check_database, check_redis
 from integrations.settings import Settings
+
+log = structlog.get_logger(__name__)
 
 CHECK_SECONDS = 20.0  # the deadline of all the checks together
 
@@ -73,6 +77,7 @@ def _run_checks(
         try:
             results[index] = check(settings)
         except Exception as exc:  # a check must report, never crash the others
+            log.debug("doctor.check_failed", check=name, exc_info=True)
             detail = f"check failed ({type(exc).__name__}: {exc})"[:300]
             results[index] = CheckResult(name, False, detail)
         finally:

@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.doctor_services import CheckResult, doctor_engine
 from integrations.deps import slack_clients
 from integrations.settings import ConfigError, Settings
-from integrations.slack import slack_error
+from integrations.slack import SLACK_FAILED, slack_error
 from integrations.slack_installs import NotInstalled
 
 _TOKEN_FIX = "copy the Bot User OAuth Token (xoxb-…) from your Slack app's OAuth & Permissions page"
@@ -259,7 +259,9 @@ def _installed_tokens(settings: Settings) -> Iterator[Any]:
 
 
 def _bot_name(settings: Settings) -> str:
+    """The bot's name for a hint (`/invite @name`); a default when Slack or the
+    installation cannot say (the other checks report why)."""
     try:
         return str(_client(settings).auth_test().get("user") or "the-bot")
-    except Exception:
+    except (*SLACK_FAILED, NotInstalled, ConfigError, SQLAlchemyError):
         return "the-bot"

@@ -79,7 +79,7 @@ def check_database(settings: Settings) -> CheckResult:
             )
     try:
         engine = doctor_engine(settings.database_url)
-    except Exception as exc:  # a driver that is not installed (mysqlclient, psycopg2...)
+    except (ImportError, SQLAlchemyError) as exc:  # a driver not installed (psycopg2...)
         return CheckResult(
             "Database", False, f"cannot use {where} ({type(exc).__name__}: {exc})", _DB_FIX
         )

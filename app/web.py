@@ -20,6 +20,7 @@ from slack_bolt.adapter.flask.handler import SlackRequestHandler, to_flask_respo
 from sqlalchemy import text
 
 from integrations.deps import Deps
+from integrations.failures import DATABASE_DOWN, REDIS_DOWN, unexpected
 from workers import metrics
 
 log = structlog.get_logger(__name__)
@@ -86,11 +87,16 @@ def _signed(secret: bytes, raw: bytes, headers: Any) -> bool:
     return hmac.compare_digest(b"v0=" + digest.hexdigest().encode(), signature.encode())
 
 
+# What parsing a body that is not a Slack payload raises: UnicodeDecodeError and
+# JSONDecodeError (ValueErrors), and Bolt reading fields of a list, a string or a number.
+_MALFORMED = (ValueError, TypeError, AttributeError, KeyError, IndexError)
+
+
 def _parse(raw: bytes, query: bytes, headers: dict[str, Any]) -> BoltRequest | None:
     """A BoltRequest, or None when the body is not a Slack payload we can read."""
     try:
         parsed = BoltRequest(body=raw.decode("utf-8"), query=query.decode("utf-8"), headers=headers)
-    except Exception as exc:  # UnicodeDecodeError, JSONDecodeError, a bad form payload
+    except _MALFORMED as exc:
         log.warning("request.malformed", error=type(exc).__name__)
         return None
     body = parsed.body
@@ -106,8 +112,12 @@ def _ping_db(deps: Deps) -> None:
 
 
 def _check(probe: Any) -> str:
+    """`ok`, or the error that made the probe fail; /healthz answers either way."""
     try:
         probe()
         return "ok"
-    except Exception as exc:
+    except (*REDIS_DOWN, *DATABASE_DOWN) as exc:
+        return f"error: {type(exc).__name__}"
+    except Exception as exc:  # a bug: /healthz still says degraded, and the log says why
+        unexpected(log, "healthz.failed", where="healthz")
         return f"error: {type(exc).__name__}"

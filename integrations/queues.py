@@ -17,10 +17,12 @@ import structlog
 from redis import Redis
 from redis.client import Pipeline
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from rq import Queue, Retry
+from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
 from rq.queue import EnqueueData
+
+from integrations.failures import DATABASE_DOWN, REDIS_DOWN, unexpected
 
 PIPELINE = "triage-pipeline"
 DELIVERY = "triage-delivery"
@@ -101,8 +103,9 @@ class JobQueues(Protocol):
     def depths(self) -> dict[str, int]: ...
 
 
-class QueueUnavailable(Exception):
-    """Redis failed a moment ago; the caller leaves the work to the sweeper."""
+class QueueUnavailable(RedisConnectionError):
+    """Redis failed a moment ago (the breaker is open); the caller leaves the work to the
+    sweeper. A RedisConnectionError, so `REDIS_DOWN` covers it."""
 
 
 class Queues:
@@ -166,13 +169,12 @@ class Queues:
                     break
             try:
                 self._send(partial(self._add_requests, batch=batch))
-            except Exception as exc:  # expected while Redis is down: no traceback
+            except REDIS_DOWN as exc:  # expected while Redis is down: no traceback
                 log.warning("enqueue.failed", requests=len(batch), error=str(exc))
-                for request_id, job_id, if_lost in batch:
-                    try:
-                        if_lost(request_id, job_id)
-                    except Exception:
-                        log.exception("enqueue.if_lost_failed", request_id=request_id)
+                _lost(batch)
+            except Exception:  # a bug; this thread must live on for the next batch
+                unexpected(log, "enqueue.failed", where="enqueue", requests=len(batch))
+                _lost(batch)
             finally:
                 for _ in batch:
                     self._handed_off.task_done()
@@ -221,7 +223,7 @@ class Queues:
             return False
         try:
             job = Job.fetch(job_id, connection=self.redis)
-        except Exception:  # NoSuchJobError, or a hash Redis evicted half-way
+        except (NoSuchJobError, *REDIS_DOWN):  # gone, half evicted, or Redis with it
             return False
         return job.get_status(refresh=False) in _LIVE
 
@@ -265,6 +267,17 @@ class Queues:
             with self.redis.pipeline() as pipe:
                 fill(pipe)
                 pipe.execute()
-        except (RedisConnectionError, RedisTimeoutError):
+        except REDIS_DOWN:
             self._down_until = time.monotonic() + self.BREAKER_SECONDS
             raise
+
+
+def _lost(batch: Sequence[tuple[int, str, Callable[[int, str], None]]]) -> None:
+    """Tell each request's owner that its job never reached Redis (the sweeper follows up)."""
+    for request_id, job_id, if_lost in batch:
+        try:
+            if_lost(request_id, job_id)
+        except DATABASE_DOWN as exc:  # the sweeper finds it all the same, after its grace
+            log.warning("enqueue.if_lost_failed", request_id=request_id, error=str(exc))
+        except Exception:  # one owner's bug must not keep the others from hearing
+            unexpected(log, "enqueue.if_lost_failed", where="enqueue", request_id=request_id)

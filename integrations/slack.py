@@ -7,6 +7,7 @@ Retries honour `Retry-After` on 429 and back off on connection and 5xx errors, b
 from __future__ import annotations
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -14,6 +15,9 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 RATE_LIMIT_RETRIES = 2  # a listener or a job would rather fail and be retried than wait long
+# Slack answered an error (SlackApiError: `slack_error` gives its code) or could not be
+# reached (URLError, a timeout, a dropped connection: OSErrors), after the client's retries.
+SLACK_FAILED = (SlackClientError, OSError)
 
 
 def build_web_client(
@@ -47,10 +51,9 @@ def patient_client(client: WebClient, rate_limit_retries: int) -> WebClient:
 
 def slack_error(exc: Exception) -> str:
     """The short error code Slack answered with (`channel_not_found`...), or the exception."""
-    response = getattr(exc, "response", None)
-    if response is not None:
+    if isinstance(exc, SlackApiError):
         try:
-            return str(response.get("error") or response.status_code)
-        except Exception:
+            return str(exc.response.get("error") or exc.response.status_code)
+        except ValueError:  # a binary body (not JSON): no code in it
             pass
     return type(exc).__name__

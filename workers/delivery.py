@@ -20,7 +20,9 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import update
 
 from integrations.deps import Deps
-from integrations.slack import slack_error
+from integrations.failures import DATABASE_DOWN, unexpected
+from integrations.slack import SLACK_FAILED, slack_error
+from integrations.slack_installs import NotInstalled
 from integrations.store.db import transaction
 from integrations.store.models import (
     AuditEntry,
@@ -96,7 +98,7 @@ def deliver_now(deps: Deps, outbox_id: int) -> str | None:
             if snapshot.kind not in CUSTOMER_KINDS:  # cards, escalations, notes: internal only
                 ensure_internal_channel(slack, snapshot.channel_id)
             ts = _post(slack, snapshot)
-    except Exception as exc:  # release the lease and say why; RQ retries what can be retried
+    except Exception as exc:  # whatever it was, the lease is released and RQ retries the job
         _record_failure(deps, snapshot, owner, exc)
         raise
     _record_sent(deps, snapshot, owner, ts)
@@ -159,10 +161,22 @@ def _find_posted(slack: WebClient, row: _Snapshot) -> str | None:
     return None
 
 
+# Slack said no or was out of reach, the channel is shared, the workspace is gone, the
+# database is down: a failure to record and retry. Anything else is a bug, told with its
+# traceback.
+_EXPECTED = (*SLACK_FAILED, SharedChannelRefused, NotInstalled, *DATABASE_DOWN)
+
+
 def _record_failure(deps: Deps, row: _Snapshot, owner: str, exc: Exception) -> None:
+    """From the `except` block: release the lease, and mark the row failed for good when
+    retrying cannot help (PERMANENT, written in the audit log)."""
     code = "shared_channel_refused" if isinstance(exc, SharedChannelRefused) else slack_error(exc)
     permanent = code in PERMANENT
-    log.error("outbox.failed", outbox_id=row.id, kind=row.kind, error=code, permanent=permanent)
+    fields = {"outbox_id": row.id, "kind": row.kind, "error": code, "permanent": permanent}
+    if isinstance(exc, _EXPECTED):
+        log.error("outbox.failed", **fields)
+    else:
+        unexpected(log, "outbox.failed", where="delivery", **fields)
     with transaction(deps.sessions) as session:
         session.execute(
             update(OutboxMessage)

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from integrations.deps import Deps
 from integrations.salesforce import CrmUnavailable, NewCase
-from integrations.slack import slack_error
+from integrations.slack import SLACK_FAILED, slack_error
 from integrations.store.db import transaction
 from integrations.store.models import OutboxMessage, OutboxState, Request
 from workers import leases
@@ -39,7 +39,7 @@ from workers.blocks.escalation import (
 )
 from workers.card import refresh_card_now
 from workers.context import change_case, open_case
-from workers.delivery import deliver_now
+from workers.delivery import SharedChannelRefused, deliver_now
 from workers.sla import tighten
 
 log = structlog.get_logger(__name__)
@@ -186,7 +186,7 @@ def _post(deps: Deps, request_id: int, esc: _Escalation, view: EscalationView) -
         )
     try:
         ts = deliver_now(deps, outbox_id)
-    except Exception:
+    except (*SLACK_FAILED, SharedChannelRefused):  # the only failures that can be permanent
         with transaction(deps.sessions) as session:
             failed = session.get_one(OutboxMessage, outbox_id).state == OutboxState.FAILED
         if not failed:

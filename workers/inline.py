@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from integrations.failures import unexpected
+
 if TYPE_CHECKING:
     from integrations.deps import Deps
 
@@ -53,8 +55,8 @@ class InlineQueues:
             job = self._jobs.get()
             try:
                 job()
-            except Exception:
-                log.exception("inline_job.failed")
+            except Exception:  # as an RQ worker would: the job failed, the next one runs
+                unexpected(log, "inline_job.failed", where="inline")
             finally:
                 self._jobs.task_done()
 

@@ -19,6 +19,8 @@ from prometheus_client import (
     multiprocess,
 )
 
+from integrations import failures
+
 EVENTS = Counter("triage_events_total", "Slack events by classification", ["kind"])
 REQUESTS = Counter("triage_requests_total", "Requests triaged", ["category", "urgency"])
 DRAFTS = Counter("triage_drafts_total", "Draft outcomes", ["outcome"])
@@ -38,6 +40,9 @@ TIME_TO_CARD = Histogram(
 QUEUE_DEPTH = Gauge(
     "triage_queue_depth", "Jobs waiting per queue", ["queue"], multiprocess_mode="livemax"
 )
+# triage_errors_total{where}: unexpected exceptions, logged with their traceback. Defined in
+# integrations/ (`integrations.failures.unexpected`), whose enqueue thread counts them too.
+ERRORS = failures.ERRORS
 
 
 def render() -> tuple[bytes, str]:

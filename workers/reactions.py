@@ -14,6 +14,7 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 
 from integrations.deps import Deps
+from integrations.failures import REDIS_DOWN, unexpected
 from integrations.store.db import transaction
 from integrations.store.models import EventKind, SlackEvent
 from workers.classify import Installation
@@ -72,5 +73,7 @@ def ingest_reaction(deps: Deps, body: dict[str, Any], installation: Installation
     EVENTS.labels(kind="reaction").inc()
     try:
         deps.queues.enqueue_feedback(row_id)
-    except Exception as exc:  # the sweeper queues it once Redis is back
-        log.warning("enqueue.failed", event=row_id, what="feedback", error=str(exc))
+    except REDIS_DOWN as exc:  # the sweeper queues it once Redis is back
+        log.warning("enqueue.failed", event_row=row_id, what="feedback", error=str(exc))
+    except Exception:  # a bug; the reaction is stored, and the sweeper queues it all the same
+        unexpected(log, "enqueue.failed", where="reactions", event_row=row_id, what="feedback")

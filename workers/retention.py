@@ -34,6 +34,7 @@ import structlog
 from sqlalchemy import ColumnElement, Text, and_, cast, null, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from integrations.failures import DATABASE_DOWN, unexpected
 from integrations.store.db import transaction
 from integrations.store.models import (
     AuditEntry,
@@ -342,5 +343,7 @@ class PurgeSchedule:
     def _run(self) -> None:
         try:
             purge_expired_text(self.deps.sessions, retention_days=self.deps.settings.retention_days)
-        except Exception:  # the database is down: the next interval tries again
-            log.exception("retention.failed")
+        except DATABASE_DOWN as exc:  # the next interval tries again
+            log.warning("retention.failed", error=str(exc))
+        except Exception:  # a bug: said with its traceback; the next interval tries again
+            unexpected(log, "retention.failed", where="retention")

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from integrations.business_hours import BusinessHours, BusinessHoursError
 from integrations.deps import Deps
+from integrations.failures import REDIS_DOWN, unexpected
 from integrations.settings import Settings
 from integrations.store.db import transaction
 from integrations.store.models import OutboxMessage, Request, RequestState, SlaClock
@@ -173,13 +174,18 @@ def check_clock_now(deps: Deps, request_id: int, *, now: datetime | None = None)
     for outbox_id in outbox:
         try:
             deps.queues.enqueue_delivery(outbox_id)
-        except Exception as exc:  # the sweeper delivers it once Redis is back
+        except REDIS_DOWN as exc:  # the sweeper delivers it once Redis is back
             log.warning("enqueue.failed", outbox_id=outbox_id, error=str(exc))
+            _unmark(deps, outbox_id)
+        except Exception:  # a bug; the sweeper delivers it all the same
+            unexpected(log, "enqueue.failed", where="sla", outbox_id=outbox_id)
             _unmark(deps, outbox_id)
     try:
         deps.queues.enqueue_card_refresh(request_id)
-    except Exception as exc:
+    except REDIS_DOWN as exc:  # the card shows the clock at its next refresh
         log.warning("enqueue.failed", request_id=request_id, what="card refresh", error=str(exc))
+    except Exception:
+        unexpected(log, "enqueue.failed", where="sla", request_id=request_id, what="card refresh")
 
 
 def recover_clocks(deps: Deps, *, now: datetime | None = None) -> int:
@@ -295,5 +301,7 @@ def _schedule(deps: Deps, request_id: int, *moments: datetime) -> None:
     for moment in moments:
         try:
             deps.queues.enqueue_sla_check(request_id, moment)
-        except Exception as exc:  # the sweeper's recovery fires it instead
+        except REDIS_DOWN as exc:  # the sweeper's recovery fires it instead
             log.warning("sla.schedule_failed", request_id=request_id, error=str(exc))
+        except Exception:  # a bug; the sweeper's recovery fires it all the same
+            unexpected(log, "sla.schedule_failed", where="sla", request_id=request_id)

@@ -17,6 +17,7 @@ import structlog
 from sqlalchemy import and_, or_, select, update
 
 from integrations.deps import Deps
+from integrations.failures import DATABASE_DOWN, REDIS_DOWN, unexpected
 from integrations.queues import new_job_id
 from integrations.store.db import transaction
 from integrations.store.models import (
@@ -169,33 +170,49 @@ class Maintenance(threading.Thread):
         self.deps = deps
         self.health_file = health_file  # touched after each pass that reached DB and Redis
         self.stopping = threading.Event()
+        self.owner = leases.worker_id()
+        self.retention = PurgeSchedule(deps)  # hourly, one worker at a time, in its own thread
 
     def run(self) -> None:
-        owner = leases.worker_id()
         settings = self.deps.settings
         beat = settings.lease_seconds / 3
         next_sweep = time.monotonic()
-        retention = PurgeSchedule(self.deps)  # hourly, one worker at a time, in its own thread
         while not self.stopping.is_set():
-            try:
-                leases.extend_all(self.deps.sessions, owner, settings.lease_seconds)
-            except Exception:
-                log.exception("heartbeat.failed")
+            self.heartbeat()
             if time.monotonic() >= next_sweep:
-                try:
-                    maybe_enqueue_reconcile(self.deps)
-                    report = sweep(self.deps)
-                    recover_clocks(self.deps)  # SLA events a lost scheduled job never fired
-                    recover_escalations(self.deps)
-                    retention.tick()
-                    if self.health_file is not None:
-                        self.health_file.touch()
-                    if report.requests or report.outbox:
-                        log.info("sweeper.pass", requests=report.requests, outbox=report.outbox)
-                except Exception as exc:  # Redis or the database is down: try again next tick
-                    log.warning("sweeper.failed", error=str(exc))
+                self.tick()
                 next_sweep = time.monotonic() + settings.sweep_seconds
             self.stopping.wait(min(beat, settings.sweep_seconds))
+
+    def heartbeat(self) -> None:
+        """Extend the leases of this worker's jobs; when the database is down they run out,
+        and the sweeper re-queues their work."""
+        try:
+            leases.extend_all(self.deps.sessions, self.owner, self.deps.settings.lease_seconds)
+        except DATABASE_DOWN as exc:
+            log.warning("heartbeat.failed", error=str(exc))
+        except Exception:  # a bug: said with its traceback; the next beat tries again
+            unexpected(log, "heartbeat.failed", where="heartbeat")
+
+    def tick(self) -> bool:
+        """One sweeper pass and what runs beside it; True when it reached DB and Redis."""
+        try:
+            maybe_enqueue_reconcile(self.deps)
+            report = sweep(self.deps)
+            recover_clocks(self.deps)  # SLA events a lost scheduled job never fired
+            recover_escalations(self.deps)
+            self.retention.tick()
+            if self.health_file is not None:
+                self.health_file.touch()
+        except (*REDIS_DOWN, *DATABASE_DOWN) as exc:  # down: try again next tick
+            log.warning("sweeper.failed", error=str(exc))
+            return False
+        except Exception:  # a bug: said with its traceback; the next tick tries again
+            unexpected(log, "sweeper.failed", where="sweeper")
+            return False
+        if report.requests or report.outbox:
+            log.info("sweeper.pass", requests=report.requests, outbox=report.outbox)
+        return True
 
     def stop(self) -> None:
         self.stopping.set()
