@@ -58,3 +58,17 @@ def test_a_card_changed_after_posting_is_updated(world: World) -> None:
     assert update.args["ts"] == card["ts"]
     [card] = world.cards()
     assert "log everyone out" in json.dumps(card["blocks"])
+
+
+def test_a_card_that_failed_to_post_goes_out_with_what_changed_meanwhile(world: World) -> None:
+    """The outbox row keeps the body of the first try; when it finally posts, the card is
+    redrawn if the request changed since (compared with what was posted, not rebuilt)."""
+    world.emu.fail("chat.postMessage", error="internal_error", times=1)
+    first = world.customer_says("Hi! How do I rotate our API key without downtime?")
+    world.drain()
+    assert world.cards() == []  # the post failed; its outbox row waits with the first body
+
+    world.customer_says("Also: does it log everyone out?", thread_ts=first["event"]["ts"])
+    world.drain()
+    [card] = world.cards()
+    assert "log everyone out" in json.dumps(card["blocks"])

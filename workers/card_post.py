@@ -21,23 +21,26 @@ def publish_card(deps: Deps, request_id: int) -> None:
     with transaction(deps.sessions) as session:
         body, card_ts = message_body(session, request_id)
         if card_ts is None:
-            outbox_id = _card_outbox(session, request_id, channel, body)
+            outbox = _card_outbox(session, request_id, channel, body)
+            outbox_id, posted = outbox.id, dict(outbox.body)
     if card_ts is not None:
         deps.slack.chat_update(channel=channel, ts=card_ts, **body)
         return
     deliver_now(deps, outbox_id)
-    # Anything that changed while the first post was in flight is drawn now.
+    # What went out is the outbox row's body: this one's, or an earlier try's when that try
+    # wrote the row and failed to post. Whatever differs from it now is drawn now.
     with transaction(deps.sessions) as session:
         fresh, card_ts = message_body(session, request_id)
-    if card_ts is not None and fresh != body:
+    if card_ts is not None and fresh != posted:
         deps.slack.chat_update(channel=channel, ts=card_ts, **fresh)
 
 
-def _card_outbox(session: Session, request_id: int, channel: str, body: dict[str, object]) -> int:
+def _card_outbox(
+    session: Session, request_id: int, channel: str, body: dict[str, object]
+) -> OutboxMessage:
+    """The request's card row: the one already written, else a new one with `body`."""
     key = f"card:{request_id}"
-    existing = session.scalars(
-        select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)
-    ).first()
+    existing = session.scalars(select(OutboxMessage).where(OutboxMessage.dedupe_key == key)).first()
     if existing is not None:
         return existing
     row = OutboxMessage(
@@ -47,7 +50,5 @@ def _card_outbox(session: Session, request_id: int, channel: str, body: dict[str
         with session.begin_nested():
             session.add(row)
     except IntegrityError:  # another holder wrote it a moment ago
-        return session.scalars(
-            select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)
-        ).one()
-    return row.id
+        return session.scalars(select(OutboxMessage).where(OutboxMessage.dedupe_key == key)).one()
+    return row
