@@ -127,7 +127,7 @@ def describe_stubs(deps: Deps, request_id: int) -> int:
         stubbed = {
             m.id: list(m.files["files"])
             for m in request.messages
-            if m.files and any(_is_stub(f) for f in m.files.get("files", []))
+            if m.files and any(is_stub(f) for f in m.files.get("files", []))
         }
         workspace = (request.team_id, request.enterprise_id)
     if not stubbed:
@@ -144,10 +144,11 @@ def describe_stubs(deps: Deps, request_id: int) -> int:
         for message in session.scalars(query):
             if message.files:  # not withdrawn or purged meanwhile
                 message.files = {**message.files, "files": described[message.id]}
-    return sum(1 for files in described.values() for f in files if not _is_stub(f))
+    return sum(1 for files in described.values() for f in files if not is_stub(f))
 
 
-def _is_stub(f: dict[str, Any]) -> bool:
+def is_stub(f: dict[str, Any]) -> bool:
+    """A file Slack sent as a bare id (Slack Connect): `files.info` must describe it."""
     return bool(f.get("id")) and not f.get("url_private")
 
 
@@ -157,7 +158,7 @@ def _images(files: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _describe(slack: WebClient, f: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     """The file as `files.info` describes it, when all we were given is its id."""
-    if not _is_stub(f):
+    if not is_stub(f):
         return f, None
     try:
         info = slack.files_info(file=str(f["id"]))

@@ -1,7 +1,9 @@
 """The pipeline for one request: triage → context → draft → suggest → card.
 
 One RQ job per request runs the stages in order; each stage commits its result and the
-request's `stage`, so a retried or recovered job resumes where the last one stopped. The job
+request's `stage` in one transaction, so a retried or recovered job resumes where the last one
+stopped. A round reads the request once at its start; the card stage's `stage` is set when
+the round ends, in the transaction that marks the revision processed and releases the lease. The job
 holds a lease on the request (see `workers.leases`): two jobs for the same request never run
 at once, and a dead worker's request is re-queued by the sweeper when the lease expires.
 A stage that fails degrades its part of the card and says why; it never stops the card.
@@ -10,19 +12,25 @@ A stage that fails degrades its part of the card and says why; it never stops th
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import structlog
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import update
+from sqlalchemy import and_, update
 
 from integrations.deps import Deps
 from integrations.slack import slack_error
 from integrations.store.db import transaction
 from integrations.store.models import Draft, DraftStatus, Request, RequestState, Stage
 from workers import leases
-from workers.attachments import Attachments, customer_files, describe_stubs, read_images
+from workers.attachments import (
+    Attachments,
+    customer_files,
+    describe_stubs,
+    is_stub,
+    read_images,
+)
 from workers.card import refresh_card_now
 from workers.card_post import publish_card
 from workers.context import gather_context
@@ -58,59 +66,123 @@ def run_pipeline(deps: Deps, request_id: int) -> None:
     if not leases.claim(deps.sessions, Request, request_id, owner, deps.settings.lease_seconds):
         log.info("pipeline.skipped", request_id=request_id, why="leased by another worker")
         return
+    released = False
     try:
         for _ in range(MAX_ROUNDS):
-            if _run_round(deps, request_id, owner):
+            seen = _begin_round(deps, request_id)
+            if seen is None:
+                break
+            completed = _run_stages(deps, seen)
+            released = _finish_round(deps, seen, owner, completed)
+            if released:
                 break
     finally:
-        leases.release(deps.sessions, Request, request_id, owner)
+        if not released:
+            leases.release(deps.sessions, Request, request_id, owner)
 
 
-def _run_round(deps: Deps, request_id: int, owner: str) -> bool:
-    """One pass over the stages; True when the request's latest revision is processed."""
+@dataclass(frozen=True)
+class _Seen:
+    """The request as a round found it: its revision and stage, and what the first stages
+    need, read once (the stages after them read what earlier stages wrote)."""
+
+    request_id: int
+    revision: int
+    stage: Stage
+    state: RequestState
+    text: str
+    channel_id: str
+    ts: str
+    user_id: str
+    workspace: tuple[str | None, str | None]  # the customer channel's (team, enterprise)
+    card_ts: str | None
+    permalink: str | None
+
+
+def _begin_round(deps: Deps, request_id: int) -> _Seen | None:
+    """The request at the start of a round; None when its latest revision is processed."""
     with transaction(deps.sessions) as session:
         request = session.get_one(Request, request_id)
-        seen = request.revision
-        if request.processed_revision >= seen and request.stage == Stage.DONE:
-            return True
+        if request.processed_revision >= request.revision and request.stage == Stage.DONE:
+            return None
         if request.stage == Stage.DONE:  # new words since the last card: redo from triage
             request.stage = Stage.RECEIVED
-        withdrawn = request.state == RequestState.WITHDRAWN
-    if not withdrawn:
-        for stage, done_stage in _STAGES:
-            if not _at_or_after(_stage_of(deps, request_id), done_stage):
-                if stage(deps, request_id) is _STOP:
-                    break
-                _set_stage(deps, request_id, done_stage)
-    else:
-        refresh_card_now(deps, request_id)  # the card (if any) now says "withdrawn"
+        return _Seen(
+            request_id=request.id,
+            revision=request.revision,
+            stage=request.stage,
+            state=request.state,
+            text=request.text,
+            channel_id=request.channel_id,
+            ts=request.ts,
+            user_id=request.user_id,
+            workspace=(request.team_id, request.enterprise_id),
+            card_ts=request.card_ts,
+            permalink=request.permalink,
+        )
+
+
+def _run_stages(deps: Deps, seen: _Seen) -> bool:
+    """The stages not done yet, in order; each writes its result and its stage in one
+    transaction. True when the card stage ran to its end."""
+    if seen.state == RequestState.WITHDRAWN:
+        refresh_card_now(deps, seen.request_id)  # the card (if any) now says "withdrawn"
+        return False
+    for stage, done_stage in _STAGES:
+        if not _at_or_after(seen.stage, done_stage) and stage(deps, seen, done_stage) is _STOP:
+            return False
+    return True
+
+
+def _finish_round(deps: Deps, seen: _Seen, owner: str, completed: bool) -> bool:
+    """Mark the revision processed; when it is still the latest, release the lease in the
+    same transaction and return True."""
     with transaction(deps.sessions) as session:
+        if completed:  # the card stage is done, lease or not (as every stage's own write)
+            session.execute(
+                update(Request).where(Request.id == seen.request_id).values(stage=Stage.DONE)
+            )
+        mine = and_(Request.id == seen.request_id, Request.lease_owner == owner)
         session.execute(
             update(Request)
-            .where(Request.id == request_id, Request.lease_owner == owner)
-            .values(stage=Stage.DONE, processed_revision=seen, job_id=None)
+            .where(mine)
+            .values(stage=Stage.DONE, processed_revision=seen.revision, job_id=None)
         )
-        return session.get_one(Request, request_id).revision == seen
+        if session.get_one(Request, seen.request_id).revision != seen.revision:
+            return False  # the customer wrote again meanwhile: another round
+        session.execute(update(Request).where(mine).values(lease_owner=None, lease_expires_at=None))
+        return True
 
 
 _STOP = object()
 
 
-def _triage(deps: Deps, request_id: int) -> object:
+def _triage(deps: Deps, seen: _Seen, done: Stage) -> object:
+    result, decided_by = triage_text(deps.llm, seen.text)  # no transaction open while it thinks
+    # A request that stays open gets 👀 and its permalink; asked for before the write when it
+    # will stay open, so the triage, the permalink and the stage are one transaction.
+    stays_open = seen.state != RequestState.CLOSED and (
+        result.needs_reply or seen.card_ts is not None
+    )
+    slack = deps.slack_for(*seen.workspace) if stays_open else None
+    permalink = seen.permalink
+    if permalink is None and slack is not None:
+        permalink = _permalink(slack, seen.channel_id, seen.ts)
+    late = False
     with transaction(deps.sessions) as session:
-        text = session.get_one(Request, request_id).text
-    result, decided_by = triage_text(deps.llm, text)  # no transaction open while it thinks
-    with transaction(deps.sessions) as session:
-        request = session.get_one(Request, request_id)
+        request = session.get_one(Request, seen.request_id)
         store_triage(request, result)
         first_time = request.processed_revision == 0
         if not result.needs_reply and request.card_ts is None:
             request.state = RequestState.CLOSED
-        channel, ts, closed = request.channel_id, request.ts, request.state == RequestState.CLOSED
-        where = (request.team_id, request.enterprise_id)  # the customer channel's workspace
+        closed = request.state == RequestState.CLOSED
+        if not closed:
+            request.permalink = request.permalink or permalink
+            request.stage = done
+            late = request.permalink is None and not stays_open  # its state changed meanwhile
     log.info(
         "request.triaged",
-        request_id=request_id,
+        request_id=seen.request_id,
         category=result.category.value,
         urgency=result.urgency.value,
         by=decided_by,
@@ -118,36 +190,40 @@ def _triage(deps: Deps, request_id: int) -> object:
     if first_time:
         REQUESTS.labels(category=result.category.value, urgency=result.urgency.value).inc()
     if closed:
-        log.info("request.no_action", request_id=request_id)
+        log.info("request.no_action", request_id=seen.request_id)
         return _STOP
-    slack = deps.slack_for(*where)
-    _react(slack, channel, ts, Reaction.SEEN)
-    with transaction(deps.sessions) as session:
-        request = session.get_one(Request, request_id)
-        if request.permalink is None:
-            request.permalink = _permalink(slack, channel, ts)
+    slack = slack or deps.slack_for(*seen.workspace)
+    _react(slack, seen.channel_id, seen.ts, Reaction.SEEN)
+    if late:
+        with transaction(deps.sessions) as session:
+            request = session.get_one(Request, seen.request_id)
+            if request.permalink is None:
+                request.permalink = _permalink(slack, seen.channel_id, seen.ts)
     return None
 
 
-def _context(deps: Deps, request_id: int) -> object:
-    with transaction(deps.sessions) as session:
-        request = session.get_one(Request, request_id)
-        channel_id, user_id = request.channel_id, request.user_id
-        team = (request.team_id, request.enterprise_id)
+def _context(deps: Deps, seen: _Seen, done: Stage) -> object:
     try:  # no transaction open while the CRM answers (or times out)
-        context = gather_context(deps, channel_id=channel_id, user_id=user_id, team=team)
+        context = gather_context(
+            deps, channel_id=seen.channel_id, user_id=seen.user_id, team=seen.workspace
+        )
     except Exception as exc:  # a bug, not the CRM: the card still goes out, saying so
-        log.exception("context.failed", request_id=request_id)
+        log.exception("context.failed", request_id=seen.request_id)
         why = f"context failed ({type(exc).__name__})"
         context = RequestContext(status="unavailable", reason=why)
     with transaction(deps.sessions) as session:
-        session.get_one(Request, request_id).context = stored(context)
+        request = session.get_one(Request, seen.request_id)
+        request.context, request.stage = stored(context), done
     return None
 
 
-def _draft(deps: Deps, request_id: int) -> object:
-    describe_stubs(deps, request_id)  # Slack Connect files arrive as bare ids: name them
-    job = _draft_job(deps, request_id)
+def _draft(deps: Deps, seen: _Seen, done: Stage) -> object:
+    request_id = seen.request_id
+    job, stubs = _draft_job(deps, request_id, done)
+    if stubs:  # Slack Connect files arrive as bare ids: name them, then read them named
+        describe_stubs(deps, request_id)
+        if job is not None:
+            job, _ = _draft_job(deps, request_id, done)
     if job is None:
         return None  # already decided: a late edit does not replace an approved reply
     if deps.llm is not None:  # only a model reads images: download them, outside a transaction
@@ -156,6 +232,7 @@ def _draft(deps: Deps, request_id: int) -> object:
     drafted = write_draft(deps.llm, job)  # no transaction open while the model writes
     with transaction(deps.sessions) as session:
         request = session.get_one(Request, request_id)
+        request.stage = done
         current = request.current_draft
         if current is not None and current.status != DraftStatus.PENDING:
             return None  # approved or rejected while the model was writing
@@ -180,13 +257,18 @@ def _draft(deps: Deps, request_id: int) -> object:
     return None
 
 
-def _draft_job(deps: Deps, request_id: int) -> DraftJob | None:
-    """What the draft is made of, all of it from this request's own tenant (SPEC §5.4)."""
+def _draft_job(deps: Deps, request_id: int, done: Stage) -> tuple[DraftJob | None, bool]:
+    """What the draft is made of, all of it from this request's own tenant (SPEC §5.4), or
+    None when its draft is decided already (then the stage is done here); and whether any of
+    its files is a stub that `files.info` must describe first."""
     with transaction(deps.sessions) as session:
         request = session.get_one(Request, request_id)
+        files = customer_files(request.messages)
+        stubs = any(is_stub(f) for f in files)
         current = request.current_draft
         if current is not None and current.status != DraftStatus.PENDING:
-            return None
+            request.stage = done
+            return None, stubs
         context = request_context(request)
         scope = Scope.for_request(request.channel_id, context)
         request.account_key = scope.account_key
@@ -207,31 +289,32 @@ def _draft_job(deps: Deps, request_id: int) -> DraftJob | None:
             triage=request_triage(request),
             context=context,
             grounding=grounding,
-            attachments=Attachments(customer_files(request.messages)),
+            attachments=Attachments(files),
             workspace=(request.team_id, request.enterprise_id),
-        )
+        ), stubs
 
 
-def _suggest(deps: Deps, request_id: int) -> object:
+def _suggest(deps: Deps, seen: _Seen, done: Stage) -> object:
     try:  # its own short reads; no transaction open while Slack answers
-        suggestions = suggest_colleagues(deps, request_id=request_id)
+        suggestions = suggest_colleagues(deps, request_id=seen.request_id)
     except Exception as exc:  # a bug or Slack down: the card still goes out, saying so
-        log.exception("suggest.failed", request_id=request_id)
+        log.exception("suggest.failed", request_id=seen.request_id)
         suggestions = Suggestions(status="unavailable", reason=f"failed ({type(exc).__name__})")
     with transaction(deps.sessions) as session:
-        session.get_one(Request, request_id).suggestions = stored(suggestions)
+        request = session.get_one(Request, seen.request_id)
+        request.suggestions, request.stage = stored(suggestions), done
     return None
 
 
-def _card(deps: Deps, request_id: int) -> object:
+def _card(deps: Deps, seen: _Seen, done: Stage) -> object:
     # The clock first: its deadline counts from the customer's message, not from the post,
     # so the card goes out showing it and is not redrawn a moment later just to add it.
-    start_clock(deps, request_id)
-    publish_card(deps, request_id)
-    return None
+    start_clock(deps, seen.request_id)
+    publish_card(deps, seen.request_id)
+    return None  # its stage is set with the round's end (`_finish_round`)
 
 
-_STAGES: list[tuple[Callable[[Deps, int], object], Stage]] = [
+_STAGES: list[tuple[Callable[[Deps, _Seen, Stage], object], Stage]] = [
     (_triage, Stage.TRIAGED),
     (_context, Stage.CONTEXT),
     (_draft, Stage.DRAFTED),
@@ -243,16 +326,6 @@ _ORDER = [Stage.RECEIVED, Stage.TRIAGED, Stage.CONTEXT, Stage.DRAFTED, Stage.SUG
 
 def _at_or_after(stage: Stage, target: Stage) -> bool:
     return _ORDER.index(stage) >= _ORDER.index(target)
-
-
-def _stage_of(deps: Deps, request_id: int) -> Stage:
-    with transaction(deps.sessions) as session:
-        return session.get_one(Request, request_id).stage
-
-
-def _set_stage(deps: Deps, request_id: int, stage: Stage) -> None:
-    with transaction(deps.sessions) as session:
-        session.execute(update(Request).where(Request.id == request_id).values(stage=stage))
 
 
 def _react(slack: WebClient, channel: str, ts: str, name: str) -> None:
