@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 from psycopg import pq
 from redis import Redis
 from sqlalchemy import Engine, event, select
@@ -318,6 +319,11 @@ def _failures(caplog: pytest.LogCaptureFixture) -> list[tuple[str, bool]]:
     ]
 
 
+def _errors_counted() -> float:
+    """`triage_errors_total{where="ingest"}`: the bugs ingest has logged."""
+    return REGISTRY.get_sample_value("triage_errors_total", {"where": "ingest"}) or 0.0
+
+
 def _requeue(world: World, request_id: int) -> bool:
     """Give the request a new job id and queue it, as a 🔁 or a redraft does."""
     with transaction(world.deps.sessions) as session:
@@ -333,6 +339,7 @@ def test_an_unexpected_queue_failure_is_logged_with_its_traceback(
     see whole. Here Redis answers, but with an error: the queue's key holds no list."""
     assert world.send(_envelope(_message(1, 0), "Ev1"))[0] == 200
     world.deps.queues.wait_handed_off()
+    counted = _errors_counted()
     world.deps.redis.set(f"rq:queue:{PIPELINE}", "not a list")
     world.deps.redis.set(f"rq:queue:{DELIVERY}", "not a list")
     with caplog.at_level(logging.WARNING):
@@ -341,6 +348,7 @@ def test_an_unexpected_queue_failure_is_logged_with_its_traceback(
         reply = {**_message(2, 60, user=APPROVER, thread=1), "team": ORG}
         assert world.send(_envelope(reply, "Ev2", team=ORG))[0] == 200
     assert _failures(caplog) == [("ERROR", True), ("ERROR", True)]
+    assert _errors_counted() == counted + 2
     with transaction(world.deps.sessions) as session:
         request = session.get_one(Request, 1)
         assert (request.state, request.job_id, request.enqueued_at) == ("answered", None, None)
@@ -353,11 +361,13 @@ def test_redis_down_is_a_warning_and_leaves_the_request_to_the_sweeper(
     with start_world(database_url=database_url, redis_url=nobody) as world:
         assert world.send(_envelope(_message(1, 0), "Ev1"))[0] == 200
         world.deps.queues.wait_handed_off()  # failed: the queues' breaker is open a while
+        counted = _errors_counted()
         time.sleep(Queues.BREAKER_SECONDS)
         with caplog.at_level(logging.WARNING):
             assert _requeue(world, 1) is False  # Redis refuses the connection
             assert _requeue(world, 1) is False  # the queues' breaker: not even trying
         assert _failures(caplog) == [("WARNING", False), ("WARNING", False)]
+        assert _errors_counted() == counted  # an outage is no bug
         with transaction(world.deps.sessions) as session:
             request = session.get_one(Request, 1)
             assert (request.job_id, request.enqueued_at) == (None, None)

@@ -14,14 +14,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from integrations.deps import Deps
-from integrations.queues import QueueUnavailable, new_job_id
+from integrations.failures import REDIS_DOWN, unexpected
+from integrations.queues import new_job_id
 from integrations.store.db import transaction
 from integrations.store.models import (
     AuditEntry,
@@ -121,22 +120,19 @@ def mark_enqueued(request: Request | None) -> str | None:
     return request.job_id
 
 
-# Redis unreachable, or failed a moment ago (the queues' breaker): expected, no traceback.
-_REDIS_DOWN = (RedisConnectionError, RedisTimeoutError, QueueUnavailable)
-
-
 def enqueue_pipeline(deps: Deps, request_id: int, job_id: str) -> bool:
     """Queue the pipeline; if that fails, leave the request for the sweeper.
 
     The request is committed already, so a failure here is not the caller's: it is logged
-    (with its traceback, unless Redis is simply down) and the request marked unqueued."""
+    (with its traceback and counted, unless Redis is simply down) and the request marked
+    unqueued."""
     try:
         deps.queues.enqueue_request(request_id, job_id)
         return True
-    except _REDIS_DOWN as exc:  # the sweeper follows up
+    except REDIS_DOWN as exc:  # expected (the queues' breaker too): the sweeper follows up
         log.warning("enqueue.failed", request_id=request_id, error=str(exc))
     except Exception:
-        log.exception("enqueue.failed", request_id=request_id)
+        unexpected(log, "enqueue.failed", where="ingest", request_id=request_id)
     forget_job(deps, request_id, job_id)
     return False
 
@@ -156,10 +152,12 @@ def _refresh_card(deps: Deps, request_id: int) -> None:
     a failure leaves only the card as it was."""
     try:
         deps.queues.enqueue_card_refresh(request_id)
-    except _REDIS_DOWN as exc:
+    except REDIS_DOWN as exc:
         log.warning("enqueue.failed", request_id=request_id, what="card refresh", error=str(exc))
     except Exception:
-        log.exception("enqueue.failed", request_id=request_id, what="card refresh")
+        unexpected(
+            log, "enqueue.failed", where="ingest", request_id=request_id, what="card refresh"
+        )
 
 
 def _apply_change(session: Session, c: Classified) -> tuple[str, Request | None]:
