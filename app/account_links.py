@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from integrations.deps import Deps
+from integrations.failures import unexpected
 from integrations.salesforce import AccountRef, CrmUnavailable
 from integrations.slack import slack_error
 from integrations.store.db import transaction
@@ -114,8 +115,8 @@ def link_from_slack(
             log.warning("link.refused", user=user_id, channel=channel_id)
             return NOT_ADMIN
         outcome = link_channel(deps, channel_id=channel_id, query=query, actor=user_id)
-    except Exception:
-        log.exception("link.failed", channel=channel_id)
+    except Exception:  # CrmUnavailable is answered by link_channel; this is a bug
+        unexpected(log, "link.failed", where="link", channel=channel_id)
         return "⚠️ Linking failed; see the app's logs."
     mark = "✅" if outcome.linked else "⚠️"
     return f"{mark} {_plain(outcome.message)}"

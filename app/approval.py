@@ -15,6 +15,7 @@ import structlog
 from sqlalchemy import select, update
 
 from integrations.deps import Deps
+from integrations.failures import enqueued
 from integrations.store.db import transaction
 from integrations.store.models import (
     AuditEntry,
@@ -100,11 +101,10 @@ def approve(deps: Deps, *, draft_id: int, user_id: str, text: str | None = None)
         outbox_id = outbox.id
     DRAFTS.labels(outcome="edited" if edited else "approved").inc()
     log.info("draft.approved", draft_id=draft_id, edited=edited, user=user_id)
-    try:
-        deps.queues.enqueue_delivery(outbox_id)
-    except Exception as exc:
-        log.warning("enqueue.failed", outbox_id=outbox_id, error=str(exc))
-        _unmark(deps, outbox_id)
+    if not enqueued(
+        log, lambda: deps.queues.enqueue_delivery(outbox_id), what="delivery", outbox_id=outbox_id
+    ):
+        _unmark(deps, outbox_id)  # the sweeper delivers it
     return Outcome.DONE
 
 
@@ -180,10 +180,12 @@ def record_refusal(deps: Deps, *, user_id: str, action: str, team_id: str | None
 
 
 def _refresh(deps: Deps, request_id: int) -> None:
-    try:
-        deps.queues.enqueue_card_refresh(request_id)
-    except Exception as exc:
-        log.warning("enqueue.failed", request_id=request_id, what="card refresh", error=str(exc))
+    enqueued(
+        log,
+        lambda: deps.queues.enqueue_card_refresh(request_id),
+        what="card refresh",
+        request_id=request_id,
+    )
 
 
 def _diff(before: str, after: str) -> str:

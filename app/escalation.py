@@ -21,6 +21,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from integrations.deps import Deps
+from integrations.failures import enqueued
 from integrations.store.db import transaction
 from integrations.store.models import AuditEntry, Request, RequestMessage, RequestState
 from workers.blocks.escalation import RequestChoice
@@ -189,10 +190,12 @@ def record_escalation(
         )
     ESCALATIONS.labels(priority=priority).inc()
     log.info("request.escalated", request_id=request_id, priority=priority, number=number)
-    try:
-        deps.queues.enqueue_escalation(request_id)
-    except Exception as exc:  # the sweeper queues it once Redis is back
-        log.warning("enqueue.failed", request_id=request_id, what="escalation", error=str(exc))
+    enqueued(  # or the sweeper queues it once Redis is back
+        log,
+        lambda: deps.queues.enqueue_escalation(request_id),
+        what="escalation",
+        request_id=request_id,
+    )
     return Recorded(request_id, number, f"Escalated request #{request_id} as {priority}.")
 
 

@@ -9,6 +9,7 @@ it is neither swallowed nor the end of the loop it happened in.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import Counter
@@ -32,3 +33,18 @@ def unexpected(log: Any, event: str, *, where: str, **fields: Any) -> None:
     `where` (`sweeper`, `delivery`...)."""
     log.exception(event, where=where, **fields)
     ERRORS.labels(where=where).inc()
+
+
+def enqueued(log: Any, enqueue: Callable[[], object], *, what: str, **fields: Any) -> bool:
+    """Queue a job; False when it could not be: Redis out of reach is one line (the sweeper
+    queues the work once Redis is back), anything else a bug, logged and counted. Either way
+    the caller's state is already in the database, so nothing is lost."""
+    try:
+        enqueue()
+    except REDIS_DOWN as exc:
+        log.warning("enqueue.failed", what=what, error=str(exc), **fields)
+        return False
+    except Exception:
+        unexpected(log, "enqueue.failed", where="enqueue", what=what, **fields)
+        return False
+    return True

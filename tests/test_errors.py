@@ -24,11 +24,13 @@ from prometheus_client import REGISTRY
 from sqlalchemy import select
 
 from integrations.deps import Deps
+from integrations.queues import DELIVERY
 from integrations.settings import load_settings
 from integrations.store.db import transaction
-from integrations.store.models import EventKind, SlackEvent
-from tests.harness import CUSTOMER, SHARED, free_port, start_world
+from integrations.store.models import EventKind, OutboxMessage, SlackEvent
+from tests.harness import CUSTOMER, SHARED, World, free_port, start_world
 from tests.test_feedback import react
+from workers.ids import ActionId
 from workers.reactions import PENDING
 from workers.sweeper import Maintenance
 
@@ -122,3 +124,25 @@ def test_a_reaction_while_redis_is_down_is_stored_and_acknowledged(database_url:
                 select(SlackEvent).where(SlackEvent.kind == EventKind.REACTION)
             ).all()
             assert row.reason == PENDING  # the sweeper queues it once Redis is back
+
+
+def test_an_approval_redis_refuses_oddly_is_answered_counted_and_left_to_the_sweeper(
+    world: World,
+) -> None:
+    """Redis answers, but with an error no outage explains (the delivery queue's key holds no
+    list): the click is still acknowledged, the failure is logged with its traceback and
+    counted, and the reply's outbox row is left unqueued for the sweeper to deliver."""
+    world.customer_says("How do I export last month's invoices?")
+    world.drain()
+    [card] = world.cards()
+    world.deps.redis.set(f"rq:queue:{DELIVERY}", "not a list")
+    before = errors("enqueue")
+    with rendered_logs() as lines:
+        assert world.click(ActionId.APPROVE_DRAFT, card)[0] == 200
+    [failed] = [line for line in lines if line["event"] == "enqueue.failed"]
+    assert failed["level"] == "error" and failed["what"] == "delivery"
+    assert "WRONGTYPE" in failed["exception"]
+    assert errors("enqueue") == before + 1
+    with transaction(world.deps.sessions) as session:
+        [reply] = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "reply")).all()
+        assert reply.enqueued_at is None and reply.result_ts is None

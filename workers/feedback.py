@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrations.deps import Deps
+from integrations.failures import enqueued
 from integrations.store.db import transaction
 from integrations.store.models import (
     AuditEntry,
@@ -83,10 +84,9 @@ def apply_feedback(deps: Deps, event_row_id: int) -> str:
     if changed and present:
         FEEDBACK.labels(value=value, source=source).inc()
     if notice is not None:
-        try:
-            deps.queues.enqueue_delivery(notice)
-        except Exception as exc:  # the sweeper delivers pending outbox rows
-            log.warning("enqueue.failed", outbox_id=notice, error=str(exc))
+        enqueued(  # or the sweeper delivers pending outbox rows
+            log, lambda: deps.queues.enqueue_delivery(notice), what="delivery", outbox_id=notice
+        )
     log.info("feedback.applied", draft_id=answer, value=value, present=present, changed=changed)
     return "changed" if changed else "unchanged"
 

@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import and_, update
 
 from integrations.deps import Deps
+from integrations.failures import unexpected
 from integrations.slack import slack_error
 from integrations.store.db import transaction
 from integrations.store.models import Draft, DraftStatus, Request, RequestState, Stage
@@ -208,7 +209,7 @@ def _context(deps: Deps, seen: _Seen, done: Stage) -> object:
             deps, channel_id=seen.channel_id, user_id=seen.user_id, team=seen.workspace
         )
     except Exception as exc:  # a bug, not the CRM: the card still goes out, saying so
-        log.exception("context.failed", request_id=seen.request_id)
+        unexpected(log, "context.failed", where="context", request_id=seen.request_id)
         why = f"context failed ({type(exc).__name__})"
         context = RequestContext(status="unavailable", reason=why)
     with transaction(deps.sessions) as session:
@@ -298,7 +299,7 @@ def _suggest(deps: Deps, seen: _Seen, done: Stage) -> object:
     try:  # its own short reads; no transaction open while Slack answers
         suggestions = suggest_colleagues(deps, request_id=seen.request_id)
     except Exception as exc:  # a bug or Slack down: the card still goes out, saying so
-        log.exception("suggest.failed", request_id=seen.request_id)
+        unexpected(log, "suggest.failed", where="suggest", request_id=seen.request_id)
         suggestions = Suggestions(status="unavailable", reason=f"failed ({type(exc).__name__})")
     with transaction(deps.sessions) as session:
         request = session.get_one(Request, seen.request_id)

@@ -17,6 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -28,6 +29,7 @@ from sqlalchemy.exc import IntegrityError
 
 from integrations.business_hours import BusinessHours
 from integrations.deps import Deps
+from integrations.failures import enqueued
 from integrations.settings import Settings
 from integrations.slack import slack_error
 from integrations.store.db import transaction
@@ -334,10 +336,9 @@ def pull_in_colleague(deps: Deps, *, request_id: int, user_id: str, by: str) -> 
         )
     log.info("suggest.pulled_in", request_id=request_id, user=user_id, by=by)
     for outbox_id in outbox_ids:
-        try:
-            deps.queues.enqueue_delivery(outbox_id)
-        except Exception as exc:  # the sweeper delivers rows whose job was lost
-            log.warning("enqueue.failed", outbox_id=outbox_id, error=str(exc))
+        send = partial(deps.queues.enqueue_delivery, outbox_id)
+        if not enqueued(log, send, what="delivery", outbox_id=outbox_id):
+            # the sweeper delivers rows whose job was lost
             with transaction(deps.sessions) as session:
                 session.get_one(OutboxMessage, outbox_id).enqueued_at = None
     return PullIn.QUEUED

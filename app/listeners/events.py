@@ -17,6 +17,7 @@ from app.listeners.payloads import AppHomeOpened, parse
 from app.listeners.people import installation_of
 from app.listeners.wiring import with_deps
 from integrations.deps import Deps
+from integrations.failures import enqueued
 from workers.ingest import ingest_message
 from workers.metrics import EVENTS
 from workers.reactions import ingest_reaction
@@ -50,10 +51,11 @@ def publish_home(deps: Deps, body: dict[str, Any], context: BoltContext) -> None
     if opened is None or opened.tab != "home":
         return
     where = installation_of(context, body)
-    try:
-        deps.queues.enqueue_home(opened.user_id, where.team_id, where.enterprise_id)
-    except Exception as exc:  # the Home shows its last published state meanwhile
-        log.warning("enqueue.failed", what="app home", error=str(exc))
+    enqueued(  # or the Home shows its last published state meanwhile
+        log,
+        lambda: deps.queues.enqueue_home(opened.user_id, where.team_id, where.enterprise_id),
+        what="app home",
+    )
 
 
 def acknowledge_other_event() -> None:
