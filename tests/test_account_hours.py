@@ -11,6 +11,7 @@ from sandbox.salesforce_server import SalesforceServer
 from tests import salesforce_world as sfw
 from tests.harness import REPO
 from workers.sla import policy_for
+from workers.stage_data import RequestContext
 
 DEFAULT = "mon-fri 09:00-18:00 UTC"
 
@@ -19,7 +20,7 @@ def _policy_hours(channel: str) -> str:
     accounts = AccountsFile(str(REPO / "sandbox" / "accounts.yaml"))
     account = accounts.context(channel_id=channel, account_id=None, customer_email=None)
     assert account is not None
-    context = {"status": "ok", "account": account.to_dict()}
+    context = RequestContext.model_validate({"status": "ok", "account": account.to_dict()})
     return policy_for(load_settings(_env_file=None, business_hours=DEFAULT), context).hours.text
 
 
@@ -29,7 +30,9 @@ def test_an_accounts_own_hours_override_business_hours() -> None:
 
 
 def test_a_malformed_override_falls_back_to_business_hours() -> None:
-    context = {"status": "ok", "account": {"id": "A", "business_hours": "whenever"}}
+    context = RequestContext.model_validate(
+        {"status": "ok", "account": {"id": "A", "business_hours": "whenever"}}
+    )
     settings = load_settings(_env_file=None, business_hours=DEFAULT)
     assert policy_for(settings, context).hours.text == DEFAULT
 

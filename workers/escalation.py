@@ -41,6 +41,7 @@ from workers.card import refresh_card_now
 from workers.context import change_case, open_case
 from workers.delivery import SharedChannelRefused, deliver_now
 from workers.sla import tighten
+from workers.stage_data import request_context
 
 log = structlog.get_logger(__name__)
 
@@ -100,8 +101,8 @@ def _read(session: Session, request_id: int) -> _Escalation | None:
     request = session.get(Request, request_id)
     if request is None or not request.priority:
         return None
-    context = request.context or {}
-    account = (context.get("account") or {}) if context.get("status") == "ok" else {}
+    context = request_context(request)
+    account = context.account if context is not None and context.status == "ok" else None
     view = EscalationView(
         request_id=request.id,
         channel_id=request.channel_id,
@@ -113,7 +114,7 @@ def _read(session: Session, request_id: int) -> _Escalation | None:
         number=request.escalations,
         summary=request.summary,
         permalink=request.permalink,
-        account_line=f"🏢 {context['summary']}" if context.get("summary") else None,
+        account_line=f"🏢 {context.summary}" if context is not None and context.summary else None,
     )
     return _Escalation(
         number=request.escalations,
@@ -122,8 +123,8 @@ def _read(session: Session, request_id: int) -> _Escalation | None:
         reason=request.escalation_reason or "",
         by=request.escalated_by or "",
         case_id=request.case_id,
-        account_id=account.get("id"),
-        contact_id=(account.get("contact") or {}).get("id"),
+        account_id=account.id if account is not None else None,
+        contact_id=account.contact.id if account is not None and account.contact else None,
         post_ts=request.escalation_ts,
         view=view,
     )

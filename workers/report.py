@@ -21,6 +21,7 @@ from integrations.store.models import (
     RequestState,
     SlaClock,
 )
+from workers.stage_data import draft_details, request_context
 
 
 @dataclass
@@ -106,8 +107,9 @@ class NoSuchAccount(ValueError):
 
 def account_name(request: Request) -> str:
     """The account's name from the context the card showed, else the channel."""
-    account = (request.context or {}).get("account") or {}
-    return str(account.get("name") or f"#{request.channel_id}")
+    context = request_context(request)
+    account = context.account if context is not None else None
+    return (account.name if account is not None else "") or f"#{request.channel_id}"
 
 
 def _names(query: str, name: str, account_key: str | None) -> bool:
@@ -150,9 +152,9 @@ def _count(
                 stats.approved_unchanged += 1
         elif draft.status == DraftStatus.REJECTED:
             stats.rejected += 1
-        feedback = (draft.details or {}).get("feedback") or {}
-        stats.thumbs_up += int(feedback.get("up", 0))
-        stats.thumbs_down += int(feedback.get("down", 0))
+        feedback = draft_details(draft).feedback
+        stats.thumbs_up += feedback.up
+        stats.thumbs_down += feedback.down
 
 
 def parse_since(text: str, now: datetime | None = None) -> datetime:

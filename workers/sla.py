@@ -32,6 +32,7 @@ from integrations.store.db import transaction
 from integrations.store.models import OutboxMessage, Request, RequestState, SlaClock
 from workers.blocks.escalation import build_sla_breach, build_sla_reminder
 from workers.metrics import SLA_BREACHES
+from workers.stage_data import RequestContext, request_context, request_suggestions
 
 log = structlog.get_logger(__name__)
 
@@ -51,19 +52,19 @@ class Policy:
     hours: BusinessHours
 
 
-def policy_for(settings: Settings, context: dict[str, Any] | None) -> Policy:
+def policy_for(settings: Settings, context: RequestContext | None) -> Policy:
     """The tier's target (SLA_MINUTES; the slowest tier when the account has none) and the
     account's business hours when it overrides BUSINESS_HOURS."""
-    account = (context or {}).get("account") or {}
-    tier = str(account.get("tier") or "").lower() or None
+    account = context.account if context is not None else None
+    tier = ((account.tier if account else None) or "").lower() or None
     targets = settings.sla_minutes
     minutes = targets.get(tier or "") or max(targets.values(), default=240.0)
     hours = BusinessHours.parse(settings.business_hours)
-    if account.get("business_hours"):
+    if account is not None and account.business_hours:
         try:
-            hours = BusinessHours.parse(str(account["business_hours"]))
+            hours = BusinessHours.parse(account.business_hours)
         except BusinessHoursError as exc:
-            log.warning("sla.account_hours_invalid", account=account.get("id"), error=str(exc))
+            log.warning("sla.account_hours_invalid", account=account.id, error=str(exc))
     return Policy(tier if tier in targets else None, minutes, hours)
 
 
@@ -74,7 +75,7 @@ def start_clock(deps: Deps, request_id: int) -> bool:
         request = session.get_one(Request, request_id)
         if request.state != RequestState.OPEN or request.sla_clock is not None:
             return False
-        policy = policy_for(deps.settings, request.context)
+        policy = policy_for(deps.settings, request_context(request))
         start = request.created_at
         clock = SlaClock(
             request_id=request_id,
@@ -258,12 +259,13 @@ def _breach(deps: Deps, session: Session, request: Request) -> int | None:
 def _people_to_remind(request: Request) -> list[str]:
     """The account owner (from the context) and the top suggested colleague, if any."""
     people: list[str] = []
-    owner = (((request.context or {}).get("account") or {}).get("owner") or {}).get("slack_user_id")
-    if owner:
-        people.append(str(owner))
-    suggested = (request.suggestions or {}).get("people") or []
-    if suggested and suggested[0].get("user_id") not in people:
-        people.append(str(suggested[0]["user_id"]))
+    context, suggestions = request_context(request), request_suggestions(request)
+    account = context.account if context is not None else None
+    if account is not None and account.owner is not None and account.owner.slack_user_id:
+        people.append(account.owner.slack_user_id)
+    suggested = suggestions.people if suggestions is not None else []
+    if suggested and suggested[0].user_id not in people:
+        people.append(suggested[0].user_id)
     return people
 
 
