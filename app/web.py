@@ -103,6 +103,12 @@ def _parse(raw: bytes, query: bytes, headers: dict[str, Any]) -> BoltRequest | N
     if not isinstance(body, dict) or not isinstance(body.get("type") or body.get("command"), str):
         log.warning("request.malformed", error="no payload type")
         return None
+    event = body.get("event")
+    if body.get("type") == "event_callback" and not (
+        isinstance(event, dict) and isinstance(event.get("type"), str)
+    ):  # Bolt's authorization reads event fields before any listener could refuse it
+        log.warning("request.malformed", error="event_callback without an event")
+        return None
     return parsed
 
 

@@ -72,6 +72,9 @@ def test_missing_or_unreadable_signature_headers_are_401_not_a_crash(
         (b'"just a string"', "application/json"),
         (b"payload=%7Bbroken", "application/x-www-form-urlencoded"),
         (b"", "application/json"),
+        (b'{"type": "event_callback", "event": "x"}', "application/json"),
+        (b'{"type": "event_callback", "event": {"type": 7}}', "application/json"),
+        (b'{"type": "event_callback"}', "application/json"),
     ],
 )
 def test_validly_signed_malformed_bodies_get_400_and_the_server_keeps_serving(
