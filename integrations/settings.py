@@ -12,6 +12,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from integrations.business_hours import BusinessHours, BusinessHoursError
+
 
 class ConfigError(Exception):
     """A setting is missing or malformed; the message is one line meant for a person."""
@@ -162,8 +164,6 @@ class Settings(BaseSettings):
     @field_validator("business_hours")
     @classmethod
     def _business_hours(cls, value: str) -> str:
-        from integrations.business_hours import BusinessHours, BusinessHoursError
-
         try:
             BusinessHours.parse(value)
         except BusinessHoursError as exc:
@@ -173,8 +173,6 @@ class Settings(BaseSettings):
     @field_validator("suggest_working_hours")
     @classmethod
     def _working_hours(cls, value: str) -> str:
-        from integrations.business_hours import BusinessHours, BusinessHoursError
-
         try:
             BusinessHours.parse(f"{value} UTC")
         except BusinessHoursError as exc:
