@@ -9,12 +9,20 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 import structlog
 
 from integrations.failures import unexpected
+from workers.card import refresh_card_now
+from workers.delivery import deliver_now
+from workers.escalation import carry_out_now
+from workers.feedback import apply_feedback
+from workers.home import publish_home_now
+from workers.pipeline import run_pipeline
+from workers.reconcile import reconcile
+from workers.sla import check_clock_now
 
 if TYPE_CHECKING:
     from integrations.deps import Deps
@@ -85,8 +93,6 @@ class InlineQueues:
             timer.cancel()
 
     def enqueue_request(self, request_id: int, job_id: str) -> None:
-        from workers.pipeline import run_pipeline
-
         self._submit(lambda deps: run_pipeline(deps, request_id))
 
     def enqueue_request_soon(
@@ -98,32 +104,20 @@ class InlineQueues:
         """Nothing waits between hand-off and queue here (`wait_idle` waits for the jobs)."""
 
     def enqueue_delivery(self, outbox_id: int) -> None:
-        from workers.delivery import deliver_now
-
         self._submit(lambda deps: deliver_now(deps, outbox_id))
 
     def enqueue_card_refresh(self, request_id: int) -> None:
-        from workers.card import refresh_card_now
-
         self._submit(lambda deps: refresh_card_now(deps, request_id))
 
     def enqueue_home(
         self, user_id: str, team_id: str | None = None, enterprise_id: str | None = None
     ) -> None:
-        from workers.home import publish_home_now
-
         self._submit(lambda deps: publish_home_now(deps, user_id, team_id, enterprise_id))
 
     def enqueue_feedback(self, event_row_id: int) -> None:
-        from workers.feedback import apply_feedback
-
         self._submit(lambda deps: apply_feedback(deps, event_row_id))
 
     def enqueue_reconcile(self) -> None:
-        from datetime import timedelta
-
-        from workers.reconcile import reconcile
-
         self._submit(
             lambda deps: reconcile(
                 deps, lookback=timedelta(minutes=deps.settings.reconcile_lookback_minutes)
@@ -131,14 +125,10 @@ class InlineQueues:
         )
 
     def enqueue_escalation(self, request_id: int) -> None:
-        from workers.escalation import carry_out_now
-
         self._submit(lambda deps: carry_out_now(deps, request_id))
 
     def enqueue_sla_check(self, request_id: int, at: datetime) -> None:
         """A timer of this process stands in for RQ's scheduler: at `at`, the job is queued."""
-        from workers.sla import check_clock_now
-
         delay = max(0.0, (at - datetime.now(UTC)).total_seconds()) + TIMER_SLACK_SECONDS
         timer = threading.Timer(
             delay, lambda: self._submit(lambda deps: check_clock_now(deps, request_id))
