@@ -25,6 +25,15 @@ POSTGRES_ADMIN_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("TRIAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
 
+
+def _worker_redis_url(base: str) -> str:
+    """Each pytest-xdist worker (gw0, gw1...) flushes a logical database of its own: the base
+    one for gw0 and a single run, the next ones for the other workers (at most 16 in Redis)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    prefix, _, number = base.rpartition("/")
+    database = (int(number or 0) + int(worker.removeprefix("gw"))) % 16
+    return f"{prefix}/{database}"
+
 configure_logging("INFO", "console")
 
 
@@ -61,10 +70,11 @@ def database_url(postgres_url: str) -> str:
 
 @pytest.fixture
 def redis_url() -> str:
-    client = Redis.from_url(REDIS_URL)
+    url = _worker_redis_url(REDIS_URL)
+    client = Redis.from_url(url)
     client.flushdb()
     client.close()
-    return REDIS_URL
+    return url
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from tests.harness import REPO
 pytestmark = pytest.mark.slow
 
 
-def test_ingest_benchmark_runs() -> None:
+def test_ingest_benchmark_runs(redis_url: str) -> None:
     result = subprocess.run(
         [
             sys.executable,
@@ -24,7 +24,7 @@ def test_ingest_benchmark_runs() -> None:
             "--warmup",
             "10",
             "--redis-url",
-            "redis://127.0.0.1:6379/12",
+            redis_url,
         ],
         cwd=REPO,
         capture_output=True,
