@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import NoReturn
 
 import typer
+from slack_sdk.errors import SlackApiError
+
+from integrations.slack import slack_error
 
 # A lone word ending like this is a file someone meant, not a message (`triage classify x.txt`).
 _FILE_SUFFIXES = (".txt", ".jsonl", ".json", ".csv", ".tsv", ".log")
@@ -25,10 +28,6 @@ def fail(message: str) -> NoReturn:
 def slack_failures(doing: str) -> Iterator[None]:
     """Slack unreachable or refusing (a wrong token or SLACK_API_URL) is one line, not a
     traceback: what failed, why, and where to look."""
-    from slack_sdk.errors import SlackApiError
-
-    from integrations.slack import slack_error
-
     try:
         yield
     except SlackApiError as exc:

@@ -8,8 +8,16 @@ import os
 from typing import Any
 
 import structlog
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 
+from integrations.deps import slack_clients
 from integrations.settings import ConfigError
+from integrations.slack import slack_error
+from integrations.slack_installs import NotInstalled
+from integrations.store.db import create_db_engine, current_revision, revisions
+from workers.delivery import SharedChannelRefused, ensure_internal_channel
 
 log = structlog.get_logger(__name__)
 
@@ -25,10 +33,6 @@ def require_database(url: str, *, migrated: bool = True, unreachable_ok: bool = 
     one line with the fix for all of them. Long-running processes pass `unreachable_ok`: a
     database that is down now may be up in a moment and their sweeps retry, whereas one that
     answers without our tables will not fix itself."""
-    from sqlalchemy.exc import ArgumentError, OperationalError
-
-    from integrations.store.db import create_db_engine, current_revision, revisions
-
     try:
         where = database_location(url)
         engine = create_db_engine(url)
@@ -67,8 +71,6 @@ def require_database(url: str, *, migrated: bool = True, unreachable_ok: bool = 
 def database_location(url: str) -> str:
     """Where the database is, for a person: a SQLite file's full path, else the URL without
     its password."""
-    from sqlalchemy.engine import make_url
-
     parsed = make_url(url)
     if parsed.drivername.startswith("sqlite") and parsed.database not in (None, "", ":memory:"):
         return os.path.abspath(parsed.database or "")
@@ -76,8 +78,6 @@ def database_location(url: str) -> str:
 
 
 def _missing_sqlite_file(url: str) -> bool:
-    from sqlalchemy.engine import make_url
-
     parsed = make_url(url)
     database = parsed.database or ""
     if not parsed.drivername.startswith("sqlite") or database in ("", ":memory:"):
@@ -96,15 +96,6 @@ def refuse_shared_channels(settings: Any) -> None:
     """Stop at start when TRIAGE_CHANNEL or ESCALATION_CHANNEL is shared with another
     organisation (SPEC §5.6): internal notes must never reach a customer. Every post checks
     again. When Slack cannot be asked now, the process starts and the posts' checks hold."""
-    from slack_sdk.errors import SlackApiError
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from integrations.deps import slack_clients
-    from integrations.slack import slack_error
-    from integrations.slack_installs import NotInstalled
-    from integrations.store.db import create_db_engine
-    from workers.delivery import SharedChannelRefused, ensure_internal_channel
-
     engine = create_db_engine(settings.database_url)
     try:
         client = slack_clients(settings, engine, None).home()
