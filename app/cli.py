@@ -1,18 +1,32 @@
-"""The `triage` command (SPEC §3)."""
+"""The `triage` command (SPEC §3).
+
+Each command imports the modules that carry it out (the store, Slack, the stages, gunicorn, the
+emulators) inside its function, not here: together they take over a second to import, which
+`triage --help` should not wait for; and they must come after `main` has set
+PROMETHEUS_MULTIPROC_DIR, read once when prometheus_client is first imported."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
+import re
 import sys
 import tempfile
+import time
 from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Column, Table
 
+from app.backfill_progress import BarProgress, LineProgress
 from app.cli_io import fail, message_lines, slack_failures
+from app.logs import configure_logging
+from integrations.settings import ConfigError, get_settings
 
 cli = typer.Typer(
     help="Slack Connect support triage assistant.",
@@ -25,9 +39,6 @@ cli.add_typer(db_cli, name="db")
 
 
 def _settings() -> Any:
-    from app.logs import configure_logging
-    from integrations.settings import ConfigError, get_settings
-
     settings = get_settings()
     try:
         configure_logging(settings.log_level, settings.log_format)
@@ -137,7 +148,6 @@ def demo(
 ) -> None:
     """Play three customers' Slack Connect channels end to end; needs no credentials or services."""
     from app.demo import run_demo
-    from app.logs import configure_logging
 
     if not Path(transcript).resolve().parent.is_dir():  # found now, not after the whole demo
         fail(f"cannot write the transcript to {transcript}: no such folder")
@@ -160,8 +170,6 @@ def classify(
     """Dry-run triage: one message a line (or JSONL with "text"), one JSON result a line.
 
     SOURCE is read when it names a file (or is -); otherwise it is the message itself."""
-    import json
-
     from integrations.deps import language_model
     from workers.triage import triage_text
 
@@ -190,8 +198,6 @@ def report(
     png: Annotated[str | None, typer.Option(help="Also write a chart to this PNG file.")] = None,
 ) -> None:
     """First-response times, SLA compliance, draft outcomes and feedback, per account."""
-    from rich.console import Console
-
     from app.report_view import print_report, write_chart
     from integrations.store.db import session_factory, transaction
     from workers.report import NoSuchAccount, build_report, parse_since
@@ -225,9 +231,6 @@ def purge(
     ] = False,
 ) -> None:
     """Purge message and draft text older than RETENTION_DAYS now, keeping the numbers."""
-    from rich.console import Console
-    from rich.table import Column, Table
-
     from integrations.store.db import session_factory
     from workers.retention import purge_expired_text
 
@@ -266,8 +269,6 @@ def sandbox(
     ] = False,
 ) -> None:
     """Run the local Slack emulator (a developer tool) with a page to post as customers."""
-    import time
-
     from sandbox.slack_page import install_page
     from sandbox.world import TOKEN, TRIAGE, build_emulator
 
@@ -316,8 +317,6 @@ def link(
     account: Annotated[str, typer.Argument(help="The account's id, or its name.")],
 ) -> None:
     """Link a Slack channel to its account, so its cards show the account's context."""
-    import re
-
     from app.account_links import link_channel
     from app.preflight import require_database
 
@@ -339,7 +338,6 @@ def link(
 def doctor() -> None:
     """Check the configuration and reach each service; non-zero exit if a required one fails."""
     from app.doctor import run_doctor
-    from app.logs import configure_logging
 
     settings = _settings()
     configure_logging("ERROR", settings.log_format)  # the lines below are the report
@@ -354,9 +352,6 @@ def backfill(
     ] = None,
 ) -> None:
     """Learn who answers what from the shared channels' history (resumable, idempotent)."""
-    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    from app.backfill_progress import BarProgress, LineProgress
     from app.preflight import require_database
     from workers.backfill import backfill as run_backfill
 
@@ -388,8 +383,6 @@ def backfill(
 
 def main() -> None:
     """Entry point: settings errors become one line and exit code 2, never a traceback."""
-    from integrations.settings import ConfigError
-
     # Counters are shared by the web and worker processes through this folder (SPEC §8).
     metrics_dir = os.environ.setdefault(
         "PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), "triage-metrics")
