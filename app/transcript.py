@@ -24,17 +24,9 @@ from rich.segment import Segment, Segments
 from rich.text import Text
 
 from sandbox.slack_emulator import SlackEmulator
+from sandbox.slack_html import EMOJI, mrkdwn, slack_unescape
 
-_EMOJI = {
-    "eyes": "👀",
-    "white_check_mark": "✅",
-    "+1": "👍",
-    "-1": "👎",
-    "thumbsup": "👍",
-    "thumbsdown": "👎",
-    "ticket": "🎫",
-    "mag": "🔍",
-}
+_MENTION = "<b>{}</b>"  # the page shows a mention in bold
 
 
 def write_transcript(
@@ -146,10 +138,10 @@ class _Page:
         content = (
             _blocks(message["blocks"], names)
             if bot and message.get("blocks")
-            else (f"<div class='text'>{mrkdwn(message.get('text', ''), names)}</div>")
+            else (f"<div class='text'>{_mrkdwn(message.get('text', ''), names)}</div>")
         )
         reactions = "".join(
-            f"<span>{_EMOJI.get(r['name'].split('::')[0], ':' + html.escape(r['name']) + ':')}"
+            f"<span>{EMOJI.get(r['name'].split('::')[0], ':' + html.escape(r['name']) + ':')}"
             f" {r['count']}</span>"
             for r in message.get("reactions") or []
         )
@@ -175,9 +167,9 @@ def _blocks(blocks: list[dict[str, Any]], names: dict[str, str]) -> str:
         kind = block.get("type")
         if kind in ("section", "header"):
             text = (block.get("text") or {}).get("text", "")
-            parts.append(f"<div class='block text'>{mrkdwn(text, names)}</div>")
+            parts.append(f"<div class='block text'>{_mrkdwn(text, names)}</div>")
         elif kind == "context":
-            parts.append(f"<div class='block context'>{mrkdwn(context_text(block), names)}</div>")
+            parts.append(f"<div class='block context'>{_mrkdwn(context_text(block), names)}</div>")
         elif kind == "divider":
             parts.append("<hr>")
         elif kind == "actions":
@@ -197,50 +189,10 @@ def context_text(block: dict[str, Any]) -> str:
     )
 
 
-def mrkdwn(text: str, names: dict[str, str]) -> str:
-    """Slack mrkdwn as HTML: mentions, links, bold, italics, code, quotes.
-
-    Consecutive `>` lines are one blockquote, and no line break is kept around it: the
-    blockquote is a block of its own, so a break there would show as an empty line."""
-    parts: list[tuple[bool, list[str]]] = []  # (quoted, lines)
-    for line in text.split("\n"):
-        quoted = line.startswith(">")
-        body = _inline_html(line[1:] if quoted else line, names)
-        if quoted and parts and parts[-1][0]:
-            parts[-1][1].append(body)
-        else:
-            parts.append((quoted, [body]))
-    out = ""
-    for index, (quoted, lines) in enumerate(parts):
-        joined = "\n".join(lines)
-        if quoted:
-            out += f"<blockquote>{joined}</blockquote>"
-        else:
-            out += ("\n" if index and not parts[index - 1][0] else "") + joined
-    return out
-
-
-def _inline_html(line: str, names: dict[str, str]) -> str:
-    out = html.escape(line, quote=False)
-    out = re.sub(
-        r"&lt;@([A-Z0-9]+)(?:\|[^&]*)?&gt;",
-        lambda m: f"<b>@{html.escape(names.get(m.group(1), m.group(1)))}</b>",
-        out,
-    )
-    out = re.sub(
-        r"&lt;#([A-Z0-9]+)(?:\|[^&]*)?&gt;",
-        lambda m: f"<b>#{html.escape(names.get(m.group(1), m.group(1)))}</b>",
-        out,
-    )
-    # <!date^…^format|fallback>: Slack shows it in the reader's zone; the page shows the fallback.
-    out = re.sub(r"&lt;!date\^[^|&]*\|([^&]+)&gt;", r"\1", out)
-    out = re.sub(r"&lt;(https?://[^|&]+)\|([^&]+)&gt;", r"<a href='\1'>\2</a>", out)
-    out = re.sub(r"&lt;(https?://[^&]+)&gt;", r"<a href='\1'>\1</a>", out)
-    out = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"<b>\1</b>", out)
-    out = re.sub(r"(?<![\w_])_([^_\n]+)_(?![\w_])", r"<i>\1</i>", out)
-    out = re.sub(r"`([^`\n]+)`", r"<code>\1</code>", out)
-    # Slack's own escapes (&lt; &gt; &amp;) were escaped once more above: show them as they read.
-    return re.sub(r"&amp;(lt|gt|amp);", r"&\1;", out)
+def _mrkdwn(text: str, names: dict[str, str]) -> str:
+    """Slack mrkdwn as HTML, as the sandbox page draws it (links only for http(s) and mailto,
+    everything else escaped), with mentions in bold."""
+    return mrkdwn(text, names, mention=_MENTION)
 
 
 # Terminal: the same mrkdwn as rich text.
@@ -270,7 +222,7 @@ def terminal_text(text: str, names: Mapping[str, str], style: str = "") -> Text:
 def _inline_text(out: Text, line: str, names: Mapping[str, str], style: str) -> None:
     at = 0
     for match in _TOKEN.finditer(line):
-        out.append(_unescape(line[at : match.start()]), style)
+        out.append(slack_unescape(line[at : match.start()]), style)
         at = match.end()
         if match["ref"] is not None:
             person = match["ref"][:1] in "@#"  # a link or a date reads as plain text
@@ -282,8 +234,8 @@ def _inline_text(out: Text, line: str, names: Mapping[str, str], style: str) -> 
         elif match["italic"] is not None:
             _inline_text(out, match["italic"], names, f"{style} italic".strip())
         else:
-            out.append(_unescape(match["code"]), f"{style} cyan".strip())
-    out.append(_unescape(line[at:]), style)
+            out.append(slack_unescape(match["code"]), f"{style} cyan".strip())
+    out.append(slack_unescape(line[at:]), style)
 
 
 def _reference(ref: str, names: Mapping[str, str]) -> str:
@@ -293,11 +245,7 @@ def _reference(ref: str, names: Mapping[str, str]) -> str:
         return target[0] + names.get(target[1:], label or target[1:])
     if target.startswith("!"):
         return label or "@" + target[1:].split("^")[0]
-    return _unescape(label or target)
-
-
-def _unescape(text: str) -> str:
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return slack_unescape(label or target)
 
 
 def print_hanging(console: Console, body: Text, first: Text, rest: Text | None = None) -> None:

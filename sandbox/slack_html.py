@@ -19,6 +19,8 @@ from typing import Any
 
 #: Draws an interactive element: ``(block_id, element) -> HTML``.
 Control = Callable[[str, dict[str, Any]], str]
+#: How a mention is marked up by default (``{}``: ``@name`` or ``#channel``, escaped).
+MENTION = "<span class='mention'>{}</span>"
 
 _CODE = re.compile(r"```(.+?)```|`([^`\n]+)`", re.DOTALL)
 _ANGLE = re.compile(r"<([^<>\n]*)>")
@@ -51,8 +53,12 @@ def text_html(text: str) -> str:
     return html.escape(slack_unescape(text))
 
 
-def mrkdwn(text: str, names: Mapping[str, str]) -> str:
-    """Slack mrkdwn as HTML (keep newlines with ``white-space: pre-wrap``)."""
+def mrkdwn(text: str, names: Mapping[str, str], *, mention: str = MENTION) -> str:
+    """Slack mrkdwn as HTML (keep newlines with ``white-space: pre-wrap``); ``mention`` marks
+    up ``@name`` and ``#channel``.
+
+    Consecutive ``>`` lines are one blockquote, and no line break is kept around it: the
+    blockquote is a block of its own, so a break there would show as an empty line."""
     slots: list[str] = []
 
     def keep(fragment: str) -> str:
@@ -68,7 +74,7 @@ def mrkdwn(text: str, names: Mapping[str, str]) -> str:
         ),
         text,
     )
-    text = _ANGLE.sub(lambda m: keep(_angle(m.group(1), names)), text)
+    text = _ANGLE.sub(lambda m: keep(_angle(m.group(1), names, mention)), text)
     lines = []
     for line in text_html(text).split("\n"):
         quoted = line.startswith("&gt;")
@@ -79,22 +85,20 @@ def mrkdwn(text: str, names: Mapping[str, str]) -> str:
         lines.append(f"<blockquote>{line}</blockquote>" if quoted else line)
     out = "\n".join(lines).replace("</blockquote>\n<blockquote>", "\n")
     out = out.replace("</blockquote>\n", "</blockquote>")  # a block already ends the line
+    out = out.replace("\n<blockquote>", "<blockquote>")  # and starts one
     return _SLOT.sub(lambda m: slots[int(m.group(1))], out)
 
 
-def _angle(inner: str, names: Mapping[str, str]) -> str:
+def _angle(inner: str, names: Mapping[str, str], mention: str) -> str:
     """One ``<…>`` control sequence: a mention, a link, a date; anything else stays text."""
     target, _, label = inner.partition("|")
-    if target.startswith(("@U", "@W", "@B")):
+    if target.startswith(("@U", "@W", "@B", "#C", "#G")):
         name = names.get(target[1:]) or label or target[1:]
-        return f"<span class='mention'>@{text_html(name)}</span>"
-    if target.startswith("#C") or target.startswith("#G"):
-        name = names.get(target[1:]) or label or target[1:]
-        return f"<span class='mention'>#{text_html(name)}</span>"
+        return mention.format(target[0] + text_html(name))
     if target.startswith("!"):
         if label:  # <!date^…|fallback>, <!subteam^S…|@team>
             return text_html(label)
-        return f"<span class='mention'>@{text_html(target[1:])}</span>"  # @here, @channel
+        return mention.format("@" + text_html(target[1:]))  # @here, @channel
     url = slack_unescape(target)
     if url.lower().startswith(_LINK_SCHEMES):
         shown = text_html(label) if label else html.escape(url)

@@ -217,6 +217,8 @@ def test_message_text_is_escaped_and_its_mrkdwn_drawn(lone_emulator: SlackEmulat
     assert mrkdwn("_hi_ `a*b*` ~no~", names) == "<i>hi</i> <code>a*b*</code> <s>no</s>"
     assert mrkdwn("<@U0AMY> &lt;b&gt;", names) == "<span class='mention'>@Amy</span> &lt;b&gt;"
     assert mrkdwn(">quoted\n>twice", names) == "<blockquote>quoted\ntwice</blockquote>"
+    # A quote is a block: a line break kept before or after it would show as an empty line.
+    assert mrkdwn("see\n>quoted\nafter", names) == "see<blockquote>quoted</blockquote>after"
     link = mrkdwn("<https://x.test/?a=1&amp;b='2'|the *docs*>", names)
     assert (
         link == "<a href='https://x.test/?a=1&amp;b=&#x27;2&#x27;' target='_blank'>the *docs*</a>"

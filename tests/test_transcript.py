@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness import REPO
+from app.transcript import write_transcript
+from sandbox.world import build_emulator
+from tests.harness import APPROVER, CUSTOMER, REPO, SHARED, TRIAGE
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = [
@@ -97,6 +99,21 @@ def test_the_transcript_renders_the_conversation(tmp_path: Path) -> None:
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000
     if os.environ.get("TRIAGE_WRITE_SCREENSHOT"):
         shutil.copyfile(shot, REPO / "docs" / "demo-transcript.png")
+
+
+def test_what_people_wrote_is_escaped_on_the_page(tmp_path: Path) -> None:
+    """A link's URL is an attribute: a quote in it cannot end the attribute and add another."""
+    with build_emulator() as emu:
+        asked = emu.post_as_user(
+            SHARED, CUSTOMER, f"<https://x.test/?q=' onmouseover='alert(1)|docs> for <@{APPROVER}>"
+        )
+        emu.post_as_user(SHARED, CUSTOMER, "<script>alert(2)</script>", thread_ts=asked["ts"])
+        page = write_transcript(
+            emu, tmp_path / "t.html", customer_channels=[SHARED], triage_channel=TRIAGE, title="t"
+        ).read_text()
+    assert "href='https://x.test/?q=&#x27; onmouseover=&#x27;alert(1)' target='_blank'>docs" in page
+    assert "docs</a> for <b>@Amy (account manager)</b>" in page
+    assert "<script>alert" not in page and "&lt;script&gt;alert(2)&lt;/script&gt;" in page
 
 
 def _seconds(hh_mm_ss: str) -> int:
