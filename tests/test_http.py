@@ -74,6 +74,10 @@ def test_missing_or_unreadable_signature_headers_are_401_not_a_crash(
         (b"", "application/json"),
         (b'{"type": "event_callback", "event": "x"}', "application/json"),
         (b'{"type": "event_callback", "event": {"type": 7}}', "application/json"),
+        (
+            b'{"type": "event_callback", "team_id": "T1", "event": {"user": "U1"}}',
+            "application/json",
+        ),
         (b'{"type": "event_callback"}', "application/json"),
     ],
 )

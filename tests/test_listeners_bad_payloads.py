@@ -68,7 +68,6 @@ CASES: dict[str, dict[str, Any]] = {
     },
     "view submitted without a type": {**SUBMIT, "view": {"callback_id": "edit_draft"}},
     'view_submission with "view": "x"': {**SUBMIT, "view": "x"},
-    "event without a type": {"type": "event_callback", "team_id": ORG, "event": {"user": "U1"}},
     "app_home_opened without a user": {
         "type": "event_callback",
         "team_id": ORG,
