@@ -1,13 +1,14 @@
 """Buttons on the approval card (SPEC §5.6). Decide in the database, ack, hand off.
 
 Each listener acks first, then parses the click (`payloads.DraftClick`, `PullInClick`),
-refuses anyone outside the organisation, and calls one flow of `app.approval` or
-`workers.suggest`. Answers are ephemeral and never replace the card.
+refuses anyone outside the organisation (the three in `_click`), and calls one flow of
+`app.approval` or `workers.suggest`. Answers are ephemeral and never replace the card.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
@@ -22,6 +23,7 @@ from workers.ids import ActionId
 from workers.suggest import PULL_IN_MESSAGES, PullIn, pull_in_colleague
 
 REFUSAL = "Only people of the organisation that runs this app can act on its cards."
+Click = TypeVar("Click", bound=BlockAction)
 
 
 def register(app: App, deps: Deps) -> None:
@@ -36,22 +38,14 @@ def approve_draft(
     deps: Deps, ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond
 ) -> None:
     """Approve & send: the draft as it stands goes to the customer (through the outbox)."""
-    ack()
-    click = parse(DraftClick, body)
-    if click is not None and _ours(deps, click, context, body, respond):
-        outcome = approval.approve(deps, draft_id=click.draft_id, user_id=click.user_id)
-        _tell_unless_done(respond, outcome)
+    _decide(approval.approve, deps, ack, body, context, respond)
 
 
 def regenerate_draft(
     deps: Deps, ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond
 ) -> None:
     """Regenerate: the draft is set aside and a new one is queued."""
-    ack()
-    click = parse(DraftClick, body)
-    if click is not None and _ours(deps, click, context, body, respond):
-        outcome = approval.regenerate(deps, draft_id=click.draft_id, user_id=click.user_id)
-        _tell_unless_done(respond, outcome)
+    _decide(approval.regenerate, deps, ack, body, context, respond)
 
 
 def edit_draft(
@@ -63,9 +57,8 @@ def edit_draft(
     client: WebClient,
 ) -> None:
     """Edit: opens the edit modal on the draft's text, while the draft is still pending."""
-    ack()
-    click = parse(DraftClick, body)
-    if click is not None and _ours(deps, click, context, body, respond):
+    click = _click(DraftClick, deps, ack, body, context, respond)
+    if click is not None:
         text = approval.pending_text(deps, click.draft_id)
         modal = None if text is None else build_edit_modal(draft_id=click.draft_id, text=text)
         _open_draft_modal(client, respond, click.trigger_id, modal)
@@ -80,9 +73,8 @@ def reject_draft(
     client: WebClient,
 ) -> None:
     """Reject: opens the modal that asks why, while the draft is still pending."""
-    ack()
-    click = parse(DraftClick, body)
-    if click is not None and _ours(deps, click, context, body, respond):
+    click = _click(DraftClick, deps, ack, body, context, respond)
+    if click is not None:
         pending = approval.pending_text(deps, click.draft_id) is not None
         modal = build_reject_modal(draft_id=click.draft_id) if pending else None
         _open_draft_modal(client, respond, click.trigger_id, modal)
@@ -92,9 +84,8 @@ def pull_in(
     deps: Deps, ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond
 ) -> None:
     """Mention a suggested colleague in the card's thread (through the outbox)."""
-    ack()
-    click = parse(PullInClick, body)
-    if click is not None and _ours(deps, click, context, body, respond):
+    click = _click(PullInClick, deps, ack, body, context, respond)
+    if click is not None:
         outcome = pull_in_colleague(
             deps, request_id=click.request_id, user_id=click.colleague_id, by=click.user_id
         )
@@ -102,17 +93,43 @@ def pull_in(
             _tell(respond, PULL_IN_MESSAGES[outcome])
 
 
-def _ours(
-    deps: Deps, click: BlockAction, context: BoltContext, body: dict[str, Any], respond: Respond
-) -> bool:
-    """True for a person of our organisation; anyone else is recorded, told, and stopped."""
-    if is_our_person(installation_of(context, body), click.actor):
-        return True
+def _click(
+    kind: type[Click],
+    deps: Deps,
+    ack: Ack,
+    body: dict[str, Any],
+    context: BoltContext,
+    respond: Respond,
+) -> Click | None:
+    """Ack, then the click, when it parses and comes from a person of our organisation; anyone
+    else is recorded, told, and stopped (None)."""
+    ack()
+    click = parse(kind, body)
+    if click is None or is_our_person(installation_of(context, body), click.actor):
+        return click
     approval.record_refusal(
         deps, user_id=click.user_id, action=click.action_id, team_id=click.team_id
     )
     _tell(respond, REFUSAL)
-    return False
+    return None
+
+
+def _decide(
+    flow: Callable[..., approval.Outcome],
+    deps: Deps,
+    ack: Ack,
+    body: dict[str, Any],
+    context: BoltContext,
+    respond: Respond,
+) -> None:
+    """A decision on the draft (`approval.approve`, `regenerate`); the clicker is told why
+    when it is not done."""
+    click = _click(DraftClick, deps, ack, body, context, respond)
+    if click is None:
+        return
+    outcome = flow(deps, draft_id=click.draft_id, user_id=click.user_id)
+    if outcome != approval.Outcome.DONE:
+        _tell(respond, approval.MESSAGES[outcome])
 
 
 def _open_draft_modal(
@@ -124,11 +141,6 @@ def _open_draft_modal(
         return
     # Within the trigger id's 3 seconds, so here and not in a job.
     client.views_open(trigger_id=trigger_id, view=modal)
-
-
-def _tell_unless_done(respond: Respond, outcome: approval.Outcome) -> None:
-    if outcome != approval.Outcome.DONE:
-        _tell(respond, approval.MESSAGES[outcome])
 
 
 def _tell(respond: Respond, text: str) -> None:

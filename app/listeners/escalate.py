@@ -43,13 +43,16 @@ from app.listeners.wiring import with_deps
 from app.support_leads import NOT_A_LEAD, is_support_lead
 from integrations.deps import Deps
 from integrations.slack import slack_error
-from workers.blocks.escalation import build_escalate_modal
+from workers.blocks.escalation import RequestChoice, build_escalate_modal
 from workers.ids import ActionId, BlockId, CallbackId
 
 log = structlog.get_logger(__name__)
 
 TRIGGER_BUDGET_SECONDS = 2.5  # of the trigger id's 3 s, leaving time for views.open itself
 TOO_SLOW = "Slack's 3-second window to open the form passed. Run it again, please."
+NO_REQUEST = "This channel has no open request."
+NOT_A_REQUEST = "That message is not a request the app tracks. Nothing was escalated."
+WITHDRAWN = "This request was withdrawn; nothing to escalate."
 _RECEIVED = "escalate_received_at"  # in Bolt's context, which the lazy listeners get a copy of
 
 
@@ -106,11 +109,7 @@ def escalate_command(
         respond(response_type="ephemeral", text=answer)
         return
     choices = channel_choices(deps, command.channel_id)
-    if not choices:
-        respond(response_type="ephemeral", text="This channel has no open request.")
-        return
-    modal = build_escalate_modal(channel_id=command.channel_id, choices=choices)
-    _open_modal(client, context, command.trigger_id, respond, modal)
+    _offer(client, context, respond, command, command.channel_id, choices, NO_REQUEST)
 
 
 def escalate_message(
@@ -121,14 +120,8 @@ def escalate_message(
     if shortcut is None or not _may_escalate(deps, context, body, shortcut.actor, respond):
         return
     choice = message_choice(deps, shortcut.channel_id, shortcut.message_ts, shortcut.thread_ts)
-    if choice is None:
-        respond(
-            response_type="ephemeral",
-            text="That message is not a request the app tracks. Nothing was escalated.",
-        )
-        return
-    modal = build_escalate_modal(channel_id=shortcut.channel_id, choices=[choice])
-    _open_modal(client, context, shortcut.trigger_id, respond, modal)
+    where, choices = shortcut.channel_id, [choice] if choice else []
+    _offer(client, context, respond, shortcut, where, choices, NOT_A_REQUEST)
 
 
 def escalate_button(
@@ -139,16 +132,8 @@ def escalate_button(
     if click is None or not _may_escalate(deps, context, body, click.actor, respond):
         return
     found = live_choice(deps, click.request_id)
-    if found is None:
-        respond(
-            response_type="ephemeral",
-            replace_original=False,
-            text="This request was withdrawn; nothing to escalate.",
-        )
-        return
-    channel_id, choice = found
-    modal = build_escalate_modal(channel_id=channel_id, choices=[choice])
-    _open_modal(client, context, click.trigger_id, respond, modal)
+    where, choices = (found[0], [found[1]]) if found else ("", [])
+    _offer(client, context, respond, click, where, choices, WITHDRAWN, replace_original=False)
 
 
 def submit_escalation(deps: Deps, ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
@@ -191,6 +176,25 @@ def _may_escalate(
     log.warning("escalation.refused", user=actor.user_id)
     respond(response_type="ephemeral", replace_original=False, text=NOT_A_LEAD)
     return False
+
+
+def _offer(
+    client: WebClient,
+    context: BoltContext,
+    respond: Respond,
+    asked: SlashCommand | MessageShortcut | RequestClick,
+    channel_id: str,
+    choices: list[RequestChoice],
+    nothing: str,
+    **answer: Any,
+) -> None:
+    """The modal offering `choices` (requests of `channel_id`) to whoever `asked`; with none,
+    they are told `nothing`, in an ephemeral reply with `answer`'s fields."""
+    if not choices:
+        respond(response_type="ephemeral", text=nothing, **answer)
+        return
+    modal = build_escalate_modal(channel_id=channel_id, choices=choices)
+    _open_modal(client, context, asked.trigger_id, respond, modal)
 
 
 def _open_modal(

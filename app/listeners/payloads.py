@@ -152,26 +152,26 @@ class _DraftRef(_Model):
     draft_id: int
 
 
-class EditedReply(_Submission):
+class _DraftModal(_Submission):
+    """A modal opened on a draft: the draft's id is in the view's metadata."""
+
+    metadata: Json[_DraftRef] = _at("view", "private_metadata")
+
+    @property
+    def draft_id(self) -> int:
+        return self.metadata.draft_id
+
+
+class EditedReply(_DraftModal):
     """The `edit_draft` modal: the reply as the approver wrote it."""
 
-    metadata: Json[_DraftRef] = _at("view", "private_metadata")
     text: Typed = _input(BlockId.EDIT_TEXT, BlockId.EDIT_TEXT_INPUT, "value", default="")
 
-    @property
-    def draft_id(self) -> int:
-        return self.metadata.draft_id
 
-
-class Rejection(_Submission):
+class Rejection(_DraftModal):
     """The `reject_draft` modal: why the draft needs no reply (optional)."""
 
-    metadata: Json[_DraftRef] = _at("view", "private_metadata")
     reason: Typed = _input(BlockId.REJECT_REASON, BlockId.REJECT_REASON_INPUT, "value", default="")
-
-    @property
-    def draft_id(self) -> int:
-        return self.metadata.draft_id
 
 
 class _EscalateRef(_Model):

@@ -6,7 +6,7 @@ the input it is about; a submission that does not parse is acked, which closes t
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from slack_bolt import Ack, App, BoltContext
 
@@ -19,6 +19,7 @@ from workers.ids import BlockId, CallbackId
 
 NOT_OURS_REPLY = "Only people of the organisation that runs this app can send replies."
 NOT_OURS_ACT = "Only people of the organisation that runs this app can act on its cards."
+Form = TypeVar("Form", EditedReply, Rejection)
 
 
 def register(app: App, deps: Deps) -> None:
@@ -28,35 +29,51 @@ def register(app: App, deps: Deps) -> None:
 
 def submit_edit(deps: Deps, ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
     """Send the reply as the approver edited it."""
-    edited = parse(EditedReply, body)
+    edited = _submitted(EditedReply, ack, body, context, BlockId.EDIT_TEXT, NOT_OURS_REPLY)
     if edited is None:
-        ack()
-    elif not is_our_person(installation_of(context, body), edited.actor):
-        _error(ack, BlockId.EDIT_TEXT, NOT_OURS_REPLY)
-    elif not edited.text:
+        return
+    if not edited.text:
         _error(ack, BlockId.EDIT_TEXT, "The reply cannot be empty.")
-    else:
-        outcome = approval.approve(
-            deps, draft_id=edited.draft_id, user_id=edited.user_id, text=edited.text
-        )
-        _answer(ack, BlockId.EDIT_TEXT, outcome)
+        return
+    outcome = approval.approve(
+        deps, draft_id=edited.draft_id, user_id=edited.user_id, text=edited.text
+    )
+    _answer(ack, BlockId.EDIT_TEXT, outcome)
 
 
 def submit_reject(deps: Deps, ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
     """Close the draft without a reply, with the approver's reason if they gave one."""
-    rejection = parse(Rejection, body)
+    rejection = _submitted(Rejection, ack, body, context, BlockId.REJECT_REASON, NOT_OURS_ACT)
     if rejection is None:
+        return
+    outcome = approval.reject(
+        deps,
+        draft_id=rejection.draft_id,
+        user_id=rejection.user_id,
+        reason=rejection.reason or None,
+    )
+    _answer(ack, BlockId.REJECT_REASON, outcome)
+
+
+def _submitted(
+    kind: type[Form],
+    ack: Ack,
+    body: dict[str, Any],
+    context: BoltContext,
+    block: BlockId,
+    refusal: str,
+) -> Form | None:
+    """The submission, when it parses and comes from a person of our organisation; otherwise
+    it is answered here (None): acked, which closes the modal, when it does not parse, and
+    refused next to `block` when someone else sent it."""
+    form = parse(kind, body)
+    if form is None:
         ack()
-    elif not is_our_person(installation_of(context, body), rejection.actor):
-        _error(ack, BlockId.REJECT_REASON, NOT_OURS_ACT)
-    else:
-        outcome = approval.reject(
-            deps,
-            draft_id=rejection.draft_id,
-            user_id=rejection.user_id,
-            reason=rejection.reason or None,
-        )
-        _answer(ack, BlockId.REJECT_REASON, outcome)
+        return None
+    if not is_our_person(installation_of(context, body), form.actor):
+        _error(ack, block, refusal)
+        return None
+    return form
 
 
 def _answer(ack: Ack, block: BlockId, outcome: approval.Outcome) -> None:
