@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,12 +15,11 @@ from slack_sdk.models.blocks import (
     DividerBlock,
     InputBlock,
     MarkdownTextObject,
-    PlainTextInputElement,
-    PlainTextObject,
     SectionBlock,
 )
 from slack_sdk.models.views import View
 
+from workers.blocks.kit import clip, modal, plain, slack_time, text_input
 from workers.ids import ActionId, BlockId, CallbackId
 from workers.stage_data import RequestContext, Suggestions
 
@@ -132,7 +130,7 @@ def _escalate_button(card: CardView) -> ButtonElement:
 def _escalation_line(escalation: Escalation) -> str:
     who = f" by <@{escalation.by}>" if escalation.by else ""
     again = f" ({escalation.count} times)" if escalation.count > 1 else ""
-    reason = f": {_plain(escalation.reason)}" if escalation.reason else ""
+    reason = f": {plain(escalation.reason)}" if escalation.reason else ""
     case = f" · Case {escalation.case_id}" if escalation.case_id else ""
     return f"🚨 Escalated *{escalation.priority}*{who}{again}{reason}{case}"
 
@@ -142,73 +140,50 @@ def _sla_line(sla: SlaState) -> str:
     if sla.stopped_at is not None and not sla.breached:
         return f"⏱ SLA{tier}: answered in time"
     if sla.breached:
-        return f"🔥 SLA{tier} breached: no first response by {_slack_time(sla.deadline)}"
+        return f"🔥 SLA{tier} breached: no first response by {slack_time(sla.deadline)}"
     reminded = " · reminder sent" if sla.reminded else ""
-    return f"⏱ SLA{tier}: first response due {_slack_time(sla.deadline)}{reminded}"
-
-
-def _slack_time(moment: datetime) -> str:
-    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
-
-
-def _plain(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f"⏱ SLA{tier}: first response due {slack_time(sla.deadline)}{reminded}"
 
 
 def card_fallback_text(card: CardView) -> str:
     """The notification text of the card (shown where blocks cannot be)."""
     if card.state == "withdrawn":
         return "Request withdrawn: the customer deleted their message."
-    return f"Request from <@{card.customer_id}>: {_clip(card.summary or card.text, 150)}"
+    return f"Request from <@{card.customer_id}>: {clip(card.summary or card.text, 150)}"
 
 
 def build_edit_modal(*, draft_id: int, text: str) -> View:
     """The `edit_draft` modal, prefilled with the draft."""
-    return View(
-        type="modal",
-        callback_id=CallbackId.EDIT_DRAFT,
-        private_metadata=json.dumps({"draft_id": draft_id}),
-        title=PlainTextObject(text="Edit reply"),
-        submit=PlainTextObject(text="Post reply"),
-        close=PlainTextObject(text="Cancel"),
-        blocks=[
-            InputBlock(
-                block_id=BlockId.EDIT_TEXT,
-                label=PlainTextObject(text="Reply to the customer"),
-                element=PlainTextInputElement(
-                    action_id=BlockId.EDIT_TEXT_INPUT,
-                    multiline=True,
-                    initial_value=_clip(text, SECTION_LIMIT) or None,
-                    max_length=SECTION_LIMIT,
-                ),
-                hint=PlainTextObject(text="Posted in the customer's thread when you submit."),
-            )
-        ],
+    reply = text_input(
+        BlockId.EDIT_TEXT,
+        BlockId.EDIT_TEXT_INPUT,
+        label="Reply to the customer",
+        hint="Posted in the customer's thread when you submit.",
+        max_length=SECTION_LIMIT,
+        initial_value=clip(text, SECTION_LIMIT) or None,
     )
+    return _draft_modal(CallbackId.EDIT_DRAFT, draft_id, "Edit reply", "Post reply", reply)
 
 
 def build_reject_modal(*, draft_id: int) -> View:
     """The `reject_draft` modal: an optional reason, kept in the audit log and on the card."""
-    return View(
-        type="modal",
-        callback_id=CallbackId.REJECT_DRAFT,
-        private_metadata=json.dumps({"draft_id": draft_id}),
-        title=PlainTextObject(text="Reject draft"),
-        submit=PlainTextObject(text="Reject"),
-        close=PlainTextObject(text="Cancel"),
-        blocks=[
-            InputBlock(
-                block_id=BlockId.REJECT_REASON,
-                optional=True,
-                label=PlainTextObject(text="Why? (optional)"),
-                element=PlainTextInputElement(
-                    action_id=BlockId.REJECT_REASON_INPUT, multiline=True, max_length=500
-                ),
-                hint=PlainTextObject(text="Nothing is sent to the customer."),
-            )
-        ],
+    reason = text_input(
+        BlockId.REJECT_REASON,
+        BlockId.REJECT_REASON_INPUT,
+        label="Why? (optional)",
+        hint="Nothing is sent to the customer.",
+        max_length=500,
+        optional=True,
     )
+    return _draft_modal(CallbackId.REJECT_DRAFT, draft_id, "Reject draft", "Reject", reason)
+
+
+def _draft_modal(
+    callback_id: CallbackId, draft_id: int, title: str, submit: str, field: InputBlock
+) -> View:
+    """A modal on a draft: its id in the metadata (what `payloads._DraftModal` reads back)."""
+    metadata = {"draft_id": draft_id}
+    return modal(callback_id, title=title, submit=submit, metadata=metadata, blocks=[field])
 
 
 def _headline(card: CardView) -> SectionBlock:
@@ -217,7 +192,7 @@ def _headline(card: CardView) -> SectionBlock:
     summary = f"\n{card.summary}" if summary_adds(card.summary, card.text) else ""
     return SectionBlock(
         text=MarkdownTextObject(
-            text=_clip(
+            text=clip(
                 f"*Request #{card.request_id}* from <@{card.customer_id}> in <#{card.channel_id}>"
                 f" · {urgency} · {category}{summary}",
                 SECTION_LIMIT,
@@ -238,7 +213,7 @@ def summary_adds(summary: str | None, text: str) -> bool:
 def _customer_message(card: CardView) -> SectionBlock:
     quoted = "\n".join(f">{line}" for line in (card.text or "(no text)").splitlines())
     link = f"\n<{card.permalink}|View in channel>" if card.permalink else ""
-    return SectionBlock(text=MarkdownTextObject(text=_clip(quoted, SECTION_LIMIT - 40) + link))
+    return SectionBlock(text=MarkdownTextObject(text=clip(quoted, SECTION_LIMIT - 40) + link))
 
 
 def _draft(card: CardView) -> list[Block]:
@@ -251,7 +226,7 @@ def _draft(card: CardView) -> list[Block]:
         ]
     blocks: list[Block] = [
         SectionBlock(
-            text=MarkdownTextObject(text=_clip(f"*Draft reply*\n{card.draft_text}", SECTION_LIMIT))
+            text=MarkdownTextObject(text=clip(f"*Draft reply*\n{card.draft_text}", SECTION_LIMIT))
         )
     ]
     if card.draft_note:
@@ -299,7 +274,7 @@ def _status_line(label: str, data: _Stage | None, render: Callable[[_Stage], str
     if data is None:
         return f"{label}: not gathered yet"
     # Reasons are plain text: escape Slack's control characters ("/triage link <account>").
-    reason = _plain(data.reason or "unknown reason")
+    reason = plain(data.reason or "unknown reason")
     if data.status == "unlinked":
         return f"{label}: {reason}"
     if data.status != "ok":
@@ -313,7 +288,7 @@ def _account_summary(context: RequestContext) -> str:
 
 def _people(suggestions: Suggestions) -> str:
     if not suggestions.people:
-        return f"none ({_plain(suggestions.reason)})" if suggestions.reason else "none"
+        return f"none ({plain(suggestions.reason)})" if suggestions.reason else "none"
     return "ranked by expertise, account team, availability and load"
 
 
@@ -333,7 +308,7 @@ def _suggested_people(card: CardView) -> list[Block]:
         blocks.append(
             SectionBlock(
                 block_id=f"{ActionId.PULL_IN}:{card.request_id}:{user}",
-                text=MarkdownTextObject(text=_clip(f"<@{user}> · {_plain(person.reason)}", 2000)),
+                text=MarkdownTextObject(text=clip(f"<@{user}> · {plain(person.reason)}", 2000)),
                 accessory=button,
             )
         )
@@ -341,8 +316,4 @@ def _suggested_people(card: CardView) -> list[Block]:
 
 
 def _context(text: str) -> ContextBlock:
-    return ContextBlock(elements=[MarkdownTextObject(text=_clip(text, SECTION_LIMIT))])
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return ContextBlock(elements=[MarkdownTextObject(text=clip(text, SECTION_LIMIT))])

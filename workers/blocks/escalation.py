@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -10,17 +9,15 @@ from typing import Any
 from slack_sdk.models.blocks import (
     Block,
     ContextBlock,
-    InputBlock,
     MarkdownTextObject,
     Option,
-    PlainTextInputElement,
     PlainTextObject,
     SectionBlock,
-    StaticSelectElement,
 )
 from slack_sdk.models.views import View
 
 from workers.blocks.card import summary_adds
+from workers.blocks.kit import clip, modal, plain, select_input, slack_time, text_input
 from workers.ids import BlockId, CallbackId
 
 PRIORITY_LABELS = {
@@ -51,19 +48,17 @@ def build_escalate_modal(
         blocks.append(
             SectionBlock(
                 block_id=BlockId.ESCALATE_REQUEST,
-                text=MarkdownTextObject(text=_clip(f"*Request:* {choices[0].label}", _LIMIT)),
+                text=MarkdownTextObject(text=clip(f"*Request:* {choices[0].label}", _LIMIT)),
             )
         )
     elif choices:
         blocks.append(
-            InputBlock(
-                block_id=BlockId.ESCALATE_REQUEST,
-                label=PlainTextObject(text="Request"),
-                element=StaticSelectElement(
-                    action_id=BlockId.ESCALATE_REQUEST_INPUT,
-                    placeholder=PlainTextObject(text="Choose an open request"),
-                    options=[_option(str(c.request_id), c.label) for c in choices[:100]],
-                ),
+            select_input(
+                BlockId.ESCALATE_REQUEST,
+                BlockId.ESCALATE_REQUEST_INPUT,
+                label="Request",
+                options=[_option(str(c.request_id), c.label) for c in choices[:100]],
+                placeholder="Choose an open request",
             )
         )
     else:
@@ -75,35 +70,28 @@ def build_escalate_modal(
         )
     options = [_option(level, label) for level, label in PRIORITY_LABELS.items()]
     blocks.append(
-        InputBlock(
-            block_id=BlockId.ESCALATE_PRIORITY,
-            label=PlainTextObject(text="Priority"),
-            element=StaticSelectElement(
-                action_id=BlockId.ESCALATE_PRIORITY_INPUT,
-                options=options,
-                initial_option=options[list(PRIORITY_LABELS).index(priority)],
-            ),
+        select_input(
+            BlockId.ESCALATE_PRIORITY,
+            BlockId.ESCALATE_PRIORITY_INPUT,
+            label="Priority",
+            options=options,
+            initial_option=options[list(PRIORITY_LABELS).index(priority)],
         )
     )
     blocks.append(
-        InputBlock(
-            block_id=BlockId.ESCALATE_REASON,
-            label=PlainTextObject(text="Reason"),
-            element=PlainTextInputElement(
-                action_id=BlockId.ESCALATE_REASON_INPUT, multiline=True, max_length=1000
-            ),
-            hint=PlainTextObject(
-                text="Opens or updates a Salesforce Case and posts to the escalation channel."
-            ),
+        text_input(
+            BlockId.ESCALATE_REASON,
+            BlockId.ESCALATE_REASON_INPUT,
+            label="Reason",
+            hint="Opens or updates a Salesforce Case and posts to the escalation channel.",
+            max_length=1000,
         )
     )
-    return View(
-        type="modal",
-        callback_id=CallbackId.ESCALATE_REQUEST,
-        private_metadata=json.dumps(metadata),
-        title=PlainTextObject(text="Escalate request"),
-        submit=PlainTextObject(text="Escalate") if choices else None,
-        close=PlainTextObject(text="Cancel"),
+    return modal(
+        CallbackId.ESCALATE_REQUEST,
+        title="Escalate request",
+        submit="Escalate" if choices else None,
+        metadata=metadata,
         blocks=blocks,
     )
 
@@ -134,17 +122,17 @@ def build_escalation_post(view: EscalationView) -> dict[str, Any]:
         f"🚨 *{view.priority} escalation* of request #{view.request_id} from "
         f"<@{view.customer_id}> in <#{view.channel_id}> by <@{view.escalated_by}>"
     )
-    lines = [f"*Why:* {_plain(view.reason)}"]
+    lines = [f"*Why:* {plain(view.reason)}"]
     if view.summary and summary_adds(view.summary, view.text):
-        lines.append(f"*Summary:* {_plain(view.summary)}")
+        lines.append(f"*Summary:* {plain(view.summary)}")
     blocks: list[Block] = [
-        SectionBlock(text=MarkdownTextObject(text=_clip(head + "\n" + "\n".join(lines), _LIMIT))),
-        SectionBlock(text=MarkdownTextObject(text=_clip(quoted, _LIMIT - 40) + link)),
+        SectionBlock(text=MarkdownTextObject(text=clip(head + "\n" + "\n".join(lines), _LIMIT))),
+        SectionBlock(text=MarkdownTextObject(text=clip(quoted, _LIMIT - 40) + link)),
     ]
     facts = [x for x in (view.account_line, view.case) if x]
     if facts:
         blocks.append(
-            ContextBlock(elements=[MarkdownTextObject(text=_clip(" · ".join(facts), _LIMIT))])
+            ContextBlock(elements=[MarkdownTextObject(text=clip(" · ".join(facts), _LIMIT))])
         )
     text = f"{view.priority} escalation of request #{view.request_id} in <#{view.channel_id}>"
     return {"text": text, "blocks": [b.to_dict() for b in blocks]}
@@ -154,9 +142,9 @@ def build_reescalation_note(view: EscalationView) -> dict[str, Any]:
     """The thread reply when an escalated request is escalated again."""
     text = (
         f"🔁 Escalation #{view.number}: now *{view.priority}*, by <@{view.escalated_by}>: "
-        f"{_plain(view.reason)}" + (f"\n{view.case}" if view.case else "")
+        f"{plain(view.reason)}" + (f"\n{view.case}" if view.case else "")
     )
-    return {"text": _clip(text, _LIMIT)}
+    return {"text": clip(text, _LIMIT)}
 
 
 def build_sla_reminder(
@@ -182,10 +170,10 @@ def build_sla_breach(
 ) -> dict[str, Any]:
     """The breach post in ESCALATION_CHANNEL."""
     link = f" <{permalink}|View in channel>" if permalink else ""
-    what = f": {_plain(summary).rstrip('.')}" if summary else ""  # the sentence ends once
+    what = f": {plain(summary).rstrip('.')}" if summary else ""  # the sentence ends once
     tier_text = f" ({tier} tier)" if tier else ""
     return {
-        "text": _clip(
+        "text": clip(
             f"🔥 *SLA breached*{tier_text}: request #{request_id} from <@{customer_id}> in "
             f"<#{channel_id}> had no first response by {slack_time(deadline)}{what}.{link}",
             _LIMIT,
@@ -193,19 +181,5 @@ def build_sla_breach(
     }
 
 
-def slack_time(moment: datetime) -> str:
-    """A time each reader sees in their own zone, with a UTC fallback."""
-    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
-
-
 def _option(value: str, label: str) -> Option:
-    return Option(value=value, text=PlainTextObject(text=_clip(label, 75)))
-
-
-def _plain(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return Option(value=value, text=PlainTextObject(text=clip(label, 75)))
