@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from integrations.business_hours import BusinessHours, BusinessHoursError
@@ -161,20 +161,14 @@ class Settings(BaseSettings):
         pairs = _parse_pairs(value, what="CASE_PRIORITY")
         return {level.upper(): priority for level, priority in pairs.items()}
 
-    @field_validator("business_hours")
+    @field_validator("business_hours", "suggest_working_hours")
     @classmethod
-    def _business_hours(cls, value: str) -> str:
+    def _hours(cls, value: str, info: ValidationInfo) -> str:
+        """Days and times that parse; SUGGEST_WORKING_HOURS names no zone (it is each person's
+        own), so it is checked as if in UTC."""
+        zone = " UTC" if info.field_name == "suggest_working_hours" else ""
         try:
-            BusinessHours.parse(value)
-        except BusinessHoursError as exc:
-            raise ValueError(str(exc)) from None
-        return value
-
-    @field_validator("suggest_working_hours")
-    @classmethod
-    def _working_hours(cls, value: str) -> str:
-        try:
-            BusinessHours.parse(f"{value} UTC")
+            BusinessHours.parse(f"{value}{zone}")
         except BusinessHoursError as exc:
             raise ValueError(str(exc)) from None
         return value

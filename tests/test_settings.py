@@ -63,6 +63,20 @@ def test_documented_formats_parse() -> None:
         load_settings(_env_file=None, grouping_minutes=-1)
 
 
+@pytest.mark.parametrize(
+    ("name", "good", "bad"),
+    [
+        # BUSINESS_HOURS names its time zone; SUGGEST_WORKING_HOURS is in each person's own.
+        ("business_hours", "mon-fri 09:00-18:00 Europe/Paris", "mon-fri 09:00-18:00"),
+        ("suggest_working_hours", "mon-fri 09:00-18:00", "mon-fri 25:00-18:00"),
+    ],
+)
+def test_hours_are_checked_when_the_settings_load(name: str, good: str, bad: str) -> None:
+    assert getattr(load_settings(_env_file=None, **{name: good}), name) == good
+    with pytest.raises(ConfigError, match=f"^{name.upper()} is invalid"):
+        load_settings(_env_file=None, **{name: bad})
+
+
 def test_env_example_lists_every_setting() -> None:
     from integrations.settings import Settings
 
