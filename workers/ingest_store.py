@@ -169,46 +169,40 @@ def _open(only_if: ColumnElement[bool] | None) -> ReturningInsert[int]:
     return insert(_REQUESTS).from_select(list(_OPENED), values).returning(_r.id)
 
 
-def _add_message(request: Select[Any]) -> Insert:
-    """The message's row, in the request `request` selects."""
-    m = _MESSAGES.c
-    values = request.add_columns(
-        _param("channel", m.channel_id),
-        _param("message_ts", m.ts),
-        _param("author", m.user_id),
-        _param("text", m.text),
-        bindparam("files", type_=JSON(none_as_null=True)),  # no files: SQL NULL
-        _NOW,
-    )
-    names = ["request_id", "channel_id", "ts", "user_id", "text", "files", "created_at"]
-    return insert(_MESSAGES).from_select(names, values)
+_m, _e = _MESSAGES.c, _EVENTS.c
+_MESSAGE_ROW = {  # the message's row, after its request's id
+    "channel_id": _param("channel", _m.channel_id),
+    "ts": _param("message_ts", _m.ts),
+    "user_id": _param("author", _m.user_id),
+    "text": _param("text", _m.text),
+    "files": bindparam("files", type_=JSON(none_as_null=True)),  # no files: SQL NULL
+    "created_at": _NOW,
+}
+_EVENT_ROW = {  # the event's row (`EventRow.params`), after its request's id
+    "event_id": _param("event_id", _e.event_id),
+    "team_id": _param("event_team", _e.team_id),
+    "enterprise_id": _param("enterprise", _e.enterprise_id),
+    "channel_id": _param("channel", _e.channel_id),
+    "ts": _param("message_ts", _e.ts),
+    "kind": _param("kind", _e.kind),
+    "reason": _param("reason", _e.reason),
+    "payload": bindparam("payload", type_=JSON(none_as_null=True)),
+    "received_at": _NOW,
+}
 
 
-def _add_event(request: Select[Any]) -> Insert:
-    """The event's row (`EventRow.params`), pointing at the request `request` selects."""
-    e = _EVENTS.c
-    values = request.add_columns(
-        _param("event_id", e.event_id),
-        _param("event_team", e.team_id),
-        _param("enterprise", e.enterprise_id),
-        _param("channel", e.channel_id),
-        _param("message_ts", e.ts),
-        _param("kind", e.kind),
-        _param("reason", e.reason),
-        bindparam("payload", type_=JSON(none_as_null=True)),
-        _NOW,
-    )
-    names = ["request_id", "event_id", "team_id", "enterprise_id", "channel_id", "ts", "kind"]
-    names += ["reason", "payload", "received_at"]
-    return insert(_EVENTS).from_select(names, values)
+def _add(table: Table, row: dict[str, Any], request: Select[Any]) -> Insert:
+    """Insert `row` (column: value) into `table`, pointing at the request `request` selects."""
+    values = request.add_columns(*row.values())
+    return insert(table).from_select(["request_id", *row], values)
 
 
 # Statement by statement (SQLite): the request's id is a bound value.
 _REQUEST_ID = bindparam("request_id", type_=BigInteger)
 _JOIN = _join(_REQUEST_ID)
 _OPEN = _open(None)
-_ADD_MESSAGE = _add_message(select(_REQUEST_ID))
-INSERT_EVENT = _add_event(select(_REQUEST_ID))  # also for the events that open no request
+_ADD_MESSAGE = _add(_MESSAGES, _MESSAGE_ROW, select(_REQUEST_ID))
+INSERT_EVENT = _add(_EVENTS, _EVENT_ROW, select(_REQUEST_ID))  # also for events opening none
 
 
 def _in_one_statement(lookup: Select[int] | None, with_event: bool) -> ReturningInsert[Any]:
@@ -225,11 +219,11 @@ def _in_one_statement(lookup: Select[int] | None, with_event: bool) -> Returning
             select(joined.c.id, true().label("joined")),
             select(opened.c.id, false().label("joined")),
         ).cte("request")
-    message = _add_message(select(request.c.id))
+    message = _add(_MESSAGES, _MESSAGE_ROW, select(request.c.id))
     joined_flag = select(request.c.joined).scalar_subquery().label("joined")
     if not with_event:
         return message.returning(_MESSAGES.c.request_id, joined_flag)
-    event = _add_event(select(request.c.id)).add_cte(message.cte("message"))
+    event = _add(_EVENTS, _EVENT_ROW, select(request.c.id)).add_cte(message.cte("message"))
     return event.returning(_EVENTS.c.request_id, joined_flag)
 
 
