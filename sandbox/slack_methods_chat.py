@@ -59,8 +59,11 @@ def compose_bot_message(world: World, caller: Caller, args: dict[str, Any], ts: 
             "icons": dict(bot["icons"]),
             "team_id": caller.team_id,
         }
+    if len(message["text"]) > MAX_TEXT:
+        raise SlackError("msg_too_long")
     if args.get("blocks") not in (None, "", []):
         message["blocks"] = blocks_with_ids(args["blocks"])
+        check_block_limits(message["blocks"])
     if args.get("attachments") not in (None, "", []):
         attachments = structured(args["attachments"], "invalid_attachments")
         if not isinstance(attachments, list):
@@ -75,6 +78,41 @@ def compose_bot_message(world: World, caller: Caller, args: dict[str, Any], ts: 
     if args.get("icon_emoji"):
         message["icons"] = {"emoji": str(args["icon_emoji"])}
     return message
+
+
+#: Slack's published limits on a message (api.slack.com/reference/block-kit): its ``text``,
+#: its number of blocks, a section's text, a context's elements, any block's text object.
+MAX_TEXT = 40_000
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_CONTEXT_ELEMENTS = 10
+
+
+def check_block_limits(blocks: list[dict[str, Any]]) -> None:
+    """Refuse blocks over Slack's limits with ``invalid_blocks`` and Slack's pointer to the
+    offending field (``response_metadata.messages``), as Slack does: it never truncates them."""
+    problems = []
+    if len(blocks) > MAX_BLOCKS:
+        problems.append(f"[ERROR] no more than {MAX_BLOCKS} items allowed [json-pointer:/blocks]")
+    for n, block in enumerate(blocks):
+        texts = [("text", block.get("text"))] if block.get("type") == "section" else []
+        if block.get("type") == "context":
+            elements = block.get("elements") or []
+            if len(elements) > MAX_CONTEXT_ELEMENTS:
+                problems.append(
+                    f"[ERROR] no more than {MAX_CONTEXT_ELEMENTS} items allowed "
+                    f"[json-pointer:/blocks/{n}/elements]"
+                )
+            texts += [(f"elements/{i}", e) for i, e in enumerate(elements)]
+        for where, text in texts:
+            value = text.get("text") if isinstance(text, dict) else None
+            if isinstance(value, str) and len(value) > MAX_SECTION_TEXT:
+                problems.append(
+                    f"[ERROR] must be less than {MAX_SECTION_TEXT + 1} characters "
+                    f"[json-pointer:/blocks/{n}/{where}/text]"
+                )
+    if problems:
+        raise SlackError("invalid_blocks", extra={"response_metadata": {"messages": problems}})
 
 
 def _require_content(args: dict[str, Any]) -> None:

@@ -211,9 +211,52 @@ def summary_adds(summary: str | None, text: str) -> bool:
 
 
 def _customer_message(card: CardView) -> SectionBlock:
-    quoted = "\n".join(f">{line}" for line in (card.text or "(no text)").splitlines())
-    link = f"\n<{card.permalink}|View in channel>" if card.permalink else ""
-    return SectionBlock(text=MarkdownTextObject(text=clip(quoted, SECTION_LIMIT - 40) + link))
+    return SectionBlock(text=MarkdownTextObject(text=quote_message(card.text, card.permalink)))
+
+
+def quote_message(text: str, permalink: str | None) -> str:
+    """The customer's message quoted, then a link to it, within a section's 3,000 characters.
+
+    A longer message is cut at a word, with a note saying how much is shown: the request keeps
+    the whole text, and "View in channel" opens the original."""
+    link = f"\n<{permalink}|View in channel>" if permalink else ""
+    text = text or "(no text)"
+    if len(_quote(text)) + len(link) <= SECTION_LIMIT:
+        return _quote(text) + link
+    budget = SECTION_LIMIT - len(link) - len(_shortened(text, text, _SEE_MESSAGE))
+    low, high = 0, min(len(text), SHOWN)  # the longest head whose quote fits the budget
+    while low < high:
+        middle = (low + high + 1) // 2
+        low, high = (middle, high) if len(_quote(text[:middle])) <= budget else (low, middle - 1)
+    head = _head(text, low)
+    return _quote(head) + _shortened(text, head, _SEE_MESSAGE) + link
+
+
+SHOWN = 2500  # the most of a long message or draft a card shows (a section holds 3,000)
+_SEE_MESSAGE = " — see the message in the channel"
+
+
+def _quote(text: str) -> str:
+    return "\n".join(f">{line}" for line in text.splitlines())
+
+
+def _head(text: str, size: int) -> str:
+    """The first `size` characters of `text`, or fewer to end at a space or a line and not
+    inside a Slack link, mention or escape (`<…>`, `&amp;`)."""
+    head = text[:size]
+    opened = head.rfind("<")
+    if opened > head.rfind(">") and size - opened < 500:
+        head = head[:opened]
+    amp = head.rfind("&")
+    if amp > head.rfind(";") and len(head) - amp < 8:
+        head = head[:amp]
+    space = max(head.rfind(" "), head.rfind("\n"))
+    return (head[:space] if space > len(head) * 0.9 else head).rstrip()
+
+
+def _shortened(text: str, head: str, where: str) -> str:
+    """The note under a text the card shows only the beginning of."""
+    return f"\n_…shortened: {len(text):,} characters, the first {len(head):,} shown{where}_"
 
 
 def _draft(card: CardView) -> list[Block]:
@@ -224,11 +267,11 @@ def _draft(card: CardView) -> list[Block]:
             SectionBlock(text=MarkdownTextObject(text="*Draft reply:* unavailable")),
             _context(f"⚠️ {card.draft_note}"),
         ]
-    blocks: list[Block] = [
-        SectionBlock(
-            text=MarkdownTextObject(text=clip(f"*Draft reply*\n{card.draft_text}", SECTION_LIMIT))
-        )
-    ]
+    draft = card.draft_text
+    if len(draft) > SECTION_LIMIT - 20:  # the draft stays whole: Approve posts all of it
+        head = _head(draft, SHOWN)
+        draft = head + _shortened(draft, head, "; Approve posts all of it")
+    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=f"*Draft reply*\n{draft}"))]
     if card.draft_note:
         blocks.append(_context(f"ℹ️ {card.draft_note}"))
     if card.draft_flags:

@@ -16,7 +16,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from workers.blocks.card import summary_adds
+from workers.blocks.card import quote_message, summary_adds
 from workers.blocks.kit import clip, modal, plain, select_input, slack_time, text_input
 from workers.ids import BlockId, CallbackId
 
@@ -116,8 +116,6 @@ class EscalationView:
 
 def build_escalation_post(view: EscalationView) -> dict[str, Any]:
     """chat.postMessage arguments of the escalation post (the first escalation)."""
-    quoted = "\n".join(f">{line}" for line in (view.text or "(no text)").splitlines())
-    link = f"\n<{view.permalink}|View in channel>" if view.permalink else ""
     head = (
         f"🚨 *{view.priority} escalation* of request #{view.request_id} from "
         f"<@{view.customer_id}> in <#{view.channel_id}> by <@{view.escalated_by}>"
@@ -127,7 +125,7 @@ def build_escalation_post(view: EscalationView) -> dict[str, Any]:
         lines.append(f"*Summary:* {plain(view.summary)}")
     blocks: list[Block] = [
         SectionBlock(text=MarkdownTextObject(text=clip(head + "\n" + "\n".join(lines), _LIMIT))),
-        SectionBlock(text=MarkdownTextObject(text=clip(quoted, _LIMIT - 40) + link)),
+        SectionBlock(text=MarkdownTextObject(text=quote_message(view.text, view.permalink))),
     ]
     facts = [x for x in (view.account_line, view.case) if x]
     if facts:
