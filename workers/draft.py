@@ -88,6 +88,11 @@ def write_draft(llm: LanguageModel | None, job: DraftJob) -> Drafted:
             DraftDetails(error=str(exc), masked=masked),
         )
     flags = check_draft(answer.reply, job) + [u.describe() for u in unseen]
+    flags += [
+        f"{c.label.replace('-', ' ')}: the model saw the first {c.shown:,} of its "
+        f"{c.length:,} characters"
+        for c in prompt.cuts
+    ]
     note = f"Drafted by {llm.name} · confidence {answer.confidence:.0%}"
     if images:
         note += " · it saw " + ", ".join(image.name for image in images)

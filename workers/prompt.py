@@ -1,9 +1,11 @@
 """What the model is sent (SPEC §5.4): instructions first, the customer's words last.
 
 Every text that came from a customer or from past conversations goes through one function,
-`_data`, which redacts it, strips invisible and control characters, and fences it between
-markers carrying a random per-prompt nonce, so the text cannot close its own fence. The
-system prompt says, before any data, that fenced text is data and never instructions.
+`_data`, which strips invisible and control characters, cuts it to `MESSAGE_BUDGET`
+characters (saying so in the prompt), redacts it, and fences it between markers carrying a
+random per-prompt nonce, so the text cannot close its own fence. The system prompt says,
+before any data, that fenced text is data and never instructions. All of this is what the
+model sees only: the stored request and the card keep the customer's text as written.
 
 Images a customer attached follow the thread as image parts of the last turn; see
 `_with_images` for what redaction cannot do to them.
@@ -55,12 +57,28 @@ line in English. `needs_reply` is false only for no_action."""
 # Zero-width, bidirectional overrides and other format characters that can hide text.
 _INVISIBLE = {"Cf", "Cc", "Co", "Cs"}
 _KEEP = {"\n", "\t"}
+# Named too, whatever their Unicode category: the tag block (U+E0000–E007F, partly
+# unassigned), zero-width characters and the bidi embeddings, overrides and isolates.
+_HIDDEN = re.compile("[\U000e0000-\U000e007f\u200b-\u200d\u2060\ufeff\u202a-\u202e\u2066-\u2069]")
+# The most of one message of the conversation the model is sent, in characters after
+# cleaning: about 2,000 tokens. Longer ones are cut, with a note, never dropped.
+MESSAGE_BUDGET = 8000
+
+
+@dataclass(frozen=True)
+class Cut:
+    """A text the model saw only the beginning of: `shown` of its `length` characters."""
+
+    label: str
+    length: int
+    shown: int
 
 
 @dataclass
 class Prompt:
     messages: list[dict[str, Any]]
     masked: Counter[str] = field(default_factory=Counter)
+    cuts: list[Cut] = field(default_factory=list)
 
     def masked_summary(self) -> dict[str, int]:
         return dict(self.masked)
@@ -74,28 +92,50 @@ class ThreadMessage:
 
 def clean(text: str) -> str:
     """Remove invisible and control characters (keeping newlines and tabs), NFC-normalised."""
-    text = unicodedata.normalize("NFC", text)
+    text = _HIDDEN.sub("", unicodedata.normalize("NFC", text))
     return "".join(ch for ch in text if ch in _KEEP or unicodedata.category(ch) not in _INVISIBLE)
+
+
+def cut(text: str, budget: int = MESSAGE_BUDGET) -> str:
+    """The first `budget` characters of `text`, ending at a space when one is near: a value
+    (a key, an email) is not split in half for redaction to miss."""
+    if len(text) <= budget:
+        return text
+    head = text[:budget]
+    space = max(head.rfind(" "), head.rfind("\n"))
+    return head[:space] if space > budget * 0.9 else head
 
 
 class _Fence:
     def __init__(self) -> None:
         self.nonce = secrets.token_hex(6)
         self.masked: Counter[str] = Counter()
+        self.cuts: list[Cut] = []
 
-    def data(self, label: str, text: str) -> str:
-        redacted = redact(clean(text))
+    def data(self, label: str, text: str, budget: int | None = None) -> str:
+        """`text` cleaned, cut to `budget` characters if one is given, redacted, fenced."""
+        cleaned = clean(text)
+        shown = cut(cleaned, budget) if budget else cleaned
+        redacted = redact(shown)
         self.masked.update(redacted.masked)
         body = re.sub(r"<<<", "‹‹‹", redacted.text)  # no marker can be forged from inside
-        return f"<<<DATA {label} {self.nonce}>>>\n{body}\n<<<END {label} {self.nonce}>>>"
+        fenced = f"<<<DATA {label} {self.nonce}>>>\n{body}\n<<<END {label} {self.nonce}>>>"
+        if len(shown) == len(cleaned):
+            return fenced
+        self.cuts.append(Cut(label, len(cleaned), len(shown)))
+        return (
+            f"{fenced}\n(This text is {len(cleaned):,} characters long; only its first "
+            f"{len(shown):,} are shown. Do not guess what the rest says.)"
+        )
 
 
 def triage_prompt(text: str) -> Prompt:
     fence = _Fence()
-    user = fence.data("customer-message", text)
+    user = fence.data("customer-message", text, MESSAGE_BUDGET)
     return Prompt(
         [{"role": "system", "content": TRIAGE_INSTRUCTIONS}, {"role": "user", "content": user}],
         fence.masked,
+        fence.cuts,
     )
 
 
@@ -125,7 +165,8 @@ def draft_prompt(
             + fence.data(f"kb-{n}", passage.text)
         )
     transcript = "\n\n".join(
-        fence.data(f"{m.author}-message-{i}", m.text) for i, m in enumerate(thread, 1)
+        fence.data(f"{m.author}-message-{i}", m.text, MESSAGE_BUDGET)
+        for i, m in enumerate(thread, 1)
     )
     last = "The customer's thread, oldest first. Draft the next reply to it.\n\n" + transcript
     if files:
@@ -137,6 +178,7 @@ def draft_prompt(
             {"role": "user", "content": _with_images(last, files, images)},
         ],
         fence.masked,
+        fence.cuts,
     )
 
 
