@@ -31,7 +31,7 @@ from sandbox.slack_events import (
     deliver,
     message_changed_envelope,
     message_envelope,
-    new_event_id,
+    reaction_envelope,
 )
 from sandbox.slack_interactivity import block_actions_body
 from workers.inline import InlineQueues
@@ -86,21 +86,7 @@ class Demo:
     def react(self, channel: str, ts: str, user: str, reaction: str) -> None:
         """A reaction, as Slack sends it (no team for the person who reacted)."""
         self.emu.add_reaction(channel, ts, reaction, user)
-        body = {
-            "type": "event_callback",
-            "event_id": new_event_id(),
-            "team_id": w.ORG,
-            "context_team_id": w.ORG,
-            "is_ext_shared_channel": True,
-            "authorizations": [{"team_id": w.ORG, "user_id": w.BOT_USER, "is_bot": True}],
-            "event": {
-                "type": "reaction_added",
-                "user": user,
-                "reaction": reaction,
-                "item": {"type": "message", "channel": channel, "ts": ts},
-                "event_ts": f"{time.time():.6f}",
-            },
-        }
+        body = reaction_envelope(user, reaction, ts=ts, **self.emu.event_context(channel))
         deliver(f"{self.url}/slack/events", body, self.secret)
         self.queues.wait_idle()
 

@@ -48,6 +48,7 @@ __all__ = [
     "message_deleted_envelope",
     "message_envelope",
     "new_event_id",
+    "reaction_envelope",
     "sign",
     "view_submission_body",
     "view_submission_payload",
@@ -148,17 +149,10 @@ def message_envelope(
     *,
     channel: str,
     installed_team_id: str,
-    installed_enterprise_id: str | None = None,
-    bot_user_id: str,
-    api_app_id: str = "A0APP",
-    is_ext_shared_channel: bool = False,
     author_team_id: str | None = None,
-    author_enterprise_id: str | None = None,
-    event_id: str | None = None,
-    event_time: int | None = None,
-    token: str = "verification-token",
     channel_type: str = "channel",
     user_profile: dict[str, Any] | None = None,
+    **context: Any,
 ) -> dict[str, Any]:
     """Envelope of a ``message`` event for a message a person posted (Slack Connect aware).
 
@@ -166,7 +160,8 @@ def message_envelope(
     through (subtype, files, blocks, thread_ts, parent_user_id...). Adds ``team``,
     ``user_team``, ``source_team`` = the author's team (``author_team_id``, else the message's
     ``user_team``/``team``), ``user_profile`` (default ``{"team": author team}``), ``channel``,
-    ``event_ts`` and ``channel_type``.
+    ``event_ts`` and ``channel_type``. ``context`` = the other keyword arguments of
+    ``envelope()``.
     """
     author_team = (
         author_team_id or message.get("user_team") or message.get("team") or installed_team_id
@@ -181,15 +176,8 @@ def message_envelope(
         event,
         channel=channel,
         installed_team_id=installed_team_id,
-        installed_enterprise_id=installed_enterprise_id,
-        bot_user_id=bot_user_id,
-        api_app_id=api_app_id,
-        is_ext_shared_channel=is_ext_shared_channel,
         author_team_id=author_team,
-        author_enterprise_id=author_enterprise_id,
-        event_id=event_id,
-        event_time=event_time,
-        token=token,
+        **context,
     )
 
 
@@ -299,6 +287,34 @@ def channel_join_envelope(
         "ts": ts or f"{time.time():.6f}",
     }
     return message_envelope(message, channel=channel, **context)
+
+
+def reaction_envelope(
+    user: str,
+    reaction: str,
+    *,
+    channel: str,
+    ts: str,
+    added: bool = True,
+    item_user: str | None = None,
+    **context: Any,
+) -> dict[str, Any]:
+    """Envelope of a ``reaction_added`` (``added=False``: ``reaction_removed``) event on the
+    message ``ts``; ``item_user``: its author, when given.
+
+    ``context`` = the keyword arguments of ``envelope()``. Slack names no team for whoever
+    reacted: without ``author_team_id`` the top-level ``team_id`` is the installing org's.
+    """
+    event: dict[str, Any] = {
+        "type": "reaction_added" if added else "reaction_removed",
+        "user": user,
+        "reaction": reaction,
+    }
+    if item_user:
+        event["item_user"] = item_user
+    event["item"] = {"type": "message", "channel": channel, "ts": ts}
+    event["event_ts"] = f"{time.time():.6f}"
+    return envelope(event, channel=channel, **context)
 
 
 def deliver(

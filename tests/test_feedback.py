@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -14,13 +13,12 @@ from sqlalchemy import select
 from integrations.store.db import transaction
 from integrations.store.models import AuditEntry, Draft
 from sandbox.openai_server import OpenAIServer
-from sandbox.slack_events import new_event_id
+from sandbox.slack_events import reaction_envelope
 from tests.harness import (
     APPROVER,
     APPROVER_2,
     BOT_USER,
     CUSTOMER,
-    ORG,
     SHARED,
     TRIAGE,
     World,
@@ -35,23 +33,8 @@ def react(world: World, ts: str, user: str, reaction: str = "+1", *, added: bool
         world.emu.add_reaction(SHARED, ts, reaction, user)
     else:
         world.emu.remove_reaction(SHARED, ts, reaction, user)
-    body: dict[str, Any] = {
-        "team_id": ORG,
-        "context_team_id": ORG,
-        "api_app_id": "A0APP",
-        "event": {
-            "type": "reaction_added" if added else "reaction_removed",
-            "user": user,
-            "reaction": reaction,
-            "item_user": BOT_USER,
-            "item": {"type": "message", "channel": SHARED, "ts": ts},
-            "event_ts": f"{time.time():.6f}",
-        },
-        "type": "event_callback",
-        "event_id": new_event_id(),
-        "authorizations": [{"team_id": ORG, "user_id": BOT_USER, "is_bot": True}],
-        "is_ext_shared_channel": True,
-    }
+    context = world.emu.event_context(SHARED)
+    body = reaction_envelope(user, reaction, ts=ts, added=added, item_user=BOT_USER, **context)
     assert world.send(body)[0] == 200
     time.sleep(0.002)  # distinct event_ts
 

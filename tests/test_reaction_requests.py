@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
 from sqlalchemy import func, select
 
 from integrations.store.db import transaction
 from integrations.store.models import Draft, DraftStatus, Request
-from sandbox.slack_events import new_event_id
+from sandbox.slack_events import reaction_envelope
 from tests.harness import (
     APPROVER,
     APPROVER_2,
-    BOT_USER,
     CUSTOMER,
     INTERNAL,
-    ORG,
     SHARED,
     World,
 )
@@ -24,21 +19,7 @@ from tests.harness import (
 
 def react(world: World, channel: str, ts: str, user: str, reaction: str) -> None:
     world.emu.add_reaction(channel, ts, reaction, user)
-    body: dict[str, Any] = {
-        "type": "event_callback",
-        "event_id": new_event_id(),
-        "team_id": ORG,
-        "context_team_id": ORG,
-        "is_ext_shared_channel": channel != INTERNAL,
-        "authorizations": [{"team_id": ORG, "user_id": BOT_USER, "is_bot": True}],
-        "event": {
-            "type": "reaction_added",
-            "user": user,
-            "reaction": reaction,
-            "item": {"type": "message", "channel": channel, "ts": ts},
-            "event_ts": f"{time.time():.6f}",
-        },
-    }
+    body = reaction_envelope(user, reaction, ts=ts, **world.emu.event_context(channel))
     assert world.send(body)[0] == 200
 
 
