@@ -26,7 +26,6 @@ from integrations.deps import Deps
 from integrations.store.db import transaction
 from integrations.store.models import AuditEntry, Request
 from sandbox import world as w
-from sandbox.slack_commands import slash_command_body
 from sandbox.slack_events import (
     deliver,
     message_changed_envelope,
@@ -107,23 +106,13 @@ class Demo:
     def command(self, user: str, channel: str, command: str, text: str) -> str:
         """Someone runs a slash command; what the app answered them (the ack's text, or the
         ephemeral reply its lazy listener POSTs to the response_url), "" when nothing came."""
-        name = f"demo-{secrets.token_hex(4)}"
-        body = slash_command_body(
-            command=command,
-            text=text,
-            user_id=user,
-            team_id=w.ORG,
-            channel_id=channel,
-            response_url=self.emu.response_url(name),
-        )
+        body, name = self.emu.slash_command(command, text, user=user, channel=channel)
         status, raw = deliver(f"{self.url}/slack/events", body, self.secret)
         self.check(status == 200, f"Slack's {command} was acknowledged (HTTP {status})")
         ack = json.loads(raw) if raw.strip() else {}
         if ack.get("text"):
             return str(ack["text"])
-        posts = wait_for(
-            lambda: [p["body"] for p in self.emu.response_url_posts() if p["name"] == name]
-        )
+        posts = wait_for(lambda: self.emu.responses(name))
         self.queues.wait_idle()  # the job the listener queued before it answered
         return str(posts[0].get("text", "")) if posts else ""
 

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import copy
 import logging
+import secrets
 import threading
+from collections.abc import Callable
 from typing import Any
 
+from sandbox.slack_commands import slash_command_body
 from sandbox.slack_events import bot_message_envelope, deliver, message_envelope
 from sandbox.slack_files import Download
 from sandbox.slack_state import Caller, World
@@ -111,6 +114,10 @@ class InspectionMixin:
         with self._world.lock:
             return copy.deepcopy(self._world.response_posts)
 
+    def responses(self, name: str) -> list[dict]:
+        """What the app POSTed to the response_url ``name``, oldest first."""
+        return [post["body"] for post in self.response_url_posts() if post["name"] == name]
+
     def views(self) -> list[dict]:
         """views.open/update/publish calls: ``[{"method", "trigger_id", "user_id", "view"}]``."""
         with self._world.lock:
@@ -166,8 +173,26 @@ class EventsMixin:
     app_id: str
     event_url: str | None
     signing_secret: str | None
+    response_url: Callable[..., str]
 
     # -- events ------------------------------------------------------------------------------
+
+    def slash_command(
+        self, command: str, text: str, *, user: str, channel: str, team: str | None = None
+    ) -> tuple[str, str]:
+        """The form body Slack POSTs when ``user`` (of ``team``, default the installing org)
+        runs ``command text`` in ``channel``, and the name of its response_url (``responses``
+        reads what the app answers there)."""
+        name = f"cmd-{secrets.token_hex(6)}"
+        body = slash_command_body(
+            command=command,
+            text=text,
+            user_id=user,
+            team_id=team or self.team_id,
+            channel_id=channel,
+            response_url=self.response_url(name),
+        )
+        return body, name
 
     def event_context(self, channel: str, author: str | None = None) -> dict[str, Any]:
         """Keyword arguments of the ``sandbox.slack_events`` builders for a channel and author."""

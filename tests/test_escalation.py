@@ -20,7 +20,6 @@ from sqlalchemy import select
 from integrations.business_hours import BusinessHours
 from integrations.store.db import transaction
 from integrations.store.models import AuditEntry, Request, SlaClock
-from sandbox.slack_commands import slash_command_body
 from sandbox.slack_interactivity import form_body
 from sandbox.world import APPROVER, APPROVER_2, BOT_USER, ORG, SHARED, TRIAGE
 from tests import salesforce_world
@@ -57,15 +56,7 @@ def escalate(
     """Run `/escalate text`: (the ack's body, seconds to the ack, response_url name, trigger).
 
     `expire`: Slack's window for the trigger id has passed before the app can use it."""
-    name = f"esc-{time.time_ns()}"
-    body = slash_command_body(
-        command="/escalate",
-        text=text,
-        user_id=user,
-        team_id=ORG,
-        channel_id=channel,
-        response_url=world.emu.response_url(name),
-    )
+    body, name = world.emu.slash_command("/escalate", text, user=user, channel=channel)
     trigger = parse_qs(body)["trigger_id"][0]
     if expire:
         world.emu.expire_trigger(trigger)
@@ -78,10 +69,7 @@ def escalate(
 
 def answer(world: World, name: str, timeout: float = 10) -> str:
     """What the lazy listener said through the response_url."""
-    posts = wait_for(
-        lambda: [p["body"] for p in world.emu.response_url_posts() if p["name"] == name],
-        timeout=timeout,
-    )
+    posts = wait_for(lambda: world.emu.responses(name), timeout=timeout)
     assert len(posts) == 1, posts
     assert posts[0].get("response_type") == "ephemeral"
     return str(posts[0]["text"])

@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 from typing import Any
 
 from sqlalchemy import select
 
 from integrations.store.db import transaction
 from integrations.store.models import AuditEntry, ChannelLink
-from sandbox.slack_commands import slash_command_body
 from sandbox.world import (
     APPROVER,
     APPROVER_2,
@@ -34,15 +32,7 @@ def triage(
     world: World, text: str, *, user: str = APPROVER, team: str = ORG
 ) -> tuple[dict[str, Any], str]:
     """Run `/triage text` in the Initech channel; (the ack's body, the response_url's name)."""
-    name = f"cmd-{time.time_ns()}"
-    body = slash_command_body(
-        command="/triage",
-        text=text,
-        user_id=user,
-        team_id=team,
-        channel_id=INITECH,
-        response_url=world.emu.response_url(name),
-    )
+    body, name = world.emu.slash_command("/triage", text, user=user, team=team, channel=INITECH)
     status, raw = world.send(body)
     assert status == 200, raw
     return (json.loads(raw) if raw.strip() else {}), name
@@ -50,9 +40,7 @@ def triage(
 
 def answer(world: World, name: str) -> dict[str, Any]:
     """What the lazy listener said through the response_url (it runs in its own thread)."""
-    posts = wait_for(
-        lambda: [p["body"] for p in world.emu.response_url_posts() if p["name"] == name]
-    )
+    posts = wait_for(lambda: world.emu.responses(name))
     assert len(posts) == 1, posts
     return posts[0]
 

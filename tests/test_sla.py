@@ -25,7 +25,6 @@ from sqlalchemy import select
 from integrations.business_hours import DAYS
 from integrations.store.db import transaction
 from integrations.store.models import SlaClock
-from sandbox.slack_commands import slash_command_body
 from sandbox.world import APPROVER, BOT_USER, CUSTOMER, CUSTOMER_TEAM, ORG, SHARED, TRIAGE
 from tests import salesforce_world
 from tests.harness import World, start_world, wait_for
@@ -142,14 +141,7 @@ def test_the_reminder_and_the_breach_arrive_once_each(sla_world: World) -> None:
 
 
 def triage_status(world: World, *, user: str, team: str) -> dict[str, Any]:
-    body = slash_command_body(
-        command="/triage",
-        text="status",
-        user_id=user,
-        team_id=team,
-        channel_id=SHARED,
-        response_url=world.emu.response_url(f"status-{time.time_ns()}"),
-    )
+    body, _ = world.emu.slash_command("/triage", "status", user=user, team=team, channel=SHARED)
     started = time.monotonic()
     status, raw = world.send(body)
     assert status == 200 and time.monotonic() - started < 3
