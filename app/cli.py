@@ -12,7 +12,6 @@ import logging
 import os
 import re
 import sys
-import tempfile
 import time
 from contextlib import closing
 from pathlib import Path
@@ -75,10 +74,12 @@ def serve(
     from gunicorn.app.base import BaseApplication
 
     from app.preflight import before_serving
+    from workers import metrics_folder
 
     settings = _settings()
     settings.require_slack()
     before_serving(settings)
+    metrics_folder.claim()  # a new run empties the folder; a live worker's counters stay
 
     class _Server(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -88,6 +89,8 @@ def serve(
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("timeout", 30)
             self.cfg.set("accesslog", None)
+            self.cfg.set("child_exit", lambda _server, child: metrics_folder.mark_dead(child.pid))
+            self.cfg.set("on_exit", lambda _server: metrics_folder.release())
 
         def load(self) -> Any:  # runs in each worker process, after the fork
             from app.main import create_app
@@ -128,6 +131,7 @@ def worker(
     """Run an RQ worker (with the scheduler, the lease heartbeat and the sweeper)."""
     from app.preflight import before_serving
     from integrations.queues import ALL_QUEUES
+    from workers import metrics_folder
     from workers.process import run_worker
 
     unknown = sorted(set(queues or ()) - set(ALL_QUEUES))
@@ -137,7 +141,11 @@ def worker(
     settings.require_bot_tokens()
     settings.require("triage_channel")
     before_serving(settings)
-    run_worker(_deps(settings), queues=queues, burst=burst, health_file=health_file)
+    metrics_folder.claim()
+    try:
+        run_worker(_deps(settings), queues=queues, burst=burst, health_file=health_file)
+    finally:
+        metrics_folder.release()
 
 
 @cli.command()
@@ -381,14 +389,31 @@ def backfill(
         typer.echo(f"backfill: skipped (the bot cannot read them): {', '.join(report.skipped)}")
 
 
+def _share_metrics() -> None:
+    """Counters are shared by the web and worker processes through the deployment's own folder
+    (SPEC §8; workers/metrics_folder.py): METRICS_DIR, else PROMETHEUS_MULTIPROC_DIR when set
+    (compatibility), else `Settings.metrics_folder`. Set before prometheus_client is imported,
+    which reads it once. Settings that do not load leave it unset: the command reports them."""
+    try:
+        settings = get_settings()
+    except ConfigError:
+        return
+    folder = settings.metrics_dir or os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    folder = folder or settings.metrics_folder()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = folder
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"METRICS_DIR is invalid: cannot create {folder}: {exc}") from None
+    from workers.metrics_folder import use_identity
+
+    use_identity()
+
+
 def main() -> None:
     """Entry point: settings errors become one line and exit code 2, never a traceback."""
-    # Counters are shared by the web and worker processes through this folder (SPEC §8).
-    metrics_dir = os.environ.setdefault(
-        "PROMETHEUS_MULTIPROC_DIR", os.path.join(tempfile.gettempdir(), "triage-metrics")
-    )
-    os.makedirs(metrics_dir, exist_ok=True)
     try:
+        _share_metrics()
         cli()
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)

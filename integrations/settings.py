@@ -6,8 +6,12 @@ Every setting has a default or is optional here; what a command *requires* is ch
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
 from functools import lru_cache
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -134,6 +138,8 @@ class Settings(BaseSettings):
     sweep_seconds: float = Field(default=5.0, gt=0)
     reconcile_minutes: float = Field(default=10.0, ge=0)
     reconcile_lookback_minutes: float = Field(default=60.0, gt=0)
+    # Where the web and worker processes share their Prometheus samples; see metrics_folder
+    metrics_dir: str | None = None
 
     @field_validator(
         "support_leads", "triage_admins", "suggest_opt_out", "slack_install_teams", mode="before"
@@ -210,6 +216,35 @@ class Settings(BaseSettings):
     @property
     def uses_openai(self) -> bool:
         return self.openai_api_key is not None
+
+    def metrics_folder(self) -> str:
+        """METRICS_DIR, or a folder of this deployment's own in the temp dir.
+
+        Named after a hash of what the deployment *is*, its database: DATABASE_URL without the
+        password (which may change, and should not be spelled in a folder name), a SQLite
+        file by its absolute path (`sqlite:///./triage.db` in two checkouts is two
+        deployments). Two deployments on one host share a folder only by sharing a database,
+        and then they are one deployment; a fixed name summed every deployment's counters."""
+        if self.metrics_dir:
+            return self.metrics_dir
+        return os.path.join(tempfile.gettempdir(), f"triage-metrics-{_deployment_key(self)}")
+
+
+def _deployment_key(settings: Settings) -> str:
+    url = settings.database_url
+    scheme, _, rest = url.partition("://")
+    if scheme.startswith("sqlite"):
+        path = rest.removeprefix("/").partition("?")[0]
+        where = os.path.abspath(path) if path and path != ":memory:" else os.getcwd()
+        identity = f"sqlite:{where}"
+    else:
+        try:
+            parts = urlsplit(url)
+            login = f"{parts.username}@" if parts.username else ""
+            identity = f"{scheme}://{login}{parts.hostname}:{parts.port}{parts.path}?{parts.query}"
+        except ValueError:  # a malformed URL: the database check names it, not this
+            identity = url
+    return hashlib.sha256(identity.encode()).hexdigest()[:16]
 
 
 _WHY = {
