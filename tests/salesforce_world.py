@@ -6,7 +6,8 @@ the channel field; O'Brien & Co has a quote in its name and no channel.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -19,7 +20,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sandbox.salesforce_org import salesforce_datetime
 from sandbox.salesforce_server import SalesforceServer
 from sandbox.world import SHARED
+from tests.harness import World, start_world
 
+#: `crm_world(auth="access token", **settings)`: a world whose CRM is the org (a fixture).
+StartWorld = Callable[..., AbstractContextManager[World]]
 USERNAME, PASSWORD, SECURITY_TOKEN = "triage@acme.test", "correct horse", "TOKEN123"
 CONSUMER_KEY = "3MVG9local.consumer"
 
@@ -145,3 +149,16 @@ def org(monkeypatch: pytest.MonkeyPatch, jwt_keys: tuple[Path, bytes]) -> Iterat
     with server:
         monkeypatch.setenv("REQUESTS_CA_BUNDLE", server.ca_file)
         yield seed(server)
+
+
+@pytest.fixture
+def crm_world(org: Org, database_url: str, redis_url: str) -> StartWorld:
+    """Starts a world (`tests.harness.start_world`) signed in to the org in the `auth` mode;
+    other keyword arguments are settings."""
+
+    def start(auth: str = "access token", **settings: Any) -> AbstractContextManager[World]:
+        return start_world(
+            database_url=database_url, redis_url=redis_url, **auth_settings(org, auth), **settings
+        )
+
+    return start

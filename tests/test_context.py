@@ -16,10 +16,11 @@ from integrations.store.models import Request
 from sandbox.world import INITECH, INITECH_TEAM, INITECH_USER
 from tests import salesforce_world
 from tests.harness import REPO, World, start_world
-from tests.salesforce_world import Org, auth_settings
+from tests.salesforce_world import Org, StartWorld
 from workers.context import open_case
 
 org, jwt_keys = salesforce_world.org, salesforce_world.jwt_keys  # fixtures
+crm_world = salesforce_world.crm_world  # fixture
 
 
 def account_line(card: dict[str, Any]) -> str:
@@ -38,12 +39,9 @@ def contexts(world: World) -> list[dict[str, Any]]:
 
 
 def test_the_card_shows_the_account_owner_and_most_urgent_case_from_salesforce(
-    database_url: str, redis_url: str, org: Org
+    crm_world: StartWorld, org: Org
 ) -> None:
-    settings = auth_settings(org, "password")
-    with start_world(
-        database_url=database_url, redis_url=redis_url, grouping_minutes=0, **settings
-    ) as world:
+    with crm_world(auth="password", grouping_minutes=0) as world:
         org.server.clear_requests()
         world.customer_says("Our SSO is down again for everyone, please help!")
         world.drain()
@@ -83,12 +81,9 @@ def test_the_card_shows_the_account_owner_and_most_urgent_case_from_salesforce(
     ],
 )
 def test_when_salesforce_fails_the_card_still_arrives_saying_why(
-    database_url: str, redis_url: str, org: Org, fault: str, reason: str
+    crm_world: StartWorld, org: Org, fault: str, reason: str
 ) -> None:
-    settings = auth_settings(org, "access token")
-    with start_world(
-        database_url=database_url, redis_url=redis_url, salesforce_timeout_seconds=1, **settings
-    ) as world:
+    with crm_world(salesforce_timeout_seconds=1) as world:
         org.server.fail(fault, times=5)
         started = time.monotonic()
         world.customer_says("SAML login fails for all our users since 9am, error 500.")
@@ -102,12 +97,9 @@ def test_when_salesforce_fails_the_card_still_arrives_saying_why(
 
 
 def test_an_exhausted_api_limit_pauses_salesforce_instead_of_asking_per_request(
-    database_url: str, redis_url: str, org: Org
+    crm_world: StartWorld, org: Org
 ) -> None:
-    settings = auth_settings(org, "access token")
-    with start_world(
-        database_url=database_url, redis_url=redis_url, grouping_minutes=0, **settings
-    ) as world:
+    with crm_world(grouping_minutes=0) as world:
         org.server.fail("REQUEST_LIMIT_EXCEEDED")
         world.customer_says("First question")
         world.drain()
@@ -120,11 +112,9 @@ def test_an_exhausted_api_limit_pauses_salesforce_instead_of_asking_per_request(
 
 
 def test_a_channel_without_an_account_gets_its_card_saying_how_to_link_it(
-    database_url: str, redis_url: str, org: Org
+    crm_world: StartWorld,
 ) -> None:
-    with start_world(
-        database_url=database_url, redis_url=redis_url, **auth_settings(org, "access token")
-    ) as world:
+    with crm_world() as world:
         world.customer_says(
             "Hello, is there an API for invoices?",
             user=INITECH_USER,
@@ -138,15 +128,8 @@ def test_a_channel_without_an_account_gets_its_card_saying_how_to_link_it(
         )
 
 
-def test_a_case_the_app_opens_drops_the_cached_context(
-    database_url: str, redis_url: str, org: Org
-) -> None:
-    with start_world(
-        database_url=database_url,
-        redis_url=redis_url,
-        grouping_minutes=0,
-        **auth_settings(org, "access token"),
-    ) as world:
+def test_a_case_the_app_opens_drops_the_cached_context(crm_world: StartWorld, org: Org) -> None:
+    with crm_world(grouping_minutes=0) as world:
         world.customer_says("Question one")
         world.drain()
         assert "2 open cases" in account_line(world.cards()[0])

@@ -23,11 +23,12 @@ from integrations.store.models import AuditEntry, Request, SlaClock
 from sandbox.slack_interactivity import form_body
 from sandbox.world import APPROVER, APPROVER_2, BOT_USER, ORG, SHARED, TRIAGE
 from tests import salesforce_world
-from tests.harness import World, start_world, wait_for
-from tests.salesforce_world import Org, auth_settings
+from tests.harness import World, wait_for
+from tests.salesforce_world import Org, StartWorld
 from workers.ids import ActionId, BlockId, CallbackId
 
 org, jwt_keys = salesforce_world.org, salesforce_world.jwt_keys  # fixtures
+crm_world = salesforce_world.crm_world  # fixture
 
 ESCALATIONS = "C0ESCALATE"
 LEAD_GROUP = "S0LEADS"
@@ -35,15 +36,10 @@ SLACK_WINDOW = 3.0
 
 
 @pytest.fixture
-def lead_world(database_url: str, redis_url: str, org: Org) -> Iterator[World]:
+def lead_world(crm_world: StartWorld) -> Iterator[World]:
     """Amy is a support lead by user id; Ben is not (until he joins the leads' group)."""
-    with start_world(
-        database_url=database_url,
-        redis_url=redis_url,
-        grouping_minutes=0,
-        support_leads=f"{APPROVER},{LEAD_GROUP}",
-        escalation_channel=ESCALATIONS,
-        **auth_settings(org, "access token"),
+    with crm_world(
+        grouping_minutes=0, support_leads=f"{APPROVER},{LEAD_GROUP}", escalation_channel=ESCALATIONS
     ) as world:
         world.emu.add_channel(ESCALATIONS, "escalations", members=[BOT_USER, APPROVER, APPROVER_2])
         world.emu.add_usergroup(LEAD_GROUP, "support-leads", [])
@@ -291,15 +287,12 @@ def test_no_trigger_id_is_used_after_its_three_seconds(lead_world: World) -> Non
 
 
 def test_a_shared_escalation_channel_is_refused_at_start_and_before_posting(
-    database_url: str, redis_url: str, org: Org
+    crm_world: StartWorld, org: Org
 ) -> None:
-    with start_world(
-        database_url=database_url,
-        redis_url=redis_url,
+    with crm_world(
         grouping_minutes=0,
         support_leads=APPROVER,
         escalation_channel=SHARED,  # the customer's channel: the worst place for it
-        **auth_settings(org, "access token"),
     ) as world:
         log_name = f"shared-escalation-channel-{time.time_ns()}"
         worker = world.start_worker(log_name)

@@ -22,10 +22,11 @@ from sandbox.world import (
 )
 from tests import salesforce_world
 from tests.harness import REPO, World, start_world, wait_for
-from tests.salesforce_world import Org, auth_settings
+from tests.salesforce_world import Org, StartWorld
 from tests.test_context import account_line
 
 org, jwt_keys = salesforce_world.org, salesforce_world.jwt_keys  # fixtures
+crm_world = salesforce_world.crm_world  # fixture
 
 
 def triage(
@@ -58,15 +59,9 @@ def initech_customer_asks(world: World, text: str) -> str:
 
 
 def test_an_admin_links_a_channel_and_the_next_card_shows_the_account(
-    database_url: str, redis_url: str, org: Org
+    crm_world: StartWorld, org: Org
 ) -> None:
-    with start_world(
-        database_url=database_url,
-        redis_url=redis_url,
-        grouping_minutes=0,
-        triage_admins=APPROVER,
-        **auth_settings(org, "access token"),
-    ) as world:
+    with crm_world(grouping_minutes=0, triage_admins=APPROVER) as world:
         assert "not linked" in initech_customer_asks(world, "Is there an invoices API?")
 
         ack, name = triage(world, "link O'Brien & Co")
@@ -85,12 +80,8 @@ def test_an_admin_links_a_channel_and_the_next_card_shows_the_account(
             assert audit.actor == APPROVER and audit.detail["account_id"] == org.obrien
 
 
-def test_only_admins_of_our_organisation_may_link(
-    database_url: str, redis_url: str, org: Org
-) -> None:
-    with start_world(
-        database_url=database_url, redis_url=redis_url, **auth_settings(org, "access token")
-    ) as world:
+def test_only_admins_of_our_organisation_may_link(crm_world: StartWorld, org: Org) -> None:
+    with crm_world() as world:
         world.emu.add_user(
             "U0OURADMIN", team_id=ORG, name="olga", email="olga@acme.test", is_admin=True
         )
@@ -106,15 +97,8 @@ def test_only_admins_of_our_organisation_may_link(
         assert links(world) == [(INITECH, org.globex, "U0OURADMIN")]
 
 
-def test_an_ambiguous_or_unknown_account_links_nothing(
-    database_url: str, redis_url: str, org: Org
-) -> None:
-    with start_world(
-        database_url=database_url,
-        redis_url=redis_url,
-        triage_admins=APPROVER,
-        **auth_settings(org, "access token"),
-    ) as world:
+def test_an_ambiguous_or_unknown_account_links_nothing(crm_world: StartWorld, org: Org) -> None:
+    with crm_world(triage_admins=APPROVER) as world:
         _, name = triage(world, "link O'Brien")
         text = answer(world, name)["text"]
         assert "Several accounts match" in text and org.obrien in text
@@ -145,10 +129,8 @@ def test_help_usage_and_what_is_not_built(database_url: str, redis_url: str) -> 
         )
 
 
-def test_the_cli_links_a_channel(database_url: str, redis_url: str, org: Org) -> None:
-    with start_world(
-        database_url=database_url, redis_url=redis_url, **auth_settings(org, "password")
-    ) as world:
+def test_the_cli_links_a_channel(crm_world: StartWorld, org: Org) -> None:
+    with crm_world(auth="password") as world:
 
         def cli(*args: str) -> subprocess.CompletedProcess[str]:
             return subprocess.run(
