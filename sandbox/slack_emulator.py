@@ -131,31 +131,12 @@ class SlackEmulator(InspectionMixin, EventsMixin):
         """Add a workspace (e.g. a customer's, for Slack Connect); returns its team.info."""
         return self._world.add_team(team_id, name, enterprise_id)
 
-    def add_user(
-        self,
-        user_id: str,
-        *,
-        team_id: str,
-        name: str,
-        real_name: str | None = None,
-        email: str | None = None,
-        is_bot: bool = False,
-        deleted: bool = False,
-        tz: str = "America/New_York",
-        is_admin: bool = False,
-    ) -> dict:
-        """Add a user of any team (externals allowed); returns its users.info object."""
-        return self._world.add_user(
-            user_id,
-            team_id=team_id,
-            name=name,
-            real_name=real_name,
-            email=email,
-            is_bot=is_bot,
-            deleted=deleted,
-            tz=tz,
-            is_admin=is_admin,
-        )
+    def add_user(self, user_id: str, *, team_id: str, name: str, **details: Any) -> dict:
+        """Add a user of any team (externals allowed); returns its users.info object.
+
+        ``details``: the keywords of ``World.add_user`` (real_name, email, is_bot, deleted,
+        tz, is_admin, bot_id)."""
+        return self._world.add_user(user_id, team_id=team_id, name=name, **details)
 
     def add_channel(
         self,
