@@ -183,6 +183,26 @@ def kill_group(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=10)
 
 
+def triage_cli(
+    *args: str,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+    cwd: Path = REPO,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """`triage ARGS` as a separate process, as the installed command runs it (`env` None: this
+    process's environment); its output as text."""
+    return subprocess.run(
+        [sys.executable, "-c", "from app.cli import main; main()", *args],
+        env=env,
+        input=input,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now (tests never use fixed ports)."""
     with socket.socket() as s:

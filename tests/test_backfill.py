@@ -4,8 +4,6 @@ idempotently, resumably, waiting out rate limits; the CLI shows its progress."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import tempfile
 from collections import Counter
 from collections.abc import Iterator
@@ -26,7 +24,7 @@ from sandbox.expertise_world import (
     ExpertiseWorld,
     build_expertise_world,
 )
-from tests.harness import REPO
+from tests.harness import triage_cli
 from workers.backfill import Interrupted, backfill
 from workers.expertise import index_snapshot
 
@@ -160,14 +158,7 @@ def test_the_backfill_command_prints_progress_lines_off_a_terminal(
             REDIS_URL=redis_url,
             LOG_LEVEL="WARNING",
         )
-        result = subprocess.run(
-            [sys.executable, "-c", "from app.cli import main; main()", "backfill", "--days", "90"],
-            env=env,
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        result = triage_cli("backfill", "--days", "90", env=env)
         assert result.returncode == 0, result.stderr
         lines = result.stdout.strip().splitlines()
         assert "backfill: channel C0GLOBEX (1/5)" in lines

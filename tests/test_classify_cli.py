@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from sandbox.openai_server import OpenAIServer
-from tests.harness import REPO
+from tests.harness import triage_cli
 
 MESSAGES = (
     'thanks!\n{"text": "Our dashboards are down for all users since 9am"}\n\nhow do I add seats?\n'
@@ -18,15 +17,7 @@ MESSAGES = (
 
 def _classify(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI_")}
-    return subprocess.run(
-        [sys.executable, "-c", "from app.cli import main; main()", "classify", *args],
-        input=MESSAGES,
-        env={**clean, **env},
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return triage_cli("classify", *args, input=MESSAGES, env={**clean, **env}, timeout=60)
 
 
 def test_classify_prints_one_result_a_line_with_the_rules() -> None:
@@ -61,13 +52,6 @@ def test_the_words_themselves_are_one_message_and_a_file_is_read(tmp_path: Path)
 
 
 def test_a_line_that_is_not_usable_json_is_a_clear_error() -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", "from app.cli import main; main()", "classify", "-"],
-        input='{"message": "hi"}\n',
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = triage_cli("classify", "-", input='{"message": "hi"}\n', timeout=60)
     assert result.returncode == 2
     assert 'line 1 is not JSON with a "text" field' in result.stderr

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from typing import Any
 
 from sqlalchemy import select
@@ -21,7 +20,7 @@ from sandbox.world import (
     ORG,
 )
 from tests import salesforce_world
-from tests.harness import REPO, World, start_world, wait_for
+from tests.harness import World, start_world, triage_cli, wait_for
 from tests.salesforce_world import Org, StartWorld
 from tests.test_context import account_line
 
@@ -133,14 +132,7 @@ def test_the_cli_links_a_channel(crm_world: StartWorld, org: Org) -> None:
     with crm_world(auth="password") as world:
 
         def cli(*args: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [sys.executable, "-c", "from app.cli import main; main()", "link", *args],
-                env=world.env,
-                cwd=REPO,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
+            return triage_cli("link", *args, env=world.env, timeout=60)
 
         result = cli(INITECH, "O'Brien & Co")
         assert result.returncode == 0, result.stderr

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +13,7 @@ from app.report_view import write_chart
 from integrations.store.db import create_db_engine, session_factory, transaction, upgrade
 from integrations.store.models import Request, RequestState
 from sandbox.report_history import seed_history
-from tests.harness import REPO, World
+from tests.harness import World, triage_cli
 from workers.ids import ActionId
 from workers.report import NoSuchAccount, Report, Stats, build_report, parse_since
 
@@ -70,37 +68,18 @@ def test_the_cli_prints_the_table_and_writes_a_png(tmp_path: Path) -> None:
         seed_history(session, days=7)
     png = tmp_path / "chart.png"
     env = {**os.environ, "DATABASE_URL": url, "COLUMNS": "100"}
-    run = [sys.executable, "-c", "from app.cli import main; main()", "report"]
-    result = subprocess.run(
-        [*run, "--since", "14d", "--png", str(png)],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = triage_cli("report", "--since", "14d", "--png", str(png), env=env)
     assert result.returncode == 0, result.stderr
     assert "Globex Corporation" in result.stdout and "team" in result.stdout
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
-    bad = subprocess.run(
-        [*run, "--since", "lately"], env=env, cwd=REPO, capture_output=True, text=True, timeout=60
-    )
+    bad = triage_cli("report", "--since", "lately", env=env, timeout=60)
     assert bad.returncode == 2 and "--since 'lately'" in bad.stderr
-    nope = subprocess.run(
-        [*run, "--account", "Nope"], env=env, cwd=REPO, capture_output=True, text=True, timeout=60
-    )
+    nope = triage_cli("report", "--account", "Nope", env=env, timeout=60)
     assert nope.returncode == 2 and "Traceback" not in nope.stderr
     assert nope.stderr.strip().splitlines() == [
         "error: no such account: Nope; known accounts: Globex Corporation, Initech, Umbrella"
     ]
-    quiet = subprocess.run(
-        [*run, "--account", "initech", "--since", "1h"],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    quiet = triage_cli("report", "--account", "initech", "--since", "1h", env=env, timeout=60)
     assert quiet.returncode == 0 and "No requests in this period." in quiet.stdout
 
 

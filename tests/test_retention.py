@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 import time
 import uuid
 from dataclasses import asdict
@@ -32,7 +31,7 @@ from integrations.store.models import (
     UTCDateTime,
 )
 from sandbox.report_history import seed_history
-from tests.harness import APPROVER_2, CUSTOMER, ORG, REPO, World, wait_for
+from tests.harness import APPROVER_2, CUSTOMER, ORG, World, triage_cli, wait_for
 from tests.test_feedback import answer, react
 from workers.ids import ActionId
 from workers.report import build_report
@@ -222,12 +221,9 @@ def test_the_cli_prints_what_it_purged(tmp_path: Any) -> None:
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     _history(url)
     env = {**os.environ, "DATABASE_URL": url, "COLUMNS": "100", "RETENTION_DAYS": str(DAYS)}
-    run = [sys.executable, "-c", "from app.cli import main; main()", "purge"]
 
     def purge(*args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*run, *args], env={**env, **extra}, cwd=REPO, capture_output=True, text=True
-        )
+        return triage_cli("purge", *args, env={**env, **extra})
 
     dry = purge("--dry-run")
     assert dry.returncode == 0, dry.stderr
