@@ -109,12 +109,17 @@ def lone_emulator() -> Iterator[SlackEmulator]:
         yield emu
 
 
-def test_a_post_from_the_page_reaches_the_app_and_its_card_shows_on_the_page(
-    world: World,
-) -> None:
+@pytest.fixture
+def page(world: World) -> str:
+    """The sandbox page on the world's Slack, which sends its events to the world's app."""
     world.emu.event_url = f"{world.url}/slack/events"
     world.emu.signing_secret = SECRET
-    page = install_page(world.emu)
+    return install_page(world.emu)
+
+
+def test_a_post_from_the_page_reaches_the_app_and_its_card_shows_on_the_page(
+    world: World, page: str
+) -> None:
     base = world.emu.base_url
     _, _, html = get(page)
     [post] = [f for f in forms(html) if f["action"] == "/_sandbox/post"]
@@ -159,10 +164,9 @@ def test_posting_with_no_app_says_so_on_the_page_and_logs_it(
     assert "sandbox.app_not_answering" in caplog.text
 
 
-def test_clicking_approve_on_the_page_sends_the_reply_to_the_customer(world: World) -> None:
-    world.emu.event_url = f"{world.url}/slack/events"
-    world.emu.signing_secret = SECRET
-    page = install_page(world.emu)
+def test_clicking_approve_on_the_page_sends_the_reply_to_the_customer(
+    world: World, page: str
+) -> None:
     asked = world.customer_says("How do I reset my password?")["event"]
     world.drain()
     [card] = world.cards()
@@ -184,10 +188,9 @@ def test_clicking_approve_on_the_page_sends_the_reply_to_the_customer(world: Wor
     assert "Approved by" in html and "Approve &amp; send" not in html
 
 
-def test_a_modal_the_app_opens_is_shown_and_submitted_from_the_page(world: World) -> None:
-    world.emu.event_url = f"{world.url}/slack/events"
-    world.emu.signing_secret = SECRET
-    page = install_page(world.emu)
+def test_a_modal_the_app_opens_is_shown_and_submitted_from_the_page(
+    world: World, page: str
+) -> None:
     asked = world.customer_says("Can you add two seats to our plan?")["event"]
     world.drain()
     _, _, html = get(page)
