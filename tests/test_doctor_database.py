@@ -35,23 +35,31 @@ def test_a_url_that_is_not_one_we_can_use_says_which_to_use() -> None:
     )
 
 
-def test_the_servers_refusal_is_said_in_words_with_its_fix(postgres_url: str) -> None:
+@pytest.mark.parametrize(
+    ("part", "value", "said"),
+    [
+        (
+            "username",
+            "nobody_of_ours",
+            ': role "nobody_of_ours" does not exist → check the user in DATABASE_URL, or create '
+            "that role in PostgreSQL",
+        ),
+        (
+            "database",
+            "triage_no_such_db",
+            ': database "triage_no_such_db" does not exist → create it (createdb '
+            "triage_no_such_db) or fix its name in DATABASE_URL, then migrate",
+        ),
+    ],
+)
+def test_the_servers_refusal_is_said_in_words_with_its_fix(
+    postgres_url: str, part: str, value: str, said: str
+) -> None:
     """The real PostgreSQL's answers we can provoke with trust auth: no such role or database."""
-    url = make_url(postgres_url)
-    nobody = url.set(username="nobody_of_ours").render_as_string(hide_password=False)
-    line = database_line(nobody)
-    assert line.endswith(
-        ': role "nobody_of_ours" does not exist → check the user in DATABASE_URL, or create '
-        "that role in PostgreSQL"
-    ), line
+    url = make_url(postgres_url).set(**{part: value}).render_as_string(hide_password=False)
+    line = database_line(url)
+    assert line.endswith(said), line
     assert "OperationalError" not in line
-
-    missing = url.set(database="triage_no_such_db").render_as_string(hide_password=False)
-    line = database_line(missing)
-    assert line.endswith(
-        ': database "triage_no_such_db" does not exist → create it (createdb triage_no_such_db) '
-        "or fix its name in DATABASE_URL, then migrate"
-    ), line
 
 
 class PasswordRefusingServer:
