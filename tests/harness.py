@@ -203,6 +203,32 @@ def triage_cli(
     )
 
 
+class LocalServer:
+    """A TCP server on a free local port, accepting in a thread of its own: each connection
+    goes to `handle` (in that thread) until `close`."""
+
+    def __init__(self, backlog: int = 8) -> None:
+        self._listener = socket.socket()
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(backlog)
+        self.port = int(self._listener.getsockname()[1])
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:  # closed
+                return
+            self.handle(connection)
+
+    def handle(self, connection: socket.socket) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._listener.close()
+
+
 def free_port() -> int:
     """A TCP port nobody listens on right now (tests never use fixed ports)."""
     with socket.socket() as s:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 import struct
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from sqlalchemy.engine import make_url
 from app.doctor_services import check_database
 from integrations.settings import load_settings
 from integrations.store.db import upgrade
+from tests.harness import LocalServer
 from tests.test_doctor import doctor, line_of
 
 URL_FIX = "→ use postgresql+psycopg://user:pass@host:5432/db or sqlite:///path/triage.db"
@@ -62,27 +62,18 @@ def test_the_servers_refusal_is_said_in_words_with_its_fix(
     assert "OperationalError" not in line
 
 
-class PasswordRefusingServer:
+class PasswordRefusingServer(LocalServer):
     """A local server speaking PostgreSQL's wire protocol (v3) that asks for the password and
     refuses it, as a server with password auth does (the local one trusts every login)."""
 
     def __init__(self) -> None:
-        self._listener = socket.socket()
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(8)
-        self.port = int(self._listener.getsockname()[1])
         self.passwords: list[bytes] = []
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__()
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                connection, _ = self._listener.accept()
-            except OSError:  # closed
-                return
-            with connection:
-                connection.settimeout(10)
-                self._refuse(connection)
+    def handle(self, connection: socket.socket) -> None:
+        with connection:
+            connection.settimeout(10)
+            self._refuse(connection)
 
     def _refuse(self, connection: socket.socket) -> None:
         while True:
@@ -99,9 +90,6 @@ class PasswordRefusingServer:
         message = f'password authentication failed for user "{user}"'
         fields = b"SFATAL\0VFATAL\0C28P01\0M" + message.encode() + b"\0\0"
         connection.sendall(b"E" + struct.pack("!i", len(fields) + 4) + fields)
-
-    def close(self) -> None:
-        self._listener.close()
 
 
 def _read(connection: socket.socket, size: int) -> bytes:

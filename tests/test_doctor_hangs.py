@@ -4,12 +4,12 @@ within the minute the README promises, with a ✗ line for each, and nothing but
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 
+from tests.harness import LocalServer
 from tests.test_doctor import doctor, line_of
 
 SLOW_CLIENTS_SHORT_DEADLINE = (
@@ -19,27 +19,18 @@ SLOW_CLIENTS_SHORT_DEADLINE = (
 )
 
 
-class Silent:
+class Silent(LocalServer):
     """A TCP server on a free local port that accepts every connection and never answers."""
 
     def __init__(self) -> None:
-        self._listener = socket.socket()
-        self._listener.bind(("127.0.0.1", 0))
-        self._listener.listen(64)
-        self.port = int(self._listener.getsockname()[1])
         self._accepted: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(backlog=64)
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                connection, _ = self._listener.accept()
-            except OSError:  # closed
-                return
-            self._accepted.append(connection)  # held open, never read nor written
+    def handle(self, connection: socket.socket) -> None:
+        self._accepted.append(connection)  # held open, never read nor written
 
     def close(self) -> None:
-        self._listener.close()
+        super().close()
         for connection in self._accepted:
             connection.close()
 
