@@ -248,6 +248,24 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 15, interval: float 
 
 
 @contextmanager
+def offline_deps(folder: Path, **slack: Any) -> Iterator[Deps]:
+    """Deps to build the app with, never to serve it: SQLite in `folder`, and a Redis URL where
+    nothing listens, so nothing is sent; `slack`: the Slack settings (a token, or OAuth's)."""
+    settings = load_settings(
+        _env_file=None,
+        slack_signing_secret=SECRET,
+        database_url=f"sqlite:///{folder / 'triage.db'}",
+        redis_url="redis://127.0.0.1:1/0",
+        **slack,
+    )
+    deps = Deps.build(settings)
+    try:
+        yield deps
+    finally:
+        deps.close()
+
+
+@contextmanager
 def start_world(*, database_url: str, redis_url: str, **overrides: Any) -> Iterator[World]:
     emu = build_emulator()
     emu.start()

@@ -18,9 +18,7 @@ from slack_bolt.util.utils import get_arg_names_of_callable, get_name_for_callab
 
 from app.listeners import actions, commands, escalate, events, views
 from app.main import create_app
-from integrations.deps import Deps
-from integrations.settings import load_settings
-from tests.harness import SECRET
+from tests.harness import offline_deps
 
 BOLT_ARGUMENTS = set(inspect.signature(Args.__init__).parameters) - {"self"}
 
@@ -29,18 +27,8 @@ BOLT_ARGUMENTS = set(inspect.signature(Args.__init__).parameters) - {"self"}
 def bolt(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     """The app with every listener registered; nothing is served and nothing connects."""
     folder = tmp_path_factory.mktemp("wiring")
-    settings = load_settings(
-        _env_file=None,
-        slack_bot_token="xoxb-wiring-test",
-        slack_signing_secret=SECRET,
-        database_url=f"sqlite:///{folder / 'triage.db'}",
-        redis_url="redis://127.0.0.1:1/0",  # nothing listens there, nothing is sent
-    )
-    deps = Deps.build(settings)
-    try:
+    with offline_deps(folder, slack_bot_token="xoxb-wiring-test") as deps:
         yield create_app(deps, token_verification=False)
-    finally:
-        deps.close()
 
 
 def registered(app: App) -> list[Any]:

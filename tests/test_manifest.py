@@ -35,8 +35,7 @@ from app.main import create_app
 from app.oauth import BOT_SCOPES, REDIRECT_PATH
 from app.web import create_web
 from integrations.deps import Deps
-from integrations.settings import load_settings
-from tests.harness import REPO, SECRET
+from tests.harness import REPO, offline_deps
 
 MANIFEST = REPO / "manifest.yml"
 SCHEMAS = [
@@ -114,19 +113,10 @@ class Listened:
 def deps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deps]:
     """Settings for OAuth mode; nothing is served and nothing connects."""
     folder = tmp_path_factory.mktemp("manifest")
-    settings = load_settings(
-        _env_file=None,
-        slack_client_id="111.222",
-        slack_client_secret="manifest-test-secret",
-        slack_signing_secret=SECRET,
-        database_url=f"sqlite:///{folder / 'triage.db'}",
-        redis_url="redis://127.0.0.1:1/0",  # nothing listens there, nothing is sent
-    )
-    built = Deps.build(settings)
-    try:
+    with offline_deps(
+        folder, slack_client_id="111.222", slack_client_secret="manifest-test-secret"
+    ) as built:
         yield built
-    finally:
-        built.close()
 
 
 @pytest.fixture(scope="module")
