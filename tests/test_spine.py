@@ -31,6 +31,14 @@ from tests.harness import (
 from workers.ids import ActionId
 
 BUTTONS = {"approve_draft", "edit_draft", "regenerate_draft", "reject_draft"}
+#: The envelope keywords of what the customer's people do in their shared channel.
+IN_SHARED = dict(
+    channel=SHARED,
+    installed_team_id=ORG,
+    bot_user_id=BOT_USER,
+    is_ext_shared_channel=True,
+    author_team_id=CUSTOMER_TEAM,
+)
 
 
 def _count(world: World, model: type) -> int:
@@ -85,25 +93,10 @@ def test_messages_that_are_not_customer_requests_get_no_card(world: World) -> No
         is_ext_shared_channel=True,
     )
     assert world.send(bot_body)[0] == 200
-    join = channel_join_envelope(
-        channel=SHARED,
-        user=OUTSIDER,
-        installed_team_id=ORG,
-        bot_user_id=BOT_USER,
-        is_ext_shared_channel=True,
-        author_team_id=CUSTOMER_TEAM,
-    )
+    join = channel_join_envelope(user=OUTSIDER, **IN_SHARED)
     assert world.send(join)[0] == 200
     stray = world.emu.post_as_user(SHARED, CUSTOMER, "old message")
-    edit = message_changed_envelope(
-        {**stray, "text": "old message, edited"},
-        stray,
-        channel=SHARED,
-        installed_team_id=ORG,
-        bot_user_id=BOT_USER,
-        is_ext_shared_channel=True,
-        author_team_id=CUSTOMER_TEAM,
-    )
+    edit = message_changed_envelope({**stray, "text": "old message, edited"}, stray, **IN_SHARED)
     assert world.send(edit)[0] == 200
     world.drain()
     assert world.cards() == []
@@ -246,14 +239,7 @@ def test_a_deleted_message_withdraws_its_card_and_its_text(world: World) -> None
 
     body = world.customer_says("My password is hunter2, please reset it")
     world.drain()
-    deleted = message_deleted_envelope(
-        body["event"],
-        channel=SHARED,
-        installed_team_id=ORG,
-        bot_user_id=BOT_USER,
-        is_ext_shared_channel=True,
-        author_team_id=CUSTOMER_TEAM,
-    )
+    deleted = message_deleted_envelope(body["event"], **IN_SHARED)
     assert world.send(deleted)[0] == 200
     world.drain()
     [card] = world.cards()
