@@ -93,11 +93,16 @@ def test_expertise_ranks_who_answered_similar_questions(world: World) -> None:
     )
 
 
+def tie(world: World, *people: str) -> int:
+    """`people` answered SAML questions alike; the SAML request they tie on."""
+    for user in people:
+        learn(world.deps, user, SAML, times=2)
+    return open_request(world.deps, text=SAML)
+
+
 def test_availability_breaks_a_tie(world: World) -> None:
     first, second = colleague(world, "U0AAA"), colleague(world, "U0BBB")
-    for user in (first, second):
-        learn(world.deps, user, SAML, times=2)
-    request_id = open_request(world.deps, text=SAML)
+    request_id = tie(world, first, second)
     assert ranked(world, request_id) == [first, second]  # a tie: by user id
     world.emu.set_presence(second, "active")
     assert ranked(world, request_id) == [second, first]  # online
@@ -105,9 +110,7 @@ def test_availability_breaks_a_tie(world: World) -> None:
 
 def test_working_hours_break_a_tie(world: World) -> None:
     tokyo, london = colleague(world, "U0A00", tz="Asia/Tokyo"), colleague(world, "U0LON")
-    for user in (tokyo, london):
-        learn(world.deps, user, SAML, times=2)
-    request_id = open_request(world.deps, text=SAML)
+    request_id = tie(world, tokyo, london)
     assert ranked(world, request_id) == [london, tokyo]  # 14:00 in London, 23:00 in Tokyo
     reasons = [
         p.reason for p in suggest_colleagues(world.deps, request_id=request_id, now=NOW).people
@@ -117,9 +120,7 @@ def test_working_hours_break_a_tie(world: World) -> None:
 
 def test_load_breaks_a_tie(world: World) -> None:
     first, second = colleague(world, "U0AAA"), colleague(world, "U0BBB")
-    for user in (first, second):
-        learn(world.deps, user, SAML, times=2)
-    request_id = open_request(world.deps, text=SAML)
+    request_id = tie(world, first, second)
     assert ranked(world, request_id) == [first, second]  # a tie: by user id
     with transaction(world.deps.sessions) as session:  # two open requests already on `first`
         for _ in range(2):
