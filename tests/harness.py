@@ -38,6 +38,9 @@ from sandbox.world import (  # noqa: F401  (re-exported for the tests)
     BOT_USER,
     CUSTOMER,
     CUSTOMER_TEAM,
+    INITECH,
+    INITECH_TEAM,
+    INITECH_USER,
     INTERNAL,
     ORG,
     OUTSIDER,
@@ -82,6 +85,10 @@ class World:
         status, _ = self.send(body, retry_num=retry_num)
         assert status == 200, status
         return body
+
+    def initech_says(self, text: str) -> dict[str, Any]:
+        """Peter, of a second customer (Initech), posts in Initech's shared channel."""
+        return self.customer_says(text, user=INITECH_USER, team=INITECH_TEAM, channel=INITECH)
 
     def envelope(
         self,

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sandbox.world import INITECH, INITECH_TEAM, INITECH_USER
 from tests.harness import APPROVER, APPROVER_2, REPO, World, start_world
 
 BLOCK_LIMIT, TEXT_LIMIT = 100, 3000
@@ -57,12 +56,7 @@ def test_home_lists_the_owners_pending_approvals_and_the_week(
     ) as world:
         world.customer_says("Our SAML login fails since this morning")
         for n in range(30):  # a long queue for Ben: the view must still fit
-            world.customer_says(
-                f"Export question number {n}: where is the CSV?",
-                user=INITECH_USER,
-                team=INITECH_TEAM,
-                channel=INITECH,
-            )
+            world.initech_says(f"Export question number {n}: where is the CSV?")
         world.drain()
         amy = open_home(world, APPROVER)
         ben = open_home(world, APPROVER_2)

@@ -13,7 +13,6 @@ from sqlalchemy import select
 from integrations.salesforce import NewCase
 from integrations.store.db import transaction
 from integrations.store.models import Request
-from sandbox.world import INITECH, INITECH_TEAM, INITECH_USER
 from tests import salesforce_world
 from tests.harness import REPO, World, start_world
 from tests.salesforce_world import Org, StartWorld
@@ -115,12 +114,7 @@ def test_a_channel_without_an_account_gets_its_card_saying_how_to_link_it(
     crm_world: StartWorld,
 ) -> None:
     with crm_world() as world:
-        world.customer_says(
-            "Hello, is there an API for invoices?",
-            user=INITECH_USER,
-            channel=INITECH,
-            team=INITECH_TEAM,
-        )
+        world.initech_says("Hello, is there an API for invoices?")
         world.drain()
         assert account_line(world.cards()[0]) == (
             "🏢 Account: this channel is not linked to an account: "

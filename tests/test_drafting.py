@@ -13,7 +13,6 @@ from sqlalchemy import select
 from integrations.store.db import transaction
 from integrations.store.models import Draft
 from sandbox.openai_server import OpenAIServer
-from sandbox.world import INITECH, INITECH_TEAM, INITECH_USER
 from tests.harness import SHARED, World, model_world
 from workers.ids import ActionId
 from workers.prompt import DRAFT_INSTRUCTIONS
@@ -103,12 +102,7 @@ def _canary_run(world: World, model: OpenAIServer) -> None:
 
     before = len(model.requests())
     for n in range(12):  # similar questions from another customer, in their own channel
-        world.customer_says(
-            f"Our zebra export keeps failing with a timeout (attempt {n})",
-            user=INITECH_USER,
-            team=INITECH_TEAM,
-            channel=INITECH,
-        )
+        world.initech_says(f"Our zebra export keeps failing with a timeout (attempt {n})")
     world.drain()
     sent = json.dumps(model.requests()[before:])
     assert len(_drafts(model)) >= 13
@@ -224,12 +218,7 @@ def test_the_prompt_holds_this_accounts_context_and_no_other(
     accounts = str(REPO / "sandbox" / "accounts.yaml")
     with _with_model(database_url, redis_url, model, accounts_file=accounts) as world:
         world.customer_says("Can we add 20 more seats before the renewal?")
-        world.customer_says(
-            "How do I export last month's invoices?",
-            user=INITECH_USER,
-            team=INITECH_TEAM,
-            channel=INITECH,
-        )
+        world.initech_says("How do I export last month's invoices?")
         world.drain()
     globex, initech = _drafts(model)
     globex_system = json.dumps(globex["messages"][:-1])

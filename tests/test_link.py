@@ -15,8 +15,6 @@ from sandbox.world import (
     APPROVER_2,
     CUSTOMER_TEAM,
     INITECH,
-    INITECH_TEAM,
-    INITECH_USER,
     ORG,
 )
 from tests import salesforce_world
@@ -52,7 +50,7 @@ def links(world: World) -> list[tuple[str, str, str]]:
 
 
 def initech_customer_asks(world: World, text: str) -> str:
-    world.customer_says(text, user=INITECH_USER, channel=INITECH, team=INITECH_TEAM)
+    world.initech_says(text)
     world.drain()
     return account_line(world.cards()[-1])
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sandbox.world import INITECH, INITECH_TEAM, INITECH_USER
 from tests.harness import World, start_world
 from workers.ids import ActionId
 from workers.retrieval import Scope, knowledge_base
@@ -32,12 +31,7 @@ def test_the_offline_drafter_reuses_this_accounts_answer_and_only_its_own(
             "Hi Carol, go to Settings > Webhooks > Rotate secret; the old one works 24 h.",
         )
         world.customer_says("how can we rotate our webhook signing secret safely?")
-        world.customer_says(
-            "How do we rotate the webhook signing secret?",
-            user=INITECH_USER,
-            team=INITECH_TEAM,
-            channel=INITECH,
-        )
+        world.initech_says("How do we rotate the webhook signing secret?")
         world.drain()
         same, other = world.cards()[-2], world.cards()[-1]
         assert "Rotate secret; the old one works 24 h" in json.dumps(same["blocks"])
