@@ -34,6 +34,7 @@ def _worker_redis_url(base: str) -> str:
     database = (int(number or 0) + int(worker.removeprefix("gw"))) % 16
     return f"{prefix}/{database}"
 
+
 configure_logging("INFO", "console")
 
 

@@ -8,7 +8,10 @@ import urllib.error
 import urllib.request
 
 import pytest
+from sqlalchemy import select
 
+from integrations.store.db import transaction
+from integrations.store.models import Request
 from sandbox.slack_events import deliver
 from tests.harness import SECRET, World
 
@@ -106,3 +109,16 @@ def test_healthz_and_metrics(world: World) -> None:
     text = body.decode()
     assert 'triage_events_total{kind="customer"}' in text
     assert "triage_ack_seconds_bucket" in text
+
+
+def test_a_message_with_a_nul_character_is_stored_marked_and_carded(world: World) -> None:
+    """PostgreSQL cannot store NUL: without `storable()` ingest raised DataError, the event
+    got a 500 and Slack would retry it forever. Now the NUL becomes U+FFFD, once."""
+    body = world.customer_says("Export fails on row 12\x00 of the CSV")  # asserts a 200
+    world.drain()
+    [card] = world.cards()
+    with transaction(world.deps.sessions) as session:
+        [request] = session.scalars(select(Request)).all()
+        assert request.text == "Export fails on row 12\ufffd of the CSV"
+        assert request.ts == body["event"]["ts"]
+    assert "row 12" in json.dumps(card["blocks"])

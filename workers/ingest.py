@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from integrations.deps import Deps
 from integrations.failures import REDIS_DOWN, unexpected
 from integrations.queues import new_job_id
-from integrations.store.db import transaction
+from integrations.store.db import storable, transaction
 from integrations.store.models import (
     AuditEntry,
     DraftStatus,
@@ -49,6 +49,7 @@ class IngestResult:
 
 def ingest_message(deps: Deps, body: dict[str, Any], installation: Installation) -> IngestResult:
     """Classify a `message` event, persist what matters, and queue the request's pipeline."""
+    body = storable(body)
     classified = classify_message(body, installation)
     if classified.kind == EventKind.IGNORED:
         EVENTS.labels(kind="ignored").inc()

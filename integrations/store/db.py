@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -107,3 +108,17 @@ def _names_a_revision(cfg: Config, revision: str) -> bool:
     except CommandError:
         return False
     return True
+
+
+def storable(value: Any) -> Any:
+    """`value` with every NUL character (in strings and keys, however deep) replaced by U+FFFD.
+
+    PostgreSQL's text and jsonb cannot hold NUL, so a message carrying one would fail to be
+    stored (a 500, and Slack retrying forever) instead of being stored with a visible mark."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    return value
