@@ -1,24 +1,39 @@
 """`/triage status` (SPEC §6.2): the open queue at a glance, for the person who asks only.
 
-Read from the database alone (no Slack call), so the command's ack carries the answer.
+Read from the database alone (no Slack call, none per request either), so the command's ack
+carries the answer: the counts as `text` (the notification and fallback) and, as blocks, every
+open request a lead can act on, with its account, channel and a link to its card.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
+from slack_sdk.models.blocks import Block
 from sqlalchemy import select
 
 from integrations.deps import Deps
 from integrations.store.db import transaction
 from integrations.store.models import Request, RequestState, SlaClock
+from workers.blocks.status import OpenRequest, status_blocks
+from workers.stage_data import request_context
 
 URGENCIES = (("urgent", "🔴"), ("high", "🟠"), ("normal", "🟢"), ("low", "⚪"))
-SHOWN = 10  # requests listed per section; the counts cover all of them
+SHOWN = 10  # requests listed per section of the text; the blocks list more, the counts all
 
 
-def queue_status(deps: Deps, now: datetime | None = None) -> str:
+@dataclass(frozen=True)
+class QueueStatus:
+    """The answer: `text` for notifications and clients without blocks, `blocks` to read."""
+
+    text: str
+    blocks: list[Block]
+
+
+def queue_status(deps: Deps, now: datetime | None = None) -> QueueStatus:
     """Open requests by urgency, then those near breach (past 75%) and breached, with links."""
     now = now or datetime.now(UTC)
     with transaction(deps.sessions) as session:
@@ -36,6 +51,11 @@ def queue_status(deps: Deps, now: datetime | None = None) -> str:
             )
             for request, clock in rows
         ]
+        items = [_open_request(request, clock, now) for request, clock in rows]
+    return QueueStatus(text=_text(entries), blocks=status_blocks(items, now))
+
+
+def _text(entries: list[tuple[str, str, str]]) -> str:
     if not entries:
         return "✅ No open requests. Nobody is waiting."
     counts = Counter(urgency for _, urgency, _ in entries)
@@ -51,6 +71,38 @@ def queue_status(deps: Deps, now: datetime | None = None) -> str:
             if len(listed) > SHOWN:
                 lines.append(f"…and {len(listed) - SHOWN} more")
     return "\n".join(lines)
+
+
+def _open_request(request: Request, clock: SlaClock | None, now: datetime) -> OpenRequest:
+    context = request_context(request)
+    account = context.account if context is not None and context.status == "ok" else None
+    return OpenRequest(
+        request_id=request.id,
+        account=(account.name or account.id or None) if account is not None else None,
+        channel_id=request.channel_id,
+        urgency=request.urgency,
+        created_at=request.created_at,
+        sla=_sla_state(clock, now),
+        deadline=clock.deadline_at if clock is not None else None,
+        link=card_link(request),
+        summary=request.summary or "",
+        priority=request.priority,
+    )
+
+
+def card_link(request: Request) -> str | None:
+    """The card's URL, built like a Slack permalink (`<workspace>/archives/<channel>/p<ts>`) on
+    the workspace of the customer message's stored permalink; that message when there is no
+    card yet; None when neither is known. No Slack call: the database has all it needs."""
+    if not request.permalink:
+        return None
+    if not (request.card_channel and request.card_ts):
+        return request.permalink
+    parts = urlsplit(request.permalink)
+    if not (parts.scheme and parts.netloc):
+        return request.permalink
+    ts = request.card_ts.replace(".", "")
+    return f"{parts.scheme}://{parts.netloc}/archives/{request.card_channel}/p{ts}"
 
 
 def _sla_state(clock: SlaClock | None, now: datetime) -> str:

@@ -25,7 +25,16 @@ from sqlalchemy import select
 from integrations.business_hours import DAYS
 from integrations.store.db import transaction
 from integrations.store.models import SlaClock
-from sandbox.world import APPROVER, BOT_USER, CUSTOMER, CUSTOMER_TEAM, ORG, SHARED, TRIAGE
+from sandbox.world import (
+    APPROVER,
+    BOT_USER,
+    CUSTOMER,
+    CUSTOMER_TEAM,
+    ORG,
+    SHARED,
+    TRIAGE,
+    permalink,
+)
 from tests import salesforce_world
 from tests.harness import World, start_world, wait_for
 from tests.salesforce_world import Org, auth_settings
@@ -136,6 +145,12 @@ def test_the_reminder_and_the_breach_arrive_once_each(sla_world: World) -> None:
     ack = triage_status(world, user=APPROVER, team=ORG)
     assert ack["response_type"] == "ephemeral" and "*1 open request*" in ack["text"]
     assert "*🔥 Breached* (1):" in ack["text"] and "|#1>" in ack["text"]
+    card_link = permalink(world.emu, TRIAGE, world.cards()[0]["ts"])  # as chat.getPermalink
+    row = ack["blocks"][1]["text"]["text"]
+    assert (
+        row.startswith(f"<{card_link}|#1> *Globex Corporation* in <#{SHARED}> · ")
+        and "🔥 breached" in row
+    )
     refused = triage_status(world, user=CUSTOMER, team=CUSTOMER_TEAM)
     assert "Only people of the organisation" in refused["text"]
 

@@ -24,7 +24,8 @@ HELP = (
     "*/triage* commands:\n"
     "• `/triage link <account id or name>`: link this channel to its account, so cards from "
     "it show the account's context (admins)\n"
-    "• `/triage status`: open requests by urgency, near breach and breached (only you see it)\n"
+    "• `/triage status`: the open requests (account, channel, urgency, age, a link to each "
+    "card), breached and near breach first (only you see it)\n"
     "• `/triage help`: this list\n"
     "Support leads escalate with `/escalate` (`/escalate help` shows how)."
 )
@@ -51,7 +52,8 @@ def triage_command(deps: Deps, ack: Ack, body: dict[str, Any], context: BoltCont
         # The database alone answers, so the ack carries it; never for a customer.
         ours = installation_of(context, body)
         if ours.includes(command.team_id, command.enterprise_id):
-            ack(response_type="ephemeral", text=queue_status(deps))
+            status = queue_status(deps)
+            ack(response_type="ephemeral", text=status.text, blocks=status.blocks)
         else:
             ack(response_type="ephemeral", text=NOT_OURS)
     elif word == "link" and not rest:
