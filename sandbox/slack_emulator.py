@@ -138,30 +138,16 @@ class SlackEmulator(InspectionMixin, EventsMixin):
         tz, is_admin, bot_id)."""
         return self._world.add_user(user_id, team_id=team_id, name=name, **details)
 
-    def add_channel(
-        self,
-        channel_id: str,
-        name: str,
-        *,
-        is_ext_shared: bool = False,
-        connected_team_ids: list[str] | None = None,
-        is_private: bool = False,
-        members: list[str] | None = None,
-    ) -> dict:
+    def add_channel(self, channel_id: str, name: str, **options: Any) -> dict:
         """Add a channel; returns its conversations.info object as the bot sees it.
 
-        ``members=None`` means everybody is a member (the bot included); with a list, the bot
-        must be in it to post or read (else ``not_in_channel``).
+        ``options``: the keywords of ``SlackState.add_channel`` (is_ext_shared,
+        connected_team_ids, is_private, members). ``members=None`` means everybody is a member
+        (the bot included); with a list, the bot must be in it to post or read (else
+        ``not_in_channel``).
         """
         with self._world.lock:
-            self._world.add_channel(
-                channel_id,
-                name,
-                is_ext_shared=is_ext_shared,
-                connected_team_ids=connected_team_ids,
-                is_private=is_private,
-                members=members,
-            )
+            self._world.add_channel(channel_id, name, **options)
             return channel_object(self._world, self._bot, channel_id, num_members=True)
 
     def add_member(self, channel: str, user: str) -> None:

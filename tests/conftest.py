@@ -18,6 +18,7 @@ from sqlalchemy import text
 from app.logs import configure_logging
 from integrations.store.db import create_db_engine, upgrade
 from integrations.store.models import Base
+from sandbox.openai_server import OpenAIServer
 from tests.harness import World, start_world
 
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -83,3 +84,10 @@ def world(database_url: str, redis_url: str) -> Iterator[World]:
     """The emulator with an org, a customer, channels; the app serving on a free port."""
     with start_world(database_url=database_url, redis_url=redis_url) as w:
         yield w
+
+
+@pytest.fixture
+def model() -> Iterator[OpenAIServer]:
+    """The local OpenAI-compatible server (sandbox/openai_server.py), for tests that draft."""
+    with OpenAIServer() as server:
+        yield server

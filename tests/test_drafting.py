@@ -18,12 +18,6 @@ from workers.ids import ActionId
 from workers.prompt import DRAFT_INSTRUCTIONS
 
 
-@pytest.fixture
-def model() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
-
-
 def _with_model(
     database_url: str, redis_url: str, model: OpenAIServer, **overrides: Any
 ) -> AbstractContextManager[World]:

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 
-import pytest
 from sqlalchemy import select
 
 from integrations.store.db import transaction
@@ -94,12 +92,6 @@ def test_a_thumbs_down_tells_the_approver_in_the_cards_thread_once(world: World)
     notes = [m for m in world.emu.messages(TRIAGE, thread_ts=card["ts"]) if m["ts"] != card["ts"]]
     assert len(notes) == 1
     assert f"<@{APPROVER}>" in notes[0]["text"] and f"<@{CUSTOMER}>" in notes[0]["text"]
-
-
-@pytest.fixture
-def model() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
 
 
 def test_the_next_similar_draft_grounds_on_the_liked_answer_not_the_disliked_one(

@@ -43,12 +43,6 @@ def image(name: str, content: bytes, mimetype: str = "image/png", **extra: Any) 
     return {"name": name, "mimetype": mimetype, "content": content, **extra}
 
 
-@pytest.fixture
-def model() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
-
-
 def with_model(
     database_url: str, redis_url: str, model: OpenAIServer, **overrides: Any
 ) -> AbstractContextManager[World]:

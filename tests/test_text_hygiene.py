@@ -27,12 +27,6 @@ CONTROL = "\x07\x1b\x7f\x85"  # and NUL, which PostgreSQL cannot store: see the 
 
 
 @pytest.fixture
-def model() -> Iterator[OpenAIServer]:
-    with OpenAIServer() as server:
-        yield server
-
-
-@pytest.fixture
 def world(database_url: str, redis_url: str, model: OpenAIServer) -> Iterator[World]:
     with model_world(database_url, redis_url, model.base_url) as w:
         yield w
