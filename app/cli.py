@@ -10,20 +10,15 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import sys
 import time
-from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Column, Table
 
-from app.backfill_progress import BarProgress, LineProgress
-from app.cli_io import fail, message_lines, slack_failures
+from app.cli_io import build_deps, command_settings, fail, message_lines, slack_failures
+from app.cli_records import backfill, link, purge, report
 from app.logs import configure_logging
 from integrations.settings import ConfigError, get_settings
 
@@ -35,32 +30,6 @@ cli = typer.Typer(
 )
 db_cli = typer.Typer(help="Database migrations.", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
-
-
-def _settings() -> Any:
-    settings = get_settings()
-    try:
-        configure_logging(settings.log_level, settings.log_format)
-    except ValueError:  # logging's "Unknown level"
-        raise ConfigError(
-            f"LOG_LEVEL is invalid: {settings.log_level!r}; use DEBUG, INFO, WARNING or ERROR"
-        ) from None
-    return settings
-
-
-def _deps(settings: Any) -> Any:
-    from integrations.deps import Deps
-
-    return Deps.build(settings)
-
-
-def _database(settings: Any) -> Any:
-    """An engine on DATABASE_URL, once it is known to open and to be migrated."""
-    from app.preflight import require_database
-    from integrations.store.db import create_db_engine
-
-    require_database(settings.database_url)
-    return create_db_engine(settings.database_url)
 
 
 @cli.command()
@@ -76,7 +45,7 @@ def serve(
     from app.preflight import before_serving
     from workers import metrics_folder
 
-    settings = _settings()
+    settings = command_settings()
     settings.require_slack()
     before_serving(settings)
     metrics_folder.claim()  # a new run empties the folder; a live worker's counters stay
@@ -96,7 +65,7 @@ def serve(
             from app.main import create_app
             from app.web import create_web
 
-            deps = _deps(settings)
+            deps = build_deps(settings)
             return create_web(create_app(deps), deps)
 
     _Server().run()
@@ -110,11 +79,11 @@ def socket() -> None:
     from app.main import create_app
     from app.preflight import before_serving
 
-    settings = _settings()
+    settings = command_settings()
     settings.require("slack_app_token")
     settings.require_slack()
     before_serving(settings)
-    deps = _deps(settings)
+    deps = build_deps(settings)
     with slack_failures("Socket Mode"):
         SocketModeHandler(create_app(deps), settings.slack_app_token.get_secret_value()).start()
 
@@ -137,13 +106,13 @@ def worker(
     unknown = sorted(set(queues or ()) - set(ALL_QUEUES))
     if unknown:
         fail(f"no such queue: {', '.join(unknown)}; use {' and '.join(ALL_QUEUES)}")
-    settings = _settings()
+    settings = command_settings()
     settings.require_bot_tokens()
     settings.require("triage_channel")
     before_serving(settings)
     metrics_folder.claim()
     try:
-        run_worker(_deps(settings), queues=queues, burst=burst, health_file=health_file)
+        run_worker(build_deps(settings), queues=queues, burst=burst, health_file=health_file)
     finally:
         metrics_folder.release()
 
@@ -184,7 +153,7 @@ def classify(
     if file is not None and source != "-":
         fail("give the messages as an argument or with --file, not both")
     lines = message_lines(file or source, named_as_file=file is not None)
-    settings = _settings()
+    settings = command_settings()
     llm = None if offline else language_model(settings)
     for number, line in enumerate(lines, 1):
         text = line.rstrip("\n")
@@ -197,70 +166,6 @@ def classify(
                 fail(f'line {number} is not JSON with a "text" field')
         result, _ = triage_text(llm, text)
         typer.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False))
-
-
-@cli.command()
-def report(
-    since: Annotated[str, typer.Option(help="How far back: 30d, 12h, 2w, or a date.")] = "30d",
-    account: Annotated[str | None, typer.Option(help="One account (name or id).")] = None,
-    png: Annotated[str | None, typer.Option(help="Also write a chart to this PNG file.")] = None,
-) -> None:
-    """First-response times, SLA compliance, draft outcomes and feedback, per account."""
-    from app.report_view import print_report, write_chart
-    from integrations.store.db import session_factory, transaction
-    from workers.report import NoSuchAccount, build_report, parse_since
-
-    settings = _settings()
-    try:
-        start = parse_since(since)
-    except ValueError as exc:
-        fail(str(exc))
-    engine = _database(settings)
-    try:
-        with transaction(session_factory(engine)) as session:
-            result = build_report(session, since=start, account=account)
-    except NoSuchAccount as exc:
-        fail(str(exc))
-    finally:
-        engine.dispose()
-    print_report(result, Console())
-    if png:
-        try:
-            written = write_chart(result, Path(png))
-        except OSError as exc:
-            fail(f"cannot write the chart to {png}: {exc.strerror or exc}")
-        typer.echo(f"chart written to {written}")
-
-
-@cli.command()
-def purge(
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Count what would be purged; change nothing.")
-    ] = False,
-) -> None:
-    """Purge message and draft text older than RETENTION_DAYS now, keeping the numbers."""
-    from integrations.store.db import session_factory
-    from workers.retention import purge_expired_text
-
-    settings = _settings()
-    engine = _database(settings)
-    try:
-        result = purge_expired_text(
-            session_factory(engine), retention_days=settings.retention_days, dry_run=dry_run
-        )
-    finally:
-        engine.dispose()
-    console = Console()
-    console.print(
-        f"{'Would purge' if dry_run else 'Purged'} text older than {result.cutoff:%Y-%m-%d %H:%M}"
-        f" UTC (RETENTION_DAYS={result.retention_days}):"
-    )
-    table = Table("table", Column("rows", justify="right"))
-    for name, count in result.counts.items():
-        table.add_row(name, str(count))
-    table.add_section()
-    table.add_row("[bold]total[/]", str(result.total))
-    console.print(table)
 
 
 @cli.command()
@@ -310,7 +215,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     from app.preflight import require_database
     from integrations.store.db import MigrationError, upgrade
 
-    settings = _settings()
+    settings = command_settings()
     require_database(settings.database_url, migrated=False)
     try:
         upgrade(settings.database_url, revision)
@@ -320,73 +225,17 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 
 
 @cli.command()
-def link(
-    channel: Annotated[str, typer.Argument(help="The Slack channel id (C...).")],
-    account: Annotated[str, typer.Argument(help="The account's id, or its name.")],
-) -> None:
-    """Link a Slack channel to its account, so its cards show the account's context."""
-    from app.account_links import link_channel
-    from app.preflight import require_database
-
-    if not re.fullmatch(r"[CG][A-Z0-9]{2,}", channel):
-        typer.echo(f"error: {channel!r} is not a channel id (C...): see the channel's details")
-        raise typer.Exit(2)
-    settings = _settings()
-    require_database(settings.database_url)
-    deps = _deps(settings)
-    try:
-        outcome = link_channel(deps, channel_id=channel, query=account, actor="cli")
-    finally:
-        deps.close()
-    typer.echo(outcome.message.replace("this channel", channel))
-    raise typer.Exit(0 if outcome.linked else 1)
-
-
-@cli.command()
 def doctor() -> None:
     """Check the configuration and reach each service; non-zero exit if a required one fails."""
     from app.doctor import run_doctor
 
-    settings = _settings()
+    settings = command_settings()
     configure_logging("ERROR", settings.log_format)  # the lines below are the report
     raise typer.Exit(run_doctor(settings, typer.echo))
 
 
-@cli.command()
-def backfill(
-    days: Annotated[float, typer.Option(help="How many days of history to read.")] = 90,
-    channel: Annotated[
-        str | None, typer.Option(help="One channel id (C...); default: every shared channel.")
-    ] = None,
-) -> None:
-    """Learn who answers what from the shared channels' history (resumable, idempotent)."""
-    from app.preflight import require_database
-    from workers.backfill import backfill as run_backfill
-
-    settings = _settings()
-    settings.require_bot_tokens()
-    require_database(settings.database_url)
-    deps = _deps(settings)
-    with slack_failures("the channels' history"), closing(deps):
-        if sys.stdout.isatty():
-            columns = (
-                SpinnerColumn(),
-                TextColumn("{task.description}"),
-                BarColumn(),
-                TextColumn("{task.fields[messages]} messages", style="dim"),
-                TimeElapsedColumn(),
-            )
-            with Progress(*columns) as bar:
-                report = run_backfill(deps, days=days, channel=channel, progress=BarProgress(bar))
-        else:
-            progress = LineProgress(typer.echo)
-            report = run_backfill(deps, days=days, channel=channel, progress=progress)
-    typer.echo(
-        f"backfill: {report.channels} channels, {report.threads} threads, "
-        f"{report.messages} messages, {report.learned} answers learned in {report.seconds:.1f}s"
-    )
-    if report.skipped:
-        typer.echo(f"backfill: skipped (the bot cannot read them): {', '.join(report.skipped)}")
+for _command in (report, purge, link, backfill):  # app/cli_records.py
+    cli.command()(_command)
 
 
 def _share_metrics() -> None:

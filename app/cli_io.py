@@ -7,11 +7,13 @@ import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import typer
 from slack_sdk.errors import SlackApiError
 
+from app.logs import configure_logging
+from integrations.settings import ConfigError, get_settings
 from integrations.slack import slack_error
 
 # A lone word ending like this is a file someone meant, not a message (`triage classify x.txt`).
@@ -58,3 +60,30 @@ def message_lines(source: str, *, named_as_file: bool) -> Iterable[str]:
     if named_as_file or looks_like_a_path:
         fail(f"not a file: {source}" if path.exists() else f"no such file: {source}")
     return [source]
+
+
+def command_settings() -> Any:
+    """Settings for a command, with logging configured as they say."""
+    settings = get_settings()
+    try:
+        configure_logging(settings.log_level, settings.log_format)
+    except ValueError:  # logging's "Unknown level"
+        raise ConfigError(
+            f"LOG_LEVEL is invalid: {settings.log_level!r}; use DEBUG, INFO, WARNING or ERROR"
+        ) from None
+    return settings
+
+
+def build_deps(settings: Any) -> Any:
+    from integrations.deps import Deps
+
+    return Deps.build(settings)
+
+
+def open_database(settings: Any) -> Any:
+    """An engine on DATABASE_URL, once it is known to open and to be migrated."""
+    from app.preflight import require_database
+    from integrations.store.db import create_db_engine
+
+    require_database(settings.database_url)
+    return create_db_engine(settings.database_url)
