@@ -120,6 +120,11 @@ class Settings(BaseSettings):
     knowledge_dir: str | None = None
     business_hours: str = "mon-fri 09:00-18:00 UTC"
 
+    # Throughput (SPEC §5.7)
+    model_concurrency: int = Field(default=32, ge=1)  # model calls in flight, per deployment
+    # Cards by tier:, owner: or channel:, then default= (docs/reference.md, routes)
+    triage_routes: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+
     # Colleague suggestions (SPEC §5.5): a person's score is the sum of these terms
     suggest_weight_expertise: float = Field(default=1.0, ge=0)  # × similar answers, 0..1
     suggest_weight_owner: float = Field(default=0.15, ge=0)  # the account's owner
@@ -135,6 +140,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: str = "auto"  # auto | json | console
     lease_seconds: float = Field(default=15.0, gt=0)
+    worker_threads: int = Field(default=16, ge=1)  # jobs in flight in one worker process
+    # Slack's published rates are multiplied by this in the app's call budget: only for a
+    # Slack emulator that enforces them faster (SLACK_EMULATOR_LIMITS), never for Slack
+    slack_rate_scale: float = Field(default=1.0, gt=0)
     sweep_seconds: float = Field(default=5.0, gt=0)
     reconcile_minutes: float = Field(default=10.0, ge=0)
     reconcile_lookback_minutes: float = Field(default=60.0, gt=0)
@@ -160,6 +169,24 @@ class Settings(BaseSettings):
             if out[tier.lower()] <= 0:
                 raise ValueError(f"SLA_MINUTES: {tier!r} must be positive")
         return out
+
+    @field_validator("triage_routes", mode="before")
+    @classmethod
+    def _routes(cls, value: object) -> dict[str, str]:
+        routes = _parse_pairs(value, what="TRIAGE_ROUTES")
+        for rule, channel in routes.items():
+            kind, _, key = rule.partition(":")
+            if rule != "default" and (kind not in ("tier", "owner", "channel") or not key):
+                raise ValueError(
+                    f"TRIAGE_ROUTES: {rule!r} is not tier:<name>, owner:<user id>, "
+                    "channel:<channel id> or default"
+                )
+            if not channel.startswith(("C", "G")):
+                raise ValueError(f"TRIAGE_ROUTES: {channel!r} for {rule!r} is not a channel id")
+        return {
+            (f"tier:{rule[5:].lower()}" if rule.startswith("tier:") else rule): channel
+            for rule, channel in routes.items()
+        }
 
     @field_validator("case_priority", mode="before")
     @classmethod
