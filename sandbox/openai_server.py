@@ -3,7 +3,8 @@
 Speaks the Chat Completions wire format (`POST /v1/chat/completions`, structured output through
 `response_format: {"type": "json_schema", ...}`), records every request body so tests can
 assert what was (and was not) sent, and injects faults: HTTP errors with OpenAI's error body,
-429 with `Retry-After`, and hangs longer than the client's timeout.
+429 with `Retry-After`, and hangs longer than the client's timeout. `latency` makes every
+completion take that long, as a real model does (bench/burst.py: calls in flight overlap).
 
 Content may be a string or a list of parts (`text`, `image_url`); images are checked as OpenAI
 checks them (user turns only; PNG, JPEG, GIF or WebP; a data URL must decode) and refused with
@@ -50,11 +51,15 @@ class OpenAIServer:
         api_key: str | None = None,
         models: tuple[str, ...] = ("gpt-4o-mini", "gpt-4o"),
         vision: bool = True,
+        latency: float = 0.0,
     ) -> None:
         self.responder = responder or default_responder
         self.vision = vision  # False: a text-only model, which answers 400 to any image
         self.api_key = api_key  # when set, other keys get OpenAI's 401
         self.models = models
+        # Seconds every completion takes, as a real model thinks; requests wait concurrently
+        # (one thread each), so calls in flight overlap as they do against OpenAI.
+        self.latency = latency
         self._lock = threading.Lock()
         self._requests: list[dict[str, Any]] = []
         self._faults: list[_Fault] = []
@@ -124,6 +129,8 @@ class OpenAIServer:
             return _error(400, "invalid JSON", "invalid_request_error")(environ, start_response)
         with self._lock:
             self._requests.append(body)
+        if self.latency > 0:
+            time.sleep(self.latency)
         problem = _check_images(body, vision=self.vision)
         if problem:
             return _error(400, problem, "invalid_request_error")(environ, start_response)
