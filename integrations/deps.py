@@ -15,12 +15,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.accounts_file import AccountsFile
 from integrations.llm import LanguageModel, OpenAIModel
+from integrations.model_slots import BoundedModel, ModelSlots
 from integrations.queues import JobQueues, Queues
 from integrations.salesforce import AccountDirectory
 from integrations.salesforce_api import SalesforceDirectory
 from integrations.salesforce_auth import auth_from_settings
 from integrations.settings import Settings
 from integrations.slack import build_web_client
+from integrations.slack_budget import SlackBudget
 from integrations.slack_installs import InstalledTokens, SingleToken, SlackClients
 from integrations.store.db import create_db_engine, session_factory
 
@@ -49,7 +51,7 @@ class Deps:
             redis=redis,
             queues=Queues(redis),
             slack_clients=slack_clients(settings, engine, redis),
-            llm=language_model(settings),
+            llm=language_model(settings, redis=redis),
             accounts=build_account_directory(settings),
         )
 
@@ -68,10 +70,13 @@ class Deps:
 
 
 def slack_clients(settings: Settings, engine: Engine, redis: Redis | None) -> SlackClients:
-    """One bot token, or (OAuth) the installation store's token for each workspace."""
+    """One bot token, or (OAuth) the installation store's token for each workspace; every
+    client spends from its workspace's Slack call budget, shared in `redis` (None: the
+    Retry-Afters this process is given only)."""
+    budget = SlackBudget(redis, scale=settings.slack_rate_scale)
     if not settings.uses_oauth:
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-        return SingleToken(build_web_client(token, settings.slack_api_url))
+        return SingleToken(build_web_client(token, settings.slack_api_url, budget=budget))
     settings.require("slack_client_id", "slack_client_secret")
     assert settings.slack_client_id is not None and settings.slack_client_secret is not None
     return InstalledTokens(
@@ -81,20 +86,28 @@ def slack_clients(settings: Settings, engine: Engine, redis: Redis | None) -> Sl
         home_team=settings.slack_home_team,
         rotation_minutes=settings.slack_token_rotation_minutes,
         redis=redis,
+        budget=budget,
     )
 
 
-def language_model(settings: Settings) -> LanguageModel | None:
-    """The configured model, or None without OPENAI_API_KEY (the offline paths answer)."""
+def language_model(settings: Settings, *, redis: Redis | None = None) -> LanguageModel | None:
+    """The configured model, or None without OPENAI_API_KEY (the offline paths answer).
+
+    With Redis, each call holds one of the deployment's MODEL_CONCURRENCY slots."""
     if settings.openai_api_key is None:
         return None
-    return OpenAIModel(
+    model = OpenAIModel(
         api_key=settings.openai_api_key.get_secret_value(),
         model=settings.openai_model,
         base_url=settings.openai_base_url,
         timeout=settings.openai_timeout_seconds,
         max_retries=settings.openai_max_retries,
     )
+    if redis is None:
+        return model
+    # A hold outlives the longest call the client may make (each attempt's timeout, retries).
+    longest = settings.openai_timeout_seconds * (settings.openai_max_retries + 1) + 30
+    return BoundedModel(model, ModelSlots(redis, settings.model_concurrency, hold_seconds=longest))
 
 
 def build_account_directory(settings: Settings) -> AccountDirectory | None:

@@ -1,12 +1,20 @@
-"""`triage worker`: an RQ worker with its scheduler, plus the heartbeat and the sweeper.
+"""`triage worker`: RQ workers on threads of one process, plus the heartbeat and the sweeper.
 
-A `SimpleWorker` runs jobs in its own process (no fork per job): the jobs are short and
-I/O-bound, and a SIGKILL takes the job down with the worker, so its lease stops being renewed
-and the sweeper on any live worker re-queues it. Scale with more processes (`--scale worker=N`).
+A job mostly waits: on the model, on Salesforce, on Slack. So one process runs
+`WORKER_THREADS` RQ `SimpleWorker`s, each on its own thread, each taking one job at a time
+from the same queues (no fork per job). Each is a whole RQ worker (its own name, registration,
+current job and execution records), so RQ's bookkeeping, retries and registries hold exactly
+as with one worker per process; what they share is the process's `Deps` (connection pools are
+thread-safe) and its lease owner name (`workers.leases`: a lease is never re-entrant, so two
+threads never hold one request). A SIGKILL takes every thread's job down with the process; their
+leases stop being renewed and the sweeper on any live worker re-queues them. How many model
+calls run at once across all processes is bounded separately (`MODEL_CONCURRENCY`).
+docs/ARCHITECTURE.md ("Concurrency") has the alternatives we measured.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -16,8 +24,10 @@ from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue, SimpleWorker
 from rq.job import Job
+from rq.timeouts import TimerDeathPenalty
 
 from integrations.deps import Deps
+from integrations.failures import unexpected
 from integrations.queues import ALL_QUEUES
 from workers import leases
 from workers.sweeper import Maintenance
@@ -25,6 +35,9 @@ from workers.sweeper import Maintenance
 log = structlog.get_logger(__name__)
 
 RECONNECT_SECONDS = 2.0
+# How long an idle worker blocks on the queues before it looks again: bounds how long a warm
+# shutdown waits for the threads that have no job.
+DEQUEUE_SECONDS = 3
 
 
 class DepsJob(Job):
@@ -49,10 +62,24 @@ class TriageWorker(SimpleWorker):
     comes back, customers' cards should follow within seconds."""
 
     max_connection_wait_time = 5.0
+    # A job's timeout is enforced on whichever thread runs it (RQ's default, SIGALRM, works on
+    # the main thread only).
+    death_penalty_class = TimerDeathPenalty
 
     def __init__(self, queues: Any, *, deps: Deps, **kwargs: Any) -> None:
         super().__init__(queues, job_class=DepsJob, **kwargs)
         self.deps = deps
+        self.siblings: list[TriageWorker] = []
+
+    @property
+    def dequeue_timeout(self) -> int:
+        return DEQUEUE_SECONDS
+
+    def request_stop(self, signum: Any, frame: Any) -> None:
+        """SIGTERM or SIGINT on the main thread: every thread finishes its job, then stops."""
+        for sibling in self.siblings:
+            sibling._stop_requested = True
+        super().request_stop(signum, frame)
 
     def subscribe(self) -> None:
         """RQ's command channel (shutdown, kill-horse), its thread polling every second.
@@ -71,6 +98,20 @@ class TriageWorker(SimpleWorker):
         return super().perform_job(job, queue)
 
 
+class ThreadWorker(TriageWorker):
+    """A TriageWorker on a thread other than the main one: signals are the main thread's
+    (it stops this one), and RQ's command channel is the main worker's."""
+
+    def _install_signal_handlers(self) -> None:
+        pass
+
+    def subscribe(self) -> None:
+        pass
+
+    def unsubscribe(self) -> None:
+        pass
+
+
 def run_worker(
     deps: Deps,
     *,
@@ -82,22 +123,17 @@ def run_worker(
 
     `health_file` is touched every sweep that reached the database and Redis: a container
     health check can test its age (docker-compose.yml does)."""
-    # The worker blocks on BLPOP, so its connection has no read timeout (RQ manages its own).
+    # The workers block on BLPOP, so the connections have no read timeout (RQ manages its own);
+    # the threads share one pool.
     connection = Redis.from_url(deps.settings.redis_url)
     names = queues or list(ALL_QUEUES)
+    threads = deps.settings.worker_threads
     maintenance = Maintenance(deps, health_file=health_file)
     maintenance.start()
     try:
         while True:
             try:
-                worker = TriageWorker(
-                    [Queue(name, connection=connection) for name in names],
-                    connection=connection,
-                    name=leases.worker_id(),
-                    deps=deps,
-                )
-                log.info("worker.started", queues=names, name=worker.name)
-                return bool(worker.work(with_scheduler=True, burst=burst, logging_level="WARNING"))
+                return _work(deps, connection, names, threads, burst=burst)
             except RedisConnectionError as exc:
                 # RQ retries once it is working, but not while registering: wait, then retry.
                 if burst:
@@ -106,3 +142,44 @@ def run_worker(
                 time.sleep(RECONNECT_SECONDS)
     finally:
         maintenance.stop()
+
+
+def _work(deps: Deps, connection: Redis, names: list[str], threads: int, *, burst: bool) -> bool:
+    """The main worker on this thread (signals, the scheduler, RQ's commands) and
+    `threads - 1` more on their own threads; returns when all have stopped."""
+
+    def make(kind: type[TriageWorker], number: int) -> TriageWorker:
+        return kind(
+            [Queue(name, connection=connection) for name in names],
+            connection=connection,
+            name=f"{leases.worker_id()}:{number}",
+            deps=deps,
+        )
+
+    main = make(TriageWorker, 0)
+    main.siblings = [make(ThreadWorker, n) for n in range(1, threads)]
+    worked = [False] * threads
+
+    def run(number: int, worker: TriageWorker) -> None:
+        try:
+            worked[number] = bool(worker.work(burst=burst, logging_level="WARNING"))
+        except RedisConnectionError as exc:  # the main worker waits for Redis and starts again
+            log.warning("worker.thread_stopped", name=worker.name, error=str(exc))
+        except Exception:
+            unexpected(log, "worker.thread_failed", where="worker", name=worker.name)
+
+    started = [
+        threading.Thread(target=run, args=(n, w), name=w.name, daemon=True)
+        for n, w in enumerate(main.siblings, 1)
+    ]
+    for thread in started:
+        thread.start()
+    log.info("worker.started", queues=names, name=main.name, threads=threads)
+    try:
+        worked[0] = bool(main.work(with_scheduler=True, burst=burst, logging_level="WARNING"))
+    finally:
+        for sibling in main.siblings:  # the main one stopped: so do the others
+            sibling._stop_requested = True
+        for thread in started:
+            thread.join()
+    return any(worked)
