@@ -182,10 +182,15 @@ def sandbox(
     ] = False,
 ) -> None:
     """Run the local Slack emulator (a developer tool) with a page to post as customers."""
+    from sandbox import slack_limits
     from sandbox.slack_page import install_page
     from sandbox.world import TOKEN, TRIAGE, build_emulator
 
-    emu = build_emulator(port=port, event_url=app_url, signing_secret=signing_secret)
+    try:
+        limits = slack_limits.from_env()  # SLACK_EMULATOR_LIMITS: Slack's 429s, F times faster
+    except ValueError as exc:
+        fail(str(exc))
+    emu = build_emulator(port=port, event_url=app_url, signing_secret=signing_secret, limits=limits)
     with emu:
         page = install_page(emu)
         if oauth:
@@ -196,6 +201,8 @@ def sandbox(
             then = f"; then open {app_root}/slack/install and pick Acme"
         else:
             token, then = f"SLACK_BOT_TOKEN={TOKEN}", ""
+        if limits is not None:  # the app's call budget at the emulator's pace
+            token += f" SLACK_RATE_SCALE={limits:g}"
         typer.echo(
             f"Slack emulator at {emu.base_url}; post as customers at {page}\n"
             f"Point the app at it (then run `triage serve` and `triage worker`{then}):\n"

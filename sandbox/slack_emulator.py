@@ -11,7 +11,8 @@
         assert emu.messages("C1")[0]["text"] == "hi"
 
 Calls are checked against Slack's spec (see ``sandbox.slack_spec``), recorded, and can be made
-to fail or to be slow. Run ``python -m sandbox`` for a standalone server.
+to fail or to be slow. ``SlackEmulator(limits=F)`` enforces Slack's rate limits at F times
+Slack's rates (``sandbox.slack_limits``). Run ``python -m sandbox`` for a standalone server.
 """
 
 from __future__ import annotations
@@ -55,7 +56,10 @@ class SlackEmulator(InspectionMixin, EventsMixin):
         signing_secret: str | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        limits: float | None = None,
     ):
+        """``limits``: answer 429 like Slack over its published rates times this factor
+        (``None``, the default: no limiter at all)."""
         self.team_id = team_id
         self.enterprise_id = enterprise_id
         self.bot_user_id = bot_user_id
@@ -66,7 +70,7 @@ class SlackEmulator(InspectionMixin, EventsMixin):
         self.signing_secret = signing_secret
         self._host, self._port = host, port
         self._world = World(app_id=app_id, host_team_id=team_id)
-        self._api = SlackApi(self._world, strict=strict, after_call=self._after_call)
+        self._api = SlackApi(self._world, strict=strict, after_call=self._after_call, limits=limits)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._world.add_team(team_id, team_name, enterprise_id)
@@ -124,6 +128,36 @@ class SlackEmulator(InspectionMixin, EventsMixin):
     @strict.setter
     def strict(self, value: bool) -> None:
         self._api.strict = value
+
+    # -- rate limits (``limits=F``; all zero without) ----------------------------------------
+
+    @property
+    def limits(self) -> float | None:
+        """The factor F Slack's rates are multiplied by, or ``None`` when nothing is limited."""
+        return self._api.limiter.factor if self._api.limiter is not None else None
+
+    def ratelimited_count(self, method: str | None = None) -> int:
+        """How many calls the rate limiter answered with 429 (all methods, or ``method``'s);
+        injected faults (``fail(status=429)``) are not counted."""
+        limiter = self._api.limiter
+        return limiter.ratelimited_count(method) if limiter is not None else 0
+
+    def ratelimited_by_method(self) -> dict[str, int]:
+        """The rate limiter's 429s so far, per method."""
+        limiter = self._api.limiter
+        return limiter.ratelimited_by_method() if limiter is not None else {}
+
+    def early_calls(self, method: str | None = None) -> int:
+        """Calls that came for a (workspace, method[, channel]) before the end of the last
+        Retry-After given for it: what Slack punishes; a client honouring Retry-After makes
+        none. Each such recorded ``Call`` has ``early=True``."""
+        limiter = self._api.limiter
+        return limiter.early_count(method) if limiter is not None else 0
+
+    def reset_limits(self) -> None:
+        """Full buckets, no Retry-After pending and zero counts (e.g. between bench rounds)."""
+        if self._api.limiter is not None:
+            self._api.limiter.reset()
 
     # -- world building ----------------------------------------------------------------------
 

@@ -3,7 +3,8 @@
 ``SlackApi`` is a WSGI application speaking the Web API wire format: ``/api/<method>`` with the
 token in ``Authorization: Bearer`` or a ``token`` argument, arguments in the query string, a
 form body (urlencoded or multipart) or a JSON body. It records every call, applies injected
-faults and latency, checks arguments against the spec, then dispatches to the handlers.
+faults and latency, Slack's rate limits when asked (``sandbox.slack_limits``), checks arguments
+against the spec, then dispatches to the handlers.
 It also serves ``/response_url/<name>`` (Slack's interactivity response URLs) and hosted
 files at ``/files-pri/...`` (``sandbox.slack_files``); ``extra_routes`` serve the sandbox
 page (``sandbox.slack_page``) and the OAuth consent screen.
@@ -25,6 +26,7 @@ from werkzeug.wrappers import Request, Response
 
 from sandbox.slack_args import decode_json_arguments
 from sandbox.slack_files import FILES_PREFIX, SIGN_IN, FileStore
+from sandbox.slack_limits import POST_MESSAGE, RateLimiter
 from sandbox.slack_methods_chat import CHAT_METHODS, Handler, apply_response_url
 from sandbox.slack_methods_read import READ_METHODS
 from sandbox.slack_methods_views import VIEW_METHODS
@@ -40,14 +42,21 @@ HANDLERS: dict[str, Handler] = {**CHAT_METHODS, **READ_METHODS, **VIEW_METHODS}
 AfterCall = Callable[[str, Caller, dict[str, Any], dict[str, Any]], None]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Call:
-    """One recorded Web API call (``args`` merged from query, form and JSON bodies)."""
+    """One recorded Web API call (``args`` merged from query, form and JSON bodies).
+
+    ``at``: arrival (``time.time()``). ``status``: the HTTP status answered, 0 while the call
+    is in flight (recorded on arrival so a test sees a slow call). ``early``: it came before
+    the end of a Retry-After the rate limiter had given for its key (``sandbox.slack_limits``).
+    """
 
     method: str
     args: dict[str, Any]
     token: str | None
     at: float
+    status: int = 0
+    early: bool = False
 
 
 @dataclass
@@ -100,9 +109,18 @@ def parse_arguments(request: Request) -> tuple[dict[str, Any], str | None]:
 class SlackApi:
     """WSGI application: recording, faults, latency, strict checking and dispatch."""
 
-    def __init__(self, world: World, *, strict: bool = True, after_call: AfterCall | None = None):
+    def __init__(
+        self,
+        world: World,
+        *,
+        strict: bool = True,
+        after_call: AfterCall | None = None,
+        limits: float | None = None,
+    ):
         self.world = world
         self.strict = strict
+        # None: no limiter at all, so an emulator without limits pays nothing for them
+        self.limiter = RateLimiter(limits) if limits is not None else None
         self.after_call = after_call
         self.calls: list[Call] = []
         self.faults: dict[str, list[Fault]] = {}
@@ -175,8 +193,18 @@ class SlackApi:
             args, token = parse_arguments(request)
         except SlackError as error:
             return _json_response({"ok": False, "error": error.error})
+        call = Call(method, copy.deepcopy(args), token, time.time())
         with self._lock:
-            self.calls.append(Call(method, copy.deepcopy(args), token, time.time()))
+            self.calls.append(call)
+        response = self._answer(method, request, args, token, call)
+        call.status = response.status_code
+        return response
+
+    def _answer(
+        self, method: str, request: Request, args: dict[str, Any], token: str | None, call: Call
+    ) -> Response:
+        """Latency, faults, rate limits, then the method itself."""
+        with self._lock:
             delay = self.latency.get(method, 0.0)
         if delay > 0:
             time.sleep(delay)
@@ -194,6 +222,10 @@ class SlackApi:
                 return _json_response(body, fault.status, headers)
         if method == "oauth.v2.access" and self.oauth is not None:
             return self._oauth_access(request, args)
+        if self.limiter is not None:
+            refusal = self._rate_limit(method, args, token, call)
+            if refusal is not None:
+                return refusal
         status, answer, caller = self._dispatch(method, args, token)
         if answer.get("ok") and caller is not None and self.after_call is not None:
             try:
@@ -201,6 +233,26 @@ class SlackApi:
             except Exception:  # a hook must never break the API answer
                 logger.exception("after_call hook failed for %s", method)
         return _json_response(answer, status)
+
+    def _rate_limit(
+        self, method: str, args: dict[str, Any], token: str | None, call: Call
+    ) -> Response | None:
+        """Slack's 429 when the calling token's workspace is over ``method``'s limit, else None.
+
+        Calls without a known token are left to ``_dispatch`` (``not_authed``, ``invalid_auth``).
+        postMessage is also limited per channel, keyed by the ``channel`` argument as sent."""
+        assert self.limiter is not None
+        with self.world.lock:
+            caller = self.world.tokens.get(token or "")
+        if caller is None:
+            return None
+        channel = str(args.get("channel") or "") if method == POST_MESSAGE else None
+        verdict = self.limiter.check(caller.team_id, method, channel)
+        call.early = verdict.early
+        if verdict.retry_after is None:
+            return None
+        body = {"ok": False, "error": "ratelimited"}
+        return _json_response(body, 429, {"Retry-After": str(verdict.retry_after)})
 
     def _oauth_access(self, request: Request, args: dict[str, Any]) -> Response:
         """oauth.v2.access: the app authenticates itself, not with a token."""
