@@ -36,6 +36,7 @@ from slack_sdk.oauth.token_rotation import TokenRotator
 from sqlalchemy import select
 
 from integrations.slack import build_web_client
+from integrations.slack_budget import SlackBudget
 
 log = structlog.get_logger(__name__)
 
@@ -103,8 +104,10 @@ class InstalledTokens:
         home_team: str | None = None,
         rotation_minutes: int = 120,
         redis: Redis | None = None,
+        budget: SlackBudget | None = None,
     ) -> None:
         self.store = store
+        self.budget = budget
         self.api_url = api_url
         self.home_team = home_team
         self.rotation_minutes = rotation_minutes
@@ -267,5 +270,10 @@ class InstalledTokens:
             if client is None:
                 if len(self._clients) > 256:  # rotated-away tokens
                     self._clients.clear()
-                client = self._clients[token] = build_web_client(token, self.api_url)
+                # Slack counts its limits per workspace: the team's budget, whichever token
+                # (before and after a rotation) it is spent with.
+                workspace = bot.team_id or bot.enterprise_id
+                client = self._clients[token] = build_web_client(
+                    token, self.api_url, budget=self.budget, workspace=workspace
+                )
             return client
