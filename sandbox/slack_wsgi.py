@@ -2,8 +2,8 @@
 
 ``SlackApi`` is a WSGI application speaking the Web API wire format: ``/api/<method>`` with the
 token in ``Authorization: Bearer`` or a ``token`` argument, arguments in the query string, a
-form body (urlencoded or multipart) or a JSON body. It records every call, applies injected
-faults and latency, Slack's rate limits when asked (``sandbox.slack_limits``), checks arguments
+form body (urlencoded or multipart) or a JSON body. It records every call, applies Slack's
+rate limits when asked (``sandbox.slack_limits``), injected faults and latency, checks arguments
 against the spec, then dispatches to the handlers.
 It also serves ``/response_url/<name>`` (Slack's interactivity response URLs) and hosted
 files at ``/files-pri/...`` (``sandbox.slack_files``); ``extra_routes`` serve the sandbox
@@ -203,7 +203,11 @@ class SlackApi:
     def _answer(
         self, method: str, request: Request, args: dict[str, Any], token: str | None, call: Call
     ) -> Response:
-        """Latency, faults, rate limits, then the method itself."""
+        """Rate limits (on arrival, as Slack counts), latency, faults, then the method itself."""
+        if self.limiter is not None:
+            refusal = self._rate_limit(method, args, token, call)
+            if refusal is not None:
+                return refusal
         with self._lock:
             delay = self.latency.get(method, 0.0)
         if delay > 0:
@@ -222,10 +226,6 @@ class SlackApi:
                 return _json_response(body, fault.status, headers)
         if method == "oauth.v2.access" and self.oauth is not None:
             return self._oauth_access(request, args)
-        if self.limiter is not None:
-            refusal = self._rate_limit(method, args, token, call)
-            if refusal is not None:
-                return refusal
         status, answer, caller = self._dispatch(method, args, token)
         if answer.get("ok") and caller is not None and self.after_call is not None:
             try:
