@@ -64,6 +64,7 @@ _JOBS = {
     "reconcile": _JobKind("workers.reconcile.reconcile_job", PIPELINE, 1800, 3600, retry=False),
     "escalation": _JobKind("workers.escalation.carry_out", DELIVERY, 120, 3600, keep_failures=True),
     "sla": _JobKind("workers.sla.check_clock", DELIVERY, 60, 600, retry=False),
+    "seen": _JobKind("workers.seen.add_seen", DELIVERY, 60, 600, retry=False),
 }
 
 
@@ -99,6 +100,9 @@ class JobQueues(Protocol):
     ) -> None: ...
     def enqueue_escalation(self, request_id: int) -> None: ...
     def enqueue_sla_check(self, request_id: int, at: datetime) -> None: ...
+    def enqueue_seen(
+        self, team_id: str | None, enterprise_id: str | None, channel: str, ts: str, at: datetime
+    ) -> None: ...
     def job_is_live(self, job_id: str | None) -> bool: ...
     def depths(self) -> dict[str, int]: ...
 
@@ -216,6 +220,21 @@ class Queues:
 
         The database is the clock; a lost scheduled job only delays the sweeper's recovery."""
         self._enqueue("sla", request_id, at=at, request_id=request_id)
+
+    def enqueue_seen(
+        self, team_id: str | None, enterprise_id: str | None, channel: str, ts: str, at: datetime
+    ) -> None:
+        """Add a customer message's 👀 at `at`, when the reactions budget frees (workers.seen);
+        not retried: a lost 👀 costs nothing but the 👀."""
+        self._enqueue(
+            "seen",
+            None,
+            at=at,
+            team_id=team_id,
+            enterprise_id=enterprise_id,
+            channel=channel,
+            ts=ts,
+        )
 
     def job_is_live(self, job_id: str | None) -> bool:
         """Whether a job is still queued or running (False when Redis lost it)."""
