@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
+from redis import Redis
+from redis.exceptions import RedisError
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import update
@@ -53,6 +55,9 @@ PERMANENT = {
     "shared_channel_refused",
 }
 
+
+# How old a channel's "not shared" may be when a card is posted there on its word.
+INTERNAL_CACHE_SECONDS = 60
 
 # The only outbox kinds that may be posted where customers read: the approved reply, and the
 # one-line "joining to help" of a pull-in when PULL_IN_IN_CUSTOMER_THREAD is on.
@@ -96,7 +101,7 @@ def deliver_now(deps: Deps, outbox_id: int) -> str | None:
         ts = _find_posted(slack, snapshot) if snapshot.attempts > 1 else None
         if ts is None:
             if snapshot.kind not in CUSTOMER_KINDS:  # cards, escalations, notes: internal only
-                ensure_internal_channel(slack, snapshot.channel_id)
+                ensure_internal_channel_cached(deps.redis, slack, snapshot.channel_id)
             ts = _post(slack, snapshot)
     except Exception as exc:  # whatever it was, the lease is released and RQ retries the job
         _record_failure(deps, snapshot, owner, exc)
@@ -127,6 +132,24 @@ def ensure_internal_channel(slack: WebClient, channel: str) -> None:
         raise SharedChannelRefused(
             f"refusing to post internal notes to {channel}: it is shared with another organisation"
         )
+
+
+def ensure_internal_channel_cached(redis: Redis, slack: WebClient, channel: str) -> None:
+    """`ensure_internal_channel`, asking Slack at most once a minute per channel: a busy
+    morning's cards would otherwise spend a Tier-3 `conversations.info` each. Only "internal"
+    is remembered, for `INTERNAL_CACHE_SECONDS`: a channel shared since is refused within
+    that long, and a shared channel is asked about every time."""
+    key = f"triage:internal-channel:{channel}"
+    try:
+        if redis.get(key):
+            return
+    except RedisError as exc:  # ask Slack: the check must not depend on Redis
+        log.warning("delivery.channel_cache_failed", error=type(exc).__name__)
+    ensure_internal_channel(slack, channel)
+    try:
+        redis.set(key, "1", ex=INTERNAL_CACHE_SECONDS)
+    except RedisError as exc:
+        log.warning("delivery.channel_cache_failed", error=type(exc).__name__)
 
 
 def _post(slack: WebClient, row: _Snapshot) -> str:

@@ -22,6 +22,7 @@ from workers.feedback import apply_feedback
 from workers.home import publish_home_now
 from workers.pipeline import run_pipeline
 from workers.reconcile import reconcile
+from workers.seen import add_seen
 from workers.sla import check_clock_now
 
 if TYPE_CHECKING:
@@ -129,10 +130,21 @@ class InlineQueues:
 
     def enqueue_sla_check(self, request_id: int, at: datetime) -> None:
         """A timer of this process stands in for RQ's scheduler: at `at`, the job is queued."""
-        delay = max(0.0, (at - datetime.now(UTC)).total_seconds()) + TIMER_SLACK_SECONDS
-        timer = threading.Timer(
-            delay, lambda: self._submit(lambda deps: check_clock_now(deps, request_id))
+        self._at(at, lambda deps: check_clock_now(deps, request_id))
+
+    def enqueue_seen(
+        self, team_id: str | None, enterprise_id: str | None, channel: str, ts: str, at: datetime
+    ) -> None:
+        self._at(
+            at,
+            lambda deps: add_seen(
+                deps, team_id=team_id, enterprise_id=enterprise_id, channel=channel, ts=ts
+            ),
         )
+
+    def _at(self, at: datetime, job: Callable[[Deps], object]) -> None:
+        delay = max(0.0, (at - datetime.now(UTC)).total_seconds()) + TIMER_SLACK_SECONDS
+        timer = threading.Timer(delay, lambda: self._submit(job))
         timer.daemon = True
         with self._timers_lock:
             self._timers.append((at, timer))

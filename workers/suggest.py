@@ -60,6 +60,7 @@ TOP = 3  # people shown on the card
 LOOKED_UP = 8  # candidates whose presence and time zone are asked of Slack
 MAX_LOAD = 5
 USER_CACHE_SECONDS = 600  # a deactivation shows within ten minutes
+PRESENCE_CACHE_SECONDS = 60  # who is online, as of a minute ago at most
 
 
 @dataclass
@@ -205,11 +206,7 @@ def _look_up(deps: Deps, person: Candidate, ours: set[str], now: datetime) -> bo
         return False
     if not is_suggestible(user, ours):
         return False
-    try:
-        presence = deps.slack.users_getPresence(user=person.user_id)
-        person.online = presence.get("presence") == "active"
-    except SlackApiError as exc:
-        log.info("suggest.presence_unknown", user=person.user_id, error=slack_error(exc))
+    person.online = _online(deps, person.user_id)
     person.local, person.in_hours = local_time(
         user.get("tz"), now, deps.settings.suggest_working_hours
     )
@@ -250,6 +247,29 @@ def _user(deps: Deps, user_id: str) -> dict[str, Any] | None:
     except RedisError as exc:
         log.warning("suggest.cache_failed", error=type(exc).__name__)
     return user
+
+
+def _online(deps: Deps, user_id: str) -> bool | None:
+    """Whether `users.getPresence` says active (None: unknown), cached in Redis for
+    `PRESENCE_CACHE_SECONDS`: a Tier-3 call per candidate per request would spend the
+    workspace's 50 a minute on a busy morning, and a minute-old presence ranks as well."""
+    key = f"triage:suggest-presence:{user_id}"
+    try:
+        cached = deps.redis.get(key)
+        if cached:
+            return bool(cached == b"active")
+    except RedisError as exc:
+        log.warning("suggest.cache_failed", error=type(exc).__name__)
+    try:
+        presence = str(deps.slack.users_getPresence(user=user_id).get("presence") or "away")
+    except SlackApiError as exc:
+        log.info("suggest.presence_unknown", user=user_id, error=slack_error(exc))
+        return None
+    try:
+        deps.redis.set(key, presence, ex=PRESENCE_CACHE_SECONDS)
+    except RedisError as exc:
+        log.warning("suggest.cache_failed", error=type(exc).__name__)
+    return presence == "active"
 
 
 def is_suggestible(user: dict[str, Any], ours: set[str]) -> bool:
