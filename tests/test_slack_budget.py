@@ -209,13 +209,15 @@ def test_the_budget_scales_with_slack_rate_scale(emu: SlackEmulator, redis_url: 
     assert 0.15 < time.monotonic() - started < 2
 
 
+def budget_keys(redis: Redis) -> set[str]:
+    return {k if isinstance(k, str) else k.decode() for k in redis.keys("triage:slack-budget*")}
+
+
 def test_a_workspace_key_is_never_the_token(redis: Redis, emu: SlackEmulator) -> None:
     client = build_web_client(TOKEN, emu.api_url, budget=SlackBudget(redis))
     client.conversations_info(channel=TRIAGE)
-    keys = [k.decode() for k in redis.keys("triage:slack-budget*")]
+    keys = budget_keys(redis)
     assert keys and not any(TOKEN in k for k in keys)
     teamed = build_web_client(TOKEN, emu.api_url, budget=SlackBudget(redis), workspace="T0ACME")
     teamed.conversations_info(channel=TRIAGE)
-    assert "triage:slack-budget:T0ACME:conversations.info" in {
-        k.decode() for k in redis.keys("triage:slack-budget*")
-    }
+    assert "triage:slack-budget:T0ACME:conversations.info" in budget_keys(redis)
