@@ -8,6 +8,7 @@ when something really changes afterwards.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterator
 
 import pytest
@@ -28,9 +29,26 @@ def test_a_plain_message_posts_its_card_once_and_never_updates_it(world: World) 
 
     posts = [c for c in world.emu.calls("chat.postMessage") if c.args["channel"] == TRIAGE]
     assert len(posts) == 1
+    assert len(world.emu.calls("chat.postMessage")) == 1  # and nothing else posted
     assert world.emu.calls("chat.update") == []
     [card] = world.cards()
     assert "first response due" in json.dumps(card["blocks"])  # the deadline is on it already
+
+
+def test_three_quick_messages_make_one_request_and_one_card_post(world: World) -> None:
+    """GROUPING_MINUTES: a customer's three messages in a row are one request, carded once
+    with all three, for the same calls as one message."""
+    texts = ["Hi!", "Our SSO login fails with error 500", "since this morning, for everyone"]
+    for text in texts:
+        world.customer_says(text)
+    world.drain()
+
+    calls = Counter(c.method for c in world.emu.calls())
+    assert calls["chat.postMessage"] == 1 and calls["chat.update"] == 0
+    assert calls["reactions.add"] == 1  # one 👀 for the request
+    [card] = world.cards()
+    assert all(text in json.dumps(card["blocks"]) for text in texts)
+    assert len(world.emu.calls("chat.postMessage")) == 1  # nothing else posted anywhere
 
 
 def test_a_burst_of_messages_posts_each_card_once(burst_world: World) -> None:

@@ -1,17 +1,27 @@
 """The approval card: what it shows, and redrawing it in place when anything changes.
 
-Posting it the first time goes through the outbox (`workers.card_post`)."""
+Posting it the first time goes through the outbox (`workers.card_post`). Redrawing is
+`chat.update`, Slack's Tier 3 (about 50 a minute per workspace), and one click can set off
+several refreshes of one card (the reply posted, the SLA clock stopped, the ✅): they are
+coalesced per card in Redis, so a card is redrawn at most once a second, with the latest
+state, and never when it already shows it (`draw_card`).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import time
 from typing import Any
 
 import structlog
+from redis import Redis
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.orm import Session
 
 from integrations.deps import Deps
+from integrations.failures import REDIS_DOWN
 from integrations.slack import slack_error
 from integrations.store.db import transaction
 from integrations.store.models import Request, RequestState
@@ -24,6 +34,7 @@ from workers.blocks.card import (
     card_fallback_text,
 )
 from workers.ids import Reaction
+from workers.routes import posted_card_channel
 from workers.stage_data import draft_details, request_context, request_suggestions
 
 log = structlog.get_logger(__name__)
@@ -91,27 +102,130 @@ def message_body(session: Session, request_id: int) -> tuple[dict[str, Any], str
     return {"text": card_fallback_text(view), "blocks": blocks}, request.card_ts
 
 
+# A card is redrawn at most once in this long, however many refreshes ask meanwhile.
+DRAW_SECONDS = 1.0
+# How long a refresh may wait for its turn (the card's lock, and a claim to be the next
+# drawing): longer than one chat.update may take behind Slack's Retry-After.
+_TURN_SECONDS = 30
+# What a card shows is remembered this long; a refresh after that redraws it once.
+_REMEMBER_SECONDS = 7 * 86400
+
+
 def refresh_card(deps: Deps, *, request_id: int) -> None:
     """RQ job: redraw a posted card (after an approval, a rejection, a withdrawal)."""
     refresh_card_now(deps, request_id)
 
 
 def refresh_card_now(deps: Deps, request_id: int) -> None:
+    """Mark an answered request's message ✅, and redraw its card (coalesced: `draw_card`)."""
     with transaction(deps.sessions) as session:
-        body, card_ts = message_body(session, request_id)
         request = session.get_one(Request, request_id)
-        channel, answered = request.card_channel, request.state == RequestState.ANSWERED
+        answered = request.state == RequestState.ANSWERED
         customer_channel, customer_ts = request.channel_id, request.ts
         customer_slack = deps.slack_for(request.team_id, request.enterprise_id)
+        where = _where(deps, request)
     if answered:  # ✅ whoever answered: an approved draft or a colleague in the thread
         _mark_answered(customer_slack, customer_channel, customer_ts)
-    if card_ts is None or channel is None:
-        return  # no card yet; the pipeline draws the current state when it posts one
+    if where is not None:  # no card yet: the pipeline draws the current state when it posts
+        _draw_coalesced(deps, request_id, CardKeys(*where))
+
+
+def draw_card(deps: Deps, request_id: int) -> bool:
+    """Redraw the request's posted card with its current state; True when chat.update ran.
+
+    A card that already shows the current state is not redrawn. Otherwise a refresh that
+    finds another one already waiting for the card's turn leaves the drawing to it (that one
+    reads the state after this one's change), and one that comes less than DRAW_SECONDS after
+    the card was last drawn waits out the rest, then reads the latest state. Without Redis,
+    every refresh draws."""
+    with transaction(deps.sessions) as session:
+        where = _where(deps, session.get_one(Request, request_id))
+    return where is not None and _draw_coalesced(deps, request_id, CardKeys(*where))
+
+
+class CardKeys:
+    """The Redis keys of one posted card, named by where it is (unique across deployments)."""
+
+    def __init__(self, channel: str, ts: str) -> None:
+        self.channel, self.ts = channel, ts
+        base = f"triage:card:{channel}:{ts}"
+        self.drawn = f"{base}:drawn"  # a digest of the body the card shows
+        self.recent = f"{base}:recent"  # exists for DRAW_SECONDS after each drawing
+        self.waiting = f"{base}:waiting"  # a refresh has claimed the next drawing
+        self.lock = f"{base}:lock"  # one drawing of the card at a time, in order
+
+
+def note_drawn(redis: Redis, keys: CardKeys, body: dict[str, Any]) -> None:
+    """Remember that the card shows `body` as of now (after a post or an update)."""
+    with redis.pipeline(transaction=False) as pipe:
+        pipe.set(keys.drawn, body_digest(body), ex=_REMEMBER_SECONDS)
+        pipe.set(keys.recent, 1, px=int(DRAW_SECONDS * 1000))
+        pipe.execute()
+
+
+def body_digest(body: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+
+
+def _where(deps: Deps, request: Request) -> tuple[str, str] | None:
+    channel = posted_card_channel(deps.settings, request)
+    return (channel, request.card_ts) if channel and request.card_ts else None
+
+
+def _draw_coalesced(deps: Deps, request_id: int, keys: CardKeys) -> bool:
     try:
-        deps.slack.chat_update(channel=channel, ts=card_ts, **body)
+        if _shows_current(deps, request_id, keys):
+            log.debug("card.unchanged", request_id=request_id)
+            return False
+        claimed = deps.redis.set(keys.waiting, 1, nx=True, ex=_TURN_SECONDS)
+    except REDIS_DOWN as exc:  # the demo runs without Redis; a redraw too many is no harm
+        log.warning("card.not_coalesced", request_id=request_id, error=str(exc))
+        return _draw(deps, request_id, keys, None)
+    if not claimed:
+        log.debug("card.coalesced", request_id=request_id)
+        return False
+    released = False
+    try:
+        with deps.redis.lock(keys.lock, timeout=_TURN_SECONDS, blocking_timeout=_TURN_SECONDS):
+            wait_ms = deps.redis.pttl(keys.recent)
+            if wait_ms > 0:
+                time.sleep(wait_ms / 1000)
+            # From here a new refresh claims the turn after this one: the state read below is
+            # at least as new as whatever the refreshes that found the claim taken had seen.
+            deps.redis.delete(keys.waiting)
+            released = True
+            return _draw(deps, request_id, keys, deps.redis)
+    finally:
+        if not released:
+            deps.redis.delete(keys.waiting)
+
+
+def _shows_current(deps: Deps, request_id: int, keys: CardKeys) -> bool:
+    """Whether the card already shows the request as it is now (then a refresh has nothing
+    to wait for)."""
+    drawn = deps.redis.get(keys.drawn)
+    if drawn is None:
+        return False
+    with transaction(deps.sessions) as session:
+        body, _ = message_body(session, request_id)
+    return drawn == body_digest(body).encode()
+
+
+def _draw(deps: Deps, request_id: int, keys: CardKeys, redis: Redis | None) -> bool:
+    """chat.update the card with the current body, unless it shows that body already."""
+    with transaction(deps.sessions) as session:
+        body, _ = message_body(session, request_id)
+    if redis is not None and redis.get(keys.drawn) == body_digest(body).encode():
+        log.debug("card.unchanged", request_id=request_id)
+        return False
+    try:
+        deps.slack.chat_update(channel=keys.channel, ts=keys.ts, **body)
     except SlackApiError as exc:
         log.warning("card.update_failed", request_id=request_id, error=slack_error(exc))
         raise
+    if redis is not None:
+        note_drawn(redis, keys, body)
+    return True
 
 
 def _mark_answered(slack: WebClient, channel: str, ts: str) -> None:

@@ -1,38 +1,66 @@
-"""The card stage: post the approval card once, through the outbox, then keep it current."""
+"""The card stage: post the approval card once, through the outbox, then keep it current.
+
+The card goes to the channel `TRIAGE_ROUTES` chooses for the request (`workers.routes`), which
+the outbox row keeps; delivery records it on the request (`card_channel`), where every later
+update, thread reply and note finds it. On the hot path the card is one chat.postMessage with
+what is known: it is redrawn in the same run only when the request changed while it was
+being posted.
+"""
 
 from __future__ import annotations
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from integrations.deps import Deps
+from integrations.failures import REDIS_DOWN
 from integrations.store.db import transaction
-from integrations.store.models import OutboxMessage
-from workers.card import message_body
+from integrations.store.models import OutboxMessage, Request
+from workers.card import CardKeys, draw_card, message_body, note_drawn
 from workers.delivery import deliver_now
+from workers.routes import card_channel
+from workers.stage_data import request_context
+
+log = structlog.get_logger(__name__)
 
 
 def publish_card(deps: Deps, request_id: int) -> None:
-    """Post the card through the outbox the first time; update it in place afterwards."""
-    channel = deps.settings.triage_channel
-    if not channel:
-        raise RuntimeError("TRIAGE_CHANNEL is not set: there is nowhere to post approval cards")
+    """Post the card through the outbox the first time; redraw it in place afterwards."""
     with transaction(deps.sessions) as session:
         body, card_ts = message_body(session, request_id)
         if card_ts is None:
+            request = session.get_one(Request, request_id)
+            channel = card_channel(
+                deps.settings,
+                customer_channel=request.channel_id,
+                context=request_context(request),
+            )
             outbox = _card_outbox(session, request_id, channel, body)
-            outbox_id, posted = outbox.id, dict(outbox.body)
+            # An earlier try's row keeps its channel and its body: that is what goes out.
+            outbox_id, channel, posted = outbox.id, outbox.channel_id, dict(outbox.body)
     if card_ts is not None:
-        deps.slack.chat_update(channel=channel, ts=card_ts, **body)
+        draw_card(deps, request_id)  # no call when the card already shows this
         return
-    deliver_now(deps, outbox_id)
+    ts = deliver_now(deps, outbox_id)
+    if ts is not None:
+        _note_posted(deps, CardKeys(channel, ts), posted, request_id)
     # What went out is the outbox row's body: this one's, or an earlier try's when that try
     # wrote the row and failed to post. Whatever differs from it now is drawn now.
     with transaction(deps.sessions) as session:
         fresh, card_ts = message_body(session, request_id)
     if card_ts is not None and fresh != posted:
-        deps.slack.chat_update(channel=channel, ts=card_ts, **fresh)
+        draw_card(deps, request_id)
+
+
+def _note_posted(deps: Deps, keys: CardKeys, body: dict[str, object], request_id: int) -> None:
+    """The post is the card's first drawing: a refresh right after it waits its second, and
+    one that finds nothing new makes no call."""
+    try:
+        note_drawn(deps.redis, keys, body)
+    except REDIS_DOWN as exc:  # then the next refresh redraws it once: no harm
+        log.warning("card.not_noted", request_id=request_id, error=str(exc))
 
 
 def _card_outbox(

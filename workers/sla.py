@@ -32,6 +32,7 @@ from integrations.store.db import transaction
 from integrations.store.models import OutboxMessage, Request, RequestState, SlaClock
 from workers.blocks.escalation import build_sla_breach, build_sla_reminder
 from workers.metrics import SLA_BREACHES
+from workers.routes import posted_card_channel
 from workers.stage_data import RequestContext, request_context, request_suggestions
 
 log = structlog.get_logger(__name__)
@@ -225,7 +226,7 @@ def _reminder(deps: Deps, session: Session, request: Request) -> int:
         deadline=clock.deadline_at,
         channel_id=request.channel_id,
     )
-    channel = request.card_channel or deps.settings.triage_channel or ""
+    channel = posted_card_channel(deps.settings, request) or ""  # in the card's thread
     return _outbox(
         session,
         f"sla-reminder:{request.id}",
