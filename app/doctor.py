@@ -23,6 +23,7 @@ from app.doctor_apis import (
     check_openai,
     check_slack,
     check_triage_channel,
+    check_triage_routes,
 )
 from app.doctor_services import CheckResult, check_crm, check_database, check_redis
 from integrations.settings import Settings
@@ -42,6 +43,7 @@ def run_doctor(settings: Settings, echo: Callable[[str], None]) -> int:
     checks: list[tuple[str, Callable[[Settings], CheckResult]]] = [
         ("Slack", check_slack),
         ("TRIAGE_CHANNEL", check_triage_channel),
+        *([("TRIAGE_ROUTES", check_triage_routes)] if settings.triage_routes else []),
         ("ESCALATION_CHANNEL", check_escalation_channel),
         ("Database", check_database),
         ("Redis", check_redis),

@@ -1,5 +1,6 @@
-"""`triage doctor`'s checks of the APIs we call: Slack (the token, both internal channels)
-and OpenAI. Each really calls the service and says, in one line, what to fix."""
+"""`triage doctor`'s checks of the APIs we call: Slack (the token, the internal channels:
+TRIAGE_CHANNEL, each TRIAGE_ROUTES channel, ESCALATION_CHANNEL) and OpenAI. Each really calls
+the service and says, in one line, what to fix."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from integrations.deps import slack_clients
 from integrations.settings import ConfigError, Settings
 from integrations.slack import SLACK_FAILED, slack_error
 from integrations.slack_installs import NotInstalled
+from workers.routes import route_channels
 
 _TOKEN_FIX = "copy the Bot User OAuth Token (xoxb-…) from your Slack app's OAuth & Permissions page"
 _SLACK_FIXES = {
@@ -118,6 +120,23 @@ def _check_installs(settings: Settings) -> CheckResult:
 
 def check_triage_channel(settings: Settings) -> CheckResult:
     return _check_channel(settings, "TRIAGE_CHANNEL", settings.triage_channel, required=True)
+
+
+def check_triage_routes(settings: Settings) -> CheckResult:
+    """Every channel TRIAGE_ROUTES sends cards to, checked as TRIAGE_CHANNEL is: one line,
+    naming the routes that fail (✗) or deserve a look (!), else all of them (✓)."""
+    results = [
+        (rules, _check_channel(settings, "TRIAGE_ROUTES", channel, required=True))
+        for rules, channel in route_channels(settings)
+    ]
+    for ok in (False, None):
+        bad = [(rules, result) for rules, result in results if result.ok is ok]
+        if bad:
+            detail = "; ".join(f"{rules}: {result.detail}" for rules, result in bad)
+            return CheckResult("TRIAGE_ROUTES", ok, detail, bad[0][1].fix)
+    return CheckResult(
+        "TRIAGE_ROUTES", True, "; ".join(f"{rules}: {r.detail}" for rules, r in results)
+    )
 
 
 def check_escalation_channel(settings: Settings) -> CheckResult:

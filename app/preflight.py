@@ -18,6 +18,7 @@ from integrations.slack import slack_error
 from integrations.slack_installs import NotInstalled
 from integrations.store.db import create_db_engine, current_revision, revisions
 from workers.delivery import SharedChannelRefused, ensure_internal_channel
+from workers.routes import route_channels
 
 log = structlog.get_logger(__name__)
 
@@ -87,15 +88,31 @@ def _missing_sqlite_file(url: str) -> bool:
 
 def before_serving(settings: Any) -> None:
     """What serve, socket and worker check at start: the database is migrated (when it can be
-    reached now), and TRIAGE_CHANNEL and ESCALATION_CHANNEL are not shared."""
+    reached now), and TRIAGE_CHANNEL, every TRIAGE_ROUTES channel and ESCALATION_CHANNEL are
+    not shared."""
     require_database(settings.database_url, unreachable_ok=True)
     refuse_shared_channels(settings)
 
 
+def internal_channels(settings: Any) -> list[tuple[str, str]]:
+    """Each channel that must never be shared, once, with the first setting that names it."""
+    named = [
+        ("TRIAGE_CHANNEL", settings.triage_channel),
+        *((f"TRIAGE_ROUTES {rules}", channel) for rules, channel in route_channels(settings)),
+        ("ESCALATION_CHANNEL", settings.escalation_channel),
+    ]
+    first: dict[str, str] = {}
+    for name, channel in named:
+        if channel:
+            first.setdefault(channel, name)
+    return [(name, channel) for channel, name in first.items()]
+
+
 def refuse_shared_channels(settings: Any) -> None:
-    """Stop at start when TRIAGE_CHANNEL or ESCALATION_CHANNEL is shared with another
-    organisation (SPEC §5.6): internal notes must never reach a customer. Every post checks
-    again. When Slack cannot be asked now, the process starts and the posts' checks hold."""
+    """Stop at start when TRIAGE_CHANNEL, a TRIAGE_ROUTES channel or ESCALATION_CHANNEL is
+    shared with another organisation (SPEC §5.6): internal notes must never reach a customer.
+    Every post checks again. When Slack cannot be asked now, the process starts and the posts'
+    checks hold."""
     engine = create_db_engine(settings.database_url)
     try:
         client = slack_clients(settings, engine, None).home()
@@ -104,18 +121,13 @@ def refuse_shared_channels(settings: Any) -> None:
         return
     finally:
         engine.dispose()
-    for name in ("triage_channel", "escalation_channel"):
-        channel = getattr(settings, name)
-        if not channel:
-            continue
+    for name, channel in internal_channels(settings):
         try:
             ensure_internal_channel(client, channel)
         except SharedChannelRefused:
             raise ConfigError(
-                f"{name.upper()} ({channel}) is shared with another organisation: "
+                f"{name} ({channel}) is shared with another organisation: "
                 "use an internal channel, internal notes must never reach a customer"
             ) from None
         except (SlackApiError, OSError) as exc:
-            log.warning(
-                "startup.channel_check_failed", setting=name.upper(), error=slack_error(exc)
-            )
+            log.warning("startup.channel_check_failed", setting=name, error=slack_error(exc))
