@@ -256,35 +256,62 @@ def last_user_text(body: dict[str, Any]) -> str:
 
 
 def default_responder(schema: str, body: dict[str, Any]) -> dict[str, Any]:
-    """Deterministic answers shaped like the app's structured outputs."""
+    """Deterministic answers shaped like the app's structured outputs: the triage (by the
+    offline rules), the draft, or both in one answer."""
     text = last_user_text(body)
     if schema == "TriageResult":
-        from workers.triage import classify_offline
-
-        result = classify_offline(_inside_fence(text))
-        return result.model_dump(mode="json")
+        return _triage(_inside_fence(text))
     if schema == "DraftResult":
-        system = "\n".join(
-            str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "system"
-        )
-        example = _first_example(system)
-        reply = (
-            ("Thanks for the question! " + example)
-            if example
-            else (
-                "Thanks for the details. We're checking this now and will follow up in this thread."
-            )
-        )
-        seen = [i for i in sent_images(body) if i.role == "user"]
-        if seen:  # shows in tests that the images arrived where a model reads them
-            reply += f" I can see the {len(seen)} image(s) you shared."
-        return {
-            "reply": reply,
-            "confidence": 0.8 if example else 0.4,
-            "needs_expert": not example,
-            "sources": ["example-1"] if example else [],
-        }
+        return _draft(body)
+    if schema == "TriagedDraft":
+        triage = _triage(_customer_words(text))
+        draft = _draft(body) if triage["needs_reply"] else _no_reply()
+        return {**triage, **draft}
     return {}
+
+
+def _triage(text: str) -> dict[str, Any]:
+    from workers.triage import classify_offline
+
+    return classify_offline(text).model_dump(mode="json")
+
+
+def _draft(body: dict[str, Any]) -> dict[str, Any]:
+    system = "\n".join(
+        str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "system"
+    )
+    example = _first_example(system)
+    reply = (
+        ("Thanks for the question! " + example)
+        if example
+        else ("Thanks for the details. We're checking this now and will follow up in this thread.")
+    )
+    seen = [i for i in sent_images(body) if i.role == "user"]
+    if seen:  # shows in tests that the images arrived where a model reads them
+        reply += f" I can see the {len(seen)} image(s) you shared."
+    return {
+        "reply": reply,
+        "confidence": 0.8 if example else 0.4,
+        "needs_expert": not example,
+        "sources": ["example-1"] if example else [],
+    }
+
+
+def _no_reply() -> dict[str, Any]:
+    return {"reply": "", "confidence": 1.0, "needs_expert": False, "sources": []}
+
+
+def _customer_words(text: str) -> str:
+    """The customer's messages in a draft prompt's last turn: what is inside their fences."""
+    words, inside = [], False
+    for line in text.splitlines():
+        if line.startswith("<<<DATA customer-message"):
+            inside = True
+        elif line.startswith("<<<END"):
+            inside = False
+        elif inside:
+            words.append(line)
+    return "\n".join(words)
 
 
 def _inside_fence(text: str) -> str:

@@ -13,9 +13,10 @@ from sqlalchemy import select
 from integrations.store.db import transaction
 from integrations.store.models import Draft
 from sandbox.openai_server import OpenAIServer
-from tests.harness import SHARED, World, model_world
+from sandbox.slack_events import reaction_envelope
+from tests.harness import APPROVER, SHARED, World, model_world
 from workers.ids import ActionId
-from workers.prompt import DRAFT_INSTRUCTIONS
+from workers.prompt import DRAFT_INSTRUCTIONS, TRIAGE_WITH_DRAFT
 
 
 def _with_model(
@@ -40,7 +41,7 @@ def world(database_url: str, redis_url: str, model: OpenAIServer) -> Iterator[Wo
 
 def _drafts(model: OpenAIServer) -> list[dict]:
     return [
-        r for r in model.requests() if r["response_format"]["json_schema"]["name"] == "DraftResult"
+        r for r in model.requests() if r["response_format"]["json_schema"]["name"] == "TriagedDraft"
     ]
 
 
@@ -62,9 +63,9 @@ def test_the_card_carries_the_models_draft_and_approving_posts_it(
     world.drain()
     [reply] = world.replies_in(body["event"]["ts"])
     assert reply["text"] == draft.text
-    # The draft was asked for with structured output, and triage too.
-    schemas = {r["response_format"]["json_schema"]["name"] for r in model.requests()}
-    assert schemas == {"TriageResult", "DraftResult"}
+    # Triage and draft were asked for in one call, with structured output.
+    schemas = [r["response_format"]["json_schema"]["name"] for r in model.requests()]
+    assert schemas == ["TriagedDraft"]
 
 
 def test_no_action_messages_get_no_card_when_the_model_triages(world: World) -> None:
@@ -171,7 +172,7 @@ def test_an_injection_attempt_is_a_normal_fenced_draft_request(
     world.drain()
     [request] = _drafts(model)
     messages = request["messages"]
-    assert messages[0] == {"role": "system", "content": DRAFT_INSTRUCTIONS}
+    assert messages[0] == {"role": "system", "content": DRAFT_INSTRUCTIONS + TRIAGE_WITH_DRAFT}
     assert all("Ignore your instructions" not in m["content"] for m in messages[:-1])
     last = messages[-1]
     assert last["role"] == "user"
@@ -219,3 +220,23 @@ def test_the_prompt_holds_this_accounts_context_and_no_other(
     initech_all = json.dumps(initech["messages"])
     assert "Globex" in globex_system and "Account context: none" not in globex_system
     assert "Globex" not in initech_all and "Initech" in initech_all
+
+
+def test_a_request_a_person_opened_is_drafted_and_never_closed_by_the_model(
+    world: World, model: OpenAIServer
+) -> None:
+    """🎫 on "thanks": one call would triage it as no_action and close it; a person asked for
+    it, so the model only drafts (its triage stands as the person left it)."""
+    body = world.customer_says("thanks, all good now!")
+    world.drain()
+    assert world.cards() == []
+    before = len(model.requests())
+    world.emu.add_reaction(SHARED, body["event"]["ts"], "ticket", APPROVER)
+    envelope = reaction_envelope(
+        APPROVER, "ticket", ts=body["event"]["ts"], **world.emu.event_context(SHARED)
+    )
+    assert world.send(envelope)[0] == 200
+    world.drain()
+    assert len(world.cards()) == 1
+    schemas = [r["response_format"]["json_schema"]["name"] for r in model.requests()[before:]]
+    assert schemas == ["DraftResult"]

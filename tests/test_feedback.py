@@ -122,7 +122,7 @@ def test_the_next_similar_draft_grounds_on_the_liked_answer_not_the_disliked_one
         drafts = [
             r
             for r in model.requests()
-            if r["response_format"]["json_schema"]["name"] == "DraftResult"
+            if r["response_format"]["json_schema"]["name"] == "TriagedDraft"
         ]
         prompt = json.dumps(drafts[-1]["messages"], ensure_ascii=False)
         assert "LIKED: Settings > Webhooks" in prompt and "DISLIKED" not in prompt

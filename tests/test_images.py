@@ -57,7 +57,7 @@ def world(database_url: str, redis_url: str, model: OpenAIServer) -> Iterator[Wo
 
 def drafts(model: OpenAIServer) -> list[dict[str, Any]]:
     return [
-        r for r in model.requests() if r["response_format"]["json_schema"]["name"] == "DraftResult"
+        r for r in model.requests() if r["response_format"]["json_schema"]["name"] == "TriagedDraft"
     ]
 
 
@@ -88,7 +88,7 @@ def test_a_screenshot_reaches_the_model_in_the_final_user_turn(
     assert "1. error.png (image/png)" in listing and "2. export.log (text/plain)" in listing
     assert "export failed" not in json.dumps(model.requests())
     assert all(isinstance(m["content"], str) for m in request["messages"][:last])
-    assert [len(sent_images(r)) for r in model.requests()] == [0, 1]  # triage reads no images
+    assert [len(sent_images(r)) for r in model.requests()] == [1]  # one call triages and drafts
 
     # Downloaded once, with the bot token; the card says the model saw it, and flags nothing.
     assert [(d.token, d.status) for d in world.emu.downloads()] == [(TOKEN, 200)]

@@ -53,12 +53,12 @@ def test_hidden_characters_never_reach_the_model_but_stay_on_the_card(
     world.drain()
 
     sent = _sent(model)
-    assert len(model.requests()) == 2  # triage and draft
+    assert len(model.requests()) == 1  # triaged and drafted in one call
     for content in sent:
         for ch in TAGS + HIDDEN + CONTROL:
             assert ch not in content, hex(ord(ch))
     user_turns = [c for c in sent if "Our export fails" in c]
-    assert len(user_turns) == 2
+    assert len(user_turns) == 1
     assert all("Our export fails since Monday, what should we check?" in c for c in user_turns)
     with transaction(world.deps.sessions) as session:
         assert session.scalars(select(Request)).one().text == text  # stored as written
@@ -75,7 +75,7 @@ def test_a_message_over_the_budget_reaches_the_model_cut_and_the_card_says_so(
     world.drain()
 
     requests = model.requests()
-    assert len(requests) == 2  # triaged and drafted: cut, never dropped
+    assert len(requests) == 1  # triaged and drafted: cut, never dropped
     for content in (c for c in _sent(model) if "Our export fails" in c):
         assert "THE END" not in content
         assert "detail100 " in content

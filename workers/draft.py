@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, Field
 
 from integrations.llm import LanguageModel, ModelUnavailable
-from workers.attachments import Attachments, Unseen
-from workers.prompt import ThreadMessage, draft_prompt
+from workers.attachments import Attachments, Image, Unseen
+from workers.prompt import Prompt, ThreadMessage, draft_prompt
 from workers.redaction import redact
 from workers.retrieval import Grounding
 from workers.stage_data import DraftDetails, RequestContext, UnseenImage
@@ -32,6 +32,15 @@ class DraftResult(BaseModel):
     sources: list[str] = Field(description="Ids of the references used, e.g. example-1, kb-2.")
 
 
+class TriagedDraft(DraftResult):
+    """The triage and the draft in one answer (the class name is the JSON schema's name)."""
+
+    category: Category
+    urgency: Urgency
+    summary: str = Field(description="One short line in English.")
+    needs_reply: bool
+
+
 @dataclass(frozen=True)
 class DraftJob:
     """Everything a draft is made from, read from the database before the model is called."""
@@ -40,7 +49,7 @@ class DraftJob:
     user_id: str
     channel_id: str
     thread: list[ThreadMessage]
-    triage: Triage
+    triage: Triage  # as stored; when the model triages in the same call, not used by it
     context: RequestContext | None
     grounding: Grounding
     # The request's files; the images in it are downloaded only when a model will read them.
@@ -60,14 +69,44 @@ def write_draft(llm: LanguageModel | None, job: DraftJob) -> Drafted:
     """The model's draft, checked; the offline draft without a model; never an exception."""
     if llm is None:
         return draft_offline(job)  # it reads no images, so the card says nothing about them
+    return _ask(llm, job, DraftResult)[1]
+
+
+def triage_and_draft(llm: LanguageModel, job: DraftJob) -> tuple[Triage | None, Drafted]:
+    """One model call for both: the request's triage and its draft (SPEC §5.2, §5.4).
+
+    Half the calls of triaging first and drafting after, and the triage reads the whole thread
+    with the account's context. The triage is None when the model gave no answer (the caller
+    falls back to the offline rules); the draft then says why it is unavailable."""
+    answer, drafted = _ask(llm, job, TriagedDraft)
+    if not isinstance(answer, TriagedDraft):
+        return None, drafted
+    return Triage.model_validate(answer.model_dump(include=set(Triage.model_fields))), drafted
+
+
+def _ask(
+    llm: LanguageModel, job: DraftJob, schema: type[DraftResult]
+) -> tuple[DraftResult | None, Drafted]:
+    """Ask the model for `schema` (a draft, or a draft with its triage); the answer and the
+    draft made of it, checked, or None and an unavailable draft saying why."""
     files, images, unseen = job.attachments.files, job.attachments.images, job.attachments.unseen
-    prompt = draft_prompt(
-        thread=job.thread, context=job.context, grounding=job.grounding, files=files, images=images
-    )
+    with_triage = schema is TriagedDraft
+
+    def prompt_with(images: tuple[Image, ...]) -> Prompt:
+        return draft_prompt(
+            thread=job.thread,
+            context=job.context,
+            grounding=job.grounding,
+            files=files,
+            images=images,
+            with_triage=with_triage,
+        )
+
+    prompt = prompt_with(images)
     masked = prompt.masked_summary()
     try:
         try:
-            answer = llm.parse(prompt.messages, DraftResult)
+            answer = llm.parse(prompt.messages, schema)
         except ModelUnavailable as exc:
             if not images or exc.status != 400:
                 raise
@@ -75,12 +114,10 @@ def write_draft(llm: LanguageModel | None, job: DraftJob) -> Drafted:
             why = f"the model refused images: {exc}"
             unseen += tuple(Unseen(image.name, why) for image in images)
             images = ()
-            prompt = draft_prompt(
-                thread=job.thread, context=job.context, grounding=job.grounding, files=files
-            )
-            answer = llm.parse(prompt.messages, DraftResult)
+            prompt = prompt_with(images)
+            answer = llm.parse(prompt.messages, schema)
     except ModelUnavailable as exc:
-        return Drafted(
+        return None, Drafted(
             "",
             "unavailable",
             f"Draft unavailable: {exc}. Regenerate once the model is back, or write "
@@ -102,7 +139,7 @@ def write_draft(llm: LanguageModel | None, job: DraftJob) -> Drafted:
         note += " · based on " + ", ".join(_describe(s, job.grounding) for s in answer.sources)
     if masked:
         note += " · masked before sending: " + ", ".join(f"{n} {k}" for k, n in masked.items())
-    return Drafted(
+    return answer, Drafted(
         answer.reply.strip(),
         "openai",
         note,

@@ -12,7 +12,7 @@ A stage that fails degrades its part of the card and says why; it never stops th
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import structlog
 from slack_sdk import WebClient
@@ -23,34 +23,24 @@ from integrations.deps import Deps
 from integrations.failures import unexpected
 from integrations.slack import slack_error
 from integrations.store.db import transaction
-from integrations.store.models import Draft, DraftStatus, Request, RequestState, Stage
+from integrations.store.models import Request, RequestState, Stage
 from workers import leases
-from workers.attachments import (
-    Attachments,
-    customer_files,
-    describe_stubs,
-    is_stub,
-    read_images,
-)
 from workers.card import refresh_card_now
 from workers.card_post import publish_card
 from workers.context import gather_context
-from workers.draft import DraftJob, write_draft
+from workers.draft import Drafted, triage_and_draft, write_draft
+from workers.draft_job import count_draft, prepared_draft_job, store_draft
 from workers.ids import Reaction
-from workers.metrics import DRAFTS, REQUESTS
-from workers.prompt import ThreadMessage
-from workers.retrieval import Scope, retrieve
+from workers.metrics import REQUESTS
 from workers.sla import start_clock
 from workers.stage_data import (
     RequestContext,
     Suggestions,
-    request_context,
-    request_triage,
     store_triage,
     stored,
 )
 from workers.suggest import suggest_colleagues
-from workers.triage import triage_text
+from workers.triage import Triage, classify_offline, triage_text
 
 log = structlog.get_logger(__name__)
 
@@ -129,7 +119,7 @@ def _run_stages(deps: Deps, seen: _Seen) -> bool:
     if seen.state == RequestState.WITHDRAWN:
         refresh_card_now(deps, seen.request_id)  # the card (if any) now says "withdrawn"
         return False
-    for stage, done_stage in _STAGES:
+    for stage, done_stage in _MODEL_STAGES if deps.llm is not None else _STAGES:
         if not _at_or_after(seen.stage, done_stage) and stage(deps, seen, done_stage) is _STOP:
             return False
     return True
@@ -160,6 +150,41 @@ _STOP = object()
 
 def _triage(deps: Deps, seen: _Seen, done: Stage) -> object:
     result, decided_by = triage_text(deps.llm, seen.text)  # no transaction open while it thinks
+    return _settle_triage(deps, seen, done, result, decided_by)
+
+
+def _triage_and_draft(deps: Deps, seen: _Seen, done: Stage) -> object:
+    """With a model: one call triages and drafts (the context is in already)."""
+    if _at_or_after(seen.stage, Stage.TRIAGED):  # a person opened it: its triage stands
+        return _draft(deps, seen, done)
+    job = prepared_draft_job(deps, seen.request_id, done)
+    if job is None:  # its draft is decided already: the triage alone
+        return _triage(deps, seen, done)
+    assert deps.llm is not None
+    result, drafted = triage_and_draft(deps.llm, job)  # no transaction open while it thinks
+    if result is None:
+        log.warning("triage.model_unavailable", request_id=seen.request_id, error=drafted.note)
+        return _settle_triage(
+            deps,
+            seen,
+            done,
+            classify_offline(seen.text),
+            "rules (the model was unavailable)",
+            drafted,
+        )
+    return _settle_triage(deps, seen, done, result, "model", drafted)
+
+
+def _settle_triage(
+    deps: Deps,
+    seen: _Seen,
+    done: Stage,
+    result: Triage,
+    decided_by: str,
+    drafted: Drafted | None = None,
+) -> object:
+    """Write the triage (and the draft made in the same call); close a request that needs no
+    reply, or mark it seen (👀) with its permalink."""
     # A request that stays open gets 👀 and its permalink; asked for before the write when it
     # will stay open, so the triage, the permalink and the stage are one transaction.
     stays_open = seen.state != RequestState.CLOSED and (
@@ -169,7 +194,7 @@ def _triage(deps: Deps, seen: _Seen, done: Stage) -> object:
     permalink = seen.permalink
     if permalink is None and slack is not None:
         permalink = _permalink(slack, seen.channel_id, seen.ts)
-    late = False
+    late = drafted_now = False
     with transaction(deps.sessions) as session:
         request = session.get_one(Request, seen.request_id)
         store_triage(request, result)
@@ -181,6 +206,7 @@ def _triage(deps: Deps, seen: _Seen, done: Stage) -> object:
             request.permalink = request.permalink or permalink
             request.stage = done
             late = request.permalink is None and not stays_open  # its state changed meanwhile
+            drafted_now = drafted is not None and store_draft(session, request, drafted)
     log.info(
         "request.triaged",
         request_id=seen.request_id,
@@ -190,6 +216,8 @@ def _triage(deps: Deps, seen: _Seen, done: Stage) -> object:
     )
     if first_time:
         REQUESTS.labels(category=result.category.value, urgency=result.urgency.value).inc()
+    if drafted is not None and drafted_now:
+        count_draft(seen.request_id, drafted)
     if closed:
         log.info("request.no_action", request_id=seen.request_id)
         return _STOP
@@ -204,95 +232,46 @@ def _triage(deps: Deps, seen: _Seen, done: Stage) -> object:
 
 
 def _context(deps: Deps, seen: _Seen, done: Stage) -> object:
-    try:  # no transaction open while the CRM answers (or times out)
-        context = gather_context(
-            deps, channel_id=seen.channel_id, user_id=seen.user_id, team=seen.workspace
-        )
-    except Exception as exc:  # a bug, not the CRM: the card still goes out, saying so
-        unexpected(log, "context.failed", where="context", request_id=seen.request_id)
-        why = f"context failed ({type(exc).__name__})"
-        context = RequestContext(status="unavailable", reason=why)
+    context = _gather_context(deps, seen)
     with transaction(deps.sessions) as session:
         request = session.get_one(Request, seen.request_id)
         request.context, request.stage = stored(context), done
     return None
 
 
+def _context_first(deps: Deps, seen: _Seen, done: Stage) -> object:
+    """With a model: the context before the call that triages and drafts, which reads it.
+    The stage stays where it is: the next stage writes the triage, the draft and the stage."""
+    context = _gather_context(deps, seen)
+    with transaction(deps.sessions) as session:
+        session.get_one(Request, seen.request_id).context = stored(context)
+    return None
+
+
+def _gather_context(deps: Deps, seen: _Seen) -> RequestContext:
+    try:  # no transaction open while the CRM answers (or times out)
+        return gather_context(
+            deps, channel_id=seen.channel_id, user_id=seen.user_id, team=seen.workspace
+        )
+    except Exception as exc:  # a bug, not the CRM: the card still goes out, saying so
+        unexpected(log, "context.failed", where="context", request_id=seen.request_id)
+        why = f"context failed ({type(exc).__name__})"
+        return RequestContext(status="unavailable", reason=why)
+
+
 def _draft(deps: Deps, seen: _Seen, done: Stage) -> object:
     request_id = seen.request_id
-    job, stubs = _draft_job(deps, request_id, done)
-    if stubs:  # Slack Connect files arrive as bare ids: name them, then read them named
-        describe_stubs(deps, request_id)
-        if job is not None:
-            job, _ = _draft_job(deps, request_id, done)
+    job = prepared_draft_job(deps, request_id, done)
     if job is None:
         return None  # already decided: a late edit does not replace an approved reply
-    if deps.llm is not None:  # only a model reads images: download them, outside a transaction
-        files = job.attachments.files
-        job = replace(job, attachments=read_images(deps, files, job.workspace))
     drafted = write_draft(deps.llm, job)  # no transaction open while the model writes
     with transaction(deps.sessions) as session:
         request = session.get_one(Request, request_id)
         request.stage = done
-        current = request.current_draft
-        if current is not None and current.status != DraftStatus.PENDING:
-            return None  # approved or rejected while the model was writing
-        if current is not None:
-            current.status = DraftStatus.SUPERSEDED
-        session.add(
-            Draft(
-                request_id=request_id,
-                text=drafted.text,
-                source=drafted.source,
-                note=drafted.note,
-                details=stored(drafted.details),
-            )
-        )
-    DRAFTS.labels(outcome={"openai": "drafted"}.get(drafted.source, drafted.source)).inc()
-    log.info(
-        "draft.written",
-        request_id=request_id,
-        source=drafted.source,
-        flags=len(drafted.details.flags),
-    )
+        if not store_draft(session, request, drafted):
+            return None
+    count_draft(request_id, drafted)
     return None
-
-
-def _draft_job(deps: Deps, request_id: int, done: Stage) -> tuple[DraftJob | None, bool]:
-    """What the draft is made of, all of it from this request's own tenant (SPEC §5.4), or
-    None when its draft is decided already (then the stage is done here); and whether any of
-    its files is a stub that `files.info` must describe first."""
-    with transaction(deps.sessions) as session:
-        request = session.get_one(Request, request_id)
-        files = customer_files(request.messages)
-        stubs = any(is_stub(f) for f in files)
-        current = request.current_draft
-        if current is not None and current.status != DraftStatus.PENDING:
-            request.stage = done
-            return None, stubs
-        context = request_context(request)
-        scope = Scope.for_request(request.channel_id, context)
-        request.account_key = scope.account_key
-        grounding = retrieve(
-            session,
-            scope,
-            request.text,
-            exclude_request=request.id,
-            knowledge_dir=deps.settings.knowledge_dir,
-        )
-        if grounding.scope != scope:  # by construction; checked because it must never fail
-            raise RuntimeError(f"grounding for {grounding.scope} offered to {scope}")
-        return DraftJob(
-            request_id=request.id,
-            user_id=request.user_id,
-            channel_id=request.channel_id,
-            thread=[ThreadMessage("customer", m.text) for m in request.messages if m.text],
-            triage=request_triage(request),
-            context=context,
-            grounding=grounding,
-            attachments=Attachments(files),
-            workspace=(request.team_id, request.enterprise_id),
-        ), stubs
 
 
 def _suggest(deps: Deps, seen: _Seen, done: Stage) -> object:
@@ -319,6 +298,13 @@ _STAGES: list[tuple[Callable[[Deps, _Seen, Stage], object], Stage]] = [
     (_triage, Stage.TRIAGED),
     (_context, Stage.CONTEXT),
     (_draft, Stage.DRAFTED),
+    (_suggest, Stage.SUGGESTED),
+    (_card, Stage.DONE),
+]
+# With a model, one call triages and drafts, so the context comes first (SPEC §5.7).
+_MODEL_STAGES: list[tuple[Callable[[Deps, _Seen, Stage], object], Stage]] = [
+    (_context_first, Stage.DRAFTED),
+    (_triage_and_draft, Stage.DRAFTED),
     (_suggest, Stage.SUGGESTED),
     (_card, Stage.DONE),
 ]

@@ -54,6 +54,15 @@ closing remarks that need no reply). Urgency: urgent (production down, many user
 high (someone blocked, a deadline), normal, low (FYI, wishes, thanks). `summary` is one short \
 line in English. `needs_reply` is false only for no_action."""
 
+# Appended to DRAFT_INSTRUCTIONS when one call both triages and drafts (workers/draft.py).
+TRIAGE_WITH_DRAFT = """
+Also triage the customer's latest message(s): `category` is one of question, bug, incident \
+(an outage or many users affected now), feature_request, billing, account_access (login, SSO, \
+seats, permissions), other, no_action (thanks, ok, closing remarks that need no reply); \
+`urgency` is urgent (production down, many users blocked now), high (someone blocked, a \
+deadline), normal or low (FYI, wishes, thanks); `summary` is one short line in English; \
+`needs_reply` is false only for no_action, and then `reply` is an empty string."""
+
 # Zero-width, bidirectional overrides and other format characters that can hide text.
 _INVISIBLE = {"Cf", "Cc", "Co", "Cs"}
 _KEEP = {"\n", "\t"}
@@ -146,9 +155,11 @@ def draft_prompt(
     grounding: Grounding,
     files: tuple[dict[str, Any], ...] = (),
     images: tuple[Image, ...] = (),
+    with_triage: bool = False,
 ) -> Prompt:
     """Instructions, then context and references (system), then the thread, its files' names
-    and the images the model may see (the last user turn)."""
+    and the images the model may see (the last user turn). `with_triage`: the instructions ask
+    for the triage too, in the same answer."""
     fence = _Fence()
     parts = [_account_section(fence, context)]
     for n, example in enumerate(grounding.examples, 1):
@@ -173,7 +184,10 @@ def draft_prompt(
         last += "\n\n" + _files_section(fence, files, images)
     return Prompt(
         [
-            {"role": "system", "content": DRAFT_INSTRUCTIONS},
+            {
+                "role": "system",
+                "content": DRAFT_INSTRUCTIONS + (TRIAGE_WITH_DRAFT if with_triage else ""),
+            },
             {"role": "system", "content": "\n\n".join(p for p in parts if p)},
             {"role": "user", "content": _with_images(last, files, images)},
         ],
