@@ -17,8 +17,9 @@ from sqlalchemy import select
 
 from integrations.store.db import transaction
 from integrations.store.models import Request
-from tests.harness import World, free_port
+from tests.harness import SHARED, World, free_port
 from workers.card import DRAW_SECONDS, draw_card, refresh_card_now
+from workers.ids import ActionId
 
 
 def one_card(world: World) -> int:
@@ -103,3 +104,20 @@ def test_without_redis_every_refresh_still_draws(world: World) -> None:
     [update] = world.emu.calls("chat.update")
     assert "Drawn without Redis" in world.cards()[0]["text"]
     assert update.args["ts"] == world.cards()[0]["ts"]
+
+
+def test_refreshes_of_an_answered_card_add_its_check_mark_once(world: World) -> None:
+    """✅ on the customer's message is a Tier-3 reactions.add too: once is enough."""
+    asked = world.customer_says("How do I export last month's invoices?")
+    world.drain()
+    [card] = world.cards()
+    world.click(ActionId.APPROVE_DRAFT, card)
+    world.drain()
+    assert world.emu.reactions(SHARED, asked["event"]["ts"]).get("white_check_mark")
+    world.emu.clear_calls()
+    with transaction(world.deps.sessions) as session:
+        request_id = session.scalars(select(Request.id)).one()
+    for _ in range(3):
+        world.deps.queues.enqueue_card_refresh(request_id)
+    world.drain()
+    assert world.emu.calls() == []

@@ -125,7 +125,7 @@ def refresh_card_now(deps: Deps, request_id: int) -> None:
         customer_slack = deps.slack_for(request.team_id, request.enterprise_id)
         where = _where(deps, request)
     if answered:  # ✅ whoever answered: an approved draft or a colleague in the thread
-        _mark_answered(customer_slack, customer_channel, customer_ts)
+        _mark_answered(deps, customer_slack, customer_channel, customer_ts)
     if where is not None:  # no card yet: the pipeline draws the current state when it posts
         _draw_coalesced(deps, request_id, CardKeys(*where))
 
@@ -228,10 +228,22 @@ def _draw(deps: Deps, request_id: int, keys: CardKeys, redis: Redis | None) -> b
     return True
 
 
-def _mark_answered(slack: WebClient, channel: str, ts: str) -> None:
-    """Add ✅ to the customer's message; adding it twice is not an error (SPEC §6.1)."""
+def _mark_answered(deps: Deps, slack: WebClient, channel: str, ts: str) -> None:
+    """Add ✅ to the customer's message (SPEC §6.1), once: every later refresh of an answered
+    request would otherwise spend a Tier-3 reactions.add to hear `already_reacted`."""
+    key = f"triage:answered:{channel}:{ts}"
+    try:
+        if deps.redis.get(key):
+            return
+    except REDIS_DOWN as exc:  # then ask Slack: twice is not an error
+        log.warning("reaction.not_remembered", channel=channel, ts=ts, error=str(exc))
     try:
         slack.reactions_add(channel=channel, timestamp=ts, name=Reaction.ANSWERED)
     except SlackApiError as exc:
         if slack_error(exc) != "already_reacted":
             log.warning("reaction.failed", channel=channel, ts=ts, error=slack_error(exc))
+            return
+    try:
+        deps.redis.set(key, 1, ex=_REMEMBER_SECONDS)
+    except REDIS_DOWN as exc:
+        log.warning("reaction.not_remembered", channel=channel, ts=ts, error=str(exc))
