@@ -68,6 +68,10 @@ POST_PER_CHANNEL: tuple[float, int] = (60, 2)  # "about one message per second p
 # "plus a workspace-wide limit" Slack does not number ("several hundred per minute")
 POST_PER_WORKSPACE: tuple[float, int] = (300, 10)
 
+# The budget spends this share of each published rate: a call's slot is taken at Redis and it
+# reaches Slack a little later or sooner, by however long its thread and the network take, and
+# Slack counts arrivals. Spending the rate exactly, that jitter alone makes 429s.
+HEADROOM = 0.9
 BREAKER_SECONDS = 5.0  # after a Redis failure, calls go through without asking it this long
 _PREFIX = "triage:slack-budget"
 
@@ -278,7 +282,7 @@ class _Bucket:
 
     @property
     def interval_ms(self) -> float:
-        return 60_000 / (self.per_minute * self.scale)
+        return 60_000 / (self.per_minute * HEADROOM * self.scale)
 
     @property
     def tolerance_ms(self) -> float:

@@ -221,3 +221,37 @@ def test_a_workspace_key_is_never_the_token(redis: Redis, emu: SlackEmulator) ->
     teamed = build_web_client(TOKEN, emu.api_url, budget=SlackBudget(redis), workspace="T0ACME")
     teamed.conversations_info(channel=TRIAGE)
     assert "triage:slack-budget:T0ACME:conversations.info" in budget_keys(redis)
+
+
+def test_a_burst_from_two_processes_against_slacks_own_limits(redis_url: str) -> None:
+    """The emulator enforcing Slack's rates (at 60 times, so a minute's allowance takes a
+    second) and two processes spending one budget at the same scale: every call succeeds,
+    and none reaches Slack before a Retry-After it was given."""
+    with build_emulator(limits=60) as emu:
+        clients = [
+            build_web_client(
+                TOKEN, emu.api_url, budget=SlackBudget(Redis.from_url(redis_url), scale=60)
+            )
+            for _ in range(2)
+        ]
+        errors: list[Exception] = []
+
+        def burst(client: WebClient) -> None:
+            try:
+                for n in range(30):
+                    client.conversations_info(channel=TRIAGE)
+                    if n % 3 == 0:
+                        client.chat_postMessage(channel=TRIAGE, text=f"card {n}")
+            except Exception as exc:  # reported below, with the counts
+                errors.append(exc)
+
+        threads = [threading.Thread(target=burst, args=(c,)) for c in clients]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert errors == []
+        assert len(emu.calls("conversations.info")) - emu.ratelimited_count() >= 60
+        assert emu.early_calls() == 0
+        # A slot is 20 ms here: the odd 429 from arrival jitter, each then held by everyone.
+        assert emu.ratelimited_count() <= 3, emu.ratelimited_by_method()
