@@ -179,6 +179,12 @@ class SlackBudget:
         self._down_until = 0.0
         self._down_logged = False
 
+    def __deepcopy__(self, memo: dict[int, object]) -> SlackBudget:
+        """The budget is the process's one view of what Slack allows: a deep copy of a client
+        that spends from it (Bolt deep-copies each request, with its client, for a lazy
+        listener) spends from the same budget, never a copy of it."""
+        return self
+
     def workspace(self, key: str) -> WorkspaceBudget:
         """The budget of one workspace (its team id, or a hash of its token)."""
         return WorkspaceBudget(self, key)

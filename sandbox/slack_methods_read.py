@@ -27,7 +27,9 @@ def auth_test(world: World, caller: Caller, args: dict[str, Any]) -> dict[str, A
     team = world.teams.get(caller.team_id, {"name": "", "url": ""})
     user = world.users.get(caller.user_id, {"name": ""})
     answer: dict[str, Any] = {
-        "url": team["url"],
+        # Where this emulator serves its permalinks (`/archives/...`), as Slack answers its own
+        # workspace URL: a permalink built from it (as the app does) opens here.
+        "url": f"{world.base_url}/" if world.base_url else team["url"],
         "team": team["name"],
         "user": user["name"],
         "team_id": caller.team_id,

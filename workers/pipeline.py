@@ -15,13 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import structlog
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import and_, update
 
 from integrations.deps import Deps
 from integrations.failures import unexpected
-from integrations.slack import slack_error
 from integrations.store.db import transaction
 from integrations.store.models import Request, RequestState, Stage
 from workers import leases
@@ -30,8 +27,8 @@ from workers.card_post import publish_card
 from workers.context import gather_context
 from workers.draft import Drafted, triage_and_draft, write_draft
 from workers.draft_job import count_draft, prepared_draft_job, store_draft
-from workers.ids import Reaction
 from workers.metrics import REQUESTS
+from workers.seen import mark_seen, message_permalink
 from workers.sla import start_clock
 from workers.stage_data import (
     RequestContext,
@@ -190,10 +187,9 @@ def _settle_triage(
     stays_open = seen.state != RequestState.CLOSED and (
         result.needs_reply or seen.card_ts is not None
     )
-    slack = deps.slack_for(*seen.workspace) if stays_open else None
     permalink = seen.permalink
-    if permalink is None and slack is not None:
-        permalink = _permalink(slack, seen.channel_id, seen.ts)
+    if permalink is None and stays_open:
+        permalink = message_permalink(deps, seen.workspace, seen.channel_id, seen.ts)
     late = drafted_now = False
     with transaction(deps.sessions) as session:
         request = session.get_one(Request, seen.request_id)
@@ -221,13 +217,15 @@ def _settle_triage(
     if closed:
         log.info("request.no_action", request_id=seen.request_id)
         return _STOP
-    slack = slack or deps.slack_for(*seen.workspace)
-    _react(slack, seen.channel_id, seen.ts, Reaction.SEEN)
+    # Never waits on the reactions budget (Tier 3): when it is spent, the 👀 comes later.
+    mark_seen(deps, seen.workspace, seen.channel_id, seen.ts)
     if late:
         with transaction(deps.sessions) as session:
             request = session.get_one(Request, seen.request_id)
             if request.permalink is None:
-                request.permalink = _permalink(slack, seen.channel_id, seen.ts)
+                request.permalink = message_permalink(
+                    deps, seen.workspace, seen.channel_id, seen.ts
+                )
     return None
 
 
@@ -313,19 +311,3 @@ _ORDER = [Stage.RECEIVED, Stage.TRIAGED, Stage.CONTEXT, Stage.DRAFTED, Stage.SUG
 
 def _at_or_after(stage: Stage, target: Stage) -> bool:
     return _ORDER.index(stage) >= _ORDER.index(target)
-
-
-def _react(slack: WebClient, channel: str, ts: str, name: str) -> None:
-    try:
-        slack.reactions_add(channel=channel, timestamp=ts, name=name)
-    except SlackApiError as exc:
-        if slack_error(exc) != "already_reacted":
-            log.warning("reaction.failed", channel=channel, ts=ts, error=slack_error(exc))
-
-
-def _permalink(slack: WebClient, channel: str, ts: str) -> str | None:
-    try:
-        return str(slack.chat_getPermalink(channel=channel, message_ts=ts)["permalink"])
-    except SlackApiError as exc:
-        log.warning("permalink.failed", channel=channel, ts=ts, error=slack_error(exc))
-        return None
