@@ -91,6 +91,9 @@ def report(outcome: Outcome, *, command: str) -> str:
         "| measure | value |",
         "|---|---|",
         f"| messages / requests / cards | {m.messages} / {m.requests} / {len(m.card_times)} |",
+        "| cards per card channel | "
+        + ", ".join(f"{c} {n}" for c, n in sorted(m.cards_per_channel.items()))
+        + " |",
         f"| time to all cards | {last_card:.1f} s |",
         f"| first card after the first message | {first_card:.1f} s |",
         f"| time to card p50 / p95 | {median(seconds):.1f} / {m.percentile(seconds, 95):.1f} s |",
