@@ -6,6 +6,7 @@ what the model provider sees, whatever the app believes it is doing."""
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -13,11 +14,12 @@ from typing import Any
 
 import pytest
 from redis import Redis
+from rq import Worker
 
 from integrations.model_slots import ModelSlots
 from sandbox.openai_server import OpenAIServer, default_responder
 from sandbox.world import CUSTOMER_TEAM, SHARED
-from tests.harness import model_world, wait_for
+from tests.harness import model_world, start_world, wait_for
 
 MODEL_SECONDS = 0.6
 
@@ -126,3 +128,19 @@ def test_slots_are_shared_and_a_dead_holder_gives_its_slot_back(redis_url: str) 
         waited = time.monotonic() - started
     assert 0.5 < waited < 3, waited
     redis.close()
+
+
+def test_sigterm_stops_an_idle_worker_and_all_its_threads(
+    database_url: str, redis_url: str
+) -> None:
+    """docker stop sends SIGTERM and waits 10 s: every thread must stop well within that."""
+    with start_world(database_url=database_url, redis_url=redis_url, worker_threads=4) as world:
+        process = world.start_worker()
+        connection = Redis.from_url(redis_url)
+        wait_for(lambda: len(Worker.all(connection=connection)) == 4, timeout=30)
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)
+        assert time.monotonic() - started < 8
+        assert Worker.all(connection=connection) == []  # each thread's worker said goodbye
+        connection.close()

@@ -23,6 +23,7 @@ import structlog
 from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from rq import Queue, SimpleWorker
+from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.timeouts import TimerDeathPenalty
 
@@ -74,6 +75,19 @@ class TriageWorker(SimpleWorker):
     @property
     def dequeue_timeout(self) -> int:
         return DEQUEUE_SECONDS
+
+    def dequeue_job_and_maintain_ttl(
+        self, timeout: int | None, max_idle_time: int | None = None
+    ) -> tuple[Job, Queue] | None:
+        """RQ's dequeue, giving up every `DEQUEUE_SECONDS` to see whether this worker was
+        asked to stop (RQ's own loop waits on for jobs until one comes: a thread other than
+        the main one, which no signal interrupts, would never stop)."""
+        while True:
+            if self._stop_requested:
+                raise StopRequested()
+            result = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time=DEQUEUE_SECONDS)
+            if result is not None or timeout is None:  # a job, or a burst found the queues empty
+                return result
 
     def request_stop(self, signum: Any, frame: Any) -> None:
         """SIGTERM or SIGINT on the main thread: every thread finishes its job, then stops."""
