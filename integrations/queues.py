@@ -8,7 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
 from typing import Any, Protocol
@@ -25,8 +25,12 @@ from rq.queue import EnqueueData
 from integrations.failures import DATABASE_DOWN, REDIS_DOWN, unexpected
 
 PIPELINE = "triage-pipeline"
+PIPELINE_FIRST = "triage-pipeline-first"  # urgent requests, and the strictest tier's channels
 DELIVERY = "triage-delivery"
-ALL_QUEUES = (DELIVERY, PIPELINE)  # delivery first: an approval should not wait behind drafts
+# A worker takes from the first non-empty queue in this order: an approved reply never waits
+# behind drafts, and under a backlog urgent requests and enterprise accounts go first.
+ALL_QUEUES = (DELIVERY, PIPELINE_FIRST, PIPELINE)
+FIRST_CHANNELS = "triage:first-channels"  # channels whose requests go first (their tier)
 
 _RETRY = Retry(max=3, interval=[2, 10, 60])
 _LIVE = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
@@ -86,10 +90,17 @@ def _job_data(kind: str, key: int | None, *, job_id: str | None, **kwargs: Any) 
 class JobQueues(Protocol):
     """What the app needs of a job queue: RQ (`Queues`), or a thread for the demo."""
 
-    def enqueue_request(self, request_id: int, job_id: str) -> None: ...
+    def enqueue_request(self, request_id: int, job_id: str, *, first: bool = False) -> None: ...
     def enqueue_request_soon(
-        self, request_id: int, job_id: str, if_lost: Callable[[int, str], None]
+        self,
+        request_id: int,
+        job_id: str,
+        if_lost: Callable[[int, str], None],
+        *,
+        channel: str | None = None,
+        first: bool = False,
     ) -> None: ...
+    def mark_first_channel(self, channel: str, first: bool) -> None: ...
     def wait_handed_off(self) -> None: ...
     def enqueue_delivery(self, outbox_id: int) -> None: ...
     def enqueue_card_refresh(self, request_id: int) -> None: ...
@@ -105,6 +116,17 @@ class JobQueues(Protocol):
     ) -> None: ...
     def job_is_live(self, job_id: str | None) -> bool: ...
     def depths(self) -> dict[str, int]: ...
+
+
+@dataclass(frozen=True)
+class _HandedOff:
+    """A request job waiting in this process for the sender thread to take it to Redis."""
+
+    request_id: int
+    job_id: str
+    if_lost: Callable[[int, str], None]
+    channel: str | None = None
+    first: bool = False
 
 
 class QueueUnavailable(RedisConnectionError):
@@ -124,24 +146,36 @@ class Queues:
     def __init__(self, redis: Redis) -> None:
         self.redis = redis
         self.pipeline = Queue(PIPELINE, connection=redis)
+        self.pipeline_first = Queue(PIPELINE_FIRST, connection=redis)
         self.delivery = Queue(DELIVERY, connection=redis)
         self._down_until = 0.0
-        self._handed_off: queue.Queue[tuple[int, str, Callable[[int, str], None]]] = queue.Queue()
+        self._handed_off: queue.Queue[_HandedOff] = queue.Queue()
         self._sender: threading.Thread | None = None
         self._sender_lock = threading.Lock()
 
-    def enqueue_request(self, request_id: int, job_id: str) -> None:
-        """Run the pipeline for a request (triage → context → draft → suggest → card)."""
-        self._enqueue("request", request_id, job_id=job_id, request_id=request_id)
+    def enqueue_request(self, request_id: int, job_id: str, *, first: bool = False) -> None:
+        """Run the pipeline for a request (triage → context → draft → suggest → card);
+        `first`: ahead of the ordinary requests waiting."""
+        target = self.pipeline_first if first else self.pipeline
+        job = _job_data("request", request_id, job_id=job_id, request_id=request_id)
+        self._send(lambda pipe: target.enqueue_many([job], pipeline=pipe))
 
     def enqueue_request_soon(
-        self, request_id: int, job_id: str, if_lost: Callable[[int, str], None]
+        self,
+        request_id: int,
+        job_id: str,
+        if_lost: Callable[[int, str], None],
+        *,
+        channel: str | None = None,
+        first: bool = False,
     ) -> None:
         """`enqueue_request` from a background thread, many jobs to a Redis round trip.
 
         For the events listener, whose ack need not wait for Redis: the request is already
         stored under this job id. When Redis fails, `if_lost(request_id, job_id)` runs in that
         thread; when the process dies first, the sweeper finds a request with no live job.
+        It goes first when `first`, or when its `channel` was marked (`mark_first_channel`):
+        the sender asks Redis once per batch, not the listener before its ack.
         """
         with self._sender_lock:
             if self._sender is None or not self._sender.is_alive():  # none yet, or forked
@@ -150,7 +184,14 @@ class Queues:
                 )
                 self._sender.start()
                 atexit.register(self._flush, FLUSH_SECONDS)
-        self._handed_off.put((request_id, job_id, if_lost))
+        self._handed_off.put(_HandedOff(request_id, job_id, if_lost, channel, first))
+
+    def mark_first_channel(self, channel: str, first: bool) -> None:
+        """Whether a customer channel's requests go first from now on (its account's tier)."""
+        if first:
+            self.redis.sadd(FIRST_CHANNELS, channel)
+        else:
+            self.redis.srem(FIRST_CHANNELS, channel)
 
     def _flush(self, seconds: float) -> None:
         """At a graceful exit (a gunicorn worker recycled or stopped), send what is waiting
@@ -172,6 +213,7 @@ class Queues:
                 except queue.Empty:
                     break
             try:
+                batch = self._with_first_channels(batch)
                 self._send(partial(self._add_requests, batch=batch))
             except REDIS_DOWN as exc:  # expected while Redis is down: no traceback
                 log.warning("enqueue.failed", requests=len(batch), error=str(exc))
@@ -183,11 +225,24 @@ class Queues:
                 for _ in batch:
                     self._handed_off.task_done()
 
-    def _add_requests(
-        self, pipe: Pipeline, *, batch: Sequence[tuple[int, str, Callable[[int, str], None]]]
-    ) -> None:
-        jobs = [_job_data("request", rid, job_id=jid, request_id=rid) for rid, jid, _ in batch]
-        self.pipeline.enqueue_many(jobs, pipeline=pipe)
+    def _with_first_channels(self, batch: list[_HandedOff]) -> list[_HandedOff]:
+        """The batch with `first` set for the requests of channels marked to go first."""
+        channels = sorted({h.channel for h in batch if h.channel and not h.first})
+        if not channels:
+            return batch
+        answers = self.redis.smismember(FIRST_CHANNELS, channels)
+        marked = {c for c, m in zip(channels, answers, strict=True) if m}
+        return [replace(h, first=True) if h.channel in marked else h for h in batch]
+
+    def _add_requests(self, pipe: Pipeline, *, batch: Sequence[_HandedOff]) -> None:
+        for target, first in ((self.pipeline_first, True), (self.pipeline, False)):
+            jobs = [
+                _job_data("request", h.request_id, job_id=h.job_id, request_id=h.request_id)
+                for h in batch
+                if h.first == first
+            ]
+            if jobs:
+                target.enqueue_many(jobs, pipeline=pipe)
 
     def enqueue_delivery(self, outbox_id: int) -> None:
         """Post one outbox message (a card, a reply, a notice) exactly once."""
@@ -247,7 +302,11 @@ class Queues:
         return job.get_status(refresh=False) in _LIVE
 
     def depths(self) -> dict[str, int]:
-        return {PIPELINE: self.pipeline.count, DELIVERY: self.delivery.count}
+        return {
+            PIPELINE: self.pipeline.count,
+            PIPELINE_FIRST: self.pipeline_first.count,
+            DELIVERY: self.delivery.count,
+        }
 
     def _enqueue(
         self,
@@ -291,12 +350,12 @@ class Queues:
             raise
 
 
-def _lost(batch: Sequence[tuple[int, str, Callable[[int, str], None]]]) -> None:
+def _lost(batch: Sequence[_HandedOff]) -> None:
     """Tell each request's owner that its job never reached Redis (the sweeper follows up)."""
-    for request_id, job_id, if_lost in batch:
+    for handed in batch:
         try:
-            if_lost(request_id, job_id)
+            handed.if_lost(handed.request_id, handed.job_id)
         except DATABASE_DOWN as exc:  # the sweeper finds it all the same, after its grace
-            log.warning("enqueue.if_lost_failed", request_id=request_id, error=str(exc))
+            log.warning("enqueue.if_lost_failed", request_id=handed.request_id, error=str(exc))
         except Exception:  # one owner's bug must not keep the others from hearing
-            unexpected(log, "enqueue.if_lost_failed", where="enqueue", request_id=request_id)
+            unexpected(log, "enqueue.if_lost_failed", where="enqueue", request_id=handed.request_id)

@@ -35,6 +35,7 @@ from workers import ingest_store
 from workers.classify import Change, Classified, Installation, classify_message
 from workers.expertise import record_answer
 from workers.metrics import EVENTS
+from workers.priority import goes_first
 from workers.sla import stop_clock
 
 log = structlog.get_logger(__name__)
@@ -80,7 +81,13 @@ def ingest_message(deps: Deps, body: dict[str, Any], installation: Installation)
     if job_id is None or request_id is None:
         return IngestResult(outcome, request_id)
     # Stored with its job id: if this hand-off is lost, the sweeper queues the request again.
-    deps.queues.enqueue_request_soon(request_id, job_id, lambda r, j: forget_job(deps, r, j))
+    deps.queues.enqueue_request_soon(
+        request_id,
+        job_id,
+        lambda r, j: forget_job(deps, r, j),
+        channel=classified.channel,
+        first=goes_first(classified.text),
+    )
     return IngestResult(outcome, request_id, queued=True)
 
 

@@ -93,13 +93,22 @@ class InlineQueues:
         for _, timer in timers:
             timer.cancel()
 
-    def enqueue_request(self, request_id: int, job_id: str) -> None:
-        self._submit(lambda deps: run_pipeline(deps, request_id))
+    def enqueue_request(self, request_id: int, job_id: str, *, first: bool = False) -> None:
+        self._submit(lambda deps: run_pipeline(deps, request_id))  # one thread: no backlog order
 
     def enqueue_request_soon(
-        self, request_id: int, job_id: str, if_lost: Callable[[int, str], None]
+        self,
+        request_id: int,
+        job_id: str,
+        if_lost: Callable[[int, str], None],
+        *,
+        channel: str | None = None,
+        first: bool = False,
     ) -> None:
         self.enqueue_request(request_id, job_id)  # a queue.put: nothing to gain by deferring
+
+    def mark_first_channel(self, channel: str, first: bool) -> None:
+        """The demo runs one request at a time, in order: nothing waits to go first."""
 
     def wait_handed_off(self) -> None:
         """Nothing waits between hand-off and queue here (`wait_idle` waits for the jobs)."""

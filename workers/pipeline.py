@@ -28,6 +28,7 @@ from workers.context import gather_context
 from workers.draft import Drafted, triage_and_draft, write_draft
 from workers.draft_job import count_draft, prepared_draft_job, store_draft
 from workers.metrics import REQUESTS
+from workers.priority import remember_tier
 from workers.seen import mark_seen, message_permalink
 from workers.sla import start_clock
 from workers.stage_data import (
@@ -248,13 +249,15 @@ def _context_first(deps: Deps, seen: _Seen, done: Stage) -> object:
 
 def _gather_context(deps: Deps, seen: _Seen) -> RequestContext:
     try:  # no transaction open while the CRM answers (or times out)
-        return gather_context(
+        context = gather_context(
             deps, channel_id=seen.channel_id, user_id=seen.user_id, team=seen.workspace
         )
     except Exception as exc:  # a bug, not the CRM: the card still goes out, saying so
         unexpected(log, "context.failed", where="context", request_id=seen.request_id)
         why = f"context failed ({type(exc).__name__})"
         return RequestContext(status="unavailable", reason=why)
+    remember_tier(deps, seen.channel_id, context)  # its next requests go first, or not
+    return context
 
 
 def _draft(deps: Deps, seen: _Seen, done: Stage) -> object:
