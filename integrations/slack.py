@@ -227,6 +227,13 @@ def _budget_429(url: str, spent: BudgetSpent) -> HTTPError:
     return HTTPError(url, 429, str(spent), headers, io.BytesIO(body))
 
 
+def refused_by_budget(exc: Exception) -> bool:
+    """Whether this `ratelimited` came from our own budget: the call never reached Slack."""
+    if not isinstance(exc, SlackApiError):
+        return False
+    return _header_of(dict(exc.response.headers or {}), BUDGET_HEADER) is not None
+
+
 def slack_error(exc: Exception) -> str:
     """The short error code Slack answered with (`channel_not_found`...), or the exception."""
     if isinstance(exc, SlackApiError):

@@ -121,7 +121,9 @@ _patience: ContextVar[float | None] = ContextVar("slack_budget_patience", defaul
 
 @contextmanager
 def waiting_at_most(seconds: float) -> Iterator[None]:
-    """Calls made inside wait at most `seconds` for their slot (0: not at all); a call whose
+    """Calls made inside wait at most `seconds` for their slot (0: not at all), instead of the
+    client's own bound: less for a call that would rather not wait (the 👀), more for one that
+    must go out in its turn (a card, behind a burst's other cards in its channel). A call whose
     slot is further off answers `ratelimited` at once, as Slack's own 429 would."""
     token = _patience.set(seconds)
     try:
@@ -131,9 +133,9 @@ def waiting_at_most(seconds: float) -> Iterator[None]:
 
 
 def patience(default: float) -> float:
-    """The wait allowed to a call here: `default`, or less inside `waiting_at_most`."""
+    """The wait allowed to a call here: `default`, or the bound of `waiting_at_most`."""
     bound = _patience.get()
-    return default if bound is None else min(bound, default)
+    return default if bound is None else bound
 
 
 def tier_of(method: str) -> int:

@@ -25,6 +25,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from sandbox.slack_emulator_mixins import EventsMixin, InspectionMixin
+from sandbox.slack_limits import RateLimiter
 from sandbox.slack_methods_chat import react, unreact
 from sandbox.slack_methods_read import channel_object
 from sandbox.slack_oauth import OAuthServer
@@ -135,6 +136,11 @@ class SlackEmulator(InspectionMixin, EventsMixin):
     def limits(self) -> float | None:
         """The factor F Slack's rates are multiplied by, or ``None`` when nothing is limited."""
         return self._api.limiter.factor if self._api.limiter is not None else None
+
+    @limits.setter
+    def limits(self, factor: float | None) -> None:
+        """Start (or stop, with None) enforcing Slack's rates times `factor`, from full buckets."""
+        self._api.limiter = RateLimiter(factor) if factor is not None else None
 
     def ratelimited_count(self, method: str | None = None) -> int:
         """How many calls the rate limiter answered with 429 (all methods, or ``method``'s);

@@ -123,7 +123,7 @@ def test_messages_arriving_while_redis_is_down_all_get_one_card(
         assert len(world.cards()) == 20, elapsed
 
 
-@pytest.mark.parametrize("kill_during", ["chat.getPermalink", "chat.postMessage"])
+@pytest.mark.parametrize("kill_during", ["reactions.add", "chat.postMessage"])
 def test_a_worker_killed_mid_job_is_recovered_once_after_restart(
     world: World, kill_during: str
 ) -> None:

@@ -23,7 +23,8 @@ from sqlalchemy import update
 
 from integrations.deps import Deps
 from integrations.failures import DATABASE_DOWN, unexpected
-from integrations.slack import SLACK_FAILED, slack_error
+from integrations.slack import SLACK_FAILED, refused_by_budget, slack_error
+from integrations.slack_budget import waiting_at_most
 from integrations.slack_installs import NotInstalled
 from integrations.store.db import transaction
 from integrations.store.models import (
@@ -58,6 +59,10 @@ PERMANENT = {
 
 # How old a channel's "not shared" may be when a card is posted there on its word.
 INTERNAL_CACHE_SECONDS = 60
+# A post waits this long for its turn in its channel (Slack paces chat.postMessage at about one
+# a second per channel): on an outage morning a card waits behind the burst's other cards
+# rather than fail, back off and try again later. Within every job's timeout.
+POST_WAIT_SECONDS = 90
 
 # The only outbox kinds that may be posted where customers read: the approved reply, and the
 # one-line "joining to help" of a pull-in when PULL_IN_IN_CUSTOMER_THREAD is on.
@@ -102,7 +107,8 @@ def deliver_now(deps: Deps, outbox_id: int) -> str | None:
         if ts is None:
             if snapshot.kind not in CUSTOMER_KINDS:  # cards, escalations, notes: internal only
                 ensure_internal_channel_cached(deps.redis, slack, snapshot.channel_id)
-            ts = _post(slack, snapshot)
+            with waiting_at_most(POST_WAIT_SECONDS):
+                ts = _post(slack, snapshot)
     except Exception as exc:  # whatever it was, the lease is released and RQ retries the job
         _record_failure(deps, snapshot, owner, exc)
         raise
@@ -209,6 +215,9 @@ def _record_failure(deps: Deps, row: _Snapshot, owner: str, exc: Exception) -> N
                 last_error=str(exc)[:1000],
                 lease_owner=None,
                 lease_expires_at=None,
+                # Our own budget refused it: nothing reached Slack, so the next try need not
+                # look for it there first (a Tier-3 conversations.history).
+                attempts=OutboxMessage.attempts - (1 if refused_by_budget(exc) else 0),
             )
         )
         if permanent:
