@@ -11,7 +11,7 @@ from integrations.settings import load_settings
 from integrations.store.db import transaction
 from integrations.store.models import Draft, DraftStatus, Evidence, Request, RequestMessage
 from tests.harness import CUSTOMER, CUSTOMER_TEAM, ORG, SHARED, World
-from workers.expertise import feedback_weight, load_answers, rank_expertise, stemmed
+from workers.expertise import expertise_for, feedback_weight, stemmed
 from workers.stage_data import Suggestion
 from workers.suggest import suggest_colleagues
 
@@ -187,8 +187,8 @@ def test_feedback_and_age_weigh_answers(world: World) -> None:
             )
         )
     with transaction(world.deps.sessions) as session:
-        answers = load_answers(session, half_life_days=180, now=NOW)
-    scores = {u: e.score for u, e in rank_expertise(SAML, answers).items()}
+        found = expertise_for(session, SAML, half_life_days=180, now=NOW)
+    scores = {u: e.score for u, e in found.items()}
     assert scores[good] == 1.0 and scores[bad] < 0.5
 
 

@@ -3,10 +3,11 @@
 Evidence is one `Evidence` row per (answered question, person of the organisation): a
 colleague's reply in a customer thread, the approver of a posted draft, a pull-in that the
 colleague then answered, or a past thread read by `triage backfill`. Each person's index is
-the questions they answered; a request's text is ranked against all of them with BM25
-(rank-bm25's BM25+, through `workers.retrieval._rank`), each answer weighted by how it was
-received (👍/👎, reopened) and by its age, and a person's expertise is the sum of their best
-few answers.
+the questions they answered, all of them: the history search's `expertise` corpus
+(`integrations/store/search_index.py`, written as evidence is stored). A request's words are
+ranked against them with BM25+ read from that index's postings, each answer weighted by how
+it was received (👍/👎, reopened) and by its age, and a person's expertise is the sum of
+their best few answers.
 """
 
 from __future__ import annotations
@@ -19,30 +20,32 @@ from datetime import UTC, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from integrations.store.models import Draft, Evidence, Request
-from workers.retrieval import _rank, tokens
-from workers.stage_data import details_of
+from integrations.store.search_index import EXPERTISE, among, chunks
+from integrations.store.search_rank import Matches, bm25_plus, matches
+from integrations.store.search_terms import stemmed, term_key, tokens
+from workers.retrieval import MIN_SHARED_TERMS
 
 log = structlog.get_logger(__name__)
 
 BEST_ANSWERS = 3  # a person's expertise is the sum of their best few similar answers
 SIMILAR_SHARE = 0.4  # an answer counts as "similar" above this share of the best one's score
-MAX_EVIDENCE = 20_000  # the newest answers kept in the ranking
 
 
 @dataclass(frozen=True)
 class Answer:
-    """One answered question as the ranking sees it."""
+    """One answered question the search found, as the ranking sees it."""
 
+    evidence_id: int
     user_id: str
-    question: str  # the customer's words, then the person's reply: what they know about
-    weight: float  # share × feedback × recency
+    score: float  # BM25+ × share × feedback × recency
+    answered_at: datetime
+    terms: frozenset[str]  # the request's words it holds (index keys)
     up: int = 0
-    down: int = 0
 
 
 @dataclass(frozen=True)
@@ -121,67 +124,99 @@ def record_pull_in(session: Session, request: Request, *, user_id: str, by: str)
     return True
 
 
-def load_answers(session: Session, *, half_life_days: float, now: datetime) -> list[Answer]:
-    """Every answered question, newest first, with its weight (feedback, reopened, age)."""
-    rows = session.execute(
-        select(
-            Evidence.user_id,
-            Evidence.question,
-            Evidence.answer,
-            Evidence.share,
-            Evidence.up,
-            Evidence.down,
-            Evidence.reopened,
-            Evidence.answered_at,
-            Evidence.request_id,
-            Draft.details,
+def expertise_for(
+    session: Session, query: str, *, half_life_days: float, now: datetime
+) -> dict[str, Expertise]:
+    """Each person who answered similar questions, with a score normalised to the best (1.0).
+
+    Every answered question is searched (the index's `expertise` corpus), reading only the
+    postings of the request's words; each answer found is weighed by its feedback, whether
+    its thread was reopened, and its age."""
+    words = tokens(stemmed(query))
+    found = matches(session, EXPERTISE, "", words)
+    scores = dict(bm25_plus(words, found, MIN_SHARED_TERMS))
+    answers = _weighed(session, scores, found, half_life_days, now)
+    if not answers or answers[0].score <= 0:
+        return {}
+    best = answers[0].score
+    per_person: dict[str, list[Answer]] = defaultdict(list)
+    for answer in answers:
+        per_person[answer.user_id].append(answer)
+    spelled = {term_key(w): w for w in words}
+    idf = {
+        spelled[term]: math.log((found.documents + 1) / (count + 0.5))
+        for term, count in found.df().items()
+    }
+    totals = {user: sum(a.score for a in hits[:BEST_ANSWERS]) for user, hits in per_person.items()}
+    top = max(totals.values())
+    ranked: dict[str, Expertise] = {}
+    for user, hits in per_person.items():
+        similar = [a for a in hits if a.score >= SIMILAR_SHARE * best] or hits[:1]
+        ranked[user] = Expertise(
+            user_id=user,
+            score=totals[user] / top,
+            similar=len(similar),
+            up=sum(a.up for a in similar),
+            topic=_topic(query, [{spelled[t] for t in a.terms} for a in similar], idf),
         )
-        .outerjoin(Draft, Draft.id == Evidence.draft_id)
-        .where(Evidence.answered.is_(True))
-        .order_by(Evidence.answered_at.desc())
-        .limit(MAX_EVIDENCE)
-    ).all()
-    reopened = _reopened_requests(session, [r.request_id for r in rows if r.request_id])
+    return ranked
+
+
+def _weighed(
+    session: Session, scores: dict[int, float], found: Matches, half_life_days: float, now: datetime
+) -> list[Answer]:
+    """The answers found, each scored by BM25 × its weight, best first (on a tie, the
+    newest, as when they were ranked in memory newest first). One query per chunk reads each
+    answer's weighing: its feedback (the draft's counts read in place, not parsed per row) and
+    whether its thread was reopened."""
+    feedback = Draft.details["feedback"]
     answers = []
-    for row in rows:
-        feedback = details_of(row.details).feedback
-        up, down = row.up + feedback.up, row.down + feedback.down
-        again = row.reopened or row.request_id in reopened
-        weight = (
-            row.share
-            * feedback_weight(up, down, again)
-            * decay(row.answered_at, now, half_life_days)
+    for chunk in chunks(scores, size=1000):
+        rows = session.execute(
+            select(
+                Evidence.id,
+                Evidence.user_id,
+                Evidence.share,
+                Evidence.up + func.coalesce(feedback["up"].as_integer(), 0),
+                Evidence.down + func.coalesce(feedback["down"].as_integer(), 0),
+                or_(Evidence.reopened, _reopened(Evidence.request_id)),
+                Evidence.answered_at,
+            )
+            .outerjoin(Draft, Draft.id == Evidence.draft_id)
+            .where(among(session, Evidence.id, chunk), Evidence.answered.is_(True))
         )
-        if weight > 0 and row.question:
-            text = f"{row.question}\n{row.answer}" if row.answer else row.question
-            answers.append(Answer(row.user_id, text, weight, up, down))
+        for evidence_id, user_id, share, up, down, again, answered_at in rows:
+            weight = (
+                share * feedback_weight(up, down, again) * decay(answered_at, now, half_life_days)
+            )
+            if weight > 0:
+                terms = frozenset(found.terms[evidence_id])
+                score = scores[evidence_id] * weight
+                answers.append(Answer(evidence_id, user_id, score, answered_at, terms, up))
+    answers.sort(key=lambda a: (-a.score, -a.answered_at.timestamp(), a.evidence_id))
     return answers
 
 
-def _reopened_requests(session: Session, request_ids: list[int]) -> set[int]:
-    """Requests whose customer came back in the same thread after the answer (a later
-    request opened in that thread)."""
-    if not request_ids:
-        return set()
-    threads = session.execute(
-        select(Request.channel_id, Request.thread_ts, func.max(Request.created_at))
-        .group_by(Request.channel_id, Request.thread_ts)
-        .having(func.count(Request.id) > 1)
-    ).all()
-    latest = {(channel, thread): newest for channel, thread, newest in threads}
-    if not latest:
-        return set()
-    found: set[int] = set()
-    for chunk in range(0, len(request_ids), 500):
-        for request_id, channel, thread, created in session.execute(
-            select(Request.id, Request.channel_id, Request.thread_ts, Request.created_at).where(
-                Request.id.in_(request_ids[chunk : chunk + 500])
-            )
-        ):
-            newest = latest.get((channel, thread))
-            if newest is not None and created < newest:
-                found.add(request_id)
-    return found
+def _reopened(request_id: Any) -> Any:
+    """Whether the customer came back in the request's thread after the answer: a later
+    request opened in that thread. A scalar subquery with LIMIT 1, not EXISTS: PostgreSQL
+    may turn an EXISTS into one hash of every thread of every request, which is slower than
+    a look-up per answer found."""
+    asked, later = aliased(Request), aliased(Request)
+    first = (
+        select(later.id)
+        .join(
+            asked,
+            and_(
+                asked.channel_id == later.channel_id,
+                asked.thread_ts == later.thread_ts,
+                later.created_at > asked.created_at,
+            ),
+        )
+        .where(asked.id == request_id)
+        .limit(1)
+    )
+    return first.scalar_subquery().is_not(None)
 
 
 def feedback_weight(up: int, down: int, reopened: bool) -> float:
@@ -199,82 +234,12 @@ def decay(at: datetime | None, now: datetime, half_life_days: float) -> float:
     return math.pow(0.5, days / half_life_days)
 
 
-def rank_expertise(query: str, answers: list[Answer]) -> dict[str, Expertise]:
-    """Each person who answered similar questions, with a score normalised to the best (1.0)."""
-    if not answers:
-        return {}
-    written, query = query, stemmed(query)
-    documents = [stemmed(a.question) for a in answers]
-    ranked = _rank(query, documents, [a.weight for a in answers], len(answers))
-    if not ranked or ranked[0][1] <= 0:
-        return {}
-    best = ranked[0][1]
-    per_person: dict[str, list[tuple[int, float]]] = defaultdict(list)
-    for index, score in ranked:
-        per_person[answers[index].user_id].append((index, score))
-    idf = _idf(query, documents)
-    totals = {
-        user: sum(score for _, score in hits[:BEST_ANSWERS]) for user, hits in per_person.items()
-    }
-    top = max(totals.values())
-    found: dict[str, Expertise] = {}
-    for user, hits in per_person.items():
-        similar = [i for i, score in hits if score >= SIMILAR_SHARE * best] or [hits[0][0]]
-        found[user] = Expertise(
-            user_id=user,
-            score=totals[user] / top,
-            similar=len(similar),
-            up=sum(answers[i].up for i in similar),
-            topic=_topic(written, [documents[i] for i in similar], idf),
-        )
-    return found
-
-
-_SUFFIXES = (("ies", "y", 4), ("ing", "", 5), ("ed", "", 4), ("es", "", 4), ("s", "", 3))
-
-
-def stem(word: str) -> str:
-    """A light English stemmer: "exports", "exported", "exporting" → "export"."""
-    word = word.lower()
-    for suffix, replacement, shortest in _SUFFIXES:
-        if len(word) > shortest and word.endswith(suffix) and not word.endswith("ss"):
-            return word[: -len(suffix)] + replacement
-    return word
-
-
-# Words that say nothing about a subject, beyond retrieval's stop words.
-_GENERIC_WORDS = """about after again all also any anyone before day days did done every get
-    got had has
-    just keep know last let like more need needs new now one only out right see seem seems
-    since some someone still thing things today up use used using want way week yesterday
-    morning"""
-_GENERIC = frozenset(_GENERIC_WORDS.split())
-
-
-def stemmed(text: str) -> str:
-    """The text with every word stemmed and generic words dropped, for BM25 to match "logs"
-    with "log" and not "since" with "since"."""
-    return re.sub(
-        r"\w+",
-        lambda match: "" if match.group(0).lower() in _GENERIC else stem(match.group(0)),
-        text,
-    )
-
-
-def _idf(query: str, documents: list[str]) -> dict[str, float]:
-    wanted = set(tokens(query))
-    df: Counter[str] = Counter()
-    for document in documents:
-        df.update(wanted & set(tokens(document)))
-    n = len(documents)
-    return {term: math.log((n + 1) / (count + 0.5)) for term, count in df.items()}
-
-
-def _topic(query: str, documents: list[str], idf: dict[str, float]) -> str:
-    """The one or two words of the question that this person's similar answers share most."""
+def _topic(query: str, documents: list[set[str]], idf: dict[str, float]) -> str:
+    """The one or two words of the question that this person's similar answers share most
+    (`documents`: the question's words each answer holds)."""
     counts: Counter[str] = Counter()
-    for document in documents:
-        counts.update(set(tokens(document)) & idf.keys())
+    for terms in documents:
+        counts.update(terms & idf.keys())
     need = 2 if len(documents) > 2 else 1
     lowered = query.lower()
     scored = sorted(  # the most telling first; on a tie, the one the customer wrote first

@@ -35,6 +35,7 @@ from sqlalchemy import ColumnElement, Text, and_, cast, null, or_, select, updat
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.failures import DATABASE_DOWN, unexpected
+from integrations.store import search_index
 from integrations.store.db import transaction
 from integrations.store.models import (
     AuditEntry,
@@ -140,6 +141,7 @@ class _Run:
                 else:
                     ids = [row[0] for row in rows]
                     changed = target.apply(session, ids, self._recheck(target, rows))
+                    search_index.purged(session.connection(), target.name, rows)
                 counts = {**self.report.counts}
                 counts[target.name] += changed
                 if changed and not self.report.dry_run:

@@ -1,15 +1,19 @@
 """Grounding for a draft: the most similar approved answers of *this* account, then the
-knowledge base (`KNOWLEDGE_DIR`, Markdown), ranked with BM25 (rank-bm25's BM25+).
+knowledge base (`KNOWLEDGE_DIR`, Markdown), ranked with BM25+.
 
-Tenant isolation is by construction: the only query for past answers filters on the request's
-`Scope`, and a `Grounding` carries the scope it was built for, which the drafter checks
-against the request before any of it goes into a prompt.
+Past answers are searched through the index (`integrations/store/search_index.py`), all of
+them however old, reading only the postings of the question's words; each is then weighed by
+its feedback and age, read back from the drafts themselves.
+
+Tenant isolation is by construction: the index is searched in the request's `Scope` only, the
+answers found are read back with the same account filter, and a `Grounding` carries the scope
+it was built for, which the drafter checks against the request before any of it goes into a
+prompt.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -19,15 +23,14 @@ from rank_bm25 import BM25Plus
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from integrations.store.models import Draft, DraftStatus, Request, RequestMessage
+from integrations.store.models import Draft, DraftStatus, Request
+from integrations.store.search_index import ANSWERS, among, chunks, customer_words
+from integrations.store.search_rank import bm25_plus, matches
+from integrations.store.search_terms import tokens
 from workers.stage_data import Feedback, RequestContext, details_of
 
 HALF_LIFE_DAYS = 180  # an answer's weight halves every six months
 MIN_SHARED_TERMS = 2  # a candidate must share at least this many terms with the question
-_STOP_WORDS = """a an and are as at be but by can could do does for from have how i if in is it
-its me my no not of on or our please so that the their them then there these this to us was we
-were what when where which who why will with would you your hi hello thanks thank team"""
-_STOP = frozenset(_STOP_WORDS.split())
 
 
 @dataclass(frozen=True)
@@ -75,10 +78,6 @@ class Grounding:
     passages: list[Passage] = field(default_factory=list)
 
 
-def tokens(text: str) -> list[str]:
-    return [t for t in re.findall(r"\w+", text.lower()) if len(t) > 1 and t not in _STOP]
-
-
 def retrieve(
     session: Session,
     scope: Scope,
@@ -100,38 +99,37 @@ def retrieve(
 def _similar_answers(
     session: Session, scope: Scope, query: str, exclude: int, limit: int
 ) -> list[Example]:
-    rows = session.execute(
-        select(Request.id, Draft.posted_text, Draft.decided_at, Draft.details)
-        .join(Draft, Draft.request_id == Request.id)
-        .where(
-            Request.account_key == scope.account_key,  # the tenant boundary
-            Request.id != exclude,
-            Draft.status == DraftStatus.APPROVED,
-            Draft.posted_ts.is_not(None),
-        )
-        .order_by(Request.id.desc())
-        .limit(500)
-    ).all()
-    if not rows:
-        return []
-    questions: dict[int, list[str]] = {}
-    for request_id, text in session.execute(
-        select(RequestMessage.request_id, RequestMessage.text)
-        .where(RequestMessage.request_id.in_([r[0] for r in rows]))
-        .order_by(RequestMessage.ts)
-    ):
-        questions.setdefault(request_id, []).append(text)
-    candidates: list[Example] = []
-    for request_id, answer, decided_at, details in rows:
-        feedback = details_of(details).feedback
-        weight = _feedback_weight(feedback) * _recency(decided_at)
-        if weight > 0 and answer:
-            liked = bool(feedback.up)
-            question = "\n".join(questions.get(request_id, []))
-            approved = decided_at or datetime.now(UTC)
-            candidates.append(Example(question, answer, request_id, approved, 0.0, weight, liked))
-    ranked = _rank(query, [c.question for c in candidates], [c.weight for c in candidates], limit)
-    return [replace(candidates[i], score=score) for i, score in ranked]
+    """Every approved answer of the scope sharing enough words with the question, scored by
+    BM25+ over the scope's answers, times its feedback and age; the best `limit`."""
+    words = tokens(query)
+    found = matches(session, ANSWERS, scope.account_key, words, exclude_request=exclude)
+    scores = dict(bm25_plus(words, found, MIN_SHARED_TERMS))
+    ranked: list[tuple[float, int, int, Example]] = []
+    for chunk in chunks(scores, size=5000):
+        for draft_id, request_id, answer, decided_at, details in session.execute(
+            select(Draft.id, Request.id, Draft.posted_text, Draft.decided_at, Draft.details)
+            .join(Request, Request.id == Draft.request_id)
+            .where(
+                among(session, Draft.id, chunk),
+                Request.account_key == scope.account_key,  # the tenant boundary, again
+                Request.id != exclude,
+                Draft.status == DraftStatus.APPROVED,
+                Draft.posted_ts.is_not(None),
+            )
+        ):
+            feedback = details_of(details).feedback
+            weight = _feedback_weight(feedback) * _recency(decided_at)
+            if weight > 0 and answer:
+                score = scores[draft_id] * weight
+                approved = decided_at or datetime.now(UTC)
+                example = Example(
+                    "", answer, request_id, approved, score, weight, bool(feedback.up)
+                )
+                ranked.append((-score, -request_id, draft_id, example))
+    ranked.sort(key=lambda row: row[:3])  # on a tie, the newer request first, as before
+    best = [example for *_, example in ranked[:limit]]
+    questions = customer_words(session, [e.request_id for e in best])
+    return [replace(e, question=questions.get(e.request_id, "")) for e in best]
 
 
 def _feedback_weight(feedback: Feedback) -> float:

@@ -42,9 +42,8 @@ from integrations.store.models import (
 )
 from workers.expertise import (
     Expertise,
+    expertise_for,
     expertise_phrase,
-    load_answers,
-    rank_expertise,
     record_pull_in,
 )
 from workers.stage_data import (
@@ -101,9 +100,9 @@ def suggest_colleagues(deps: Deps, *, request_id: int, now: datetime | None = No
         query, requester = request.text, request.user_id
         ours = {t for t in (request.team_id, request.enterprise_id) if t}
         team = account_team(request_context(request), settings)
-        answers = load_answers(session, half_life_days=settings.suggest_half_life_days, now=now)
+        half_life = settings.suggest_half_life_days
+        expertise = expertise_for(session, query, half_life_days=half_life, now=now)
         load = open_load(session, exclude=request_id)
-    expertise = rank_expertise(query, answers)
     skip = {requester, *settings.suggest_opt_out}
     candidates: dict[str, Candidate] = {}
     for user_id, found in expertise.items():

@@ -15,6 +15,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from integrations.store import search_index
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -47,7 +49,10 @@ def create_db_engine(url: str) -> Engine:
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    """Sessions whose every flush also keeps the history search's index current."""
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    search_index.keep_current(sessions)
+    return sessions
 
 
 @contextmanager

@@ -128,6 +128,7 @@ class Request(Base):
     __table_args__ = (
         UniqueConstraint("channel_id", "ts", name="uq_requests_channel_ts"),
         Index("ix_requests_pending", "stage", "state"),
+        Index("ix_requests_thread", "channel_id", "thread_ts"),  # a thread's requests
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

@@ -1,0 +1,69 @@
+"""The tables of the history search (`integrations/store/search_index.py`).
+
+Two corpora share them: `answers` (each approved, posted answer, searched only within its
+tenant, `scope` = the request's `account_key`) and `expertise` (each answered question of
+`expertise_evidence`, searched across accounts, `scope` ""). A document's postings are its
+terms and how often each occurs; `search_stats` keeps each scope's document count and total
+length. With those, BM25 needs only the postings of a query's terms, however long the history.
+
+They are part of `Base.metadata` because `integrations/store/__init__.py` imports this module.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from integrations.store.models import Base
+
+_ID = BigInteger().with_variant(Integer, "sqlite")
+
+
+class SearchDocument(Base):
+    """One searchable text: `source_id` is the draft (answers) or the evidence row (expertise).
+
+    No foreign key: the index is written when its sources change, and a source that is gone
+    is never returned (every search reads its results back from the source rows)."""
+
+    __tablename__ = "search_documents"
+    __table_args__ = (Index("ix_search_documents_request", "corpus", "request_id"),)
+
+    corpus: Mapped[str] = mapped_column(String(16), primary_key=True)
+    source_id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=False)
+    scope: Mapped[str] = mapped_column(String(64))
+    request_id: Mapped[int | None] = mapped_column(_ID)
+    length: Mapped[int]  # its number of terms (1 for a text without any, as rank-bm25 counted)
+    digest: Mapped[str] = mapped_column(String(40))  # what it was indexed from
+
+
+class SearchPosting(Base):
+    """A term of a document, with its frequency there and the document's length."""
+
+    __tablename__ = "search_postings"
+    __table_args__ = (
+        Index(
+            "ix_search_postings_term",
+            "corpus",
+            "scope",
+            "term",
+            postgresql_include=["source_id", "tf", "length"],
+        ),
+    )
+
+    corpus: Mapped[str] = mapped_column(String(16), primary_key=True)
+    source_id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=False)
+    term: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64))
+    tf: Mapped[int]
+    length: Mapped[int]  # the document's, so that scoring reads the postings alone
+
+
+class SearchStats(Base):
+    """How many documents a scope holds and their total length (BM25's N and average)."""
+
+    __tablename__ = "search_stats"
+
+    corpus: Mapped[str] = mapped_column(String(16), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    documents: Mapped[int] = mapped_column(BigInteger)
+    length: Mapped[int] = mapped_column(BigInteger)
