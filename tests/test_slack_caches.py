@@ -26,6 +26,7 @@ from tests.harness import (
     CUSTOMER,
     CUSTOMER_TEAM,
     ORG,
+    REPO,
     SHARED,
     TRIAGE,
     World,
@@ -195,3 +196,26 @@ def test_without_the_workspace_url_permalinks_are_asked_for(world: World) -> Non
         f"/archives/{SHARED}/p{message['ts'].replace('.', '')}"
     )
     assert calls(world) == Counter({"auth.test": 1, "chat.getPermalink": 1})
+
+
+def test_account_owners_are_looked_up_by_email_once_for_many_customers(
+    database_url: str, redis_url: str
+) -> None:
+    """The context is cached per channel and customer; the owner behind it is the same person
+    for every customer of the account, and users.lookupByEmail is Tier 3."""
+    accounts = str(REPO / "sandbox" / "accounts.yaml")  # Globex's owner: amy@acme.test
+    with start_world(
+        database_url=database_url, redis_url=redis_url, accounts_file=accounts
+    ) as world:
+        users = [f"UCUST{n:04d}" for n in range(3)]
+        for user in users:
+            world.emu.add_user(user, team_id=CUSTOMER_TEAM, name=user.lower(), real_name=user)
+            world.emu.add_member(SHARED, user)
+        world.emu.clear_calls()
+        for user in users:
+            world.customer_says("Where do I find the export settings?", user=user)
+        world.drain()
+        assert len(world.cards()) == 3
+        looked_up = [c.args["email"] for c in world.emu.calls("users.lookupByEmail")]
+        assert sorted(set(looked_up)) == sorted(looked_up)  # each email at most once
+        assert "amy@acme.test" in looked_up

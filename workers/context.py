@@ -274,16 +274,36 @@ def _customer_email(slack: WebClient, user_id: str) -> str | None:
 CASE_OWNERS_LOOKED_UP = 5  # users.lookupByEmail calls per context, at most, beyond the owner
 
 
+# users.lookupByEmail is Tier 3 (~50 a minute): the same few owners would otherwise be looked
+# up again for each new customer writing (the context is cached per channel and customer).
+PEOPLE_CACHE_SECONDS = 3600  # who a colleague's email is in Slack
+NOT_IN_SLACK_SECONDS = 600  # an email Slack does not know, asked again after this
+
+
 def _slack_user(deps: Deps, email: str | None) -> str | None:
-    """A CRM user's Slack user (the account owner, a case owner), by their email."""
+    """A CRM user's Slack user (the account owner, a case owner), by their email; the answer
+    remembered in Redis (a Redis failure only costs the call)."""
     if not email:
         return None
+    key = f"triage:slack-user-by-email:{hashlib.sha256(email.lower().encode()).hexdigest()[:24]}"
+    try:
+        known = deps.redis.get(key)
+    except RedisError:
+        known = None
+    if known is not None:
+        return known.decode() or None  # type: ignore[union-attr]
     try:
         user = deps.slack.users_lookupByEmail(email=email)["user"]
+        found = None if user.get("deleted") else str(user["id"])
     except SlackApiError as exc:
         log.info("context.owner_not_in_slack", error=slack_error(exc))
-        return None
-    return None if user.get("deleted") else str(user["id"])
+        if slack_error(exc) not in ("users_not_found", "user_not_found"):
+            return None  # rate limited, Slack down: not an answer to remember
+        found = None
+    with contextlib.suppress(RedisError):
+        ttl = PEOPLE_CACHE_SECONDS if found else NOT_IN_SLACK_SECONDS
+        deps.redis.set(key, found or "", ex=ttl)
+    return found
 
 
 # --- the cache -----------------------------------------------------------------------------------
