@@ -10,9 +10,9 @@ Documents (tables in `search_models.py`):
 Written: every flush of a session from `integrations.store.db.session_factory` looks at what
 it changed (a draft posted, feedback on it, a customer message edited or deleted, a request's
 account, evidence learned or purged) and rewrites those documents and their scope's counts in
-the same transaction (`keep_current`). Bulk UPDATEs, which bypass the ORM (retention's purge),
-call `reindex`. `rebuild` indexes everything again (the migration's backfill). An unchanged
-text (same digest) is not rewritten, so 👍 or a second approval costs one read.
+the same transaction (`keep_current`). Bulk UPDATEs, which bypass the ORM, call `purged`
+(retention) or `reindex`. `rebuild` indexes everything again (the migration's backfill). An
+unchanged text (same digest) is not rewritten, so a 👍 costs one read.
 
 Read: `matches` and `bm25_plus` in `search_rank.py`.
 """
@@ -118,11 +118,11 @@ def thumbs_down(details: dict[str, Any] | None) -> int:
     return int(feedback.get("down") or 0)
 
 
-def _answer_documents(conn: Connection, ids: list[int]) -> dict[int, _Document | None]:
-    """What the index should hold for these drafts (None: nothing). Locks the drafts, so
-    two transactions re-indexing one draft take turns."""
+def _answer_documents(conn: Connection, ids: list[int], lock: bool) -> dict[int, _Document | None]:
+    """What the index should hold for these drafts (None: nothing). `lock`: lock the drafts,
+    so that two transactions re-indexing one draft take turns."""
     wanted: dict[int, _Document | None] = dict.fromkeys(ids)
-    rows = conn.execute(
+    query = (
         select(
             Draft.id,
             Draft.request_id,
@@ -134,8 +134,8 @@ def _answer_documents(conn: Connection, ids: list[int]) -> dict[int, _Document |
         )
         .join(Request, Request.id == Draft.request_id)
         .where(Draft.id.in_(ids))
-        .with_for_update(of=Draft.__table__)
-    ).all()
+    )
+    rows = conn.execute(query.with_for_update(of=Draft.__table__) if lock else query).all()
     live = [
         row
         for row in rows
@@ -165,21 +165,20 @@ def customer_words(conn: Connection | Session, request_ids: Iterable[int]) -> di
     return {request_id: "\n".join(texts) for request_id, texts in found.items()}
 
 
-def _evidence_documents(conn: Connection, ids: list[int]) -> dict[int, _Document | None]:
-    """What the index should hold for these evidence rows (None: nothing), rows locked."""
+def _evidence_documents(
+    conn: Connection, ids: list[int], lock: bool
+) -> dict[int, _Document | None]:
+    """What the index should hold for these evidence rows (None: nothing), `lock`ed."""
     wanted: dict[int, _Document | None] = dict.fromkeys(ids)
-    for row in conn.execute(
-        select(
-            Evidence.id,
-            Evidence.request_id,
-            Evidence.question,
-            Evidence.answer,
-            Evidence.answered,
-            Evidence.share,
-        )
-        .where(Evidence.id.in_(ids))
-        .with_for_update()
-    ):
+    query = select(
+        Evidence.id,
+        Evidence.request_id,
+        Evidence.question,
+        Evidence.answer,
+        Evidence.answered,
+        Evidence.share,
+    ).where(Evidence.id.in_(ids))
+    for row in conn.execute(query.with_for_update() if lock else query):
         if row.answered and row.question and row.share > 0:
             text = f"{row.question}\n{row.answer}" if row.answer else row.question
             words = tokens(stemmed(text))
@@ -251,8 +250,10 @@ def reindex(
     drafts: Iterable[int] = (),
     evidence: Iterable[int] = (),
     requests: Iterable[int] = (),
+    lock: bool = True,
 ) -> None:
-    """Bring these sources' documents up to date (`requests`: their approved answers)."""
+    """Bring these sources' documents up to date (`requests`: their approved answers).
+    `lock` False only where nobody else can write (the migration's backfill)."""
     draft_ids = set(drafts)
     for chunk in chunks(requests):
         draft_ids.update(
@@ -263,9 +264,9 @@ def reindex(
             )
         )
     for chunk in chunks(draft_ids):
-        _apply(conn, ANSWERS, _answer_documents(conn, chunk))
+        _apply(conn, ANSWERS, _answer_documents(conn, chunk, lock))
     for chunk in chunks(evidence):
-        _apply(conn, EXPERTISE, _evidence_documents(conn, chunk))
+        _apply(conn, EXPERTISE, _evidence_documents(conn, chunk, lock))
 
 
 def purged(conn: Connection, table: str, rows: Iterable[tuple[int, int | None]]) -> None:
@@ -328,16 +329,16 @@ def _approved(draft: Draft) -> bool:
     return draft.status == DraftStatus.APPROVED or DraftStatus.APPROVED in was
 
 
-def rebuild(conn: Connection, batch: int = 1000) -> tuple[int, int]:
+def rebuild(conn: Connection, batch: int = 2000) -> tuple[int, int]:
     """Index every answer and every answered question again, from nothing; returns how
     many documents each corpus holds (the migration's backfill, and a repair)."""
     for model in (SearchPosting, SearchDocument, SearchStats):
         conn.execute(delete(model))
     posted = (Draft.status == DraftStatus.APPROVED, Draft.posted_ts.is_not(None))
     for ids in _batches(conn, Draft.id, batch, *posted):
-        reindex(conn, drafts=ids)
+        reindex(conn, drafts=ids, lock=False)
     for ids in _batches(conn, Evidence.id, batch, Evidence.answered.is_(True)):
-        reindex(conn, evidence=ids)
+        reindex(conn, evidence=ids, lock=False)
     counts = dict(
         conn.execute(
             select(SearchDocument.corpus, func.count()).group_by(SearchDocument.corpus)
