@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 from slack_bolt import App, BoltContext
 
-from app.listeners.payloads import AppHomeOpened, parse
+from app.listeners.payloads import AppHomeOpened, MessageEnvelope, ReactionEnvelope, parse
 from app.listeners.people import installation_of
 from app.listeners.wiring import with_deps
 from integrations.deps import Deps
@@ -37,12 +37,14 @@ def store_message(deps: Deps, body: dict[str, Any], context: BoltContext) -> Non
     """A message in a channel: stored (and its request's pipeline queued), or ignored."""
     # Runs before the ack (process_before_response): stored, or Slack retries. Its job goes
     # to Redis from a background thread; the sweeper covers a job lost on the way.
-    ingest_message(deps, body, installation_of(context, body))
+    if parse(MessageEnvelope, body) is not None:  # else acked: a retry would not parse either
+        ingest_message(deps, body, installation_of(context, body))
 
 
 def store_reaction(deps: Deps, body: dict[str, Any], context: BoltContext) -> None:
     """A reaction added or removed: stored and queued; who reacted is resolved in a job."""
-    ingest_reaction(deps, body, installation_of(context, body))
+    if parse(ReactionEnvelope, body) is not None:
+        ingest_reaction(deps, body, installation_of(context, body))
 
 
 def publish_home(deps: Deps, body: dict[str, Any], context: BoltContext) -> None:

@@ -1,7 +1,8 @@
 """Slack's payloads, parsed at the boundary into the few fields the listeners use.
 
 One model per kind of request: a slash command, a click on one of the card's buttons, a
-modal's submission, the message shortcut, the App Home opened. Nested fields are read with
+modal's submission, the message shortcut, the App Home opened; and, for the message and
+reaction events handed to `workers` whole, the fields the workers read. Nested fields are read with
 `AliasPath`, so no listener walks a payload with `.get(...)` chains, and a value of the wrong
 type is refused here rather than found out halfway through a decision. Listeners call
 `parse`: a body that does not parse is logged as `listener.bad_payload` with what was wrong,
@@ -25,6 +26,8 @@ from pydantic import (
     ConfigDict,
     Field,
     Json,
+    StrictBool,
+    StrictInt,
     StringConstraints,
     ValidationError,
 )
@@ -208,6 +211,85 @@ class AppHomeOpened(_Model):
 
     user_id: str = _at("event", "user")
     tab: str = _at("event", "tab", default="home")
+
+
+# --- events handed to workers whole ------------------------------------------------------------
+
+# An id or a ts as the store keeps it (its columns hold 32 characters; Slack's are 9 to 20).
+SlackId = Annotated[str, StringConstraints(max_length=32)]
+
+
+class _File(_Model):
+    """What `workers.classify.file_summary` keeps of a file, and its workers read."""
+
+    id: SlackId | None = None
+    name: str | None = None
+    title: str | None = None
+    mimetype: str | None = None
+    filetype: str | None = None
+    permalink: str | None = None
+    url_private: str | None = None
+    size: StrictInt | None = None
+
+
+class _Profile(_Model):
+    team: SlackId | None = None
+
+
+class _Words(_Model):
+    """A message as `workers.classify` reads it: who, where, when, and what they wrote."""
+
+    user: SlackId | None = None
+    ts: SlackId | None = None
+    thread_ts: SlackId | None = None
+    subtype: str | None = None
+    text: str | None = None
+    team: SlackId | None = None
+    user_team: SlackId | None = None
+    user_profile: _Profile | None = None
+    files: list[_File] | None = None
+
+
+class _MessageEvent(_Words):
+    """Where and when: Slack sends both with every message event, and a request needs them."""
+
+    channel: Annotated[SlackId, StringConstraints(min_length=1)]
+    ts: Annotated[SlackId, StringConstraints(min_length=1)]
+    deleted_ts: SlackId | None = None
+    message: _Words | None = None  # the new version, in a `message_changed`
+
+
+class MessageEnvelope(_Model):
+    """A `message` event, checked before `workers.ingest` classifies and stores it: each field
+    it reads has the type it expects, and the length its column holds. Strict about
+    `is_ext_shared_channel`: `"false"` would be a truthy string there, not a false."""
+
+    event_id: Annotated[str, StringConstraints(max_length=64)] | None = None
+    is_ext_shared_channel: StrictBool | None = None
+    enterprise_id: SlackId | None = None
+    context_team_id: SlackId | None = None
+    context_enterprise_id: SlackId | None = None
+    event: _MessageEvent
+
+
+class _Item(_Model):
+    type: str | None = None
+    channel: SlackId | None = None
+    ts: SlackId | None = None
+
+
+class _Reaction(_Model):
+    user: SlackId | None = None
+    reaction: str = ""
+    item: _Item | None = None
+    event_ts: SlackId | None = None
+
+
+class ReactionEnvelope(_Model):
+    """A `reaction_added`/`removed`, checked before `workers.reactions` stores it for a job."""
+
+    event_id: Annotated[str, StringConstraints(max_length=64)] | None = None
+    event: _Reaction
 
 
 def parse(model: type[Payload], body: dict[str, Any], *, report: bool = True) -> Payload | None:
