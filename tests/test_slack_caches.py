@@ -20,7 +20,8 @@ from sqlalchemy import select
 from integrations.queues import ALL_QUEUES, DELIVERY
 from integrations.slack import BudgetedWebClient
 from integrations.store.db import transaction
-from integrations.store.models import AuditEntry
+from integrations.store.models import AuditEntry, Request
+from sandbox.world import OUTSIDER
 from tests.harness import (
     BOT_USER,
     CUSTOMER,
@@ -219,3 +220,29 @@ def test_account_owners_are_looked_up_by_email_once_for_many_customers(
         looked_up = [c.args["email"] for c in world.emu.calls("users.lookupByEmail")]
         assert sorted(set(looked_up)) == sorted(looked_up)  # each email at most once
         assert "amy@acme.test" in looked_up
+
+
+def test_a_spent_users_info_budget_sends_the_context_without_the_contact(
+    database_url: str, redis_url: str
+) -> None:
+    """users.info is Tier 4 and each new customer needs one: when a burst has spent it, the
+    account's context goes out without the writer's Contact instead of waiting, and is not
+    cached that way."""
+    accounts = str(REPO / "sandbox" / "accounts.yaml")  # Carol is a Contact of Globex
+    with start_world(
+        database_url=database_url, redis_url=redis_url, accounts_file=accounts
+    ) as world:
+        slack = world.deps.slack
+        assert isinstance(slack, BudgetedWebClient)
+        slack.budget.hold("users.info", None, 2.5)  # as after Slack's 429 with Retry-After: 2.5
+        world.customer_says("Where do I find the export settings?")
+        world.drain()
+        assert len(world.cards()) == 1
+
+        time.sleep(2.6)  # the Retry-After is over: the Contact is looked up this time
+        world.customer_says("And where are the JSON ones?", user=OUTSIDER)
+        world.drain()
+        with transaction(world.deps.sessions) as session:
+            contexts = session.scalars(select(Request.context).order_by(Request.id)).all()
+        contacts = [(c or {}).get("account", {}).get("contact") for c in contexts]
+        assert [bool(c) for c in contacts] == [False, True], contacts

@@ -35,7 +35,8 @@ from sqlalchemy import select
 
 from integrations.deps import Deps
 from integrations.salesforce import CrmUnavailable, NewCase
-from integrations.slack import slack_error
+from integrations.slack import refused_by_budget, slack_error
+from integrations.slack_budget import waiting_at_most
 from integrations.store.db import transaction
 from integrations.store.models import ChannelLink
 from workers.stage_data import Account, Case, RequestContext, stored
@@ -69,7 +70,7 @@ def gather_context(
     if paused:
         return RequestContext(status="unavailable", reason=paused)
     account_id = linked_account(deps, channel_id)
-    email = _customer_email(deps.slack_for(*team), user_id)
+    email, asked = _customer_email(deps.slack_for(*team), user_id)
     try:
         answer = directory.context(
             channel_id=channel_id, account_id=account_id, customer_email=email
@@ -90,7 +91,8 @@ def gather_context(
                 case.owner.slack_user_id = _slack_user(deps, case.owner.email)
         entry = Found(status="ok", source=directory.mode, account=account)
     log.info("context.gathered", channel=channel_id, status=entry.status, linked=bool(account_id))
-    _cache_put(deps.redis, channel_id, user_id, entry, deps.settings.context_cache_seconds)
+    if asked:  # without the customer's email, their Contact is looked for again next time
+        _cache_put(deps.redis, channel_id, user_id, entry, deps.settings.context_cache_seconds)
     return present(entry, cached=False)
 
 
@@ -261,14 +263,25 @@ def _clip(text: str, limit: int) -> str:
 
 
 # --- Slack look-ups -----------------------------------------------------------------------------
-def _customer_email(slack: WebClient, user_id: str) -> str | None:
-    """The customer's email, for their Contact; Slack Connect may hide it (then None)."""
+# users.info is Tier 4 (~100 a minute) and each new customer needs one: on an outage morning
+# hundreds of new customers write at once, and the account's context (its tier, owner, Cases)
+# matters more than the writer's Contact. So the look-up waits this long for its turn at most.
+CUSTOMER_LOOKUP_WAIT_SECONDS = 1.0
+
+
+def _customer_email(slack: WebClient, user_id: str) -> tuple[str | None, bool]:
+    """The customer's email, for their Contact; Slack Connect may hide it (then None). And
+    whether Slack was asked: False when the call budget had no turn for it in time."""
     try:
-        profile = slack.users_info(user=user_id)["user"].get("profile") or {}
+        with waiting_at_most(CUSTOMER_LOOKUP_WAIT_SECONDS):
+            profile = slack.users_info(user=user_id)["user"].get("profile") or {}
     except SlackApiError as exc:
+        if refused_by_budget(exc):
+            log.info("context.customer_lookup_deferred", user=user_id)
+            return None, False
         log.warning("context.customer_lookup_failed", user=user_id, error=slack_error(exc))
-        return None
-    return profile.get("email") or None
+        return None, True
+    return profile.get("email") or None, True
 
 
 CASE_OWNERS_LOOKED_UP = 5  # users.lookupByEmail calls per context, at most, beyond the owner
