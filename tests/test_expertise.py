@@ -105,6 +105,7 @@ def test_availability_breaks_a_tie(world: World) -> None:
     request_id = tie(world, first, second)
     assert ranked(world, request_id) == [first, second]  # a tie: by user id
     world.emu.set_presence(second, "active")
+    world.deps.redis.delete(f"triage:suggest-presence:{second}")  # a minute later
     assert ranked(world, request_id) == [second, first]  # online
 
 
