@@ -63,7 +63,7 @@ def create_web(bolt: App, deps: Deps) -> Flask:
     web = Flask("triage")
     # A body without a Content-Length (chunked) is read through werkzeug's LimitedStream,
     # which stops at this many bytes without a word: one byte more than we accept, so that
-    # `_read_body` can tell a body of exactly the limit from a longer one.
+    # `slack_events` can tell a body of exactly the limit from a longer one.
     web.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES + 1
 
     @web.before_request
@@ -86,7 +86,7 @@ def create_web(bolt: App, deps: Deps) -> Flask:
     def slack_events() -> Response:
         started = time.perf_counter()
         if request.mimetype not in SLACK_CONTENT_TYPES:
-            return refused(415, "not a content type Slack sends", content_type=request.mimetype)
+            return refused(415, "not a content type Slack sends", type=request.mimetype[:100])
         raw = request.get_data()
         if len(raw) > MAX_BODY_BYTES:  # chunked, so not refused by its length beforehand
             return refused(413, "body too large")

@@ -94,7 +94,8 @@ huge_text = st.builds(
 )
 WRONG_TYPES: list[Any] = [None, True, False, 0, -1, 2**63, 2**80, 1.5, float("nan")]
 WRONG_TYPES += [float("inf"), "", " ", "null", "1e400", "-0", "0x10", [], {}, [None], {"": None}]
-wrong_types = st.sampled_from(WRONG_TYPES)
+# Copied when drawn: a later mutation may add a key to the `{}` it put in a body.
+wrong_types = st.sampled_from(WRONG_TYPES).map(copy.deepcopy)
 
 
 def _nested(depth: int, leaf: Any) -> Any:

@@ -20,6 +20,7 @@ import json
 import logging
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import parse_qs
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -32,19 +33,20 @@ from app.listeners.escalate import NOT_A_REQUEST
 from integrations.queues import ALL_QUEUES
 from integrations.store.db import transaction
 from integrations.store.models import Request, SlackEvent
-from sandbox.slack_interactivity import form_body
+from sandbox.slack_interactivity import block_actions_body, form_body
 from tests.harness import (
     APPROVER,
     CUSTOMER,
     CUSTOMER_TEAM,
     ORG,
     SHARED,
+    TRIAGE,
     World,
     start_world,
     wait_for,
 )
 from tests.hostile_payloads import Base, encode, hostile_requests, hostile_text
-from workers.ids import CallbackId
+from workers.ids import ActionId, CallbackId
 
 CI = settings(
     deadline=None,
@@ -308,3 +310,63 @@ def test_a_lazy_listener_reads_the_mended_payload_too(
         [answer] = wait_for(lambda: w.emu.responses("shortcut"))
         assert answer["text"] == NOT_A_REQUEST
     assert troubles == []
+
+
+def test_a_click_whose_response_url_is_no_url_is_acked_and_logged(
+    world: World, troubles: list[logging.LogRecord]
+) -> None:
+    """Bolt's `respond` raised on it (a 500) when the clicker was told they may not click."""
+    body = world.envelope(world.emu.post_as_user(SHARED, CUSTOMER, "Where is my invoice?"))
+    assert world.send(body)[0] == 200
+    world.drain()
+    [card] = world.cards()
+    for url in ["true", "", '{"": 1}', "hooks.slack.com/x", "https://hooks.slack.com/\u202ex"]:
+        click = json.loads(parse_qs(world_click_body(world, card))["payload"][0])
+        click["response_url"] = url
+        assert world.send(form_body(click))[0] == 200
+    assert troubles == []
+
+
+def world_click_body(world: World, card: dict[str, Any]) -> str:
+    """An outsider's click on the card's Approve button, as Slack sends it."""
+    return block_actions_body(
+        user_id=CUSTOMER,
+        user_team_id=CUSTOMER_TEAM,
+        team_id=CUSTOMER_TEAM,
+        channel_id=TRIAGE,
+        message_ts=card["ts"],
+        message=card,
+        action_id=ActionId.APPROVE_DRAFT,
+        response_url=world.emu.response_url("click"),
+    ).decode()
+
+
+def test_a_user_id_longer_than_the_store_holds_decides_nothing(world: World) -> None:
+    """It reached `drafts.decided_by` (32 characters) and failed there: a 500."""
+    world.customer_says("Can I get a refund for last month?")
+    world.drain()
+    [card] = world.cards()
+    assert world.click(ActionId.APPROVE_DRAFT, card, user="U" * 40)[0] == 200
+    world.drain()
+    with transaction(world.deps.sessions) as session:
+        asked = str(session.scalar(select(Request.ts)))
+    assert world.replies_in(asked) == []  # nothing was sent to the customer
+
+
+def test_the_home_of_someone_slack_does_not_know_fails_no_job(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    """views.publish answers user_not_found: the job logs it, and does not fail."""
+    body = {
+        "type": "event_callback",
+        "team_id": ORG,
+        "event_id": "Ev0HOME",
+        "event": {"type": "app_home_opened", "user": "U0NOBODY", "tab": "home"},
+    }
+    with caplog.at_level(logging.INFO):
+        assert world.send(body)[0] == 200
+        world.drain()
+    assert failed_jobs(world) == []
+    assert [r.msg["event"] for r in caplog.records if isinstance(r.msg, dict)].count(
+        "home.unpublished"
+    ) == 1

@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import structlog
+from slack_sdk.errors import SlackApiError
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from integrations.deps import Deps
+from integrations.slack import slack_error
 from integrations.store.db import transaction
 from integrations.store.models import DraftStatus, Request, RequestState, SlaClock
 from workers.blocks.home import HomeData, HomeItem, build_home
@@ -32,7 +34,11 @@ def publish_home_now(
     with transaction(deps.sessions) as session:
         data = home_data(session, user_id)
     slack = deps.slack_for(team_id, enterprise_id) if team_id or enterprise_id else deps.slack
-    slack.views_publish(user_id=user_id, view=build_home(data))
+    try:
+        slack.views_publish(user_id=user_id, view=build_home(data))
+    except SlackApiError as exc:  # no such user, a 429: the Home shows its last state until
+        log.warning("home.unpublished", user=user_id, error=slack_error(exc))  # the next open
+        return
     log.info("home.published", user=user_id, yours=len(data.yours), others=len(data.others))
 
 

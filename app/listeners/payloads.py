@@ -43,6 +43,11 @@ Payload = TypeVar("Payload", bound=BaseModel)
 Typed = Annotated[
     str, BeforeValidator(lambda v: "" if v is None else v), StringConstraints(strip_whitespace=True)
 ]
+# An id or a ts as the store keeps it (its columns hold 32 characters; Slack's are 9 to 20).
+SlackId = Annotated[str, StringConstraints(max_length=32)]
+# Where Bolt's `respond` posts: Slack's hooks.slack.com, or the emulator's, in tests. Anything
+# else (no scheme, spaces, a JSON object) would fail in the listener, after the ack was due.
+ResponseUrl = Annotated[str, StringConstraints(pattern=r"^https?://[!-~]+$")]
 
 
 def _at(first: str, *rest: str | int, default: Any = ...) -> Any:
@@ -72,13 +77,13 @@ class SlashCommand(_Model):
 
     `response_url` is what Bolt's `respond` answers through; `trigger_id` opens a modal."""
 
-    user_id: str
-    team_id: str
-    enterprise_id: str | None = None
-    channel_id: str
+    user_id: SlackId
+    team_id: SlackId
+    enterprise_id: SlackId | None = None
+    channel_id: SlackId
     text: str = ""
     trigger_id: str
-    response_url: str
+    response_url: ResponseUrl
 
     @property
     def actor(self) -> Actor:
@@ -88,10 +93,10 @@ class SlashCommand(_Model):
 class _Interaction(_Model):
     """Who clicked or submitted: interactivity payloads nest it (`user`, `team`, `enterprise`)."""
 
-    user_id: str = _at("user", "id")
-    user_team_id: str | None = _at("user", "team_id", default=None)
-    team_id: str | None = _at("team", "id", default=None)
-    enterprise_id: str | None = _at("enterprise", "id", default=None)
+    user_id: SlackId = _at("user", "id")
+    user_team_id: SlackId | None = _at("user", "team_id", default=None)
+    team_id: SlackId | None = _at("team", "id", default=None)
+    enterprise_id: SlackId | None = _at("enterprise", "id", default=None)
 
     @property
     def actor(self) -> Actor:
@@ -106,7 +111,7 @@ class BlockAction(_Interaction):
     action_id: str = _at("actions", 0, "action_id")
     block_id: str = _at("actions", 0, "block_id", default="")
     trigger_id: str
-    response_url: str
+    response_url: ResponseUrl
 
 
 class DraftClick(BlockAction):
@@ -124,7 +129,7 @@ class RequestClick(BlockAction):
 class PullInClick(BlockAction):
     """Pull in a suggested colleague: value, the colleague; block_id, `pull_in:<request>:<user>`."""
 
-    colleague_id: str = _at("actions", 0, "value")
+    colleague_id: SlackId = _at("actions", 0, "value")
 
     @property
     def request_id(self) -> int:
@@ -137,11 +142,11 @@ class PullInClick(BlockAction):
 class MessageShortcut(_Interaction):
     """A message shortcut (`message_action`): the message it was run on, and where."""
 
-    channel_id: str = _at("channel", "id")
-    message_ts: str = _at("message", "ts")
-    thread_ts: str | None = _at("message", "thread_ts", default=None)
+    channel_id: SlackId = _at("channel", "id")
+    message_ts: SlackId = _at("message", "ts")
+    thread_ts: SlackId | None = _at("message", "thread_ts", default=None)
     trigger_id: str
-    response_url: str
+    response_url: ResponseUrl
 
 
 class _Submission(_Interaction):
@@ -209,14 +214,11 @@ class EscalationForm(_Submission):
 class AppHomeOpened(_Model):
     """`app_home_opened`: who opened which tab of the app."""
 
-    user_id: str = _at("event", "user")
+    user_id: SlackId = _at("event", "user")
     tab: str = _at("event", "tab", default="home")
 
 
 # --- events handed to workers whole ------------------------------------------------------------
-
-# An id or a ts as the store keeps it (its columns hold 32 characters; Slack's are 9 to 20).
-SlackId = Annotated[str, StringConstraints(max_length=32)]
 
 
 class _File(_Model):
