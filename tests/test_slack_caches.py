@@ -147,6 +147,23 @@ def test_a_spent_budget_puts_the_eyes_off_and_they_arrive_once(world: World) -> 
     assert calls(world)["reactions.add"] == 1 and registry.get_job_ids() == []
 
 
+def test_deferred_eyes_take_the_budgets_turns_one_each(world: World) -> None:
+    """Not all at "when it frees": 400 jobs waking at once, one winning, 399 rescheduled,
+    every turn, would keep the workers busy with 👀 while cards wait."""
+    messages = [world.emu.post_as_user(SHARED, CUSTOMER, f"Is the API down? {n}") for n in range(4)]
+    spend_reactions(world)
+    for message in messages:
+        assert mark_seen(world.deps, WORKSPACE, SHARED, message["ts"]) is False
+    registry = Queue(DELIVERY, connection=world.deps.redis).scheduled_job_registry
+    due = sorted(
+        registry.get_scheduled_time(Job.fetch(job_id, connection=world.deps.redis))
+        for job_id in registry.get_job_ids()
+    )
+    assert len(due) == 4
+    # Tier 3 at 90%: a turn every 1.33 s, so four turns span 4 s (RQ keeps whole seconds).
+    assert (due[-1] - due[0]).total_seconds() >= 3, due
+
+
 def test_the_demos_queues_put_the_eyes_off_too(world: World) -> None:
     message = world.emu.post_as_user(SHARED, CUSTOMER, "Is the API down?")
     inline, queues = InlineQueues(), world.deps.queues

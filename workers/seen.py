@@ -13,6 +13,7 @@ the dot>`; `chat.getPermalink` answers only when that URL cannot be had.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
@@ -24,7 +25,7 @@ from slack_sdk.errors import SlackApiError
 from integrations.deps import Deps
 from integrations.failures import enqueued
 from integrations.slack import SLACK_FAILED, retry_after_of, slack_error, workspace_key
-from integrations.slack_budget import waiting_at_most
+from integrations.slack_budget import HEADROOM, TIER_RATES, tier_of, waiting_at_most
 from workers.ids import Reaction
 
 log = structlog.get_logger(__name__)
@@ -77,10 +78,34 @@ def _later(deps: Deps, workspace: Workspace, channel: str, ts: str, seconds: flo
         first = True  # the enqueue below says what became of it
     if not first:
         return
-    at = datetime.now(UTC) + timedelta(seconds=max(seconds, 0.5))
+    at = datetime.now(UTC) + timedelta(seconds=_turn(deps, workspace, max(seconds, 0.5)))
     send = partial(deps.queues.enqueue_seen, workspace[0], workspace[1], channel, ts, at)
     if enqueued(log, send, what="seen", channel=channel, ts=ts):
         log.info("seen.deferred", channel=channel, ts=ts, seconds=round(seconds, 1))
+
+
+# Deferred 👀s take the reactions budget's future turns one each, in order: scheduled all for
+# "when it frees", 400 of them woke together, one won and 399 were scheduled again, every
+# turn (measured: 20 runs of each 👀's job, which slowed the cards they share workers with).
+_NEXT_TURN = """
+local at = math.max(tonumber(ARGV[1]), tonumber(redis.call('GET', KEYS[1]) or '0'))
+redis.call('SET', KEYS[1], tostring(at + tonumber(ARGV[2])), 'EX', 3600)
+return tostring(at)
+"""
+
+
+def _turn(deps: Deps, workspace: Workspace, earliest: float) -> float:
+    """Seconds from now to this 👀's own turn in its workspace's reactions budget: the first
+    not taken by a 👀 deferred before it, and not before `earliest`."""
+    rate, _ = TIER_RATES[tier_of("reactions.add")]
+    interval = 60 / (rate * HEADROOM * deps.settings.slack_rate_scale)
+    now = time.time()
+    key = f"triage:seen-next-turn:{workspace[0] or '-'}:{workspace[1] or '-'}"
+    try:
+        at = float(deps.redis.eval(_NEXT_TURN, 1, key, now + earliest, interval))  # type: ignore[arg-type]
+    except RedisError:
+        return earliest
+    return max(at - now, earliest)
 
 
 def _pending_key(channel: str, ts: str) -> str:
