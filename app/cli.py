@@ -105,7 +105,8 @@ def worker(
 
     unknown = sorted(set(queues or ()) - set(ALL_QUEUES))
     if unknown:
-        fail(f"no such queue: {', '.join(unknown)}; use {' and '.join(ALL_QUEUES)}")
+        names = f"{', '.join(ALL_QUEUES[:-1])} and {ALL_QUEUES[-1]}"
+        fail(f"no such queue: {', '.join(unknown)}; use {names}")
     settings = command_settings()
     settings.require_bot_tokens()
     settings.require("triage_channel")

@@ -113,7 +113,10 @@ def test_a_bad_setting_or_option_value_is_one_line(tmp_path: Path, fresh: dict[s
     line = one_error_line(triage("report", cwd=tmp_path, LOG_LEVEL="LOUD", **fresh))
     assert line == "error: LOG_LEVEL is invalid: 'LOUD'; use DEBUG, INFO, WARNING or ERROR"
     line = one_error_line(triage("worker", "--queues", "urgent", cwd=tmp_path))
-    assert line == "error: no such queue: urgent; use triage-delivery and triage-pipeline"
+    assert line == (
+        "error: no such queue: urgent; "
+        "use triage-delivery, triage-pipeline-first and triage-pipeline"
+    )
     line = one_error_line(triage("demo", "--transcript", "no/such/dir/t.html", cwd=tmp_path))
     assert line == "error: cannot write the transcript to no/such/dir/t.html: no such folder"
 
