@@ -137,7 +137,11 @@ def test_sigterm_stops_an_idle_worker_and_all_its_threads(
     with start_world(database_url=database_url, redis_url=redis_url, worker_threads=4) as world:
         process = world.start_worker()
         connection = Redis.from_url(redis_url)
-        wait_for(lambda: len(Worker.all(connection=connection)) == 4, timeout=30)
+        # All four listening (a SIGTERM before RQ installs its handlers kills at once)
+        wait_for(
+            lambda: [w.get_state() for w in Worker.all(connection=connection)] == ["idle"] * 4,
+            timeout=30,
+        )
         started = time.monotonic()
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=15)
