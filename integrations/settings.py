@@ -120,6 +120,13 @@ class Settings(BaseSettings):
     knowledge_dir: str | None = None
     business_hours: str = "mon-fri 09:00-18:00 UTC"
 
+    # Incidents (SPEC §6.6): reports of one problem from several accounts, answered once
+    incidents: bool = True
+    incident_channel: str | None = None  # the incident cards; empty: ESCALATION_CHANNEL
+    incident_window_minutes: float = Field(default=15.0, gt=0)
+    incident_min_accounts: int = Field(default=3, ge=2)  # one account alone is never one
+    incident_similarity: float = Field(default=0.45, gt=0, le=1)  # see workers/incident_match
+
     # Throughput (SPEC §5.7)
     model_concurrency: int = Field(default=32, ge=1)  # model calls in flight, per deployment
     # Cards by tier:, owner: or channel:, then default= (docs/reference.md, routes)
