@@ -7,7 +7,6 @@ request) in the same transaction; the delivery job posts it. Nothing here calls 
 
 from __future__ import annotations
 
-import difflib
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -16,6 +15,7 @@ from sqlalchemy import select, update
 
 from integrations.deps import Deps
 from integrations.failures import enqueued
+from integrations.store.audit import fingerprint
 from integrations.store.db import transaction
 from integrations.store.models import (
     AuditEntry,
@@ -92,9 +92,7 @@ def approve(deps: Deps, *, draft_id: int, user_id: str, text: str | None = None)
                 action="draft.edited" if edited else "draft.approved",
                 request_id=request.id,
                 draft_id=draft_id,
-                detail={"original": draft.text, "sent": reply, "diff": _diff(draft.text, reply)}
-                if edited
-                else {},
+                detail=fingerprint(original=draft.text, sent=reply) if edited else {},
             )
         )
         session.flush()
@@ -130,7 +128,7 @@ def reject(deps: Deps, *, draft_id: int, user_id: str, reason: str | None = None
                 action="draft.rejected",
                 request_id=request_id,
                 draft_id=draft_id,
-                detail={"reason": reason} if reason else {},
+                detail=fingerprint(reason=reason) if reason else {},
             )
         )
     DRAFTS.labels(outcome="rejected").inc()
@@ -186,11 +184,3 @@ def _refresh(deps: Deps, request_id: int) -> None:
         what="card refresh",
         request_id=request_id,
     )
-
-
-def _diff(before: str, after: str) -> str:
-    """What the approver changed, as a unified diff (kept as feedback on the draft)."""
-    lines = difflib.unified_diff(
-        before.splitlines(), after.splitlines(), "draft", "sent", lineterm=""
-    )
-    return "\n".join(lines)

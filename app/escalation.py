@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from integrations.deps import Deps
 from integrations.failures import enqueued
+from integrations.store.audit import fingerprint
 from integrations.store.db import transaction
 from integrations.store.models import AuditEntry, Request, RequestMessage, RequestState
 from workers.blocks.escalation import RequestChoice
@@ -185,7 +186,7 @@ def record_escalation(
                 actor=user_id,
                 action="request.escalated",
                 request_id=request_id,
-                detail={"priority": priority, "reason": reason, "number": number},
+                detail={"priority": priority, "number": number, **fingerprint(reason=reason)},
             )
         )
     ESCALATIONS.labels(priority=priority).inc()

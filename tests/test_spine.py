@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from sqlalchemy import func, select
 
+from integrations.store.audit import fingerprint
 from integrations.store.db import transaction
 from integrations.store.models import AuditEntry, Request, RequestState, SlackEvent
 from sandbox.slack_events import (
@@ -195,7 +196,7 @@ def test_reject_closes_the_draft_without_posting(world: World) -> None:
     assert "Rejected" in json.dumps(card["blocks"]) and reason in json.dumps(card["blocks"])
     with transaction(world.deps.sessions) as session:
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "draft.rejected"))
-        assert entry.one().detail == {"reason": reason}
+        assert entry.one().detail == fingerprint(reason=reason)  # the text is on the draft
     world.click(ActionId.APPROVE_DRAFT, card)  # an old card's button after the decision
     world.drain()
     assert world.replies_in(body["event"]["ts"]) == []
@@ -217,8 +218,8 @@ def test_edit_opens_a_prefilled_modal_and_posts_the_edited_text(world: World) ->
     assert reply["text"] == edited
     with transaction(world.deps.sessions) as session:
         entry = session.scalars(select(AuditEntry).where(AuditEntry.action == "draft.edited")).one()
-        assert entry.detail["sent"] == edited
-        assert entry.detail["diff"].startswith("--- draft\n+++ sent")  # the edit, kept
+        assert entry.detail["sent_sha256"] == fingerprint(sent=edited)["sent_sha256"]
+        assert entry.detail["sent_length"] == len(edited) != entry.detail["original_length"]
 
 
 def test_customer_follow_ups_join_the_open_request(world: World) -> None:

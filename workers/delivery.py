@@ -26,6 +26,7 @@ from integrations.failures import DATABASE_DOWN, unexpected
 from integrations.slack import SLACK_FAILED, refused_by_budget, slack_error
 from integrations.slack_budget import waiting_at_most
 from integrations.slack_installs import NotInstalled
+from integrations.store.audit import fingerprint
 from integrations.store.db import transaction
 from integrations.store.models import (
     AuditEntry,
@@ -285,7 +286,7 @@ def _reply_posted(session: Any, request: Request, row: _Snapshot, ts: str, now: 
                 "channel": row.channel_id,
                 "thread_ts": row.thread_ts,
                 "ts": ts,
-                "text": row.body.get("text", ""),
+                **fingerprint(text=str(row.body.get("text", ""))),
             },
         )
     )

@@ -1,15 +1,16 @@
 """Retention (SPEC §7): customers' words and drafts older than `RETENTION_DAYS` are purged,
-the numbers are kept, and the audit log records each purge.
+the numbers are kept, and the audit log records each purge (and is never edited: it holds no
+text, `integrations/store/audit.py`, and PostgreSQL refuses UPDATE and DELETE on it).
 
 Purged: `request_messages.text` ("") and `.files` (NULL); `drafts.text` (`PURGED`) and
 `.posted_text` ("" when the sent text was edited, else NULL: the shape `workers.report` reads
 as edited or not, so `triage report` and App Home say the same after a purge);
 `requests.summary` (NULL) and the suggested colleagues' reasons, which name the question's
 topic words (`PURGED`); `slack_events.payload` of messages (NULL; reactions hold no text and
-feedback needs them); `outbox.body` of sent or failed messages (`{}`);
-`expertise_evidence.question` and `.answer` (""); and the `TEXT_KEYS` of audit details
-(removed, `purged_at` added). Ids, times, states, category, urgency, outcomes, counts, SLA
-clocks, the account context and internal people's rejection and escalation reasons stay.
+feedback needs them); `outbox.body` of sent or failed messages (`{}`); and
+`expertise_evidence.question` and `.answer` (""). Ids, times, states, category, urgency,
+outcomes, counts, SLA clocks, the account context and internal people's rejection and
+escalation reasons stay.
 
 A row goes when its own time is before the cutoff and, if it belongs to a request, the request
 is settled: not open, nobody working on it (a lease, an unfinished withdrawal, an escalation
@@ -17,14 +18,17 @@ not carried out, an outbox message not yet sent), and its last message and its a
 the cutoff. An open request keeps its words however old: its card can still send the draft.
 
 Batches of `batch_size` rows, each its own transaction, walk each table's primary key, so a
-first run on a big database holds no long transaction. The run's audit entry is written with
-its first batch and updated with each one, so it always says what was committed.
+first run on a big database holds no long transaction. Each batch that purged something adds
+a `retention.batch` audit entry in its transaction (the run's id, the table, the rows), so the
+log always says what was committed; a run that purged anything ends with one
+`retention.purged` entry (its counts and seconds). Entries are only ever added.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -57,12 +61,12 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 PURGED = "(purged)"
-TEXT_KEYS = ("text", "original", "sent", "diff")  # audit details that quote a message or draft
 BATCH_SIZE = 500
 INTERVAL = timedelta(hours=1)  # how often the workers run it
 LOCK_KEY = "triage:retention:lock"
 BUSY_SECONDS = 30  # how often a run reads again which requests have messages not yet sent
-ACTION = "retention.purged"
+ACTION = "retention.purged"  # one per run that purged anything, at its end
+BATCH_ACTION = "retention.batch"  # one per committed batch
 
 Where = list[ColumnElement[bool]]
 Apply = Callable[[Session, list[int], Where], int]
@@ -122,7 +126,8 @@ class _Run:
         self, sessions: sessionmaker[Session], now: datetime, report: PurgeReport, batch: int
     ) -> None:
         self.sessions, self.now, self.report, self.batch = sessions, now, report, batch
-        self.entry_id: int | None = None
+        self.run_id = uuid.uuid4().hex[:16]
+        self.purged = False  # whether a batch purged anything (and was recorded)
         self.settled: Where = []
         self.settled_at = 0.0
 
@@ -145,8 +150,9 @@ class _Run:
                 counts = {**self.report.counts}
                 counts[target.name] += changed
                 if changed and not self.report.dry_run:
-                    self._audit(session, counts, complete=False)
+                    self._audit(session, BATCH_ACTION, table=target.name, rows=changed)
             self.report.counts = counts  # only once the batch is committed
+            self.purged = self.purged or (changed > 0 and not self.report.dry_run)
 
     def _candidates(self, session: Session, target: _Target, last: int) -> list[Any]:
         """(id, request id) of the next rows to purge."""
@@ -171,24 +177,22 @@ class _Run:
         return [*target.own, or_(target.link.is_(None), target.link.in_(still))]
 
     def finish(self, seconds: float) -> None:
-        if self.entry_id is not None:
+        if self.purged:
             with transaction(self.sessions) as session:
-                self._audit(session, self.report.counts, complete=True, seconds=seconds)
+                self._audit(
+                    session,
+                    ACTION,
+                    cutoff=self.report.cutoff.isoformat(),
+                    retention_days=self.report.retention_days,
+                    counts=self.report.counts,
+                    seconds=seconds,
+                )
 
-    def _audit(self, session: Session, counts: dict[str, int], **extra: Any) -> None:
-        detail = {
-            "cutoff": self.report.cutoff.isoformat(),
-            "retention_days": self.report.retention_days,
-            "counts": counts,
-            **extra,
-        }
-        if self.entry_id is None:
-            entry = AuditEntry(actor="system", action=ACTION, detail=detail)
-            session.add(entry)
-            session.flush()
-            self.entry_id = entry.id
-        else:
-            session.get_one(AuditEntry, self.entry_id).detail = detail
+    def _audit(self, session: Session, action: str, **detail: Any) -> None:
+        """A new entry: the log is append-only (an UPDATE fails on PostgreSQL)."""
+        session.add(
+            AuditEntry(actor="system", action=action, detail={"run": self.run_id, **detail})
+        )
 
 
 def _settled(session: Session, cutoff: datetime, now: datetime) -> Where:
@@ -238,7 +242,6 @@ def _targets(cutoff: datetime) -> list[_Target]:
         OutboxMessage.state.in_((OutboxState.SENT, OutboxState.FAILED)),
         cast(OutboxMessage.body, Text) != "{}",
     )
-    audit_text = or_(*(AuditEntry.detail[key].as_string().is_not(None) for key in TEXT_KEYS))
     return [
         target(
             "request_messages",
@@ -258,7 +261,6 @@ def _targets(cutoff: datetime) -> list[_Target]:
             or_(Evidence.question != "", Evidence.answer != ""),
             _setting(Evidence, question="", answer=""),
         ),
-        target("audit_log", AuditEntry.at, audit_text, _purge_audit),
     ]
 
 
@@ -311,16 +313,6 @@ def _purge_drafts(session: Session, ids: list[int], where: Where) -> int:
             )
             changed += int(result.rowcount)  # type: ignore[attr-defined]
     return changed
-
-
-def _purge_audit(session: Session, ids: list[int], where: Where) -> int:
-    """Each entry keeps who, what, when and its other details; the quoted text goes."""
-    purged_at = datetime.now(UTC).isoformat()
-    entries = session.scalars(select(AuditEntry).where(AuditEntry.id.in_(ids), *where)).all()
-    for entry in entries:
-        kept = {k: v for k, v in (entry.detail or {}).items() if k not in TEXT_KEYS}
-        entry.detail = {**kept, "purged_at": purged_at}
-    return len(entries)
 
 
 class PurgeSchedule:

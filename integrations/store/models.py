@@ -25,8 +25,10 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
+
+from integrations.store.audit import refuse_text
 
 
 def utcnow() -> datetime:
@@ -275,7 +277,7 @@ class OutboxMessage(Base):
 
 
 class AuditEntry(Base):
-    """Append-only record of every decision and every message sent to a customer."""
+    """Append-only record of every decision and message sent to a customer: never text."""
 
     __tablename__ = "audit_log"
 
@@ -286,6 +288,10 @@ class AuditEntry(Base):
     request_id: Mapped[int | None] = _request_id("SET NULL")
     draft_id: Mapped[int | None] = mapped_column(ForeignKey("drafts.id", ondelete="SET NULL"))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    @validates("detail")
+    def _holds_no_text(self, _key: str, detail: dict[str, Any]) -> dict[str, Any] | None:
+        return refuse_text(detail)
 
 
 class ChannelLink(Base):
