@@ -68,6 +68,7 @@ _JOBS = {
     "reconcile": _JobKind("workers.reconcile.reconcile_job", PIPELINE, 1800, 3600, retry=False),
     "escalation": _JobKind("workers.escalation.carry_out", DELIVERY, 120, 3600, keep_failures=True),
     "sla": _JobKind("workers.sla.check_clock", DELIVERY, 60, 600, retry=False),
+    "incident": _JobKind("workers.incident_jobs.sync_incident", DELIVERY, 120, 600),
     "seen": _JobKind("workers.seen.add_seen", DELIVERY, 60, 600, retry=False),
 }
 
@@ -110,6 +111,7 @@ class JobQueues(Protocol):
         self, user_id: str, team_id: str | None = None, enterprise_id: str | None = None
     ) -> None: ...
     def enqueue_escalation(self, request_id: int) -> None: ...
+    def enqueue_incident(self, incident_id: int) -> None: ...
     def enqueue_sla_check(self, request_id: int, at: datetime) -> None: ...
     def enqueue_seen(
         self, team_id: str | None, enterprise_id: str | None, channel: str, ts: str, at: datetime
@@ -269,6 +271,10 @@ class Queues:
     def enqueue_escalation(self, request_id: int) -> None:
         """Carry out a request's escalations (Case, post, SLA) that are not done yet."""
         self._enqueue("escalation", request_id, request_id=request_id)
+
+    def enqueue_incident(self, incident_id: int) -> None:
+        """Bring an incident's card and Cases up to date (workers.incident_jobs)."""
+        self._enqueue("incident", incident_id, incident_id=incident_id)
 
     def enqueue_sla_check(self, request_id: int, at: datetime) -> None:
         """Wake a worker at `at` (RQ's scheduler) to fire what is due on a request's SLA clock.

@@ -12,13 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
 from redis import Redis
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from integrations.deps import Deps
 from integrations.failures import REDIS_DOWN
@@ -33,7 +34,9 @@ from workers.blocks.card import (
     build_approval_card,
     card_fallback_text,
 )
+from workers.blocks.incident import IncidentMark
 from workers.ids import Reaction
+from workers.incident_view import incident_mark
 from workers.routes import posted_card_channel
 from workers.stage_data import draft_details, request_context, request_suggestions
 
@@ -67,7 +70,13 @@ def card_view(request: Request) -> CardView:
         draft_flags=draft_details(draft).flags if draft else [],
         escalation=_escalation(request),
         sla=_sla(request),
+        incident=_incident(request),
     )
+
+
+def _incident(request: Request) -> IncidentMark | None:
+    session = object_session(request)
+    return incident_mark(session, request.id) if session is not None else None
 
 
 def _escalation(request: Request) -> Escalation | None:
@@ -173,16 +182,29 @@ def _where(deps: Deps, request: Request) -> tuple[str, str] | None:
 
 
 def _draw_coalesced(deps: Deps, request_id: int, keys: CardKeys) -> bool:
+    def body() -> dict[str, Any]:
+        with transaction(deps.sessions) as session:
+            return message_body(session, request_id)[0]
+
+    return draw_coalesced(deps, keys, body, request_id=request_id)
+
+
+def draw_coalesced(
+    deps: Deps, keys: CardKeys, body: Callable[[], dict[str, Any]], **about: object
+) -> bool:
+    """chat.update the message at `keys` with `body()`, coalesced (see `draw_card`): the
+    approval card's, and the incident card's (`workers.incident_jobs`). `about` names it in
+    the logs."""
     try:
-        if _shows_current(deps, request_id, keys):
-            log.debug("card.unchanged", request_id=request_id)
+        if _shows_current(deps, keys, body):
+            log.debug("card.unchanged", **about)
             return False
         claimed = deps.redis.set(keys.waiting, 1, nx=True, ex=_TURN_SECONDS)
     except REDIS_DOWN as exc:  # the demo runs without Redis; a redraw too many is no harm
-        log.warning("card.not_coalesced", request_id=request_id, error=str(exc))
-        return _draw(deps, request_id, keys, None)
+        log.warning("card.not_coalesced", error=str(exc), **about)
+        return _draw(deps, keys, body, None, about)
     if not claimed:
-        log.debug("card.coalesced", request_id=request_id)
+        log.debug("card.coalesced", **about)
         return False
     released = False
     try:
@@ -194,37 +216,38 @@ def _draw_coalesced(deps: Deps, request_id: int, keys: CardKeys) -> bool:
             # at least as new as whatever the refreshes that found the claim taken had seen.
             deps.redis.delete(keys.waiting)
             released = True
-            return _draw(deps, request_id, keys, deps.redis)
+            return _draw(deps, keys, body, deps.redis, about)
     finally:
         if not released:
             deps.redis.delete(keys.waiting)
 
 
-def _shows_current(deps: Deps, request_id: int, keys: CardKeys) -> bool:
-    """Whether the card already shows the request as it is now (then a refresh has nothing
-    to wait for)."""
+def _shows_current(deps: Deps, keys: CardKeys, body: Callable[[], dict[str, Any]]) -> bool:
+    """Whether the card already shows the current state (then a refresh has nothing to wait
+    for)."""
     drawn = deps.redis.get(keys.drawn)
-    if drawn is None:
-        return False
-    with transaction(deps.sessions) as session:
-        body, _ = message_body(session, request_id)
-    return drawn == body_digest(body).encode()
+    return drawn is not None and drawn == body_digest(body()).encode()
 
 
-def _draw(deps: Deps, request_id: int, keys: CardKeys, redis: Redis | None) -> bool:
+def _draw(
+    deps: Deps,
+    keys: CardKeys,
+    body: Callable[[], dict[str, Any]],
+    redis: Redis | None,
+    about: dict[str, object],
+) -> bool:
     """chat.update the card with the current body, unless it shows that body already."""
-    with transaction(deps.sessions) as session:
-        body, _ = message_body(session, request_id)
-    if redis is not None and redis.get(keys.drawn) == body_digest(body).encode():
-        log.debug("card.unchanged", request_id=request_id)
+    current = body()
+    if redis is not None and redis.get(keys.drawn) == body_digest(current).encode():
+        log.debug("card.unchanged", **about)
         return False
     try:
-        deps.slack.chat_update(channel=keys.channel, ts=keys.ts, **body)
+        deps.slack.chat_update(channel=keys.channel, ts=keys.ts, **current)
     except SlackApiError as exc:
-        log.warning("card.update_failed", request_id=request_id, error=slack_error(exc))
+        log.warning("card.update_failed", error=slack_error(exc), **about)
         raise
     if redis is not None:
-        note_drawn(redis, keys, body)
+        note_drawn(redis, keys, current)
     return True
 
 

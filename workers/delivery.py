@@ -36,7 +36,7 @@ from integrations.store.models import (
     Request,
     RequestState,
 )
-from workers import leases
+from workers import incident_updates, leases
 from workers.card import refresh_card_now
 from workers.expertise import record_answer
 from workers.ids import OUTBOX_EVENT_TYPE, Reaction
@@ -65,9 +65,12 @@ INTERNAL_CACHE_SECONDS = 60
 # rather than fail, back off and try again later. Within every job's timeout.
 POST_WAIT_SECONDS = 90
 
-# The only outbox kinds that may be posted where customers read: the approved reply, and the
-# one-line "joining to help" of a pull-in when PULL_IN_IN_CUSTOMER_THREAD is on.
-CUSTOMER_KINDS = frozenset({"reply", "pull_in_customer"})
+# The only outbox kinds that may be posted where customers read: the approved reply, an
+# approved incident update (SPEC §6.6), and the one-line "joining to help" of a pull-in when
+# PULL_IN_IN_CUSTOMER_THREAD is on.
+CUSTOMER_KINDS = frozenset({"reply", "pull_in_customer", incident_updates.KIND})
+# The customer kinds that answer the request: each stops its clock and marks it ✅.
+ANSWER_KINDS = frozenset({"reply", incident_updates.KIND})
 
 
 class SharedChannelRefused(Exception):
@@ -122,6 +125,7 @@ class _Snapshot:
 
     def __init__(self, row: OutboxMessage) -> None:
         self.id = row.id
+        self.dedupe_key = row.dedupe_key
         self.kind = row.kind
         self.channel_id = row.channel_id
         self.thread_ts = row.thread_ts
@@ -253,8 +257,12 @@ def _record_sent(deps: Deps, row: _Snapshot, owner: str, ts: str) -> None:
             TIME_TO_CARD.observe((now - request.created_at).total_seconds())
         elif row.kind == "reply" and request is not None:
             _reply_posted(session, request, row, ts, now)
+        elif row.kind == incident_updates.KIND and request is not None:
+            incident_updates.update_posted(
+                session, request, dedupe_key=row.dedupe_key, body=row.body, ts=ts, now=now
+            )
     log.info("outbox.sent", outbox_id=row.id, kind=row.kind, ts=ts)
-    if row.kind == "reply" and row.request_id:
+    if row.kind in ANSWER_KINDS and row.request_id:
         _after_reply(deps, row)
 
 

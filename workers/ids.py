@@ -12,6 +12,10 @@ class ActionId(StrEnum):
     REJECT_DRAFT = "reject_draft"
     PULL_IN = "pull_in"
     ESCALATE = "escalate"
+    INCIDENT_UPDATE = "incident_update"  # the incident card: post a status update
+    INCIDENT_RESOLVE = "incident_resolve"  # the incident card: the closing update
+    INCIDENT_SPLIT = "incident_split"  # value: a request id, taken out of the incident
+    INCIDENT_SEND_UPDATE = "incident_send_update"  # a late report's card: the latest update
 
 
 class CallbackId(StrEnum):
@@ -19,6 +23,7 @@ class CallbackId(StrEnum):
     REJECT_DRAFT = "reject_draft"
     ESCALATE_MESSAGE = "escalate_message"  # the message shortcut
     ESCALATE_REQUEST = "escalate_request"  # the escalation modal
+    INCIDENT_UPDATE = "incident_update"  # the update (or closing update) modal
 
 
 class BlockId(StrEnum):
@@ -33,6 +38,9 @@ class BlockId(StrEnum):
     ESCALATE_PRIORITY_INPUT = "escalate_priority_input"
     ESCALATE_REASON = "escalate_reason"
     ESCALATE_REASON_INPUT = "escalate_reason_input"
+    INCIDENT_TEXT = "incident_text"
+    INCIDENT_TEXT_INPUT = "incident_text_input"
+    INCIDENT_ACTIONS = "incident_actions"
 
 
 class Reaction(StrEnum):

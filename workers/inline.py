@@ -20,6 +20,7 @@ from workers.delivery import deliver_now
 from workers.escalation import carry_out_now
 from workers.feedback import apply_feedback
 from workers.home import publish_home_now
+from workers.incident_jobs import sync_incident_now
 from workers.pipeline import run_pipeline
 from workers.reconcile import reconcile
 from workers.seen import add_seen
@@ -136,6 +137,9 @@ class InlineQueues:
 
     def enqueue_escalation(self, request_id: int) -> None:
         self._submit(lambda deps: carry_out_now(deps, request_id))
+
+    def enqueue_incident(self, incident_id: int) -> None:
+        self._submit(lambda deps: sync_incident_now(deps, incident_id))
 
     def enqueue_sla_check(self, request_id: int, at: datetime) -> None:
         """A timer of this process stands in for RQ's scheduler: at `at`, the job is queued."""

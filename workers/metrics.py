@@ -27,6 +27,10 @@ DRAFTS = Counter("triage_drafts_total", "Draft outcomes", ["outcome"])
 FEEDBACK = Counter("triage_feedback_total", "Feedback reactions", ["value", "source"])
 ESCALATIONS = Counter("triage_escalations_total", "Escalations", ["priority"])
 SLA_BREACHES = Counter("triage_sla_breaches_total", "First-response SLA breaches")
+INCIDENTS = Counter("triage_incidents_total", "Incidents formed (SPEC §6.6)")
+INCIDENT_REPORTS = Counter(
+    "triage_incident_reports_total", "Customer requests grouped into an incident"
+)
 ACK_SECONDS = Histogram(
     "triage_ack_seconds",
     "Time from request received to ack",

@@ -18,7 +18,7 @@ import structlog
 from sqlalchemy import and_, update
 
 from integrations.deps import Deps
-from integrations.failures import unexpected
+from integrations.failures import DATABASE_DOWN, unexpected
 from integrations.store.db import transaction
 from integrations.store.models import Request, RequestState, Stage
 from workers import leases
@@ -27,6 +27,7 @@ from workers.card_post import publish_card
 from workers.context import gather_context
 from workers.draft import Drafted, triage_and_draft, write_draft
 from workers.draft_job import count_draft, prepared_draft_job, store_draft
+from workers.incidents import group_request
 from workers.metrics import REQUESTS
 from workers.priority import remember_tier
 from workers.seen import mark_seen, message_permalink
@@ -288,8 +289,15 @@ def _suggest(deps: Deps, seen: _Seen, done: Stage) -> object:
 
 
 def _card(deps: Deps, seen: _Seen, done: Stage) -> object:
-    # The clock first: its deadline counts from the customer's message, not from the post,
-    # so the card goes out showing it and is not redrawn a moment later just to add it.
+    # The incident first (SPEC §6.6): the card goes out saying it is part of one. Then the
+    # clock: its deadline counts from the customer's message, not from the post, so the card
+    # goes out showing it and is not redrawn a moment later just to add it.
+    try:
+        group_request(deps, seen.request_id)
+    except DATABASE_DOWN:
+        raise  # the clock and the card cannot be written either: the job is retried
+    except Exception:  # a bug in grouping: the card still goes out, alone
+        unexpected(log, "incident.group_failed", where="incidents", request_id=seen.request_id)
     start_clock(deps, seen.request_id)
     publish_card(deps, seen.request_id)
     return None  # its stage is set with the round's end (`_finish_round`)

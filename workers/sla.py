@@ -10,7 +10,9 @@ the customer's message in business hours (`BUSINESS_HOURS`, or the account's own
 decides, and its outbox row (unique key) is written in the same transaction.
 
 A colleague's reply in the thread (`workers.ingest`) or an approved reply (`workers.delivery`)
-stops the clock (`stop_clock`); an escalation tightens it (`tighten`).
+stops the clock (`stop_clock`); an escalation tightens it (`tighten`). While the request is a
+report of an open incident its clock is paused: nothing fires (the incident's own clock runs);
+split out, or once the incident is resolved, it fires what is due.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from integrations.deps import Deps
 from integrations.failures import REDIS_DOWN, unexpected
 from integrations.settings import Settings
 from integrations.store.db import transaction
+from integrations.store.incident_models import in_open_incident
 from integrations.store.models import OutboxMessage, Request, RequestState, SlaClock
 from workers.blocks.escalation import build_sla_breach, build_sla_reminder
 from workers.metrics import SLA_BREACHES
@@ -146,6 +149,8 @@ def check_clock_now(deps: Deps, request_id: int, *, now: datetime | None = None)
         if request.state != RequestState.OPEN:  # rejected, withdrawn: nobody owes an answer
             stop_clock(session, request_id, None)
             return
+        if session.scalar(select(in_open_incident(request_id))):
+            return  # paused: the incident's own clock runs (workers.incident_jobs)
         running = and_(
             SlaClock.request_id == request_id,
             SlaClock.stopped_at.is_(None),
@@ -200,6 +205,7 @@ def recover_clocks(deps: Deps, *, now: datetime | None = None) -> int:
             .where(
                 SlaClock.stopped_at.is_(None),
                 SlaClock.breached_at.is_(None),
+                ~in_open_incident(SlaClock.request_id),
                 or_(
                     SlaClock.deadline_at <= now,
                     and_(SlaClock.reminded_at.is_(None), SlaClock.remind_at <= now),

@@ -31,6 +31,7 @@ from integrations.store.models import (
 )
 from workers import leases
 from workers.escalation import recover_escalations
+from workers.incident_jobs import recover_incidents
 from workers.metrics import QUEUE_DEPTH
 from workers.reactions import PENDING
 from workers.reconcile import maybe_enqueue as maybe_enqueue_reconcile
@@ -201,6 +202,7 @@ class Maintenance(threading.Thread):
             report = sweep(self.deps)
             recover_clocks(self.deps)  # SLA events a lost scheduled job never fired
             recover_escalations(self.deps)
+            recover_incidents(self.deps)  # incidents' clocks, and cards a lost job never drew
             self.retention.tick()
             if self.health_file is not None:
                 self.health_file.touch()

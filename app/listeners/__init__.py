@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from app.listeners import actions, commands, escalate, events, views
+from app.listeners import actions, commands, escalate, events, incidents, views
 from app.listeners.wiring import RoutablePayloads
 from integrations.deps import Deps
 
@@ -37,4 +37,5 @@ def register_all(app: App, deps: Deps) -> None:
     views.register(app, deps)
     commands.register(app, deps)
     escalate.register(app, deps)
+    incidents.register(app, deps)
     events.register(app, deps)  # last: it ends with a catch-all for events we do not handle

@@ -19,6 +19,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from workers.blocks.incident import IncidentMark, incident_mark
 from workers.blocks.kit import clip, modal, plain, slack_time, text_input
 from workers.ids import ActionId, BlockId, CallbackId
 from workers.stage_data import RequestContext, Suggestions
@@ -54,6 +55,7 @@ class CardView:
     draft_flags: list[str] = field(default_factory=list)  # what to check before sending
     escalation: Escalation | None = None
     sla: SlaState | None = None
+    incident: IncidentMark | None = None  # part of an incident (SPEC §6.6)
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,8 @@ def build_approval_card(card: CardView) -> list[Block]:
             )
         ]
     blocks: list[Block] = [_headline(card)]
+    if card.incident:
+        blocks.extend(incident_mark(card.incident, request_id=card.request_id))
     if card.escalation:
         blocks.append(_context(_escalation_line(card.escalation)))
     blocks.append(_customer_message(card))
