@@ -112,7 +112,7 @@ def _report_block(report: ReportLine, *, open_: bool) -> SectionBlock:
     if report.open_cases:
         facts.append(f"{report.open_cases} open Case{'s' if report.open_cases != 1 else ''}")
     where = (
-        f"<{report.permalink}|report {slack_time(report.at)}>"
+        f"<{report.permalink}|report> {slack_time(report.at)}"  # no token inside a label
         if report.permalink
         else f"<#{report.channel_id}> {slack_time(report.at)}"
     )
