@@ -7,11 +7,13 @@ import logging
 import structlog
 from slack_bolt import App
 from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.response import BoltResponse
 from slack_sdk import WebClient
 
 from app.listeners import register_all
 from app.oauth import InstalledAuthorize, oauth_flow
 from integrations.deps import Deps
+from integrations.failures import DATABASE_DOWN
 from integrations.slack_installs import InstalledTokens
 
 log = structlog.get_logger(__name__)
@@ -55,8 +57,12 @@ def create_app(deps: Deps, *, token_verification: bool = True) -> App:
     register_all(app, deps)
 
     @app.error
-    def on_error(error: Exception, body: dict) -> None:  # type: ignore[type-arg]
+    def on_error(error: Exception, body: dict, response: BoltResponse) -> None:  # type: ignore[type-arg]
         if isinstance(error, BoltUnhandledRequestError):
+            return
+        if isinstance(error, DATABASE_DOWN):  # expected: nothing stored, so Slack retries
+            response.status = 503
+            log.warning("listener.database_down", type=body.get("type"), error=type(error).__name__)
             return
         log.error(
             "listener.failed", error=type(error).__name__, type=body.get("type"), exc_info=error

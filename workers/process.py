@@ -109,7 +109,10 @@ class TriageWorker(SimpleWorker):
     def perform_job(self, job: Job, queue: Queue) -> bool:
         if isinstance(job, DepsJob):
             job.deps = self.deps
-        return super().perform_job(job, queue)
+        try:
+            return super().perform_job(job, queue)
+        finally:  # what the job claimed and could not give back runs out: none is extended
+            leases.forget_thread()
 
 
 class ThreadWorker(TriageWorker):

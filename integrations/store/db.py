@@ -45,7 +45,13 @@ def create_db_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # A database that does not answer fails a connection in seconds (Slack's ack waits on the
+    # event's write: a 5xx within its 3 s gets a retry), not when the kernel gives up, minutes
+    # later. A `connect_timeout` in DATABASE_URL wins.
+    timeout = {} if "connect_timeout" in make_url(url).query else {"connect_timeout": 2}
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=timeout
+    )
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
