@@ -88,7 +88,9 @@ _AREA_WORDS = {  # the most specific first: SAML says more than "logging in"
 def draft_text(signatures: list[str], kind: str) -> str:
     """The template update: what is affected, in words every customer can read."""
     areas = [words for area, words in _AREA_WORDS.items() if f"area:{area}" in signatures]
-    codes = [s.split(":", 1)[1] for s in signatures if s.startswith(("http:", "path:", "error:"))]
+    codes = [
+        s.split(":", 1)[1] for s in signatures if s.startswith(("http:", "endpoint:", "error:"))
+    ]
     what = areas[0] if areas else "part of our service"
     seen = f" (you may see {', '.join(f'`{c}`' for c in codes[:2])})" if codes else ""
     if kind == "resolve":

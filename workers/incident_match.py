@@ -2,11 +2,13 @@
 
 A report's `Fingerprint` is what it says about a failure, pulled from its text:
 
-- **signatures**, typed: `http:<code>` (a 4xx/5xx status said as one), `path:<endpoint>` (ids
-  replaced by `{id}`), `error:<code>` (`SAML_RESPONSE_INVALID`, `ERR-4012`, `TimeoutError`),
-  `area:<product area>` (from a small lexicon in English, Spanish, Chinese, Japanese, German,
-  French and Portuguese: customers in every language name the area, and most write codes,
-  paths and product names as they are), and `symptom:down`;
+- **signatures**, typed: `http:<code>` (a 4xx/5xx status said as one), `endpoint:<path>` (an
+  API path, ids replaced by `{id}`), `page:<path>` (a page of the app a link points to),
+  `error:<code>` (`SAML_RESPONSE_INVALID`, `ERR-4012`, `TimeoutError`), `area:<product area>`
+  (from a small lexicon in English, Spanish, Chinese, Japanese, German, French and Portuguese:
+  customers in every language name the area, and most write codes, paths and product names
+  as they are), `symptom:down` ("it is broken", in those languages) and `symptom:follow_up`
+  ("any update?", "still failing": joins its own account's open incident);
 - **terms**: the words (stemmed, stop words out) and, for CJK, character pairs.
 
 `similarity` is how much of a report's fingerprint another fingerprint (a report, or an
@@ -26,14 +28,26 @@ from integrations.store.search_terms import stem, tokens
 
 # How much each kind of shared signature says: an exact error code or endpoint nearly settles
 # it, a status code or a product area only together with something else.
-WEIGHTS = {"error": 0.6, "path": 0.6, "http": 0.35, "area": 0.35, "symptom": 0.15}
+WEIGHTS = {
+    "error": 0.6,
+    "endpoint": 0.6,  # an API path: /api/v1/exports, /v2/events, /sso/saml/acs
+    "http": 0.35,
+    "area": 0.35,
+    "page": 0.3,  # a page of the app a customer links to: where they were, not what failed
+    "symptom": 0.15,
+}
+# Says nothing about which problem: a follow-up joins by its account (`workers.incidents`).
+WEIGHTLESS = {"symptom:follow_up"}
 # Areas nearly every report touches ("the API"): they count little and never conflict.
 GENERIC = {"area:api": 0.15}
-# Kinds that, named differently on both sides, say "another problem".
-CONFLICTING = ("path", "error", "area")
+# Kinds that, named differently on both sides, say "another problem" (not pages: a link to the
+# page a customer was on names no failure).
+CONFLICTING = ("error", "endpoint", "area")
 CONFLICT_PENALTY = 0.25
-# A report that says little (one weak signature) is not matched on that alone.
+# A report that says little (one weak signature) is not matched on that alone; one that says
+# much is matched on what it shares up to this much (its details need not all be in the other).
 MIN_SIGNATURE_WEIGHT = 0.7
+ENOUGH_SIGNATURE_WEIGHT = 1.0
 SIGNATURE_SHARE = 0.7
 MAX_TERMS = 8  # a long report's words count as if it said its first eight (containment)
 
@@ -43,19 +57,31 @@ _AREAS = {  # each a regex; customers in every language name areas in these word
     "login": r"\blog ?ins?\b|\blogins?\b|\bsign ?in\b|\bsigning in\b|iniciar sesi|inicio de sesi"
     r"|\bacceder\b|\bentrar\b|登录|登陆|ログイン|\banmeld|\bconnexion\b|\bse connecter\b",
     "webhook": r"\bwebhooks?\b|\bweb hooks?\b|回调|ウェブフック|\bcallbacks?\b",
-    "export": r"\bexports?\b|\bexporting\b|\bcsv\b|exportar|exportaci|导出",
+    "export": r"\bexports?\b|\bexporting\b|\bcsv\b|exportar|exporta[cç]|导出",
     "dashboard": r"\bdashboards?\b|\bpanel\b|仪表板|仪表盘|看板|ダッシュボード",
     "billing": r"\binvoices?\b|\bbilling\b|\bfactura|账单|发票|請求書",
     "api": r"\bapi\b|\bendpoints?\b|接口|\brate limit",
     "events": r"\bevents? api\b|/events\b|\bevent stream",
     "sync": r"\bsync|\bsalesforce\b|\bsnowflake\b|\bjira\b|同步|sincroniz",
-    "notifications": r"\bemails?\b|\bnotifications?\b|通知|\bcorreos?\b",
+    "email": r"\be-?mails?\b|\bcorreos?\b|\bcourriels?\b|邮件|メール|\binvit(e|es|ation)"
+    r"|\bdigests?\b|password reset|reset (your |their )?password|\bforgot|重置密码|パスワード再設定"
+    r"|\b2fa\b|\bsmtp\b|\bnotifications?\b|通知|\bverification code",
 }
 _AREA_PATTERNS = {area: re.compile(pattern, re.I) for area, pattern in _AREAS.items()}
-_DOWN = re.compile(
-    r"\bdown\b|\boutage\b|\bnot working\b|\bbroken\b|\bfailing\b|\bfails?\b|\berrors?\b"
-    r"|\bca[ií]d[oa]\b|no funciona|\bfalla|\berror(es)?\b|宕机|挂了|无法|不能|报错|失败|故障"
-    r"|障害|エラー|\bst[oö]rung\b|\bpanne\b|\bfora do ar\b",
+_DOWN = re.compile(  # "it is broken", in the languages of the lexicon
+    r"\bdown\b|\boutage\b|\bnot (working|loading|arriving|syncing|sending|showing|coming|moving)"
+    r"|\b(is|are)n'?t (working|loading|arriving|syncing|showing|coming)|\bbroken\b|\bfailing\b"
+    r"|\bfails?\b|\bfailed\b|\berrors?\b|\bstuck\b|\bhangs?\b|\bhanging\b|\bspinning\b"
+    r"|\btim(ed|ing|es)? ?out\b|\bnever (arrived|arrive|came|showed|shows)|\bstopped\b"
+    r"|\bno longer\b|\blocked out\b|\bsomething (wrong|down|off)\b|\bjust us\b|\bdelayed\b"
+    r"|\bnone of (them|us|our)\b|\bnobody\b|\bno one\b|\b(didn'?t|did not|never) (get|got|receive)"
+    r"|\bhaven'?t (received|got)|\bnot received\b|\bunavailable\b|\bdegraded\b"
+    r"|\bca[ií]d[oa]s?\b|no funciona|\bfalla|\bno llega"
+    r"|detenid|atascad|dejaron de|dej[oó] de|no carga|no podemos|no puedo|\bparou\b|\btrava"
+    r"|n[aã]o (chega|funciona|aparece|carrega)|fora do ar|\bfalha|ne (re)?[a-zç]+ (plus|pas)\b"
+    r"|\ben panne\b|\bbloqu[ée]|\berreur|funktioniert nicht|\bh[aä]ngt\b|kommt nicht an"
+    r"|\bfehler|st[oö]rung|\bausfall|宕机|挂了|无法|不能|报错|错误|失败|故障|卡住|卡死|收不到|没有收到"
+    r"|超时|不了|一直显示|障害|エラー|届き?ません|届かない|できません|止まって|タイムアウト|表示されない",
     re.I,
 )
 _HTTP = re.compile(
@@ -71,7 +97,8 @@ _ERROR = re.compile(
     r"|\b([A-Z][a-zA-Z]+(?:Error|Exception))\b"  # TimeoutError
 )
 _PATH = re.compile(r"(?<![\w.:/])(/[A-Za-z0-9_\-{}.]+(?:/[A-Za-z0-9_\-{}.]+)*)")
-_URL = re.compile(r"https?://[^\s|>]+")
+_ENDPOINT = re.compile(r"^/(api|v\d+|sso|oauth|saml|scim|graphql|webhooks?|hooks)(/|$)", re.I)
+_URL = re.compile(r"https?://[^\s|>`'\")\]]+")
 _ID = re.compile(r"^(?:\d+|[0-9a-f]{8,}|[0-9a-f-]{36}|\{[^}]*\})$", re.I)
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]+")
 _STATUS_HOSTS = ("status.",)
@@ -80,6 +107,14 @@ _FILLER_WORDS = """all also any anyone again since still just now today morning 
     seems some every day de la el los las que en por para con una un es esta este nos les
     des le du et est pas une sur ist der die das und nicht mit ein eine não com um uma"""
 _FILLER = frozenset(_FILLER_WORDS.split())
+
+
+# "Still broken?": a follow-up, which joins its account's open incident (`follows_up`).
+_FOLLOW_UP = re.compile(
+    r"\bany (update|eta|news|progress)\b|\bstill\b|\beta\b|进展|进度|还是|novedad|actualizaci"
+    r"|atualiza|\bainda\b|des nouvelles|toujours|immer noch|noch immer|まだ|進捗",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -93,11 +128,16 @@ class Fingerprint:
     @property
     def has_error_signature(self) -> bool:
         """Names a status code, an endpoint or an error: what a failure report says."""
-        return any(s.split(":", 1)[0] in ("http", "path", "error") for s in self.signatures)
+        return any(s.split(":", 1)[0] in ("http", "endpoint", "error") for s in self.signatures)
 
     @property
     def says_down(self) -> bool:
         return "symptom:down" in self.signatures
+
+    @property
+    def follows_up(self) -> bool:
+        """Asks after something already reported ("any update?", "still failing")."""
+        return "symptom:follow_up" in self.signatures
 
 
 EMPTY = Fingerprint(frozenset(), frozenset())
@@ -111,10 +151,14 @@ def fingerprint(text: str) -> Fingerprint:
     for match in _ERROR.finditer(text):
         code = next(g for g in match.groups() if g)
         signatures.add(f"error:{code.lower()}")
-    signatures.update(f"path:{p}" for p in _paths(text))
+    for path in _paths(text):
+        kind = "endpoint" if _ENDPOINT.match(path) else "page"
+        signatures.add(f"{kind}:{path}")
     signatures.update(f"area:{a}" for a, pattern in _AREA_PATTERNS.items() if pattern.search(text))
     if _DOWN.search(text):
         signatures.add("symptom:down")
+    if _FOLLOW_UP.search(text):
+        signatures.add("symptom:follow_up")
     return Fingerprint(frozenset(signatures), frozenset(_terms(text)))
 
 
@@ -122,7 +166,8 @@ def similarity(report: Fingerprint, other: Fingerprint) -> float:
     """How much of `report` `other` contains, 0..1 (not symmetric: see `pair_similarity`)."""
     mine = _weight(report.signatures)
     shared = _weight(report.signatures & other.signatures)
-    signature_part = shared / max(mine, MIN_SIGNATURE_WEIGHT) if mine else 0.0
+    enough = min(max(mine, MIN_SIGNATURE_WEIGHT), ENOUGH_SIGNATURE_WEIGHT)
+    signature_part = min(1.0, shared / enough) if mine else 0.0
     for kind in CONFLICTING:
         ours, theirs = _of_kind(report.signatures, kind), _of_kind(other.signatures, kind)
         if ours and theirs and not ours & theirs:
@@ -133,13 +178,26 @@ def similarity(report: Fingerprint, other: Fingerprint) -> float:
     return round(min(1.0, score), 4)
 
 
+def conflicts(report: Fingerprint, other: Fingerprint) -> bool:
+    """Names a different error or product area than `other` does: another problem."""
+    for kind in CONFLICTING:
+        ours, theirs = _of_kind(report.signatures, kind), _of_kind(other.signatures, kind)
+        if ours and theirs and not ours & theirs:
+            return True
+    return False
+
+
 def pair_similarity(a: Fingerprint, b: Fingerprint) -> float:
     """Two reports' similarity: the mean of each one's containment in the other."""
     return round((similarity(a, b) + similarity(b, a)) / 2, 4)
 
 
 def _weight(signatures: frozenset[str]) -> float:
-    return sum(GENERIC.get(s, WEIGHTS.get(s.split(":", 1)[0], 0.0)) for s in signatures)
+    return sum(
+        GENERIC.get(s, WEIGHTS.get(s.split(":", 1)[0], 0.0))
+        for s in signatures
+        if s not in WEIGHTLESS
+    )
 
 
 def _of_kind(signatures: frozenset[str], kind: str) -> frozenset[str]:

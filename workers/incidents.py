@@ -32,7 +32,13 @@ from integrations.failures import REDIS_DOWN, enqueued
 from integrations.store.db import transaction
 from integrations.store.incident_models import Incident, IncidentReport, IncidentState
 from integrations.store.models import Request, RequestState
-from workers.incident_match import Fingerprint, fingerprint, pair_similarity, similarity
+from workers.incident_match import (
+    Fingerprint,
+    conflicts,
+    fingerprint,
+    pair_similarity,
+    similarity,
+)
 from workers.metrics import INCIDENT_REPORTS, INCIDENTS
 from workers.sla import policy_for
 from workers.stage_data import request_context
@@ -66,8 +72,9 @@ def is_failure_report(category: str | None, print_: Fingerprint) -> bool:
     return category in FAILURES or print_.has_error_signature or print_.says_down
 
 
-def group_request(deps: Deps, request_id: int) -> Grouped | None:
-    """Join the request to an incident or form one with it (see the module's docstring)."""
+def group_request(deps: Deps, request_id: int, *, now: datetime | None = None) -> Grouped | None:
+    """Join the request to an incident or form one with it (see the module's docstring), as
+    of `now` (the current time unless a benchmark replays a morning)."""
     if not deps.settings.incidents:
         return None
     with transaction(deps.sessions) as session:
@@ -76,10 +83,12 @@ def group_request(deps: Deps, request_id: int) -> Grouped | None:
         if report is not None:  # grouped before (a retried stage), or split out
             return None if report.split_at else Grouped(report.incident_id, formed=False)
         print_ = fingerprint(request.text)
-        if request.state != RequestState.OPEN or not is_failure_report(request.category, print_):
+        failure = is_failure_report(request.category, print_)
+        if request.state != RequestState.OPEN or not (failure or print_.follows_up):
             return None
     with _lock(deps), transaction(deps.sessions) as session:
-        grouped = _group(deps, session, session.get_one(Request, request_id), print_)
+        request = session.get_one(Request, request_id)
+        grouped = _group(deps, session, request, print_, failure, now or datetime.now(UTC))
     if grouped is None:
         return None
     if grouped.formed:
@@ -113,25 +122,39 @@ def after_change(deps: Deps, incident_id: int, requests: Sequence[int] = ()) -> 
         )
 
 
-def _group(deps: Deps, session: Session, request: Request, print_: Fingerprint) -> Grouped | None:
-    now = datetime.now(UTC)
+def _group(
+    deps: Deps,
+    session: Session,
+    request: Request,
+    print_: Fingerprint,
+    failure: bool,
+    now: datetime,
+) -> Grouped | None:
     since = now - timedelta(minutes=deps.settings.incident_window_minutes)
     threshold = deps.settings.incident_similarity
     if _report_of(session, request.id) is not None:
         return None  # grouped by another request's forming, while this one waited its turn
     best: tuple[float, Incident] | None = None
+    follow_up: tuple[float, Incident] | None = None
+    mine = _account(request)
     for incident in session.scalars(
         select(Incident).where(
             Incident.state == IncidentState.OPEN, Incident.last_report_at >= since
         )
     ):
-        score = similarity(print_, _profile(session, incident.id))
-        if score >= threshold and (best is None or score > best[0]):
+        profile, accounts = _profile(session, incident.id)
+        score = similarity(print_, profile)
+        if failure and score >= threshold and (best is None or score > best[0]):
             best = (score, incident)
-    if best is not None:
-        _add(deps, session, best[1], request, best[0], now)
-        return Grouped(best[1].id, formed=False)
-    return _form(deps, session, request, print_, since, now)
+        # "Still broken" from an account that reported it: theirs, unless it names another
+        # error or product area.
+        if mine in accounts and not conflicts(print_, profile) and follow_up is None:
+            follow_up = (score, incident)
+    chosen = best or follow_up
+    if chosen is not None:
+        _add(deps, session, chosen[1], request, chosen[0], now)
+        return Grouped(chosen[1].id, formed=False)
+    return _form(deps, session, request, print_, since, now) if failure else None
 
 
 def _form(
@@ -149,6 +172,7 @@ def _form(
             select(Request)
             .where(
                 Request.created_at >= since,
+                Request.created_at <= now,
                 Request.id != request.id,
                 Request.state.in_((RequestState.OPEN, RequestState.ANSWERED)),
                 ~exists(select(IncidentReport.id).where(IncidentReport.request_id == Request.id)),
@@ -221,7 +245,15 @@ def _deadline(deps: Deps, request: Request, first: datetime) -> tuple[datetime, 
     return policy.hours.add(first, policy.minutes), policy.tier
 
 
-def _profile(session: Session, incident_id: int) -> Fingerprint:
+def _profile(session: Session, incident_id: int) -> tuple[Fingerprint, set[str]]:
+    """The union of the fingerprints of the incident's newest reports, and its accounts."""
+    accounts = set(
+        session.scalars(
+            select(IncidentReport.account_key).where(
+                IncidentReport.incident_id == incident_id, IncidentReport.split_at.is_(None)
+            )
+        )
+    )
     requests = session.scalars(
         select(Request)
         .join(IncidentReport, IncidentReport.request_id == Request.id)
@@ -232,7 +264,7 @@ def _profile(session: Session, incident_id: int) -> Fingerprint:
     profile = Fingerprint(frozenset(), frozenset())
     for request in requests:
         profile = profile | fingerprint(request.text)
-    return profile
+    return profile, accounts
 
 
 def _report_of(session: Session, request_id: int) -> IncidentReport | None:
@@ -258,7 +290,7 @@ def _common_signatures(prints: Sequence[Fingerprint]) -> list[str]:
         for signature in print_.signatures:
             counts[signature] = counts.get(signature, 0) + 1
     ranked = sorted(counts, key=lambda s: (-counts[s], s))
-    return [s for s in ranked if counts[s] >= 2 and s != "symptom:down"][:6]
+    return [s for s in ranked if counts[s] >= 2 and not s.startswith("symptom:")][:6]
 
 
 @contextlib.contextmanager
