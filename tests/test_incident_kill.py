@@ -15,15 +15,15 @@ from integrations.store.db import transaction
 from integrations.store.models import OutboxMessage, OutboxState
 from sandbox.world import APPROVER, BOT_USER
 from tests.harness import World, kill_group, start_world, wait_for
-from tests.test_incidents import (
+from tests.incident_world import (
     INCIDENTS,
     SSO,
     customer,
-    customer_thread_posts,
     incident_cards,
     says,
     submit_update,
 )
+from tests.test_incidents import customer_thread_posts
 from workers.ids import ActionId
 
 
