@@ -1,8 +1,10 @@
 """`/triage status` (SPEC §6.2): the open queue at a glance, for the person who asks only.
 
 Read from the database alone (no Slack call, none per request either), so the command's ack
-carries the answer: the counts as `text` (the notification and fallback) and, as blocks, every
-open request a lead can act on, with its account, channel and a link to its card.
+carries the answer: the counts as `text` (the notification and fallback) and, as blocks, the
+open incidents first (SPEC §6.6), then every open request a lead can act on, with its account,
+channel and a link to its card. A report of an open incident has its clock paused: it is
+neither near breach nor breached while the incident's own clock runs.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from sqlalchemy import select
 from integrations.deps import Deps
 from integrations.store.db import transaction
 from integrations.store.models import Request, RequestState, SlaClock
+from workers.blocks.incident_status import incidents_text
 from workers.blocks.status import OpenRequest, status_blocks
+from workers.incident_status import open_incident_of, open_incidents
 from workers.stage_data import request_context
 
 URGENCIES = (("urgent", "🔴"), ("high", "🟠"), ("normal", "🟢"), ("low", "⚪"))
@@ -34,9 +38,12 @@ class QueueStatus:
 
 
 def queue_status(deps: Deps, now: datetime | None = None) -> QueueStatus:
-    """Open requests by urgency, then those near breach (past 75%) and breached, with links."""
+    """Open incidents; open requests by urgency, then those near breach (past 75%) and
+    breached, with links."""
     now = now or datetime.now(UTC)
     with transaction(deps.sessions) as session:
+        incidents = open_incidents(session)
+        incident_of = open_incident_of(session) if incidents else {}
         rows = session.execute(
             select(Request, SlaClock)
             .outerjoin(SlaClock, SlaClock.request_id == Request.id)
@@ -47,12 +54,13 @@ def queue_status(deps: Deps, now: datetime | None = None) -> QueueStatus:
             (
                 _line(request, clock),
                 request.urgency or "untriaged",
-                _sla_state(clock, now),
+                _sla_state(clock, now, paused=request.id in incident_of),
             )
             for request, clock in rows
         ]
-        items = [_open_request(request, clock, now) for request, clock in rows]
-    return QueueStatus(text=_text(entries), blocks=status_blocks(items, now))
+        items = [_open_request(request, clock, now, incident_of) for request, clock in rows]
+    text = "\n".join(filter(None, [incidents_text(incidents, now), _text(entries)]))
+    return QueueStatus(text=text, blocks=status_blocks(items, now, incidents))
 
 
 def _text(entries: list[tuple[str, str, str]]) -> str:
@@ -73,7 +81,9 @@ def _text(entries: list[tuple[str, str, str]]) -> str:
     return "\n".join(lines)
 
 
-def _open_request(request: Request, clock: SlaClock | None, now: datetime) -> OpenRequest:
+def _open_request(
+    request: Request, clock: SlaClock | None, now: datetime, incident_of: dict[int, int]
+) -> OpenRequest:
     context = request_context(request)
     account = context.account if context is not None and context.status == "ok" else None
     return OpenRequest(
@@ -82,11 +92,12 @@ def _open_request(request: Request, clock: SlaClock | None, now: datetime) -> Op
         channel_id=request.channel_id,
         urgency=request.urgency,
         created_at=request.created_at,
-        sla=_sla_state(clock, now),
+        sla=_sla_state(clock, now, paused=request.id in incident_of),
         deadline=clock.deadline_at if clock is not None else None,
         link=card_link(request),
         summary=request.summary or "",
         priority=request.priority,
+        incident=incident_of.get(request.id),
     )
 
 
@@ -105,9 +116,11 @@ def card_link(request: Request) -> str | None:
     return f"{parts.scheme}://{parts.netloc}/archives/{request.card_channel}/p{ts}"
 
 
-def _sla_state(clock: SlaClock | None, now: datetime) -> str:
+def _sla_state(clock: SlaClock | None, now: datetime, *, paused: bool = False) -> str:
     if clock is None or clock.stopped_at is not None:
         return "none"
+    if paused:
+        return "paused"
     if clock.breached_at is not None or clock.deadline_at <= now:
         return "breached"
     return "near" if clock.remind_at <= now else "running"

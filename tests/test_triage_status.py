@@ -12,11 +12,17 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from integrations.store.db import transaction
+from integrations.store.incident_models import Incident
 from integrations.store.models import Request, RequestState, SlaClock
 from sandbox.slack_methods_chat import MAX_BLOCKS, MAX_SECTION_TEXT, check_block_limits
 from sandbox.world import APPROVER, CUSTOMER, CUSTOMER_TEAM, ORG, SHARED, TRIAGE
 from tests.harness import World
+from tests.incident_world import SSO, customer, incident_cards, incident_world, says, submit_update
+from workers.blocks.kit import plain
+from workers.ids import ActionId
 
 WORKSPACE = "https://acme.slack.com"
 UNLINKED = "C0NEWCUST"
@@ -165,3 +171,75 @@ def test_status_stays_within_block_kit_limits_however_many_are_open(world: World
     assert len(listed) >= 20
     # The 18 breached (every 7th) come first.
     assert all("🔥 breached" in row for row in listed[:18]) and "🔥" not in listed[18]
+
+
+def test_open_incidents_come_first_and_their_reports_clocks_are_paused(
+    database_url: str, redis_url: str
+) -> None:
+    """Removing `if paused: return "paused"` from `_sla_state` (app/queue_status.py) lists the
+    three reports as breached: this test fails."""
+    with incident_world(database_url, redis_url) as world:
+        people = [customer(world, n) for n in range(3)]
+        for who, text in zip(people, SSO, strict=False):
+            says(world, who, text)
+        world.customer_says("Where do I change the export schedule?")  # not part of it
+        world.drain()
+        time.sleep(3.5)  # past every first-response deadline (3 s), the incident's too
+        with transaction(world.deps.sessions) as session:
+            [incident] = session.scalars(select(Incident)).all()
+        link = incident.card_permalink
+        assert link is not None and link.startswith("http")
+        answer = triage_status(world)
+        check_block_limits(answer["blocks"])
+        title, line, summary, *rows = texts(answer["blocks"])
+        assert answer["text"].startswith("*🧯 1 open incident*: #1 (3 accounts, no update yet)")
+        assert title == "*🧯 Open incidents* (1)"
+        assert line.startswith(f"🧯 *<{link}|Incident #1>* · *3 accounts*")
+        assert " · 3 reports · first report 0m ago · 🔥 no update yet: it was due " in line
+        assert plain(incident.title) in line
+        assert "*4 open requests*" in summary and "🔥 breached 1 · ⏰ near breach 0" in summary
+        assert "🔥 breached" in rows[0] and "export schedule" in rows[0]
+        assert all("🧯 part of Incident #1, SLA paused" in row for row in rows[1:]), rows
+        assert not any("breached" in row or "due <" in row for row in rows[1:]), rows
+
+        [card] = incident_cards(world)
+        submit_update(world, card, ActionId.INCIDENT_UPDATE, None)
+        world.drain()
+        after = triage_status(world)
+        title, line, summary, *rows = texts(after["blocks"])
+        assert " · ✅ first update sent <!date^" in line and "no update yet" not in after["text"]
+        assert "*1 open request*" in summary and len(rows) == 1  # the update answered three
+
+
+def test_many_open_incidents_and_requests_stay_within_block_kit_limits(world: World) -> None:
+    """Listing every incident (`ordered` for `ordered[:MAX_SHOWN]` in
+    workers/blocks/incident_status.py) makes 55 blocks: Slack, and this test, refuse them."""
+    for n in range(120):
+        add_request(world, n, account=f"Account {n}", sla="near" if n % 7 else "breached")
+    now = datetime.now(UTC)
+    with transaction(world.deps.sessions) as session:
+        for n in range(12):
+            session.add(
+                Incident(
+                    title="x" * 2000,
+                    first_report_at=now - timedelta(minutes=n),
+                    last_report_at=now,
+                    deadline_at=now + timedelta(minutes=30 - n),
+                    first_update_at=now if n % 2 else None,
+                    card_permalink=f"{WORKSPACE}/archives/C0INCIDENTS/p{n}",
+                )
+            )
+
+    answer = triage_status(world)
+    blocks = answer["blocks"]
+    check_block_limits(blocks)
+    assert len(blocks) <= MAX_BLOCKS
+    assert all(len(t) <= MAX_SECTION_TEXT for t in texts(blocks))
+    title, *incidents = texts(blocks)[:7]
+    assert title == "*🧯 Open incidents* (12)"
+    assert incidents[-1].startswith("…and 7 more open incidents")
+    # Those still owing a first update come first, the soonest due first.
+    assert [line.split("|")[1].split(">")[0] for line in incidents[:5]] == [
+        f"Incident #{n}" for n in (11, 9, 7, 5, 3)
+    ]
+    assert texts(blocks)[-1].startswith("…and ") and "more open requests" in texts(blocks)[-1]

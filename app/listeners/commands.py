@@ -24,8 +24,8 @@ HELP = (
     "*/triage* commands:\n"
     "• `/triage link <account id or name>`: link this channel to its account, so cards from "
     "it show the account's context (admins)\n"
-    "• `/triage status`: the open requests (account, channel, urgency, age, a link to each "
-    "card), breached and near breach first (only you see it)\n"
+    "• `/triage status`: open incidents first, then the open requests (account, channel, "
+    "urgency, age, a link to each card), breached and near breach first (only you see it)\n"
     "• `/triage help`: this list\n"
     "Support leads escalate with `/escalate` (`/escalate help` shows how)."
 )

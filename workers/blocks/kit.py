@@ -7,7 +7,7 @@ inputs; the card, the escalation post and the SLA notes clip and escape text the
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.models.blocks import (
@@ -105,3 +105,13 @@ def plain(text: str) -> str:
 def clip(text: str, limit: int) -> str:
     """At most `limit` characters, an ellipsis where it was cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def age(elapsed: timedelta) -> str:
+    """`5m`, `3h`, `2d`: how long a request or an incident has waited (never negative)."""
+    seconds = max(0, int(elapsed.total_seconds()))
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"

@@ -1,26 +1,31 @@
 """`/triage status` (SPEC §6.2) as Block Kit: the open requests a support lead can act on.
 
-A pure builder. Each open request is one line (account, channel, urgency, age, SLA, a link to
-its card), breached first, then near breach, then by urgency and age. However many are open
-the answer stays inside Block Kit's limits for a message (50 blocks, 3000 characters a
-section): the first `MAX_LISTED` are shown and the rest are counted ("…and M more").
+A pure builder. Open incidents come first (`workers.blocks.incident_status`). Then each open
+request is one line (account, channel, urgency, age, SLA, a link to its card), breached first,
+then near breach, then by urgency and age; a report of an open incident says so, its clock
+paused. However many are open the answer stays inside Block Kit's limits for a message (50
+blocks, 3000 characters a section): the first `MAX_LISTED` requests are shown and the rest
+are counted ("…and M more").
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from slack_sdk.models.blocks import Block, ContextBlock, MarkdownTextObject, SectionBlock
 
-from workers.blocks.kit import clip, plain, slack_time
+from workers.blocks.incident_status import OpenIncident, open_incident_blocks
+from workers.blocks.kit import age, clip, plain, slack_time
 
 URGENCIES = (("urgent", "🔴"), ("high", "🟠"), ("normal", "🟢"), ("low", "⚪"))
 UNTRIAGED = "untriaged"
 SLA_ORDER = {"breached": 0, "near": 1}  # the rest: by urgency and age alone
 SLA_MARK = {"breached": "🔥 breached", "near": "⏰ near breach"}
-MAX_LISTED = 40  # one section each, plus the counts and the "…and M more" line: ≤ 42 blocks
+# One section each, plus the counts and the "…and M more" line: ≤ 42 blocks, and ≤ 49 with
+# the open incidents before them (≤ 7 blocks, `workers.blocks.incident_status.MAX_SHOWN`).
+MAX_LISTED = 40
 SECTION_LIMIT = 3000
 
 
@@ -28,8 +33,9 @@ SECTION_LIMIT = 3000
 class OpenRequest:
     """One open request as the status answer shows it (read from the database, no Slack call).
 
-    `sla`: "breached", "near" (past the 75% reminder), "running" or "none" (no clock, or
-    stopped). `link`: the card's URL (or the customer's message when there is no card yet)."""
+    `sla`: "breached", "near" (past the 75% reminder), "running", "paused" (a report of an
+    open incident: its clock waits for the incident's) or "none" (no clock, or stopped).
+    `link`: the card's URL (or the customer's message when there is no card yet)."""
 
     request_id: int
     account: str | None  # None: the channel is not linked to an account (or not known yet)
@@ -41,6 +47,7 @@ class OpenRequest:
     link: str | None
     summary: str = ""
     priority: str | None = None
+    incident: int | None = None  # the open incident it is a report of
 
 
 def status_order(item: OpenRequest) -> tuple[int, int, datetime, int]:
@@ -54,10 +61,14 @@ def status_order(item: OpenRequest) -> tuple[int, int, datetime, int]:
     )
 
 
-def status_blocks(items: list[OpenRequest], now: datetime) -> list[Block]:
-    """The counts, then one section per request in `status_order`, at most `MAX_LISTED`."""
+def status_blocks(
+    items: list[OpenRequest], now: datetime, incidents: list[OpenIncident] | None = None
+) -> list[Block]:
+    """The open incidents, then the requests' counts and one section per request in
+    `status_order`, at most `MAX_LISTED`."""
     ordered = sorted(items, key=status_order)
-    blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=summary_line(ordered)))]
+    blocks = open_incident_blocks(incidents or [], now)
+    blocks.append(SectionBlock(text=MarkdownTextObject(text=summary_line(ordered))))
     if not ordered:
         return blocks
     blocks += [
@@ -107,18 +118,11 @@ def _line(item: OpenRequest, now: datetime) -> str:
         parts.append(plain(item.priority))
     if item.sla in SLA_MARK:
         parts.append(SLA_MARK[item.sla])
-    if item.deadline is not None and item.sla != "none":
+    if item.incident is not None:
+        paused = ", SLA paused" if item.sla == "paused" else ""
+        parts.append(f"🧯 part of Incident #{item.incident}{paused}")
+    if item.deadline is not None and item.sla not in ("none", "paused"):
         parts.append(f"due {slack_time(item.deadline)}")
     line = " · ".join(parts)
     summary = plain(clip(item.summary, 120))
     return line + (f"\n{summary}" if summary else "")
-
-
-def age(elapsed: timedelta) -> str:
-    """`5m`, `3h`, `2d`: how long a request has waited (never negative)."""
-    seconds = max(0, int(elapsed.total_seconds()))
-    if seconds < 3600:
-        return f"{seconds // 60}m"
-    if seconds < 86400:
-        return f"{seconds // 3600}h"
-    return f"{seconds // 86400}d"
