@@ -152,6 +152,8 @@ class Settings(BaseSettings):
     # Slack emulator that enforces them faster (SLACK_EMULATOR_LIMITS), never for Slack
     slack_rate_scale: float = Field(default=1.0, gt=0)
     sweep_seconds: float = Field(default=5.0, gt=0)
+    # A draft the model could not write is asked for again after this, doubling (workers/redraft)
+    redraft_seconds: float = Field(default=60.0, gt=0)
     reconcile_minutes: float = Field(default=10.0, ge=0)
     reconcile_lookback_minutes: float = Field(default=60.0, gt=0)
     # Where the web and worker processes share their Prometheus samples; see metrics_folder

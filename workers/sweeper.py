@@ -35,6 +35,7 @@ from workers.incident_jobs import recover_incidents
 from workers.metrics import QUEUE_DEPTH
 from workers.reactions import PENDING
 from workers.reconcile import maybe_enqueue as maybe_enqueue_reconcile
+from workers.redraft import redraft_unavailable
 from workers.retention import PurgeSchedule
 from workers.sla import recover_clocks
 
@@ -92,6 +93,7 @@ def sweep(deps: Deps) -> SweepReport:
 
     report.outbox = _sweep_outbox(deps, now)
     _sweep_reactions(deps, now)
+    report.requests += redraft_unavailable(deps, now)  # the model failed: ask it again later
     for queue, depth in deps.queues.depths().items():
         QUEUE_DEPTH.labels(queue=queue).set(depth)
     return report
