@@ -25,7 +25,8 @@ def report(
     account: Annotated[str | None, typer.Option(help="One account (name or id).")] = None,
     png: Annotated[str | None, typer.Option(help="Also write a chart to this PNG file.")] = None,
 ) -> None:
-    """First-response times, SLA compliance, draft outcomes and feedback, per account."""
+    """First-response times, SLA compliance, draft outcomes and feedback, per account; then
+    the period's incidents: the reports they absorbed and the time to their first update."""
     from app.report_view import print_report, write_chart
     from integrations.store.db import session_factory, transaction
     from workers.report import NoSuchAccount, build_report, parse_since

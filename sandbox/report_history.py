@@ -1,14 +1,23 @@
-"""Two weeks of plausible support history in the database, for `triage report`'s tests and
-the example chart in docs/ (a developer tool: it writes rows directly, not through Slack)."""
+"""Two weeks of plausible support history in the database, and incidents in it, for
+`triage report`'s tests and the example chart in docs/ (a developer tool: it writes rows
+directly, not through Slack)."""
 
 from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy.orm import Session
 
+from integrations.store.incident_models import (
+    Incident,
+    IncidentReport,
+    IncidentState,
+    IncidentUpdate,
+)
 from integrations.store.models import (
+    AuditEntry,
     Draft,
     DraftStatus,
     Request,
@@ -96,3 +105,123 @@ def seed_history(
             )
             count += 1
     return count
+
+
+class PastIncident(NamedTuple):
+    """An incident to write: when its first report came, how many reports (round the three
+    accounts), and the minutes to its first update (None: none yet, it is still open)."""
+
+    ago: timedelta
+    reports: int
+    first_update_minutes: float | None
+    title: str
+
+
+EXAMPLE_INCIDENTS = [
+    PastIncident(timedelta(days=9, hours=-3), 5, 12.0, "SAML sign-in fails with HTTP 500"),
+    PastIncident(timedelta(days=4, hours=-5), 8, 26.0, "Webhooks fail with 502 Bad Gateway"),
+]
+
+
+def seed_incidents(
+    session: Session,
+    incidents: list[PastIncident] = EXAMPLE_INCIDENTS,
+    *,
+    now: datetime | None = None,
+) -> list[int]:
+    """Write each incident with its reports (one request each, a minute and a half apart),
+    their answer by its first update and the audit of each post; returns their numbers."""
+    now = now or datetime.now(UTC)
+    numbers = []
+    for past in incidents:
+        first = now - past.ago
+        updated = (
+            None
+            if past.first_update_minutes is None
+            else first + timedelta(minutes=past.first_update_minutes)
+        )
+        incident = Incident(
+            state=IncidentState.OPEN if updated is None else IncidentState.RESOLVED,
+            title=past.title,
+            first_report_at=first,
+            last_report_at=first + timedelta(minutes=1.5 * (past.reports - 1)),
+            tier="enterprise",
+            deadline_at=first + timedelta(minutes=15),
+            first_update_at=updated,
+            resolved_at=None if updated is None else updated + timedelta(hours=1),
+        )
+        session.add(incident)
+        session.flush()
+        update = None
+        if updated is not None:
+            update = IncidentUpdate(
+                incident_id=incident.id, kind="update", text="We are on it.", by="U0AMY"
+            )
+            update.created_at = updated
+            session.add(update)
+            session.flush()
+        for n in range(past.reports):
+            _report(session, incident, update, n, first + timedelta(minutes=1.5 * n))
+        numbers.append(incident.id)
+    return numbers
+
+
+def _report(
+    session: Session, incident: Incident, update: IncidentUpdate | None, n: int, at: datetime
+) -> None:
+    channel, name, sla = ACCOUNTS[n % len(ACCOUNTS)]
+    answered = update.created_at if update is not None else None
+    ts = f"{at.timestamp():.6f}"
+    request = Request(
+        team_id="T0ACME",
+        channel_id=channel,
+        ts=ts,
+        thread_ts=ts,
+        user_id="U0C",
+        state=RequestState.OPEN if answered is None else RequestState.ANSWERED,
+        stage=Stage.DONE,
+        category="incident",
+        urgency="high",
+        summary=incident.title,
+        created_at=at,
+        answered_at=answered,
+        account_key=f"channel:{channel}",
+        context={"status": "ok", "account": {"id": channel, "name": name}},
+    )
+    session.add(request)
+    session.flush()
+    session.add(
+        RequestMessage(
+            request_id=request.id, channel_id=channel, ts=ts, user_id="U0C", text=incident.title
+        )
+    )
+    session.add(
+        SlaClock(  # paused while the incident was open: stopped by the update, never breached
+            request_id=request.id,
+            tier="enterprise",
+            minutes=sla,
+            business_hours="mon-sun 00:00-24:00 UTC",
+            started_at=at,
+            deadline_at=at + timedelta(minutes=sla),
+            remind_at=at + timedelta(minutes=0.75 * sla),
+            stopped_at=answered,
+        )
+    )
+    session.add(
+        IncidentReport(
+            incident_id=incident.id,
+            request_id=request.id,
+            account_key=f"channel:{channel}",
+            joined_at=at,
+        )
+    )
+    if update is not None:
+        session.add(
+            AuditEntry(
+                at=answered,
+                actor=update.by,
+                action="incident_update.posted",
+                request_id=request.id,
+                detail={"incident": incident.id, "update": update.id, "channel": channel},
+            )
+        )

@@ -4,9 +4,16 @@ Block Kit's limits whether the queue is empty or long."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
+from sqlalchemy import select
+
+from integrations.store.db import transaction
+from integrations.store.incident_models import Incident
 from tests.harness import APPROVER, APPROVER_2, REPO, World, start_world
+from tests.incident_world import SSO, customer, incident_cards, incident_world, says, submit_update
+from workers.ids import ActionId
 
 BLOCK_LIMIT, TEXT_LIMIT = 100, 3000
 
@@ -75,3 +82,38 @@ def test_home_for_someone_with_nothing_waiting(world: World) -> None:
     text = json.dumps(view)
     assert "Nothing waiting on the accounts you own." in text
     assert "No other drafts are waiting." in text
+
+
+def test_home_shows_open_incidents_first(database_url: str, redis_url: str) -> None:
+    """Removing `~in_open_incident(SlaClock.request_id)` from `home_data` (workers/home.py)
+    lists the three reports as past their SLA, their clocks paused or not: this test fails."""
+    with incident_world(database_url, redis_url) as world:
+        people = [customer(world, n) for n in range(3)]
+        for who, text in zip(people, SSO, strict=False):
+            says(world, who, text)
+        world.customer_says("Where do I change the export schedule?")  # not part of it
+        world.drain()
+        time.sleep(3.5)  # past every first-response deadline (3 s), the incident's too
+        with transaction(world.deps.sessions) as session:
+            link = session.scalars(select(Incident.card_permalink)).one()
+        before = open_home(world, APPROVER)
+        [card] = incident_cards(world)
+        submit_update(world, card, ActionId.INCIDENT_UPDATE, None)
+        world.drain()
+        after = open_home(world, APPROVER_2)
+    for view in (before, after):
+        within_limits(view)
+    header, divider, title, line = before["blocks"][:4]
+    assert header["type"] == "header" and divider["type"] == "divider"
+    assert title["text"]["text"] == "*🧯 Open incidents* (1)"
+    assert line["text"]["text"].startswith(
+        f"*<{link}|Incident #1>* · 3 accounts · 3 reports · 0m · 🔥 update overdue\n"
+    )
+    text = json.dumps(before, ensure_ascii=False)
+    near = text.split("Near or past their SLA")[1].split("The team's last 7 days")[0]
+    assert "export schedule" in near and "C0CUST" not in near  # paused: not near their SLA
+    assert text.count("· 🧯 Incident #1") == 3  # each report, waiting for approval
+    assert "incidents (reports they absorbed): *1 (3)*" in text
+    assert "first update on an incident (median): *–*" in text
+    assert "✅ update sent" in after["blocks"][3]["text"]["text"]
+    assert "first update on an incident (median): *–*" not in json.dumps(after)

@@ -12,8 +12,10 @@ from sqlalchemy.orm import Session
 from integrations.deps import Deps
 from integrations.slack import slack_error
 from integrations.store.db import transaction
+from integrations.store.incident_models import in_open_incident
 from integrations.store.models import DraftStatus, Request, RequestState, SlaClock
 from workers.blocks.home import HomeData, HomeItem, build_home
+from workers.incident_status import open_incident_of, open_incidents
 from workers.report import build_report, minutes_text
 from workers.stage_data import request_context
 
@@ -39,13 +41,20 @@ def publish_home_now(
     except SlackApiError as exc:  # no such user, a 429: the Home shows its last state until
         log.warning("home.unpublished", user=user_id, error=slack_error(exc))  # the next open
         return
-    log.info("home.published", user=user_id, yours=len(data.yours), others=len(data.others))
+    log.info(
+        "home.published",
+        user=user_id,
+        yours=len(data.yours),
+        others=len(data.others),
+        incidents=len(data.incidents),
+    )
 
 
 def home_data(session: Session, viewer: str, now: datetime | None = None) -> HomeData:
     """What the viewer should see, read from the database."""
     now = now or datetime.now(UTC)
-    data = HomeData(viewer=viewer)
+    data = HomeData(viewer=viewer, incidents=open_incidents(session), as_of=now)
+    incident_of = open_incident_of(session) if data.incidents else {}
     open_requests = session.scalars(
         select(Request).where(Request.state == RequestState.OPEN).order_by(Request.id)
     ).all()
@@ -56,11 +65,12 @@ def home_data(session: Session, viewer: str, now: datetime | None = None) -> Hom
         context = request_context(request)
         owner = context.account.owner if context is not None and context.account else None
         mine = owner is not None and owner.slack_user_id == viewer
-        (data.yours if mine else data.others).append(_item(request))
+        (data.yours if mine else data.others).append(_item(request, None, incident_of))
     clocks = session.scalars(
         select(SlaClock)
         .where(
             SlaClock.stopped_at.is_(None),
+            ~in_open_incident(SlaClock.request_id),  # paused: the incident's own clock runs
             or_(SlaClock.breached_at.is_not(None), SlaClock.remind_at <= now),
         )
         .order_by(SlaClock.deadline_at)
@@ -69,8 +79,10 @@ def home_data(session: Session, viewer: str, now: datetime | None = None) -> Hom
         waiting = session.get(Request, clock.request_id)
         if waiting is not None and waiting.state == RequestState.OPEN:
             data.near_sla.append(_item(waiting, clock))
-    week = build_report(session, since=now - timedelta(days=7), now=now).team
+    report = build_report(session, since=now - timedelta(days=7), now=now)
+    week, incidents = report.team, report.incidents
     median, compliance = week.median_first_response, week.sla_compliance
+    first_update = incidents.median_first_update
     data.week = {
         "requests": str(week.requests),
         "median first response": "–" if median is None else minutes_text(median),
@@ -79,11 +91,17 @@ def home_data(session: Session, viewer: str, now: datetime | None = None) -> Hom
         "drafts edited before sending": str(week.approved_edited),
         "drafts rejected": str(week.rejected),
         "👍 / 👎 on answers": f"{week.thumbs_up} / {week.thumbs_down}",
+        "incidents (reports they absorbed)": f"{incidents.incidents} ({incidents.absorbed})",
+        "first update on an incident (median)": "–"
+        if first_update is None
+        else minutes_text(first_update),
     }
     return data
 
 
-def _item(request: Request, clock: SlaClock | None = None) -> HomeItem:
+def _item(
+    request: Request, clock: SlaClock | None = None, incident_of: dict[int, int] | None = None
+) -> HomeItem:
     return HomeItem(
         request_id=request.id,
         channel_id=request.channel_id,
@@ -93,4 +111,5 @@ def _item(request: Request, clock: SlaClock | None = None) -> HomeItem:
         permalink=request.permalink,
         deadline=clock.deadline_at if clock else None,
         breached=bool(clock and clock.breached_at),
+        incident=(incident_of or {}).get(request.id),
     )

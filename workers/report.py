@@ -1,6 +1,7 @@
 """The numbers of SPEC §6.5: first-response time, SLA compliance, what happened to drafts, and
-feedback; for the team, per account, and per day. Read from the database only, so App Home,
-`triage report` and its chart all say the same thing.
+feedback; for the team, per account, and per day; and the period's incidents (SPEC §6.6,
+`workers.incident_report`). Read from the database only, so App Home, `triage report` and its
+chart all say the same thing.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from integrations.store.models import (
     RequestState,
     SlaClock,
 )
+from workers.incident_report import IncidentStats, incident_stats
+from workers.incident_status import open_incident_of
 from workers.stage_data import draft_details, request_context
 
 
@@ -55,6 +58,7 @@ class Report:
     team: Stats
     accounts: dict[str, Stats]  # by account name (or channel when unlinked)
     days: dict[date, Stats]
+    incidents: IncidentStats = field(default_factory=IncidentStats)
 
 
 def build_report(
@@ -71,6 +75,9 @@ def build_report(
             select(SlaClock).where(SlaClock.request_id.in_([r.id for r in requests]))
         )
     }
+    # A report of an open incident: its clock is paused (the incident's runs), neither met
+    # nor missed yet, whatever its own deadline says.
+    paused = open_incident_of(session)
     drafts: dict[int, list[Draft]] = defaultdict(list)
     for draft in session.scalars(
         select(Draft).where(Draft.request_id.in_([r.id for r in requests]))
@@ -85,11 +92,18 @@ def build_report(
             continue  # triaged as needing no reply ("thanks!"): nobody waited, no row for it
         day = request.created_at.astimezone(UTC).date()
         for stats in (report.team, report.accounts[name], report.days[day]):
-            _count(stats, request, clocks.get(request.id), drafts[request.id], now)
+            clock = None if request.id in paused else clocks.get(request.id)
+            _count(stats, request, clock, drafts[request.id], now)
     if account and not report.accounts:
         _require_account(session, account)
     report.accounts = dict(sorted(report.accounts.items()))
     report.days = dict(sorted(report.days.items()))
+    report.incidents = incident_stats(
+        session,
+        since=since,
+        now=now,
+        include=(lambda r: _names(account, account_name(r), r.account_key)) if account else None,
+    )
     return report
 
 

@@ -1,4 +1,5 @@
-"""App Home (SPEC §6.5): what waits for the viewer, what is near its SLA, and the team's week.
+"""App Home (SPEC §6.5): the open incidents (SPEC §6.6), what waits for the viewer, what is
+near its SLA, and the team's week.
 
 A pure builder; it caps every list so the view stays inside Block Kit's limits (100 blocks,
 3000 characters a text) however busy the queue is.
@@ -7,7 +8,7 @@ A pure builder; it caps every list so the view stays inside Block Kit's limits (
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from slack_sdk.models.blocks import (
     Block,
@@ -18,6 +19,8 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 from slack_sdk.models.views import View
+
+from workers.blocks.incident_status import OpenIncident, open_incident_blocks
 
 MAX_ITEMS = 15  # per list; the rest is counted, not shown
 TEXT_LIMIT = 3000
@@ -33,6 +36,7 @@ class HomeItem:
     permalink: str | None
     deadline: datetime | None = None
     breached: bool = False
+    incident: int | None = None  # the open incident it is a report of
 
 
 @dataclass
@@ -42,10 +46,14 @@ class HomeData:
     others: list[HomeItem] = field(default_factory=list)  # pending, everyone else's
     near_sla: list[HomeItem] = field(default_factory=list)
     week: dict[str, str] = field(default_factory=dict)  # label -> value, already formatted
+    incidents: list[OpenIncident] = field(default_factory=list)  # open ones, shown first
+    as_of: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 def build_home(data: HomeData) -> View:
     blocks: list[Block] = [HeaderBlock(text="Support triage")]
+    if data.incidents:  # ≤ 8 blocks: the most a view shows is 66 of its 100
+        blocks += [DividerBlock(), *open_incident_blocks(data.incidents, data.as_of, compact=True)]
     blocks += _list(
         "Waiting for your approval", data.yours, "Nothing waiting on the accounts you own."
     )
@@ -78,6 +86,8 @@ def _line(item: HomeItem) -> str:
         state = "breached" if item.breached else "due"
         stamp = int(item.deadline.timestamp())  # Slack shows it in the viewer's time zone
         when = f" · {state} <!date^{stamp}^{{time}}|{item.deadline:%H:%M} UTC>"
+    if item.incident is not None:
+        when += f" · 🧯 Incident #{item.incident}"
     return f"{link} <@{item.customer_id}> in <#{item.channel_id}>{urgency}{when}\n{item.summary}"
 
 
