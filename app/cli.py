@@ -124,7 +124,7 @@ def demo(
         "demo-transcript.html"
     ),
 ) -> None:
-    """Play three customers' Slack Connect channels end to end; needs no credentials or services."""
+    """Play five customers' Slack Connect channels end to end; needs no credentials or services."""
     from app.demo import run_demo
 
     if not Path(transcript).resolve().parent.is_dir():  # found now, not after the whole demo

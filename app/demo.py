@@ -1,4 +1,4 @@
-"""`triage demo`: three customers' Slack Connect channels, through the real app and real jobs.
+"""`triage demo`: five customers' Slack Connect channels, through the real app and real jobs.
 
 No credentials and no services: SQLite in a temporary folder, the jobs in a thread of this
 process, and the local Slack emulator (`sandbox/`) as Slack. Events and slash commands are
@@ -20,7 +20,7 @@ from rich.console import Console
 from werkzeug.serving import make_server
 
 from app.demo_story import play
-from app.demo_world import Demo
+from app.demo_world import CUSTOMER_CHANNELS, Demo, add_outage_customers
 from app.main import create_app
 from app.transcript import (
     write_transcript,
@@ -33,20 +33,23 @@ from integrations.store.db import upgrade
 from sandbox import world as w
 from workers.inline import InlineQueues
 
-ACCOUNTS = Path(w.__file__).with_name("accounts.yaml")  # Globex, Initech, Umbrella
+ACCOUNTS = Path(w.__file__).with_name("accounts.yaml")  # Globex, Initech, Umbrella, and two
+# more whose customers report Globex's outage (app.demo_world)
 KNOWLEDGE = Path(w.__file__).with_name("knowledge")  # help articles the drafts may quote
 # Initech's premium tier answers within 15 seconds instead of an hour, around the clock, so
 # one of its requests really runs out of time while the demo plays. Umbrella keeps its own
 # business hours (sandbox/accounts.yaml) and the standard tier's four hours.
 SLA_MINUTES = "enterprise=15,premium=0.25,standard=240"
-TITLE = "three customers' Slack Connect channels and one support team"
+TITLE = "five customers' Slack Connect channels and one support team"
 BUSINESS_HOURS = "mon-sun 00:00-24:00 UTC"
 
 
 def run_demo(console: Console | None = None, transcript: Path | None = None) -> int:
     """Play the story (and write it as an HTML page); 0 when every step happened."""
     console = console or Console()
-    emu = w.build_emulator().start()
+    emu = w.build_emulator()
+    add_outage_customers(emu)
+    emu.start()
     workdir = Path(tempfile.mkdtemp(prefix="triage-demo-"))
     database_url = f"sqlite:///{workdir / 'triage.db'}"
     upgrade(database_url)
@@ -59,6 +62,7 @@ def run_demo(console: Console | None = None, transcript: Path | None = None) -> 
         database_url=database_url,
         triage_channel=w.TRIAGE,
         escalation_channel=w.ESCALATIONS,
+        incident_channel=w.ESCALATIONS,  # the outage's incident card (SPEC §6.6)
         support_leads=w.LEAD,
         sla_minutes=SLA_MINUTES,
         business_hours=BUSINESS_HOURS,
@@ -88,7 +92,7 @@ def run_demo(console: Console | None = None, transcript: Path | None = None) -> 
                     "explanations, not Slack messages."
                 ),
                 notes=demo.notes,
-                customer_channels=[w.SHARED, w.INITECH, w.UMBRELLA],
+                customer_channels=CUSTOMER_CHANNELS,
                 triage_channel=w.TRIAGE,
                 escalation_channel=w.ESCALATIONS,
             )

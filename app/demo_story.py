@@ -2,8 +2,10 @@
 
 Carol's outage, Peter's grouped question, a thank-you and an internal message, an approval
 (double-clicked), an edit, a colleague's answer in a thread, a corrected message, a 👎; then a
-support lead's `/escalate` and a question nobody answers, whose SLA reminder and breach come
-due on the real clock while the demo waits (`app.demo` gives Initech's tier 15 seconds).
+support lead's `/escalate`, two more customers reporting Carol's failure so that it becomes an
+incident with one update for all three (`app.demo_outage`), and a question nobody answers,
+whose SLA reminder and breach come due on the real clock while the demo waits (`app.demo`
+gives Initech's tier 15 seconds).
 Each step is headed by the real time, the one on the messages; what depends on the day (a
 colleague outside working hours, an account's SLA waiting for its business hours) is explained
 where it shows, in the terminal and as a note on the page.
@@ -17,6 +19,7 @@ from typing import Any
 from rich.markup import escape
 from rich.text import Text
 
+from app.demo_outage import play_outage
 from app.demo_world import Demo
 from app.transcript import print_hanging
 from integrations.business_hours import BusinessHours
@@ -40,12 +43,13 @@ def play(demo: Demo) -> None:
     _threads(demo, outage)
     webhook = _unanswered(demo)
     _escalation(demo, outage)
+    play_outage(demo, outage)  # while Peter's clock runs
     _clock_runs_out(demo, webhook)
 
 
 def _intro(demo: Demo) -> None:
     c = demo.console
-    c.rule("Three customers' Slack Connect channels, one support team")
+    c.rule("Five customers' Slack Connect channels, one support team")
     c.print(
         "[dim]Slack is the local emulator; the app and its jobs are the real ones. "
         + (
@@ -54,11 +58,11 @@ def _intro(demo: Demo) -> None:
             else "No OPENAI_API_KEY: drafts come from the offline drafter"
         )
         + ", grounded on sandbox/knowledge/; accounts come from sandbox/accounts.yaml, as "
-        "they would from Salesforce. Sam is the support lead (SUPPORT_LEADS); escalations and "
-        "SLA breaches go to #escalations (ESCALATION_CHANNEL). So that a clock runs out while "
-        "you watch, Initech's premium tier must be answered within 15 seconds, around the "
-        "clock (SLA_MINUTES premium=0.25, BUSINESS_HOURS mon-sun 00:00-24:00). Times are the "
-        "real clock's, in UTC, as on the messages.[/]"
+        "they would from Salesforce. Sam is the support lead (SUPPORT_LEADS); escalations, "
+        "SLA breaches and incidents go to #escalations (ESCALATION_CHANNEL, INCIDENT_CHANNEL). "
+        "So that a clock runs out while you watch, Initech's premium tier must be answered "
+        "within 15 seconds, around the clock (SLA_MINUTES premium=0.25, BUSINESS_HOURS "
+        "mon-sun 00:00-24:00). Times are the real clock's, in UTC, as on the messages.[/]"
     )
 
 
@@ -162,7 +166,7 @@ def _decisions(
     demo.check(len(replies) == 1, "exactly one reply in Carol's thread despite a double click")
     demo.check("white_check_mark" in demo.emu.reactions(w.SHARED, outage["ts"]), "✅ on Carol's")
     if replies:
-        _posted(demo, "in Carol's thread", replies[0]["text"], "green")
+        demo.posted("in Carol's thread", replies[0]["text"], "green")
     demo.arrow("the card, now answered:")
     demo.show_card(demo.card_for("SAML login fails"))
 
@@ -190,7 +194,7 @@ def _decisions(
     replies = demo.replies(w.INITECH, question["ts"])
     demo.check([r["text"] for r in replies] == [edited], "the edited text was posted")
     if replies:
-        _posted(demo, "in Peter's thread", replies[0]["text"], "green")
+        demo.posted("in Peter's thread", replies[0]["text"], "green")
 
 
 def _threads(demo: Demo, outage: dict[str, Any]) -> None:
@@ -232,7 +236,7 @@ def _threads(demo: Demo, outage: dict[str, Any]) -> None:
     notes = demo.replies(w.TRIAGE, outage_card["ts"]) if outage_card else []
     demo.check(len(notes) == 1, "Amy was told about the 👎 in the card's thread")
     if notes:
-        _posted(demo, "in the card's thread", notes[0]["text"], "yellow")
+        demo.posted("in the card's thread", notes[0]["text"], "yellow")
 
 
 def _own_hours_note(deadline: datetime, business_hours: str | None) -> str:
@@ -293,7 +297,7 @@ def _escalation(demo: Demo, outage: dict[str, Any]) -> None:
     print_hanging(c, Text(f"/escalate {text}", "cyan"), Text("  "), Text("    "))
     answer = demo.command(w.LEAD, w.TRIAGE, "/escalate", text)
     demo.check("Escalated request #" in answer, "Sam was told the request was escalated")
-    _posted(demo, "only Sam sees", answer, "cyan")
+    demo.posted("only Sam sees", answer, "cyan")
     request = demo.request_at(w.SHARED, outage["ts"])
     posts = [m for m in demo.bot_messages(w.ESCALATIONS) if "P1 escalation" in m.get("text", "")]
     demo.check(len(posts) == 1, "the escalation was posted in #escalations")
@@ -341,7 +345,7 @@ def _clock_runs_out(demo: Demo, webhook: dict[str, Any]) -> None:
     reminders = [r for r in demo.replies(w.TRIAGE, card["ts"]) if "no answer" in r.get("text", "")]
     demo.check(len(reminders) == 1, "the 75% SLA reminder was posted in the card's thread")
     if reminders:
-        _posted(demo, "in the card's thread", reminders[0]["text"], "yellow")
+        demo.posted("in the card's thread", reminders[0]["text"], "yellow")
 
     left = (request.deadline_at - datetime.now(UTC)).total_seconds()
     demo.console.print(f"  [dim]…and {max(left, 0):.0f} s more to the deadline.[/]")
@@ -353,9 +357,4 @@ def _clock_runs_out(demo: Demo, webhook: dict[str, Any]) -> None:
     ]
     demo.check(len(breaches) == 1, "the SLA breach was posted in #escalations")
     if breaches:
-        _posted(demo, "in #escalations", breaches[0]["text"], "red")
-
-
-def _posted(demo: Demo, where: str, text: str, style: str) -> None:
-    """Narrate what the app posted, as a person reads it in Slack."""
-    demo.arrow(Text.assemble(f"{where}: ", demo.mrkdwn(text, style)))
+        demo.posted("in #escalations", breaches[0]["text"], "red")

@@ -1,5 +1,6 @@
 """The demo's hands: what `triage demo` does in Slack (post, edit, react, click, run a command),
-each step narrated and checked. The story that uses them is `app.demo_story`."""
+each step narrated and checked, and the two customers only the demo's outage adds to the
+sandbox's world. The story that uses them is `app.demo_story`."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from integrations.deps import Deps
 from integrations.store.db import transaction
 from integrations.store.models import AuditEntry, Request
 from sandbox import world as w
+from sandbox.slack_emulator import SlackEmulator
 from sandbox.slack_events import (
     deliver,
     message_changed_envelope,
@@ -34,6 +36,30 @@ from sandbox.slack_events import (
 )
 from sandbox.slack_interactivity import block_actions_body
 from workers.inline import InlineQueues
+
+# Two more customers for the outage (SPEC §6.6), each with its own organisation, person and
+# Slack Connect channel; sandbox/accounts.yaml has their accounts. Only the demo adds them:
+# the tests' world (sandbox/world.py) keeps its three customers.
+HOOLI_TEAM, HOOLI_USER, HOOLI = "T0HOOLI", "U0PRIYA", "C0HOOLI"
+AURORA_TEAM, AURORA_USER, AURORA = "T0AURORA", "U0LUCIA", "C0AURORA"
+CUSTOMER_CHANNELS = [w.SHARED, w.INITECH, w.UMBRELLA, AURORA, HOOLI]  # the page's order
+
+
+def add_outage_customers(emu: SlackEmulator) -> None:
+    """Hooli and Aurora Logística join the sandbox's world, as its customers are built."""
+    for team, name, user, real, email, channel in [
+        (HOOLI_TEAM, "Hooli", HOOLI_USER, "Priya (Hooli)", "priya@hooli.test", HOOLI),
+        (AURORA_TEAM, "Aurora", AURORA_USER, "Lucía (Aurora)", "lucia@aurora.test", AURORA),
+    ]:
+        emu.add_team(team, name)
+        emu.add_user(user, team_id=team, name=email.split("@")[0], real_name=real, email=email)
+        emu.add_channel(
+            channel,
+            f"ext-{name.lower()}",
+            is_ext_shared=True,
+            connected_team_ids=[w.ORG, team],
+            members=[w.BOT_USER, w.APPROVER, w.APPROVER_2, user],
+        )
 
 
 @dataclass(frozen=True)
@@ -89,12 +115,13 @@ class Demo:
         deliver(f"{self.url}/slack/events", body, self.secret)
         self.queues.wait_idle()
 
-    def click(self, action_id: str, card: dict[str, Any]) -> None:
+    def click(self, action_id: str, card: dict[str, Any], channel: str = w.TRIAGE) -> None:
+        """Amy clicks a button of the app's message in `channel` (the value is the button's)."""
         body = block_actions_body(
             user_id=w.APPROVER,
             user_team_id=w.ORG,
             team_id=w.ORG,
-            channel_id=w.TRIAGE,
+            channel_id=channel,
             message_ts=card["ts"],
             message=card,
             action_id=action_id,
@@ -186,6 +213,10 @@ class Demo:
         the message it is about."""
         self.notes[(channel, ts)] = text
         print_hanging(self.console, Text(text, "dim"), Text("  ℹ ", "dim"), Text("    "))
+
+    def posted(self, where: str, text: str, style: str) -> None:
+        """Narrate what the app posted, as a person reads it in Slack."""
+        self.arrow(Text.assemble(f"{where}: ", self.mrkdwn(text, style)))
 
     def mrkdwn(self, text: str, style: str = "") -> Text:
         """Slack mrkdwn as a person reads it in Slack, for the terminal."""

@@ -103,7 +103,7 @@ def test_doctor_fails_with_the_fix_when_salesforce_refuses_or_hangs(
 def test_doctor_without_salesforce(database_url: str, redis_url: str) -> None:
     result = doctor(database_url, redis_url, accounts_file=REPO / "sandbox" / "accounts.yaml")
     assert result.returncode == 0
-    assert "✓ Accounts file: 3 accounts (3 with a channel) in" in result.stdout
+    assert "✓ Accounts file: 5 accounts (5 with a channel) in" in result.stdout
 
     result = doctor(database_url, redis_url)
     assert result.returncode == 0  # context is optional: a warning, not a failure
