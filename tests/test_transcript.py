@@ -89,7 +89,7 @@ def test_the_transcript_renders_the_conversation(tmp_path: Path) -> None:
         [
             *chrome,
             "--hide-scrollbars",
-            "--window-size=1800,3000",  # the whole page, three columns
+            "--window-size=1800,4300",  # the whole page, three columns
             f"--screenshot={shot}",
             page.as_uri(),
         ],
