@@ -4,8 +4,9 @@ Salesforce and for `triage demo` (`sandbox/accounts.yaml`).
 The file lists accounts, each with its Slack channel, tier, owner, contacts, open cases and
 opportunities (see `sandbox/accounts.yaml`). A date is `YYYY-MM-DD`, or a whole number of days
 from today (`renewal: 45`, `opened: -3`), so a bundled example never goes stale. The file is
-re-read when it changes. Cases the app opens are kept in memory only: the file is the team's,
-and is never written.
+re-read when it changes. Cases the app opens (an escalation's, an incident's parent Case and
+the accounts' Cases under it) are kept in memory only: the file is the team's, and is never
+written. `opened_case` shows one as Salesforce would hold it.
 """
 
 from __future__ import annotations
@@ -123,19 +124,47 @@ class AccountsFile:
         return self._context(entry, customer_email) if entry else None
 
     def create_case(self, case: NewCase) -> str:
-        if not any(a.id == case.account_id for a in self._accounts()):
-            raise CrmUnavailable(f"no account {case.account_id} in {self.path.name}")
+        """A Case on an account of the file, or on none (an incident's parent Case). A
+        ParentId is taken as it is: the parent may be another process's Case, which this one
+        cannot see."""
+        accounts = self._accounts()
+        if case.account_id is not None and not any(a.id == case.account_id for a in accounts):
+            raise CrmUnavailable(
+                f"no account {case.account_id} in {self.path.name}", permanent=True
+            )
         with self._lock:
             number = next(self._numbers)
             case_id = f"500LOCAL{number:07d}"
-            self._new_cases[case_id] = (case, {"CaseNumber": f"L{number:07d}", "Status": "New"})
+            fields = {"CaseNumber": f"L{number:07d}", "Status": "New"}
+            if case.parent_id:
+                fields["ParentId"] = case.parent_id
+            self._new_cases[case_id] = (case, fields)
         return case_id
 
     def update_case(self, case_id: str, fields: dict[str, Any]) -> None:
         with self._lock:
             if case_id not in self._new_cases:
-                raise CrmUnavailable(f"no case {case_id} opened by this process")
+                raise CrmUnavailable(f"no case {case_id} opened by this process", permanent=True)
             self._new_cases[case_id][1].update(fields)
+
+    def opened_case(self, case_id: str) -> dict[str, Any] | None:
+        """A Case this process opened, by Salesforce's field names; None when there is none."""
+        with self._lock:
+            found = self._new_cases.get(case_id)
+            if found is None:
+                return None
+            case, fields = found
+            return {
+                "Id": case_id,
+                "AccountId": case.account_id,
+                "ContactId": case.contact_id,
+                "Subject": case.subject,
+                "Description": case.description,
+                "Priority": case.priority,
+                "Origin": case.origin,
+                "ParentId": None,
+                **fields,
+            }
 
     def check(self) -> str:
         accounts = self._accounts()

@@ -26,12 +26,15 @@ class CrmUnavailable(Exception):
 
     `pause_seconds` > 0 asks callers to stop asking for that long (an exhausted API limit,
     a CRM that hangs), so a backlog of requests does not each wait out a timeout.
+    `permanent`: the CRM refused this very call (a record that does not exist, a value it
+    will not take); asking again later will not help, unlike an outage.
     """
 
-    def __init__(self, reason: str, *, pause_seconds: float = 0) -> None:
+    def __init__(self, reason: str, *, pause_seconds: float = 0, permanent: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
         self.pause_seconds = pause_seconds
+        self.permanent = permanent
 
 
 @dataclass(frozen=True)
@@ -107,14 +110,16 @@ def renewal_from(opportunities: list[Opportunity]) -> date | None:
 
 @dataclass(frozen=True)
 class NewCase:
-    """A Case the app opens on an account (escalation, SPEC §6.2)."""
+    """A Case the app opens: on an account (escalation, SPEC §6.2; an account's report of an
+    incident), or on none (an incident's parent Case spans accounts, SPEC §6.6)."""
 
-    account_id: str
+    account_id: str | None
     subject: str
     description: str  # carries the request's permalink
     priority: str  # a Salesforce Priority value (CASE_PRIORITY maps P1-P4 to these)
     contact_id: str | None = None
     origin: str = "Slack"
+    parent_id: str | None = None  # ParentId: the incident's parent Case
 
 
 class AccountDirectory(Protocol):
@@ -144,7 +149,7 @@ class AccountDirectory(Protocol):
         ...
 
     def update_case(self, case_id: str, fields: dict[str, Any]) -> None:
-        """Change fields of a Case (Priority, Status, Description...)."""
+        """Change fields of a Case (Priority, Status, Description, ParentId...)."""
         ...
 
     def check(self) -> str:

@@ -52,6 +52,8 @@ T = TypeVar("T")
 _SALESFORCE_ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$")
 LIMIT_PAUSE_SECONDS = 300  # REQUEST_LIMIT_EXCEEDED: the org's 24-hour allowance is spent
 TIMEOUT_PAUSE_SECONDS = 30  # a CRM that hangs: do not make every request wait it out
+# A 400 is Salesforce refusing the call itself, except a record locked by another write.
+_TRANSIENT_400 = frozenset({"UNABLE_TO_LOCK_ROW"})
 MAX_OPEN_CASES = 100
 MAX_OPPORTUNITIES = 20
 
@@ -142,14 +144,17 @@ class SalesforceDirectory:
 
     def create_case(self, case: NewCase) -> str:
         data = {
-            "AccountId": case.account_id,
             "Subject": case.subject[:255],
             "Description": case.description,
             "Priority": case.priority,
             "Origin": case.origin,
         }
+        if case.account_id:  # an incident's parent Case has none
+            data["AccountId"] = case.account_id
         if case.contact_id:
             data["ContactId"] = case.contact_id
+        if case.parent_id:
+            data["ParentId"] = case.parent_id
         result = self._call("create_case", lambda sf: _sobject(sf, "Case").create(data))
         log.info("salesforce.case_created", case_id=result["id"], account_id=case.account_id)
         return str(result["id"])
@@ -297,10 +302,11 @@ def _unavailable(exc: SalesforceError) -> CrmUnavailable:
     if isinstance(exc, SalesforceMalformedRequest):
         return CrmUnavailable(
             f"Salesforce rejected the query ({code or exc.status}): "
-            + (_last_line(exc) if code in ("INVALID_FIELD", "INVALID_TYPE") else "see the logs")
+            + (_last_line(exc) if code in ("INVALID_FIELD", "INVALID_TYPE") else "see the logs"),
+            permanent=code not in _TRANSIENT_400,
         )
     if isinstance(exc, SalesforceResourceNotFound):
-        return CrmUnavailable(f"Salesforce record not found ({code or exc.status})")
+        return CrmUnavailable(f"Salesforce record not found ({code or exc.status})", permanent=True)
     return CrmUnavailable(f"Salesforce error (HTTP {exc.status}{f', {code}' if code else ''})")
 
 

@@ -2,7 +2,8 @@
 Contacts, Cases and Opportunities, and the SOQL subset of `sandbox.salesforce_soql` over them.
 
 Developer tool. Field names are checked against a small schema (unknown ones fail with
-INVALID_FIELD, unknown objects with INVALID_TYPE), and answers have Salesforce's shapes:
+INVALID_FIELD, unknown objects with INVALID_TYPE), a Case's ParentId must name a Case
+(INVALID_CROSS_REFERENCE_KEY otherwise), and answers have Salesforce's shapes:
 `attributes` on every record, parent relationships as nested records (or null), child
 relationships as `{totalSize, done, records}` (or null when there are none).
 """
@@ -34,6 +35,7 @@ _FIELDS = {
         "IsClosed",
         "CreatedDate",
         "OwnerId",
+        "ParentId",
     ],
     "Opportunity": [
         "Id",
@@ -51,6 +53,7 @@ _PARENTS = {  # (object, relationship) -> (parent object, foreign key)
     ("Case", "Owner"): ("User", "OwnerId"),
     ("Case", "Account"): ("Account", "AccountId"),
     ("Case", "Contact"): ("Contact", "ContactId"),
+    ("Case", "Parent"): ("Case", "ParentId"),
     ("Contact", "Account"): ("Account", "AccountId"),
     ("Opportunity", "Account"): ("Account", "AccountId"),
 }
@@ -58,7 +61,10 @@ _CHILDREN = {  # (object, child relationship) -> (child object, foreign key)
     ("Account", "Cases"): ("Case", "AccountId"),
     ("Account", "Contacts"): ("Contact", "AccountId"),
     ("Account", "Opportunities"): ("Opportunity", "AccountId"),
+    ("Case", "Cases"): ("Case", "ParentId"),
 }
+# Lookups checked on every write: Salesforce refuses an id that names no record.
+_LOOKUPS = {("Case", "ParentId"): "Case"}
 READ_ONLY = {"Id", "CaseNumber", "IsClosed", "CreatedDate"}
 CLOSED_STATUSES = {"closed", "closed won", "closed lost"}
 
@@ -92,6 +98,7 @@ class SalesforceOrg:
                         "INVALID_FIELD", f"No such column '{name}' on sobject of type {obj}"
                     )
                 record[field] = value.isoformat() if isinstance(value, date) else value
+            self._check_lookups(obj, record)
             record["Id"] = record_id
             if obj == "Case":
                 record["CaseNumber"] = record.get("CaseNumber") or f"{next(self._case_numbers):08d}"
@@ -111,6 +118,7 @@ class SalesforceOrg:
             record = self.records[obj].get(record_id)
             if record is None:
                 return False
+            changed: dict[str, Any] = {}
             for name, value in values.items():
                 field = _canonical(self.fields[obj], name)
                 if field is None or field in READ_ONLY:
@@ -120,10 +128,18 @@ class SalesforceOrg:
                         if field is None
                         else f"Unable to create/update fields: {field}.",
                     )
-                record[field] = value
+                changed[field] = value
+            self._check_lookups(obj, changed)  # nothing is written when one is refused
+            record.update(changed)
             if obj == "Case" and "Status" in record:
                 record["IsClosed"] = str(record["Status"] or "").lower() in CLOSED_STATUSES
             return True
+
+    def _check_lookups(self, obj: str, values: dict[str, Any]) -> None:
+        for (owner, field), target in _LOOKUPS.items():
+            value = values.get(field) if owner == obj else None
+            if value and value not in self.records[target]:
+                raise SoqlError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id")
 
     def get(self, obj: str, record_id: str) -> dict[str, Any] | None:
         with self.lock:

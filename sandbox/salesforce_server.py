@@ -10,7 +10,8 @@ It serves what the app uses:
   `POST /services/oauth2/token` (the JWT bearer grant, checked against the connected app's
   public key): both hand out a session id;
 - `GET /services/data/v<v>/query/?q=` (the SOQL subset of `sandbox.salesforce_soql`);
-- `POST /services/data/v<v>/sobjects/Case/`, `PATCH|GET .../sobjects/Case/<id>`.
+- `POST /services/data/v<v>/sobjects/Case/`, `PATCH|GET .../sobjects/Case/<id>` (a Case may
+  have a parent Case: `ParentId`).
 
 Every request is recorded (`requests`, `api_calls()`, `logins()`), and faults can be queued
 for the data API (`fail()`): INVALID_SESSION_ID, REQUEST_LIMIT_EXCEEDED, a 500, or a hang.
@@ -113,7 +114,7 @@ class SalesforceServer:
         self.hang_seconds = hang_seconds
         self.requests: list[Recorded] = []
         self._sessions: set[str] = set()
-        self._faults: list[str] = []
+        self._faults: list[str | None] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._dir = tempfile.TemporaryDirectory(prefix="sf-local-")
@@ -184,11 +185,12 @@ class SalesforceServer:
             self._sessions.clear()
 
     # --- faults and records ---------------------------------------------------------------------
-    def fail(self, fault: str, times: int = 1) -> None:
-        """Make the next `times` data API calls fail: one of FAULTS."""
+    def fail(self, fault: str, times: int = 1, *, after: int = 0) -> None:
+        """Make the next `times` data API calls fail (one of FAULTS), once `after` more have
+        been answered."""
         assert fault in FAULTS, fault
         with self._lock:
-            self._faults.extend([fault] * times)
+            self._faults.extend([None] * after + [fault] * times)
 
     def api_calls(self) -> list[Recorded]:
         """Calls of the REST data API (queries, sobjects), oldest first."""
