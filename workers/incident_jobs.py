@@ -51,8 +51,11 @@ def sync_incident(deps: Deps, *, incident_id: int) -> None:
 
 
 def sync_incident_now(deps: Deps, incident_id: int) -> None:
+    # The card first: it must not wait on Salesforce. When this opened the parent Case (the
+    # incident formed), the card is drawn once more to show it: the only second draw.
     _card(deps, incident_id)
-    link_cases(deps, incident_id)
+    if link_cases(deps, incident_id):
+        _card(deps, incident_id)
 
 
 def _body(deps: Deps, incident_id: int) -> dict[str, Any]:
