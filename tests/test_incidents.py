@@ -128,6 +128,8 @@ def test_one_update_reaches_every_thread_once_even_when_slack_says_ratelimited(
         ).all()
     assert len(stopped) == 3 and all(stopped)
     assert len(posted) == 3 and all(e.actor == APPROVER for e in posted)
+    answered_card = json.dumps(card_of(world, people[0]["channel"])["blocks"])
+    assert "part of <" in answered_card and "paused" not in answered_card
     refused = [c for c in world.emu.calls("chat.postMessage") if c.status == 429]
     assert len(refused) == 2  # and each retried after its Retry-After, as above
 
@@ -166,3 +168,32 @@ def test_a_split_report_leaves_and_gets_its_own_clock_back(world: World) -> None
             select(SlaClock.request_id).where(SlaClock.breached_at.is_not(None))
         ).all()
     assert breached == [split_id]
+
+
+def test_a_report_joining_after_an_update_is_offered_it_once(world: World) -> None:
+    people = [customer(world, n) for n in range(4)]
+    for who, text in zip(people[:3], SSO, strict=False):
+        says(world, who, text)
+    world.drain()
+    [incident] = incident_cards(world)
+    submit_update(world, incident, ActionId.INCIDENT_UPDATE, "We are on it.")
+    world.drain()
+    says(world, people[3], SSO[3])
+    world.drain()
+    late = card_of(world, people[3]["channel"])
+    assert customer_thread_posts(world, people[3]["channel"]) == []
+    button = ActionId.INCIDENT_SEND_UPDATE
+    value = next(
+        e["value"]
+        for b in late["blocks"]
+        for e in b.get("elements", [])
+        if e.get("action_id") == button
+    )
+    click(world, late, button, value, TRIAGE)
+    world.drain()
+    click(world, late, button, value, TRIAGE)  # a second click sends nothing
+    world.drain()
+    assert [p["text"] for p in customer_thread_posts(world, people[3]["channel"])] == [
+        "We are on it."
+    ]
+    assert button not in json.dumps(card_of(world, people[3]["channel"])["blocks"])

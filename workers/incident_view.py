@@ -11,7 +11,7 @@ from integrations.store.incident_models import (
     IncidentState,
     IncidentUpdate,
 )
-from integrations.store.models import OutboxMessage, Request
+from integrations.store.models import OutboxMessage, Request, SlaClock
 from workers.blocks.incident import IncidentMark, IncidentView, ReportLine
 from workers.incident_updates import update_key
 from workers.stage_data import request_context
@@ -85,9 +85,13 @@ def incident_mark(session: Session, request_id: int) -> IncidentMark | None:
             select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)
         ).first()
         unsent = latest if sent is None else None
+    running = session.scalars(
+        select(SlaClock.id).where(SlaClock.request_id == request_id, SlaClock.stopped_at.is_(None))
+    ).first()
     return IncidentMark(
         number=found.id,
         permalink=found.card_permalink,
         state=found.state.value,
         unsent_update_id=unsent,
+        paused=running is not None,
     )

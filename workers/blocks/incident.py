@@ -187,6 +187,7 @@ class IncidentMark:
     permalink: str | None
     state: str
     unsent_update_id: int | None = None
+    paused: bool = True  # its first-response clock is running (so: paused by the incident)
 
 
 def incident_mark(mark: IncidentMark, *, request_id: int) -> list[Block]:
@@ -196,6 +197,8 @@ def incident_mark(mark: IncidentMark, *, request_id: int) -> list[Block]:
     name = name or f"Incident #{mark.number}"
     if mark.state == "resolved":
         text = f"🧯 part of {name} (resolved)"
+    elif not mark.paused:  # answered already: no clock to pause
+        text = f"🧯 part of {name}"
     else:
         text = f"🧯 part of {name} · this request's SLA clock is paused while the incident is open"
     blocks: list[Block] = [_context(text)]
