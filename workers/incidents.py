@@ -233,6 +233,7 @@ def _add(
         )
     )
     incident.last_report_at = now
+    incident.cases_done = False  # its account's Case is linked by the incident job, or the sweeper
     deadline, tier = _deadline(deps, request, incident.first_report_at)
     if incident.first_update_at is None and deadline < incident.deadline_at:
         incident.deadline_at, incident.tier = deadline, tier
