@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     openai_max_retries: int = Field(default=2, ge=0)
     # Screenshots go to the model as images; redaction cannot mask what an image shows.
     model_reads_images: bool = True
+    # The approvers' language (ISO 639-1): drafts follow the customer's language, and a card
+    # for a customer who wrote in another one shows the approver a translation (SPEC §5.4)
+    team_language: str = Field(default="en", pattern=r"^[a-z]{2}$")
 
     # Salesforce
     salesforce_instance_url: str | None = None
