@@ -28,6 +28,7 @@ from integrations.store.incident_models import (
     IncidentUpdate,
 )
 from integrations.store.models import AuditEntry, OutboxMessage, Request, RequestState
+from workers.incident_draft import offered
 from workers.incident_updates import KIND, update_key
 from workers.incidents import after_change
 
@@ -59,51 +60,15 @@ class Prefill:
 
 
 def prefill(deps: Deps, incident_id: int, kind: str) -> Prefill | None:
-    """The drafted update for the modal; None when the incident is gone or resolved.
-
-    A template built from what the incident is (its product area, status code, endpoint),
-    never from one customer's words: the same text goes to every affected customer."""
+    """The drafted update for the modal (`workers.incident_draft`: the model's, or the
+    template); None when the incident is gone or resolved."""
     with transaction(deps.sessions) as session:
         incident = session.get(Incident, incident_id)
         if incident is None or incident.state != IncidentState.OPEN:
             return None
         threads = len(_active_requests(session, incident_id))
-        return Prefill(draft_text(incident.signatures or [], kind), threads)
-
-
-_AREA_WORDS = {  # the most specific first: SAML says more than "logging in"
-    "sso": "single sign-on (SAML) login",
-    "login": "logging in",
-    "webhook": "webhook deliveries",
-    "export": "exports",
-    "dashboard": "dashboards",
-    "billing": "billing",
-    "api": "the API",
-    "events": "the events API",
-    "sync": "integrations syncing",
-    "notifications": "notifications",
-}
-
-
-def draft_text(signatures: list[str], kind: str) -> str:
-    """The template update: what is affected, in words every customer can read."""
-    areas = [words for area, words in _AREA_WORDS.items() if f"area:{area}" in signatures]
-    codes = [
-        s.split(":", 1)[1] for s in signatures if s.startswith(("http:", "endpoint:", "error:"))
-    ]
-    what = areas[0] if areas else "part of our service"
-    seen = f" (you may see {', '.join(f'`{c}`' for c in codes[:2])})" if codes else ""
-    if kind == "resolve":
-        return (
-            f"Update: the issue affecting {what}{seen} is resolved and everything is working "
-            "normally again. Thank you for your patience, and sorry for the disruption. If you "
-            "still see a problem, reply in this thread and we will look at it right away."
-        )
-    return (
-        f"We are aware of an issue affecting {what}{seen} for several customers, and our team "
-        "is working on it now. We will post the next update in this thread as soon as we know "
-        "more. Sorry for the disruption."
-    )
+        signatures = list(incident.signatures or [])
+    return Prefill(offered(deps, incident_id, signatures, kind), threads)
 
 
 def send_update(deps: Deps, *, incident_id: int, kind: str, text: str, user_id: str) -> Outcome:

@@ -267,6 +267,11 @@ def default_responder(schema: str, body: dict[str, Any]) -> dict[str, Any]:
         triage = _triage(_customer_words(text))
         draft = _draft(body) if triage["needs_reply"] else _no_reply()
         return {**triage, **draft}
+    if schema == "IncidentUpdateDraft":  # the facts of an incident, as JSON
+        facts = json.loads(text or "{}")
+        if str(facts.get("kind", "")).startswith("closing"):
+            return {"text": f"Resolved: {facts.get('affected')} works again. Thanks for waiting."}
+        return {"text": f"Our engineers are investigating {facts.get('affected')}. More soon."}
     return {}
 
 

@@ -32,6 +32,7 @@ from workers.blocks.kit import slack_time
 from workers.card import CardKeys, draw_coalesced, note_drawn
 from workers.delivery import deliver_now
 from workers.incident_cases import link_cases
+from workers.incident_draft import prepare
 from workers.incident_view import incident_view
 from workers.metrics import SLA_BREACHES
 from workers.seen import message_permalink
@@ -54,6 +55,7 @@ def sync_incident_now(deps: Deps, incident_id: int) -> None:
     # The card first: it must not wait on Salesforce. When this opened the parent Case (the
     # incident formed), the card is drawn once more to show it: the only second draw.
     _card(deps, incident_id)
+    _draft(deps, incident_id)  # the model's update drafts, while Salesforce is not waited on
     if link_cases(deps, incident_id):
         _card(deps, incident_id)
 
@@ -106,6 +108,28 @@ def _card(deps: Deps, incident_id: int) -> None:
             what="card refresh",
             request_id=request_id,
         )
+
+
+def _draft(deps: Deps, incident_id: int) -> None:
+    """The model's drafts of the update and the closing update, for the modal to offer."""
+    if deps.llm is None:
+        return
+    with transaction(deps.sessions) as session:
+        incident = session.get_one(Incident, incident_id)
+        if incident.state != IncidentState.OPEN:
+            return
+        signatures, since = list(incident.signatures or []), incident.first_report_at
+        accounts = len(
+            set(
+                session.scalars(
+                    select(IncidentReport.account_key).where(
+                        IncidentReport.incident_id == incident_id,
+                        IncidentReport.split_at.is_(None),
+                    )
+                )
+            )
+        )
+    prepare(deps, incident_id, signatures, accounts, since)
 
 
 def _report_requests(session: Session, incident_id: int) -> list[int]:
