@@ -67,6 +67,8 @@ def test_three_accounts_reporting_one_failure_form_one_incident(world: World) ->
 
     says(world, people[3], SSO[3])  # a fourth account, in other words: it joins
     says(world, people[0], "Also, where can I download last month's invoice PDF?")
+    # The same accounts, another failure: it stays out (another product area and endpoint).
+    says(world, people[1], "Separately: CSV export fails with 504 on /api/v1/exports for us")
     world.drain()
     [incident] = incident_cards(world)  # updated in place, never reposted
     assert "4 accounts" in json.dumps(incident["blocks"]), incident["blocks"]
@@ -76,8 +78,12 @@ def test_three_accounts_reporting_one_failure_form_one_incident(world: World) ->
         invoice = session.scalars(
             select(RequestMessage.request_id).where(RequestMessage.text.contains("invoice"))
         ).one()
+        export = session.scalars(
+            select(RequestMessage.request_id).where(RequestMessage.text.contains("CSV"))
+        ).one()
     assert grouped == 4
     assert "Incident #" not in json.dumps(card_of_request(world, invoice)["blocks"])
+    assert "Incident #" not in json.dumps(card_of_request(world, export)["blocks"])
 
 
 def card_of_request(world: World, request_id: int) -> dict[str, Any]:
