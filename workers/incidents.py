@@ -100,7 +100,11 @@ def group_request(deps: Deps, request_id: int, *, now: datetime | None = None) -
         request_id=request_id,
         others=len(grouped.others),
     )
-    after_change(deps, grouped.incident_id, grouped.others)
+    # A new incident's job redraws every report's card once its own card is posted (with the
+    # link to it): redrawing the others now too would cost a Tier-3 chat.update each, twice.
+    posts_a_card = bool(deps.settings.incident_channel or deps.settings.escalation_channel)
+    others = () if grouped.formed and posts_a_card else grouped.others
+    after_change(deps, grouped.incident_id, others)
     return grouped
 
 
