@@ -25,6 +25,7 @@ from integrations.store.models import (
     Request,
     RequestState,
 )
+from workers.edit_distance import edit_distance
 from workers.ingest import enqueue_pipeline, mark_enqueued
 from workers.metrics import DRAFTS
 
@@ -70,7 +71,17 @@ def approve(deps: Deps, *, draft_id: int, user_id: str, text: str | None = None)
         reply = (text if text is not None else (draft.text if draft else "")).strip()
         if draft is not None and not reply:
             return Outcome.EMPTY
-        outcome = _decide(session, draft_id, user_id, DraftStatus.APPROVED, posted_text=reply)
+        # How much the approver changed it, kept as a number (SPEC §6.7: `triage gaps` looks
+        # for heavily edited drafts; the texts go with retention, the audit holds none).
+        changed = edit_distance(draft.text, reply) if draft is not None else None
+        outcome = _decide(
+            session,
+            draft_id,
+            user_id,
+            DraftStatus.APPROVED,
+            posted_text=reply,
+            edit_distance=changed,
+        )
         if outcome != Outcome.DONE or draft is None:
             return outcome
         request = draft.request

@@ -241,6 +241,10 @@ class Draft(Base):
     decided_at: Mapped[datetime | None]
     reason: Mapped[str | None] = mapped_column(Text)
     posted_text: Mapped[str | None] = mapped_column(Text)  # differs from text when edited
+    # At approval: the share of the draft's words the approver changed (0 sent as is, 1 all
+    # rewritten; workers/edit_distance.py). A number, so it outlives retention's purge of
+    # the texts; None for a draft never approved, or approved before it was recorded.
+    edit_distance: Mapped[float | None]
     posted_ts: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
