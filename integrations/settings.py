@@ -121,6 +121,7 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=90, ge=1)
     grouping_minutes: float = Field(default=2.0, ge=0)
     knowledge_dir: str | None = None
+    gaps_weekly: bool = False  # the week's top knowledge gaps posted in TRIAGE_CHANNEL (§6.7)
     business_hours: str = "mon-fri 09:00-18:00 UTC"
 
     # Incidents (SPEC §6.6): reports of one problem from several accounts, answered once
