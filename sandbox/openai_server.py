@@ -267,6 +267,10 @@ def default_responder(schema: str, body: dict[str, Any]) -> dict[str, Any]:
         triage = _triage(_customer_words(text))
         draft = _draft(body) if triage["needs_reply"] else _no_reply()
         return {**triage, **draft}
+    if schema == "KnowledgeArticle":  # a knowledge gap's questions and answers (triage gaps)
+        from sandbox.article_responder import knowledge_article
+
+        return knowledge_article(text)
     if schema == "IncidentUpdateDraft":  # the facts of an incident, as JSON
         facts = json.loads(text or "{}")
         if str(facts.get("kind", "")).startswith("closing"):
