@@ -20,6 +20,7 @@ import structlog
 
 from app.doctor_apis import (
     check_escalation_channel,
+    check_incident_channel,
     check_openai,
     check_slack,
     check_triage_channel,
@@ -45,6 +46,7 @@ def run_doctor(settings: Settings, echo: Callable[[str], None]) -> int:
         ("TRIAGE_CHANNEL", check_triage_channel),
         *([("TRIAGE_ROUTES", check_triage_routes)] if settings.triage_routes else []),
         ("ESCALATION_CHANNEL", check_escalation_channel),
+        *([("INCIDENT_CHANNEL", check_incident_channel)] if settings.incidents else []),
         ("Database", check_database),
         ("Redis", check_redis),
         ("CRM", check_crm),

@@ -145,6 +145,22 @@ def check_escalation_channel(settings: Settings) -> CheckResult:
     )
 
 
+def check_incident_channel(settings: Settings) -> CheckResult:
+    """Where incident cards go (empty: ESCALATION_CHANNEL, checked above)."""
+    if not settings.incident_channel and settings.escalation_channel:
+        return CheckResult(
+            "INCIDENT_CHANNEL", True, "not set: incident cards go to ESCALATION_CHANNEL"
+        )
+    if not settings.incident_channel:
+        return CheckResult(
+            "INCIDENT_CHANNEL",
+            None,
+            "not set, nor ESCALATION_CHANNEL: reports are not grouped into incidents",
+            "put an internal channel's id (C…) in INCIDENT_CHANNEL or ESCALATION_CHANNEL",
+        )
+    return _check_channel(settings, "INCIDENT_CHANNEL", settings.incident_channel, required=False)
+
+
 def _check_channel(
     settings: Settings, name: str, channel: str | None, *, required: bool
 ) -> CheckResult:

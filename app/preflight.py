@@ -100,6 +100,7 @@ def internal_channels(settings: Any) -> list[tuple[str, str]]:
         ("TRIAGE_CHANNEL", settings.triage_channel),
         *((f"TRIAGE_ROUTES {rules}", channel) for rules, channel in route_channels(settings)),
         ("ESCALATION_CHANNEL", settings.escalation_channel),
+        ("INCIDENT_CHANNEL", settings.incident_channel),
     ]
     first: dict[str, str] = {}
     for name, channel in named:

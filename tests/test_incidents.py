@@ -203,3 +203,16 @@ def test_a_report_joining_after_an_update_is_offered_it_once(world: World) -> No
         "We are on it."
     ]
     assert button not in json.dumps(card_of(world, people[3]["channel"])["blocks"])
+
+
+def test_with_nowhere_to_post_an_incident_card_reports_are_not_grouped(
+    database_url: str, redis_url: str
+) -> None:
+    """A paused clock nobody could restart: without INCIDENT_CHANNEL or ESCALATION_CHANNEL
+    nothing is grouped. Seen failing without the channel check in `group_request`."""
+    with incident_world(database_url, redis_url, escalation_channel=None) as world:
+        for n, text in enumerate(SSO[:3]):
+            says(world, customer(world, n), text)
+        world.drain()
+        with transaction(world.deps.sessions) as session:
+            assert session.scalar(select(func.count(IncidentReport.id))) == 0

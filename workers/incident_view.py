@@ -11,7 +11,7 @@ from integrations.store.incident_models import (
     IncidentState,
     IncidentUpdate,
 )
-from integrations.store.models import OutboxMessage, Request, SlaClock
+from integrations.store.models import OutboxMessage, Request, RequestState, SlaClock
 from workers.blocks.incident import IncidentMark, IncidentView, ReportLine
 from workers.incident_updates import update_key
 from workers.stage_data import request_context
@@ -22,7 +22,11 @@ def incident_view(session: Session, incident_id: int) -> IncidentView:
     rows = session.execute(
         select(IncidentReport, Request)
         .join(Request, Request.id == IncidentReport.request_id)
-        .where(IncidentReport.incident_id == incident_id, IncidentReport.split_at.is_(None))
+        .where(
+            IncidentReport.incident_id == incident_id,
+            IncidentReport.split_at.is_(None),
+            Request.state != RequestState.WITHDRAWN,  # the customer deleted it
+        )
         .order_by(Request.created_at)
     ).all()
     updates = session.execute(

@@ -9,6 +9,9 @@ grouped: category bug or incident, or one naming a status code, an endpoint or a
 saying something is down or failing (the offline classifier files "can't log in, 500" and
 "sso down?" under access as often as under bugs).
 
+Without `INCIDENT_CHANNEL` or `ESCALATION_CHANNEL` there is nowhere to post the incident card a
+person answers from, so nothing is grouped (a paused clock nobody could restart).
+
 One deployment-wide lock (Redis) makes the grouping of two requests at once see each other;
 without Redis the worst case is two incidents for one problem, which a person can live with.
 A request is grouped at most once (`incident_reports.request_id` is unique): a split report
@@ -75,8 +78,9 @@ def is_failure_report(category: str | None, print_: Fingerprint) -> bool:
 def group_request(deps: Deps, request_id: int, *, now: datetime | None = None) -> Grouped | None:
     """Join the request to an incident or form one with it (see the module's docstring), as
     of `now` (the current time unless a benchmark replays a morning)."""
-    if not deps.settings.incidents:
-        return None
+    settings = deps.settings
+    if not settings.incidents or not (settings.incident_channel or settings.escalation_channel):
+        return None  # off, or nowhere to post the card a person answers it from
     with transaction(deps.sessions) as session:
         request = session.get_one(Request, request_id)
         report = _report_of(session, request_id)
@@ -102,8 +106,7 @@ def group_request(deps: Deps, request_id: int, *, now: datetime | None = None) -
     )
     # A new incident's job redraws every report's card once its own card is posted (with the
     # link to it): redrawing the others now too would cost a Tier-3 chat.update each, twice.
-    posts_a_card = bool(deps.settings.incident_channel or deps.settings.escalation_channel)
-    others = () if grouped.formed and posts_a_card else grouped.others
+    others = () if grouped.formed else grouped.others
     after_change(deps, grouped.incident_id, others)
     return grouped
 
