@@ -18,7 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from app.cli_io import build_deps, command_settings, fail, message_lines, slack_failures
-from app.cli_records import backfill, link, purge, report
+from app.cli_records import backfill, gaps, link, purge, report
 from app.logs import configure_logging
 from integrations.settings import ConfigError, get_settings
 
@@ -242,7 +242,7 @@ def doctor() -> None:
     raise typer.Exit(run_doctor(settings, typer.echo))
 
 
-for _command in (report, purge, link, backfill):  # app/cli_records.py
+for _command in (report, gaps, purge, link, backfill):  # app/cli_records.py
     cli.command()(_command)
 
 

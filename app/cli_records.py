@@ -1,5 +1,5 @@
-"""The `triage` commands that read and change the records: `report`, `purge`, `link` and
-`backfill` (registered on the `triage` app in app/cli.py). As there, each imports the modules
+"""The `triage` commands that read and change the records: `report`, `gaps`, `purge`, `link`
+and `backfill` (registered on the `triage` app in app/cli.py). As there, each imports the modules
 that carry it out inside its function, so `triage --help` stays fast and they load after
 PROMETHEUS_MULTIPROC_DIR is set."""
 
@@ -51,6 +51,43 @@ def report(
         except OSError as exc:
             fail(f"cannot write the chart to {png}: {exc.strerror or exc}")
         typer.echo(f"chart written to {written}")
+
+
+def gaps(
+    since: Annotated[str, typer.Option(help="How far back: 30d, 12h, 2w, or a date.")] = "30d",
+    out: Annotated[
+        Path, typer.Option(help="Folder for the proposed articles (never KNOWLEDGE_DIR).")
+    ] = Path("knowledge-gaps"),
+) -> None:
+    """Requests our knowledge did not answer well (no grounding, rejected, heavily edited),
+    grouped by what they ask, largest first; a proposed article per group, for review."""
+    from app.gaps_view import print_gaps
+    from integrations.deps import language_model
+    from integrations.store.db import session_factory, transaction
+    from workers.gap_articles import InsideKnowledgeDir, write_articles
+    from workers.gaps import find_gaps
+    from workers.report import parse_since
+
+    settings = command_settings()
+    try:
+        start = parse_since(since)
+    except ValueError as exc:
+        fail(str(exc))
+    engine = open_database(settings)
+    try:
+        with transaction(session_factory(engine)) as session:
+            found = find_gaps(session, since=start)
+    finally:
+        engine.dispose()
+    try:
+        written = write_articles(
+            found, out, knowledge_dir=settings.knowledge_dir, llm=language_model(settings)
+        )
+    except InsideKnowledgeDir as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write the articles to {out}: {exc.strerror or exc}")
+    print_gaps(found, written, out, Console(), retention_days=settings.retention_days)
 
 
 def purge(
