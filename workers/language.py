@@ -1,0 +1,169 @@
+"""The language a customer wrote in (SPEC §5.4): detected from their words, named on the card.
+
+Slack messages are short and half of them is not language: mentions, links, channel names,
+`code`, pasted logs, error codes, acronyms. `words_of` keeps only the words a person wrote;
+detection reads those. Chinese, Japanese and Korean are told apart by their scripts (kana is
+Japanese, Hangul Korean, Han without kana Chinese), which is exact where a statistical model
+of a few characters is not; every other language is py3langid's guess (a naive Bayes model
+over byte n-grams, 4.5 MB, shipped in its package), restricted to `LANGUAGES` so that a short
+English message is not taken for Frisian. Too few words, or a guess it is unsure of, is None:
+"thx!" or "ok 👍" has no language worth naming, and the draft then follows the model (which
+sees the words) or, offline, the team's language.
+
+Measured on the 186 plain and terse messages of bench/data/language_short.jsonl (written for
+this, 10 languages; bench/RESULTS.md), each library given the text without code, mentions and
+links: py3langid restricted to these languages 180 right, lingua's high-accuracy mode 181 but
+280 MB of models and 5 s to load them, lingua's low-accuracy mode 175, CLD2 161, langdetect
+149. With the cleaning and the script rules here, and guesses below `MIN_CONFIDENCE` left
+undetermined, none of the file's 203 messages is read as a wrong language. py3langid's model
+loads once per process, on the first detection (never at import, never in the web process,
+which does not detect): 0.7 s and 80 MB on an idle machine.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from typing import Any
+
+# The languages detection may answer, and their names on the card (in English: the card's
+# other words are English too). The seven with offline acknowledgements are first
+# (workers/acknowledgements.py).
+LANGUAGES: dict[str, str] = {
+    "en": "English",
+    "es": "Spanish",
+    "zh": "Chinese",
+    "ja": "Japanese",
+    "de": "German",
+    "fr": "French",
+    "pt": "Portuguese",
+    "it": "Italian",
+    "nl": "Dutch",
+    "ko": "Korean",
+    "ru": "Russian",
+    "uk": "Ukrainian",
+    "pl": "Polish",
+    "tr": "Turkish",
+    "sv": "Swedish",
+    "da": "Danish",
+    "no": "Norwegian",
+    "fi": "Finnish",
+    "cs": "Czech",
+    "ro": "Romanian",
+    "hu": "Hungarian",
+    "el": "Greek",
+    "he": "Hebrew",
+    "ar": "Arabic",
+    "hi": "Hindi",
+    "id": "Indonesian",
+    "vi": "Vietnamese",
+    "th": "Thai",
+}
+
+# Fewer letters than this (outside Chinese, Japanese and Korean) is not worth a guess.
+MIN_LETTERS = 8
+# py3langid's probability (over LANGUAGES) below which its guess is not taken.
+MIN_CONFIDENCE = 0.7
+
+_NOT_WORDS = [
+    re.compile(r"```.*?(?:```|\Z)", re.DOTALL),  # code blocks, closed or not
+    re.compile(r"`[^`\n]*`"),  # inline code
+    re.compile(r"<[^<>\s][^<>]*>"),  # Slack's mentions, channels, links, dates: <@U…>, <http…|…>
+    re.compile(r"\b(?:https?|ftp)://\S+|\bwww\.\S+", re.IGNORECASE),  # bare links
+    re.compile(r"\S+@\S+\.\w+"),  # email addresses
+    re.compile(r":[a-z0-9_+'-]+:"),  # :emoji: codes
+    re.compile(r"&(?:amp|lt|gt);"),  # Slack's escapes
+]
+# A token that is an identifier, a path, a number, a version or an acronym, not a word:
+# it holds a digit, `_ . / \ = : # @ $ %`, or a capital after a lower-case letter
+# (camelCase), or is all capitals (SSO, CSV, HTTP).
+_IDENTIFIER = re.compile(
+    r"^(?:.*[\d_./\\=:#@$%].*|.*[a-z][A-Z].*|[A-Z]{2,}s?)$",
+)
+_CJK_RUN = re.compile("([\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uff66-\uff9d]+)")
+_LOG_LINE = re.compile(  # a pasted log or stack line outside a code block
+    r"^\s*(?:at |File \"|Traceback|Caused by|\d{4}-\d\d-\d\d|\[?(?:ERROR|WARN|INFO|DEBUG)\b)"
+)
+
+
+def words_of(text: str) -> str:
+    """The words a person wrote in a Slack message: no markup, code, links, ids or logs."""
+    for pattern in _NOT_WORDS:
+        text = pattern.sub(" ", text)
+    lines = [line for line in text.splitlines() if not _LOG_LINE.match(line)]
+    tokens = _CJK_RUN.sub(r" \1 ", " ".join(lines)).split()  # "CSVエクスポート" is two
+    kept = [t for t in tokens if not _IDENTIFIER.match(t.strip(".,;:!?()[]{}'\"¡¿"))]
+    return " ".join(kept)
+
+
+def detect_language(text: str) -> str | None:
+    """The ISO 639-1 code of the language `text` is written in (one of `LANGUAGES`), or None
+    when it has too few words to tell or the guess is unsure."""
+    words = words_of(text)
+    by_script = _by_script(words)
+    if by_script is not None:
+        return by_script
+    if sum(ch.isalpha() for ch in words) < MIN_LETTERS:
+        return None
+    code, confidence = _identifier().classify(words)
+    return str(code) if confidence >= MIN_CONFIDENCE and code in LANGUAGES else None
+
+
+def language_name(code: str | None) -> str:
+    """The language's English name for the card and the prompt ("Spanish"); the code itself
+    for one not in `LANGUAGES`."""
+    return LANGUAGES.get(code or "", code or "unknown")
+
+
+def _by_script(words: str) -> str | None:
+    """Chinese, Japanese or Korean when their characters carry the message (at least as many
+    as the words in other scripts): kana is Japanese, Hangul Korean, Han without kana Chinese.
+    None for any other text."""
+    kana = hangul = han = 0
+    for ch in words:
+        block = _cjk_block(ch)
+        kana += block == "kana"
+        hangul += block == "hangul"
+        han += block == "han"
+    cjk = kana + hangul + han
+    other_words = sum(1 for w in words.split() if not any(_cjk_block(c) for c in w))
+    if cjk < 2 or cjk < other_words:
+        return None
+    if kana and han < 20 * kana:
+        return "ja"
+    return "ko" if hangul > han else "zh"
+
+
+def _cjk_block(ch: str) -> str | None:
+    point = ord(ch)
+    if 0x3040 <= point <= 0x30FF or 0x31F0 <= point <= 0x31FF or 0xFF66 <= point <= 0xFF9D:
+        return "kana"
+    if 0xAC00 <= point <= 0xD7AF or 0x1100 <= point <= 0x11FF or 0x3130 <= point <= 0x318F:
+        return "hangul"
+    if 0x4E00 <= point <= 0x9FFF or 0x3400 <= point <= 0x4DBF or 0xF900 <= point <= 0xFAFF:
+        return "han"
+    return None
+
+
+_loaded: list[Any] = []
+_loading = threading.Lock()
+
+
+def _identifier() -> Any:
+    """py3langid's model, restricted to `LANGUAGES`; loaded once per process, on first use
+    (the worker's threads share it: classifying only reads it)."""
+    if not _loaded:
+        with _loading:
+            if not _loaded:
+                from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+                identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+                identifier.set_languages(list(LANGUAGES))
+                _loaded.append(identifier)
+    return _loaded[0]
+
+
+def language_code(value: str) -> str | None:
+    """An ISO 639-1 code from what a model answered ("es", "zh-CN", "PT_br"), or None."""
+    code = re.split(r"[-_]", value.strip().lower(), maxsplit=1)[0]
+    return code if re.fullmatch(r"[a-z]{2}", code) else None
