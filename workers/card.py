@@ -265,7 +265,7 @@ def _mark_answered(deps: Deps, slack: WebClient, channel: str, ts: str) -> None:
     except SlackApiError as exc:
         if slack_error(exc) != "already_reacted":
             log.warning("reaction.failed", channel=channel, ts=ts, error=slack_error(exc))
-            return
+            raise  # the refresh is tried again (its job's retries), and the ✅ with it
     try:
         deps.redis.set(key, 1, ex=_REMEMBER_SECONDS)
     except REDIS_DOWN as exc:
