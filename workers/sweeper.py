@@ -31,6 +31,7 @@ from integrations.store.models import (
 )
 from workers import leases
 from workers.escalation import recover_escalations
+from workers.gap_weekly import WeeklyGaps
 from workers.incident_jobs import recover_incidents
 from workers.metrics import QUEUE_DEPTH
 from workers.reactions import PENDING
@@ -175,6 +176,7 @@ class Maintenance(threading.Thread):
         self.stopping = threading.Event()
         self.owner = leases.worker_id()
         self.retention = PurgeSchedule(deps)  # hourly, one worker at a time, in its own thread
+        self.gaps_weekly = WeeklyGaps(deps)  # GAPS_WEEKLY: once an ISO week, across workers
 
     def run(self) -> None:
         settings = self.deps.settings
@@ -206,6 +208,7 @@ class Maintenance(threading.Thread):
             recover_escalations(self.deps)
             recover_incidents(self.deps)  # incidents' clocks, and cards a lost job never drew
             self.retention.tick()
+            self.gaps_weekly.tick()
             if self.health_file is not None:
                 self.health_file.touch()
         except (*REDIS_DOWN, *DATABASE_DOWN) as exc:  # down: try again next tick
