@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import threading
 import time
 import uuid
@@ -262,10 +263,10 @@ def default_responder(schema: str, body: dict[str, Any]) -> dict[str, Any]:
     if schema == "TriageResult":
         return _triage(_inside_fence(text))
     if schema == "DraftResult":
-        return _draft(body)
+        return _draft(body, _triage(_customer_words(text)))
     if schema == "TriagedDraft":
         triage = _triage(_customer_words(text))
-        draft = _draft(body) if triage["needs_reply"] else _no_reply()
+        draft = _draft(body, triage) if triage["needs_reply"] else _no_reply()
         return {**triage, **draft}
     if schema == "KnowledgeArticle":  # a knowledge gap's questions and answers (triage gaps)
         from sandbox.article_responder import knowledge_article
@@ -285,16 +286,20 @@ def _triage(text: str) -> dict[str, Any]:
     return classify_offline(text).model_dump(mode="json")
 
 
-def _draft(body: dict[str, Any]) -> dict[str, Any]:
+def _draft(body: dict[str, Any], triage: dict[str, Any]) -> dict[str, Any]:
     system = "\n".join(
         str(m.get("content", "")) for m in body.get("messages", []) if m.get("role") == "system"
     )
     example = _first_example(system)
+    asked = _asked_languages(system)
     reply = (
         ("Thanks for the question! " + example)
         if example
         else ("Thanks for the details. We're checking this now and will follow up in this thread.")
     )
+    localized = asked[0] != "en" and not example
+    if localized:  # the prompt asked for another language: say it in that one
+        reply = _acknowledged(asked[0], triage)
     seen = [i for i in sent_images(body) if i.role == "user"]
     if seen:  # shows in tests that the images arrived where a model reads them
         reply += f" I can see the {len(seen)} image(s) you shared."
@@ -303,11 +308,66 @@ def _draft(body: dict[str, Any]) -> dict[str, Any]:
         "confidence": 0.8 if example else 0.4,
         "needs_expert": not example,
         "sources": ["example-1"] if example else [],
+        **_translations(body, asked, triage, reply if not localized else None),
     }
 
 
 def _no_reply() -> dict[str, Any]:
-    return {"reply": "", "confidence": 1.0, "needs_expert": False, "sources": []}
+    return {
+        "reply": "",
+        "confidence": 1.0,
+        "needs_expert": False,
+        "sources": [],
+        "language": "en",
+        "message_translation": "",
+        "reply_translation": "",
+    }
+
+
+def _asked_languages(system: str) -> tuple[str, str]:
+    """The reply's language and the team's, as the prompt's language instructions name them
+    (workers.prompt.language_instructions); English for what they do not name."""
+    from workers.language import LANGUAGES
+
+    codes = {name: code for code, name in LANGUAGES.items()}
+    reply = re.search(r"write `reply` in (\w+)", system)
+    team = re.search(r"The support team reads (\w+)", system)
+    return (
+        codes.get(reply.group(1), "en") if reply else "en",
+        codes.get(team.group(1), "en") if team else "en",
+    )
+
+
+def _acknowledged(language: str, triage: dict[str, Any]) -> str:
+    """The offline drafter's acknowledgement in `language`, without its greeting."""
+    from workers.acknowledgements import acknowledgement, greeting, phrases
+    from workers.triage_types import Category, Urgency
+
+    said, user = phrases(language), "U0CUSTOMER"
+    text = acknowledgement(said, user, Category(triage["category"]), Urgency(triage["urgency"]))
+    text = text.removeprefix(greeting(said, user))
+    return text[:1].upper() + text[1:]
+
+
+def _translations(
+    body: dict[str, Any], asked: tuple[str, str], triage: dict[str, Any], english: str | None
+) -> dict[str, Any]:
+    """`language` and the translations the prompt asks for when the customer's language is
+    not the team's. This server cannot translate: the message's "translation" is marked as
+    a stand-in; the reply's is the same acknowledgement written in the team's language (or
+    the reply itself when it is `english`, from an example, and the team reads English)."""
+    language, team = asked
+    if language == team:
+        return {"language": language, "message_translation": "", "reply_translation": ""}
+    words = _customer_words(last_user_text(body)).strip()
+    in_team = _acknowledged(team, triage)
+    if english is not None:
+        in_team = english if team == "en" else f"[translation stand-in] {english}"
+    return {
+        "language": language,
+        "message_translation": f"[translation stand-in from the local model server] {words}",
+        "reply_translation": in_team,
+    }
 
 
 def _customer_words(text: str) -> str:

@@ -16,7 +16,7 @@ from sandbox.openai_server import OpenAIServer
 from sandbox.slack_events import reaction_envelope
 from tests.harness import APPROVER, SHARED, World, model_world
 from workers.ids import ActionId
-from workers.prompt import DRAFT_INSTRUCTIONS, TRIAGE_WITH_DRAFT
+from workers.prompt import DRAFT_INSTRUCTIONS, TRIAGE_WITH_DRAFT, language_instructions
 
 
 def _with_model(
@@ -172,7 +172,8 @@ def test_an_injection_attempt_is_a_normal_fenced_draft_request(
     world.drain()
     [request] = _drafts(model)
     messages = request["messages"]
-    assert messages[0] == {"role": "system", "content": DRAFT_INSTRUCTIONS + TRIAGE_WITH_DRAFT}
+    instructions = DRAFT_INSTRUCTIONS + TRIAGE_WITH_DRAFT + language_instructions("en", "en")
+    assert messages[0] == {"role": "system", "content": instructions}
     assert all("Ignore your instructions" not in m["content"] for m in messages[:-1])
     last = messages[-1]
     assert last["role"] == "user"

@@ -46,6 +46,7 @@ log = structlog.get_logger(__name__)
 def card_view(request: Request) -> CardView:
     """What the card shows, read off the request and its current draft."""
     draft = request.current_draft
+    details = draft_details(draft) if draft else None
     return CardView(
         request_id=request.id,
         channel_id=request.channel_id,
@@ -67,7 +68,9 @@ def card_view(request: Request) -> CardView:
         decision_reason=draft.reason if draft else None,
         posted_text=draft.posted_text if draft else None,
         answered_by=request.answered_by,
-        draft_flags=draft_details(draft).flags if draft else [],
+        draft_flags=details.flags if details else [],
+        language=details.language if details else None,
+        translation=details.translation if details else None,
         escalation=_escalation(request),
         sla=_sla(request),
         incident=_incident(request),

@@ -15,11 +15,13 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, Field
 
 from integrations.llm import LanguageModel, ModelUnavailable
+from workers.acknowledgements import acknowledgement, greeting, phrases
 from workers.attachments import Attachments, Image, Unseen
+from workers.language import detect_language, language_code
 from workers.prompt import Prompt, ThreadMessage, draft_prompt
 from workers.redaction import redact
 from workers.retrieval import Grounding
-from workers.stage_data import DraftDetails, RequestContext, UnseenImage
+from workers.stage_data import DraftDetails, RequestContext, Translation, UnseenImage
 from workers.triage import Category, Triage, Urgency
 
 
@@ -30,6 +32,13 @@ class DraftResult(BaseModel):
     confidence: float = Field(ge=0, le=1)
     needs_expert: bool
     sources: list[str] = Field(description="Ids of the references used, e.g. example-1, kb-2.")
+    language: str = Field(description="ISO 639-1 code of the customer's language, e.g. es.")
+    message_translation: str = Field(
+        description="The customer's messages in the team's language; empty when written in it."
+    )
+    reply_translation: str = Field(
+        description="The reply in the team's language; empty when the customer wrote in it."
+    )
 
 
 class TriagedDraft(DraftResult):
@@ -55,6 +64,8 @@ class DraftJob:
     # The request's files; the images in it are downloaded only when a model will read them.
     attachments: Attachments = field(default_factory=Attachments)
     workspace: tuple[str | None, str | None] = (None, None)  # (team, enterprise) of the channel
+    language: str | None = None  # the customer's, detected (workers.language); None: unsure
+    team_language: str = "en"  # the approvers' (TEAM_LANGUAGE)
 
 
 @dataclass(frozen=True)
@@ -100,6 +111,8 @@ def _ask(
             files=files,
             images=images,
             with_triage=with_triage,
+            language=job.language,
+            team_language=job.team_language,
         )
 
     prompt = prompt_with(images)
@@ -122,7 +135,12 @@ def _ask(
             "unavailable",
             f"Draft unavailable: {exc}. Regenerate once the model is back, or write "
             "the reply with Edit.",
-            DraftDetails(error=str(exc), masked=masked),
+            DraftDetails(
+                error=str(exc),
+                masked=masked,
+                language=job.language,
+                translation=_untranslated(job, job.language, "the model is unavailable"),
+            ),
         )
     flags = check_draft(answer.reply, job) + [u.describe() for u in unseen]
     flags += [
@@ -139,6 +157,13 @@ def _ask(
         note += " · based on " + ", ".join(_describe(s, job.grounding) for s in answer.sources)
     if masked:
         note += " · masked before sending: " + ", ".join(f"{n} {k}" for k, n in masked.items())
+    language = language_code(answer.language) or job.language
+    translation = _untranslated(job, language, "the model gave none")
+    given = answer.message_translation.strip() or answer.reply_translation.strip()
+    if translation is not None and answer.reply.strip() and given:
+        translation.message = answer.message_translation.strip()
+        translation.reply = answer.reply_translation.strip()
+        translation.missing = None
     return answer, Drafted(
         answer.reply.strip(),
         "openai",
@@ -152,8 +177,19 @@ def _ask(
             model=llm.name,
             images=[image.file_id for image in images],
             unseen=[UnseenImage(name=u.name, reason=u.reason) for u in unseen],
+            language=language,
+            translation=translation,
         ),
     )
+
+
+def _untranslated(job: DraftJob, language: str | None, why: str) -> Translation | None:
+    """An empty translation saying `why` there is none, when the customer's language is known
+    and not the team's; None when the approvers read the customer's language (or it is not
+    known: the card then names none)."""
+    if language is None or language == job.team_language:
+        return None
+    return Translation(language=job.team_language, missing=why)
 
 
 def _describe(source: str, grounding: Grounding) -> str:
@@ -217,51 +253,53 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
-_OPENERS = {
-    Category.INCIDENT: (
-        "Thanks for flagging this. We're treating it as urgent and looking into it now."
-    ),
-    Category.BUG: "Thanks for the report. We're reproducing it on our side.",
-    Category.BILLING: "Thanks for reaching out about billing. We're checking your account now.",
-    Category.ACCOUNT_ACCESS: "Thanks for letting us know. We're looking at your access right away.",
-    Category.FEATURE_REQUEST: "Thanks for the suggestion. We'll share it with our product team.",
-}
 _GREETING = re.compile(r"^\s*(?:hi|hello|hey|dear)\b[^,\n]*[,!]?\s*", re.IGNORECASE)
 
 
 def draft_offline(job: DraftJob) -> Drafted:
     """Without a model: reuse what this account was told before, the knowledge base, or say
-    honestly that we are on it. Never promises anything specific it was not given."""
-    hello = f"Hi <@{job.user_id}>, "
-    if job.grounding.examples:
-        example = job.grounding.examples[0]
+    honestly that we are on it, in the customer's language (or the team's, when it could not
+    be told: `workers.acknowledgements`). Never promises anything specific it was not given."""
+    said = phrases(job.language, job.team_language)
+    hello = greeting(said, job.user_id)
+    language = job.language
+    translation = _untranslated(job, language, "offline draft")
+    examples = [e for e in job.grounding.examples if _may_reuse(e.answer, language)]
+    if examples:
+        example = examples[0]
         liked = " (people gave it a 👍)" if example.liked else ""
         return Drafted(
             hello + _GREETING.sub("", example.answer, count=1),
             "offline",
             f"Offline draft: reuses an answer approved for this account {example.age}"
             f"{liked}. Check it fits this question (no OPENAI_API_KEY is set).",
-            DraftDetails(sources=[f"request:{example.request_id}"]),
+            DraftDetails(
+                sources=[f"request:{example.request_id}"],
+                language=language,
+                translation=translation,
+            ),
         )
     if job.grounding.passages:
         passage = job.grounding.passages[0]
         body = to_mrkdwn(passage.text.split("\n", 1)[-1].strip())
         quoted = "\n".join(f">{line}" for line in _clip(body, 700).splitlines())
         return Drafted(
-            f"{hello}this part of our documentation should help:\n{quoted}",
+            f"{hello}{said.documentation}\n{quoted}",
             "offline",
             f"Offline draft from the knowledge base ({passage.source}). "
             "Check it answers the question (no OPENAI_API_KEY is set).",
-            DraftDetails(sources=[passage.source]),
+            DraftDetails(sources=[passage.source], language=language, translation=translation),
         )
-    opener = _OPENERS.get(job.triage.category, "Thanks for your message. We're looking into it.")
-    follow_up = (
-        "We'll update you in this thread within the hour."
-        if job.triage.urgency in (Urgency.URGENT, Urgency.HIGH)
-        else "We'll follow up in this thread shortly."
-    )
     return Drafted(
-        f"{hello}{opener[0].lower()}{opener[1:]} {follow_up}",
+        acknowledgement(said, job.user_id, job.triage.category, job.triage.urgency),
         "offline",
         "Offline draft: no OPENAI_API_KEY is set, so this is an acknowledgement, not an answer.",
+        DraftDetails(language=language, translation=translation),
     )
+
+
+def _may_reuse(answer: str, language: str | None) -> bool:
+    """Whether an approved answer may be offered again offline: not one in another language
+    than the customer's (when both are known)."""
+    written_in = detect_language(answer)
+    return language is None or written_in is None or written_in == language

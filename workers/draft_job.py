@@ -17,6 +17,7 @@ from integrations.store.db import transaction
 from integrations.store.models import Draft, DraftStatus, Request, Stage
 from workers.attachments import Attachments, customer_files, describe_stubs, is_stub, read_images
 from workers.draft import Drafted, DraftJob
+from workers.language import detect_language
 from workers.metrics import DRAFTS
 from workers.prompt import ThreadMessage
 from workers.retrieval import Scope, retrieve
@@ -35,6 +36,10 @@ def prepared_draft_job(deps: Deps, request_id: int, done: Stage) -> DraftJob | N
             job, _ = draft_job(deps, request_id, done)
     if job is None:
         return None
+    # The customer's language, from all their words; outside the transaction (the first
+    # detection of a process loads its model, about 0.7 s).
+    language = detect_language("\n".join(m.text for m in job.thread if m.author == "customer"))
+    job = replace(job, language=language, team_language=deps.settings.team_language)
     if deps.llm is not None:  # only a model reads images: download them, outside a transaction
         files = job.attachments.files
         job = replace(job, attachments=read_images(deps, files, job.workspace))

@@ -37,6 +37,7 @@ from workers.expertise import record_answer
 from workers.metrics import EVENTS
 from workers.priority import goes_first
 from workers.sla import stop_clock
+from workers.stage_data import forget_translation
 
 log = structlog.get_logger(__name__)
 
@@ -230,6 +231,8 @@ def _withdraw(session: Session, c: Classified) -> tuple[str, Request | None]:
         .where(SlackEvent.channel_id == c.channel, SlackEvent.ts == c.ts)
         .values(payload=None)
     )
+    for draft in request.drafts:  # their translations hold the customer's words too
+        forget_translation(draft, "the customer deleted a message")
     if request.state != RequestState.OPEN:
         return "ignored", request
     if message.ts == request.ts:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from workers.attachments import Image, file_name
+from workers.language import language_name
 from workers.redaction import redact
 from workers.retrieval import Grounding
 from workers.stage_data import RequestContext
@@ -62,6 +63,30 @@ seats, permissions), other, no_action (thanks, ok, closing remarks that need no 
 `urgency` is urgent (production down, many users blocked now), high (someone blocked, a \
 deadline), normal or low (FYI, wishes, thanks); `summary` is one short line in English; \
 `needs_reply` is false only for no_action, and then `reply` is an empty string."""
+
+
+def language_instructions(language: str | None, team_language: str) -> str:
+    """The reply's language, and the translations for the approver (SPEC §5.4): appended to
+    the draft's instructions. `language` is the detected one (None: too little text), a hint
+    the model may overrule when the customer's words say otherwise."""
+    team = language_name(team_language)
+    if language:
+        write = (
+            f"The customer's messages are in {language_name(language)} (detected "
+            f"automatically): write `reply` in {language_name(language)}, the language the "
+            "customer wrote in. If their messages are clearly in another language, write in "
+            "that one instead."
+        )
+    else:
+        write = "Write `reply` in the language the customer wrote in."
+    return f"""
+
+Language: {write} `language` is the ISO 639-1 code of the language the customer wrote in \
+(e.g. "es"). The support team reads {team}: when the customer did not write in {team}, \
+`message_translation` is the customer's messages translated into {team} and \
+`reply_translation` is your reply translated into {team}, each complete and faithful, \
+masked values kept as they are; when the customer wrote in {team}, both are empty strings."""
+
 
 # Zero-width, bidirectional overrides and other format characters that can hide text.
 _INVISIBLE = {"Cf", "Cc", "Co", "Cs"}
@@ -156,10 +181,13 @@ def draft_prompt(
     files: tuple[dict[str, Any], ...] = (),
     images: tuple[Image, ...] = (),
     with_triage: bool = False,
+    language: str | None = None,
+    team_language: str = "en",
 ) -> Prompt:
     """Instructions, then context and references (system), then the thread, its files' names
     and the images the model may see (the last user turn). `with_triage`: the instructions ask
-    for the triage too, in the same answer."""
+    for the triage too, in the same answer; `language`: the customer's, as detected, and
+    `team_language` the approvers' (`language_instructions`)."""
     fence = _Fence()
     parts = [_account_section(fence, context)]
     for n, example in enumerate(grounding.examples, 1):
@@ -186,7 +214,9 @@ def draft_prompt(
         [
             {
                 "role": "system",
-                "content": DRAFT_INSTRUCTIONS + (TRIAGE_WITH_DRAFT if with_triage else ""),
+                "content": DRAFT_INSTRUCTIONS
+                + (TRIAGE_WITH_DRAFT if with_triage else "")
+                + language_instructions(language, team_language),
             },
             {"role": "system", "content": "\n\n".join(p for p in parts if p)},
             {"role": "user", "content": _with_images(last, files, images)},

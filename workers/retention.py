@@ -4,7 +4,8 @@ text, `integrations/store/audit.py`, and PostgreSQL refuses UPDATE and DELETE on
 
 Purged: `request_messages.text` ("") and `.files` (NULL); `drafts.text` (`PURGED`) and
 `.posted_text` ("" when the sent text was edited, else NULL: the shape `workers.report` reads
-as edited or not, so `triage report` and App Home say the same after a purge);
+as edited or not, so `triage report` and App Home say the same after a purge), and the
+translations of the customer's words and the draft in `drafts.details` (`translation`);
 `requests.summary` (NULL) and the suggested colleagues' reasons, which name the question's
 topic words (`PURGED`); `slack_events.payload` of messages (NULL; reactions hold no text and
 feedback needs them); `outbox.body` of sent or failed messages (`{}`); and
@@ -300,9 +301,23 @@ def _purge_requests(session: Session, ids: list[int], where: Where) -> int:
 
 
 def _purge_drafts(session: Session, ids: list[int], where: Where) -> int:
-    """The texts go; whether the sent text was edited stays (`workers.report` compares them)."""
-    rows = session.execute(select(Draft.id, Draft.text, Draft.posted_text).where(Draft.id.in_(ids)))
-    edited = {i for i, text, sent in rows if sent is not None and sent.strip() != text.strip()}
+    """The texts go, and so do the translations of the customer's words and of the draft kept
+    in `details`; whether the sent text was edited stays (`workers.report` compares them)."""
+    rows = session.execute(
+        select(Draft.id, Draft.text, Draft.posted_text, Draft.details).where(Draft.id.in_(ids))
+    ).all()
+    for row in rows:  # first: `where` no longer matches a row once its text is purged
+        translation = (row.details or {}).get("translation") or {}
+        if translation.get("message") or translation.get("reply"):
+            kept = {"language": translation.get("language"), "missing": "purged"}
+            session.execute(
+                update(Draft)
+                .where(Draft.id == row.id, *where)
+                .values(details={**row.details, "translation": kept})
+            )
+    edited = {
+        r.id for r in rows if r.posted_text is not None and r.posted_text.strip() != r.text.strip()
+    }
     changed = 0
     for group, posted in ((edited, ""), (set(ids) - edited, None)):
         if group:

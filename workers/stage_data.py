@@ -168,6 +168,17 @@ class Feedback(_Stored):
     down: int = 0
 
 
+class Translation(_Stored):
+    """The customer's messages and the draft in the team's language (`TEAM_LANGUAGE`), for an
+    approver who may not read the customer's (SPEC §5.4). Kept only when the two languages
+    differ; empty, with `missing` saying why, when there is none (an offline draft)."""
+
+    language: str = "en"  # the team's, translated into
+    message: str = ""  # the customer's messages, translated
+    reply: str = ""  # the draft, translated
+    missing: str | None = None  # why there is no translation
+
+
 class DraftDetails(_Stored):
     """How a draft was made and what it was made from (`drafts.details`), and the feedback
     on it once posted."""
@@ -181,12 +192,24 @@ class DraftDetails(_Stored):
     images: list[str] = Field(default_factory=list)  # file ids the model saw
     unseen: list[UnseenImage] = Field(default_factory=list)
     error: str | None = None  # why the model could not draft
+    language: str | None = None  # the customer's (ISO 639-1); None: too little text to tell
+    translation: Translation | None = None  # when the customer's language is not the team's
     feedback: Feedback = Field(default_factory=Feedback)
     feedback_by: dict[str, list[str]] = Field(default_factory=dict)  # up/down -> user ids
 
 
 def draft_details(draft: Draft) -> DraftDetails:
     return details_of(draft.details)
+
+
+def forget_translation(draft: Draft, why: str) -> None:
+    """Drop the translations of the customer's words and of the draft from the draft's details
+    (the customer deleted a message); the card then says `why` there is none."""
+    details = draft_details(draft)
+    translation = details.translation
+    if translation is not None and (translation.message or translation.reply):
+        details.translation = Translation(language=translation.language, missing=why)
+        draft.details = stored(details)
 
 
 def details_of(details: dict[str, Any] | None) -> DraftDetails:

@@ -21,8 +21,10 @@ from slack_sdk.models.views import View
 
 from workers.blocks.incident import IncidentMark, incident_mark
 from workers.blocks.kit import clip, modal, plain, slack_time, text_input
+from workers.blocks.translation import draft_translation, message_translation
 from workers.ids import ActionId, BlockId, CallbackId
-from workers.stage_data import RequestContext, Suggestions
+from workers.language import language_name
+from workers.stage_data import RequestContext, Suggestions, Translation
 
 SECTION_LIMIT = 3000  # Block Kit: a section's text
 _URGENCY_MARK = {"urgent": "🔴 urgent", "high": "🟠 high", "normal": "🟢 normal", "low": "⚪ low"}
@@ -56,6 +58,8 @@ class CardView:
     escalation: Escalation | None = None
     sla: SlaState | None = None
     incident: IncidentMark | None = None  # part of an incident (SPEC §6.6)
+    language: str | None = None  # the customer's (ISO 639-1), when it could be told
+    translation: Translation | None = None  # when it is not the team's (SPEC §5.4)
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,8 @@ def build_approval_card(card: CardView) -> list[Block]:
     if card.escalation:
         blocks.append(_context(_escalation_line(card.escalation)))
     blocks.append(_customer_message(card))
+    if card.translation is not None:
+        blocks.append(message_translation(card.translation))
     if card.files:
         names = ", ".join(f.get("name") or f.get("title") or "file" for f in card.files[:5])
         blocks.append(_context(f"📎 {len(card.files)} file(s): {names}"))
@@ -194,11 +200,12 @@ def _headline(card: CardView) -> SectionBlock:
     urgency = _URGENCY_MARK.get(card.urgency or "", card.urgency or "untriaged")
     category = (card.category or "untriaged").replace("_", " ")
     summary = f"\n{card.summary}" if summary_adds(card.summary, card.text) else ""
+    language = f" · 🌐 {language_name(card.language)}" if card.language else ""
     return SectionBlock(
         text=MarkdownTextObject(
             text=clip(
                 f"*Request #{card.request_id}* from <@{card.customer_id}> in <#{card.channel_id}>"
-                f" · {urgency} · {category}{summary}",
+                f" · {urgency} · {category}{language}{summary}",
                 SECTION_LIMIT,
             )
         )
@@ -276,6 +283,8 @@ def _draft(card: CardView) -> list[Block]:
         head = _head(draft, SHOWN)
         draft = head + _shortened(draft, head, "; Approve posts all of it")
     blocks: list[Block] = [SectionBlock(text=MarkdownTextObject(text=f"*Draft reply*\n{draft}"))]
+    if card.translation is not None and card.translation.reply:
+        blocks.append(draft_translation(card.translation))
     if card.draft_note:
         blocks.append(_context(f"ℹ️ {card.draft_note}"))
     if card.draft_flags:

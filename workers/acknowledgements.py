@@ -1,0 +1,164 @@
+"""What the offline drafter says in the customer's language (SPEC §5.4): a greeting, an honest
+acknowledgement by category and urgency, and the line before a documentation passage.
+
+Each language's sentences are written as a support person would write them in it, not
+translated word by word from the English: Spanish and Portuguese address the customer's team
+(`les`, `sua conta`), German and French the formal `Sie`/`vous`, Japanese is polite business
+language (`〜いたします`), Chinese uses `您`. Chinese and Japanese sentences follow each other
+without a space.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from workers.triage_types import Category, Urgency
+
+
+@dataclass(frozen=True)
+class Phrases:
+    greeting: str  # "{user}" is the customer's mention
+    openers: dict[Category, str]  # the first sentence(s), by category; `other` for the rest
+    soon: str  # when we will write again, for normal and low urgency
+    within_the_hour: str  # ... for urgent and high
+    documentation: str  # before a quoted passage of the knowledge base
+    space: str = " "  # between sentences
+
+
+_C = Category
+PHRASES: dict[str, Phrases] = {
+    "en": Phrases(
+        greeting="Hi {user}, ",
+        openers={
+            _C.INCIDENT: "thanks for flagging this. We're treating it as urgent and looking into "
+            "it now.",
+            _C.BUG: "thanks for the report. We're reproducing it on our side.",
+            _C.BILLING: "thanks for reaching out about billing. We're checking your account now.",
+            _C.ACCOUNT_ACCESS: "thanks for letting us know. We're looking at your access right "
+            "away.",
+            _C.FEATURE_REQUEST: "thanks for the suggestion. We'll share it with our product team.",
+            _C.OTHER: "thanks for your message. We're looking into it.",
+        },
+        soon="We'll follow up in this thread shortly.",
+        within_the_hour="We'll update you in this thread within the hour.",
+        documentation="this part of our documentation should help:",
+    ),
+    "es": Phrases(
+        greeting="Hola {user}, ",
+        openers={
+            _C.INCIDENT: "gracias por avisarnos. Lo estamos tratando como urgente y ya lo "
+            "estamos investigando.",
+            _C.BUG: "gracias por el reporte. Estamos intentando reproducirlo de nuestro lado.",
+            _C.BILLING: "gracias por escribirnos sobre la facturación. Ya estamos revisando su "
+            "cuenta.",
+            _C.ACCOUNT_ACCESS: "gracias por avisarnos. Estamos revisando su acceso ahora mismo.",
+            _C.FEATURE_REQUEST: "gracias por la sugerencia. Se la haremos llegar a nuestro equipo "
+            "de producto.",
+            _C.OTHER: "gracias por su mensaje. Ya lo estamos revisando.",
+        },
+        soon="Les daremos novedades en este hilo en breve.",
+        within_the_hour="Les daremos novedades en este hilo en menos de una hora.",
+        documentation="creemos que esta parte de nuestra documentación les puede ayudar:",
+    ),
+    "pt": Phrases(
+        greeting="Olá {user}, ",
+        openers={
+            _C.INCIDENT: "obrigado por avisar. Estamos tratando isso como urgente e já estamos "
+            "investigando.",
+            _C.BUG: "obrigado pelo relato. Estamos tentando reproduzir o problema do nosso lado.",
+            _C.BILLING: "obrigado por falar com a gente sobre o faturamento. Já estamos "
+            "verificando a sua conta.",
+            _C.ACCOUNT_ACCESS: "obrigado por avisar. Já estamos verificando o seu acesso.",
+            _C.FEATURE_REQUEST: "obrigado pela sugestão. Vamos compartilhá-la com o nosso time "
+            "de produto.",
+            _C.OTHER: "obrigado pela mensagem. Já estamos verificando.",
+        },
+        soon="Voltamos a falar com vocês aqui nesta thread em breve.",
+        within_the_hour="Damos um retorno aqui nesta thread em até uma hora.",
+        documentation="esta parte da nossa documentação deve ajudar:",
+    ),
+    "fr": Phrases(
+        greeting="Bonjour {user}, ",
+        openers={
+            _C.INCIDENT: "merci de nous avoir prévenus. Nous traitons le problème en priorité et "
+            "l'analysons dès maintenant.",
+            _C.BUG: "merci pour le signalement. Nous essayons de reproduire le problème de notre "
+            "côté.",
+            _C.BILLING: "merci de nous avoir contactés au sujet de la facturation. Nous vérifions "
+            "votre compte dès maintenant.",
+            _C.ACCOUNT_ACCESS: "merci de nous avoir prévenus. Nous vérifions vos accès tout de "
+            "suite.",
+            _C.FEATURE_REQUEST: "merci pour la suggestion. Nous allons la transmettre à notre "
+            "équipe produit.",
+            _C.OTHER: "merci pour votre message. Nous regardons cela de près.",
+        },
+        soon="Nous revenons vers vous dans ce fil très rapidement.",
+        within_the_hour="Nous vous tenons au courant dans ce fil d'ici une heure.",
+        documentation="cette partie de notre documentation devrait vous aider\u00a0:",
+    ),
+    "de": Phrases(
+        greeting="Hallo {user}, ",
+        openers={
+            _C.INCIDENT: "danke für den Hinweis. Wir behandeln das als dringend und sehen es uns "
+            "sofort an.",
+            _C.BUG: "danke für die Meldung. Wir versuchen gerade, das Problem bei uns "
+            "nachzustellen.",
+            _C.BILLING: "danke für Ihre Nachricht zur Abrechnung. Wir prüfen Ihr Konto gerade.",
+            _C.ACCOUNT_ACCESS: "danke für den Hinweis. Wir prüfen Ihren Zugang sofort.",
+            _C.FEATURE_REQUEST: "danke für den Vorschlag. Wir geben ihn an unser Produktteam "
+            "weiter.",
+            _C.OTHER: "danke für Ihre Nachricht. Wir sehen uns das gerade an.",
+        },
+        soon="Wir melden uns in Kürze hier im Thread.",
+        within_the_hour="Wir melden uns innerhalb einer Stunde hier im Thread.",
+        documentation="dieser Teil unserer Dokumentation sollte weiterhelfen:",
+    ),
+    "zh": Phrases(
+        greeting="{user} 您好，",
+        openers={
+            _C.INCIDENT: "感谢您及时告知。我们已将此问题列为紧急事项，正在全力排查。",
+            _C.BUG: "感谢您的反馈。我们正在尝试复现这个问题。",
+            _C.BILLING: "感谢您就账单问题联系我们。我们正在核查您的账户。",
+            _C.ACCOUNT_ACCESS: "感谢告知。我们正在检查您的访问权限。",
+            _C.FEATURE_REQUEST: "感谢您的建议，我们会转达给产品团队。",
+            _C.OTHER: "感谢您的留言，我们正在跟进处理。",
+        },
+        soon="稍后我们会在这里回复您。",
+        within_the_hour="我们会在一小时内在这里向您同步进展。",
+        documentation="这部分文档应该能帮到您：",
+        space="",
+    ),
+    "ja": Phrases(
+        greeting="{user} さん、",
+        openers={
+            _C.INCIDENT: "ご連絡ありがとうございます。緊急案件として、現在調査を進めております。",
+            _C.BUG: "ご報告ありがとうございます。現在こちらで再現を試みております。",
+            _C.BILLING: "ご請求の件でご連絡いただきありがとうございます。現在アカウントを"
+            "確認しております。",
+            _C.ACCOUNT_ACCESS: "ご連絡ありがとうございます。アクセス権限をすぐに確認いたします。",
+            _C.FEATURE_REQUEST: "ご提案ありがとうございます。プロダクトチームに共有いたします。",
+            _C.OTHER: "メッセージありがとうございます。現在確認しております。",
+        },
+        soon="追ってこちらのスレッドでご連絡いたします。",
+        within_the_hour="1時間以内にこちらのスレッドで進捗をご報告いたします。",
+        documentation="こちらのドキュメントがお役に立つかと思います：",
+        space="",
+    ),
+}
+
+
+def phrases(language: str | None, fallback: str = "en") -> Phrases:
+    """The phrases in `language`, else in `fallback` (the team's), else in English."""
+    return PHRASES.get(language or "") or PHRASES.get(fallback) or PHRASES["en"]
+
+
+def acknowledgement(said: Phrases, user_id: str, category: Category, urgency: Urgency) -> str:
+    """The offline drafter's honest reply: thanks, what we are doing, when we write again."""
+    opener = said.openers.get(category, said.openers[Category.OTHER])
+    urgent = urgency in (Urgency.URGENT, Urgency.HIGH)
+    follow_up = said.within_the_hour if urgent else said.soon
+    return f"{greeting(said, user_id)}{opener}{said.space}{follow_up}"
+
+
+def greeting(said: Phrases, user_id: str) -> str:
+    return said.greeting.format(user=f"<@{user_id}>")
