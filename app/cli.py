@@ -143,14 +143,41 @@ def classify(
     file: Annotated[
         str | None, typer.Option("--file", "-f", help="Read the messages from this file.")
     ] = None,
-    offline: Annotated[bool, typer.Option(help="Use the offline rules even with a key.")] = False,
+    offline: Annotated[
+        bool, typer.Option(help="Use the offline classifier even with a key.")
+    ] = False,
+    train: Annotated[
+        str | None,
+        typer.Option(
+            "--train",
+            help="Retrain the offline classifier on this labelled JSONL file instead "
+            "(text, category, urgency a line) and write the model.",
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="The offline model file to write (--train) or use; default: the one the "
+            "package ships and loads.",
+        ),
+    ] = None,
 ) -> None:
     """Dry-run triage: one message a line (or JSONL with "text"), one JSON result a line.
 
-    SOURCE is read when it names a file (or is -); otherwise it is the message itself."""
+    SOURCE is read when it names a file (or is -); otherwise it is the message itself.
+    With --train FILE, retrains the offline classifier instead and says where it wrote it."""
     from integrations.deps import language_model
     from workers.triage import triage_text
+    from workers.triage_model import PACKAGED_MODEL, load_model
 
+    if train is not None:
+        _train_offline(Path(train), Path(model) if model else PACKAGED_MODEL)
+        return
+    try:
+        chosen = load_model(Path(model)) if model else None
+    except ValueError as exc:
+        fail(str(exc))
     if file is not None and source != "-":
         fail("give the messages as an argument or with --file, not both")
     lines = message_lines(file or source, named_as_file=file is not None)
@@ -165,8 +192,24 @@ def classify(
                 text = str(json.loads(text)["text"])
             except (ValueError, KeyError, TypeError):
                 fail(f'line {number} is not JSON with a "text" field')
-        result, _ = triage_text(llm, text)
+        result, _ = triage_text(llm, text, chosen.classify if chosen else None)
         typer.echo(json.dumps(result.model_dump(mode="json"), ensure_ascii=False))
+
+
+def _train_offline(data: Path, out: Path) -> None:
+    """`triage classify --train`: train on a labelled file, write the model, say where."""
+    from workers.triage_training import read_rows, train
+
+    try:
+        rows = read_rows(data)
+        model = train(rows, source=data.name)
+        model.save(out)
+    except (OSError, ValueError) as exc:
+        fail(str(exc))
+    typer.echo(
+        f"trained the offline classifier on {len(rows)} messages of {data} "
+        f"({model.meta['features']} features); wrote {out}"
+    )
 
 
 @cli.command()

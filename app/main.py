@@ -15,6 +15,7 @@ from app.oauth import InstalledAuthorize, oauth_flow
 from integrations.deps import Deps
 from integrations.failures import DATABASE_DOWN
 from integrations.slack_installs import InstalledTokens
+from workers.triage_model import packaged_model
 
 log = structlog.get_logger(__name__)
 
@@ -30,6 +31,7 @@ def create_app(deps: Deps, *, token_verification: bool = True) -> App:
     settings = deps.settings
     settings.require_slack()
     assert settings.slack_signing_secret  # for the type checker
+    packaged_model()  # the listeners' priority check reads it: loaded now, not in a first ack
     signing_secret = settings.slack_signing_secret.get_secret_value()
     logger = logging.getLogger("slack_bolt")
     tokens = deps.slack_clients

@@ -1,6 +1,8 @@
 """Accuracy of the triage classifier (SPEC §5.2) on labelled customer messages.
 
-Runs `workers.triage.classify_offline` on every message of a JSONL file (one object a line:
+Runs the offline classifier (`workers.triage.classify_offline`, learned; or with
+`--classifier rules` the old keyword rules, `workers.triage_rules.classify_by_rules`) on every
+message of a JSONL file (one object a line:
 `text`, `category`, `urgency`, `needs_reply`, `lang`, optional `note`) and prints the accuracy on
 category, needs_reply and urgency, a category confusion table, accuracy per language and the
 misclassified messages. `--record` writes the counts and accuracies to bench/RESULTS.md, between
@@ -8,6 +10,7 @@ misclassified messages. `--record` writes the counts and accuracies to bench/RES
 
     python bench/triage_eval.py                 # print only
     python bench/triage_eval.py --record        # print and record in bench/RESULTS.md
+    python bench/triage_eval.py --classifier rules --max-errors 0   # the old rules, counts only
 
 `evaluate(rows, classify)` is the reusable part: the model-backed triage can be scored with it.
 """
@@ -284,7 +287,34 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def record_section(result: dict[str, Any], data: Path, command: str) -> str:
+CLASSIFIERS = {
+    "model": "`workers.triage.classify_offline` (the learned classifier shipped in the package)",
+    "rules": "`workers.triage_rules.classify_by_rules` (the old keyword and pattern rules)",
+}
+
+
+def confusion_markdown(result: dict[str, Any]) -> list[str]:
+    """The category confusion table as Markdown rows (expected down, predicted across)."""
+    labels = list(result["by_category"])
+    lines = [
+        "| expected ↓ predicted → | " + " | ".join(SHORT.get(x, x) for x in labels) + " |",
+        "|---|" + "---:|" * len(labels),
+    ]
+    for expected in labels:
+        cells = result["confusion"].get(expected, {})
+        if cells:
+            row = [str(cells.get(p, ".")) for p in labels]
+            lines.append(f"| {expected} | " + " | ".join(row) + " |")
+    return lines
+
+
+def record_section(
+    result: dict[str, Any],
+    data: Path,
+    command: str,
+    classifier: str = CLASSIFIERS["model"],
+    title: str = "",
+) -> str:
     """The Markdown section recorded in RESULTS.md, markers included."""
     total = result["total"]
     langs = Counter({lang: s["total"] for lang, s in result["by_lang"].items()})
@@ -293,12 +323,12 @@ def record_section(result: dict[str, Any], data: Path, command: str) -> str:
     start, end = markers(data)
     lines = [
         start,
-        f"## Triage: offline classifier accuracy on {data.stem}",
+        f"## {title or f'Triage: offline classifier accuracy on {data.stem}'}",
         "",
         f"- Date: {now}",
         f"- Command: `{command}`",
         f"- Data: `{_display(data)}`, {total} labelled messages ({lang_list})",
-        "- Classifier: `workers.triage.classify_offline` (keyword and pattern rules)",
+        f"- Classifier: {classifier}",
         "",
         "| messages | n | category | needs_reply | urgency |",
         "|---|---|---|---|---|",
@@ -321,7 +351,7 @@ def record_section(result: dict[str, Any], data: Path, command: str) -> str:
             f"| {category} | {s['total']} | {s['correct']} | {_pct(s['recall'])} "
             f"| {s['predicted']} | {_pct(s['precision'])} |"
         )
-    lines.append(end)
+    lines += ["", *confusion_markdown(result), end]
     return "\n".join(lines)
 
 
@@ -349,17 +379,25 @@ def parse_args(argv: Iterable[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--max-errors", type=int, default=None, help="list at most this many misclassified"
     )
+    parser.add_argument(
+        "--classifier",
+        choices=sorted(CLASSIFIERS),
+        default="model",
+        help="the learned model (default) or the old keyword rules",
+    )
     return parser.parse_args(None if argv is None else list(argv))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Evaluate the offline classifier; print, and record when asked."""
     from workers.triage import classify_offline
+    from workers.triage_rules import classify_by_rules
 
     args = parse_args(argv)
+    classify = classify_by_rules if args.classifier == "rules" else classify_offline
     try:
         rows = load_rows(args.data)
-        result = evaluate(rows, classify_offline)
+        result = evaluate(rows, classify)
     except (OSError, ValueError) as exc:
         print(f"triage_eval: {exc}", file=sys.stderr)
         return 2
@@ -368,7 +406,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         command = "python bench/triage_eval.py --record"
         if args.data.resolve() != DEFAULT_DATA.resolve():
             command += f" --data {shlex.quote(str(args.data))}"
-        write_section(record_section(result, args.data, command), args.data)
+        if args.classifier != "model":
+            command += f" --classifier {args.classifier}"
+        section = record_section(result, args.data, command, CLASSIFIERS[args.classifier])
+        write_section(section, args.data)
         print(f"recorded in {_display(RESULTS)}")
     return 0
 

@@ -28,7 +28,7 @@ from integrations.slack import RATE_LIMIT_RETRIES, patient_client, slack_error
 from integrations.store.db import transaction
 from integrations.store.models import BackfillCursor, Evidence
 from workers.expertise import evidence_rows
-from workers.triage_rules import classify_offline
+from workers.triage_model import classify_offline
 
 log = structlog.get_logger(__name__)
 

@@ -168,7 +168,7 @@ def _triage_and_draft(deps: Deps, seen: _Seen, done: Stage) -> object:
             seen,
             done,
             classify_offline(seen.text),
-            "rules (the model was unavailable)",
+            "offline (the model was unavailable)",
             drafted,
         )
     return _settle_triage(deps, seen, done, result, "model", drafted)

@@ -15,7 +15,7 @@ import structlog
 from integrations.deps import Deps
 from integrations.failures import REDIS_DOWN
 from workers.stage_data import RequestContext
-from workers.triage_rules import classify_offline
+from workers.triage_model import classify_offline
 from workers.triage_types import Category, Urgency
 
 log = structlog.get_logger(__name__)

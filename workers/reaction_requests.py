@@ -30,7 +30,7 @@ from integrations.store.models import (
 from workers.classify import Classified, Installation
 from workers.ingest import enqueue_pipeline, mark_enqueued, open_or_join
 from workers.reconcile import installation_of
-from workers.triage_rules import classify_offline
+from workers.triage_model import classify_offline
 
 log = structlog.get_logger(__name__)
 

@@ -1,6 +1,10 @@
-"""The offline classifier's rules (SPEC §5.2): used without a model and whenever it fails.
+"""Keyword cues in many languages (SPEC §5.2), and the rules that once were the offline classifier.
 
-How a message is read, in order:
+The offline classifier is now learned (`workers.triage_model`); it takes the cue groups below
+(`cues()`) as features among its n-grams. `classify_by_rules` is the old keyword classifier,
+kept to measure the learned one against (`bench/triage_eval.py --classifier rules`).
+
+How the rules read a message, in order:
 1. An acknowledgement that asks nothing ("thanks!", "ok 👍", "merci", "np, no rush", an emoji
    on its own) is `no_action`: no card.
 2. The first category whose cues appear wins, in this order: incident (something is down for
@@ -12,7 +16,7 @@ Urgency: an incident is urgent; being blocked, a near deadline or a leaked secre
 wishes, FYIs and thanks are low; "not urgent" / "no rush" caps it at normal.
 
 Cues cover English plus common French, German, Spanish, Portuguese, Italian, Dutch and
-Japanese phrasings. Measured on labelled messages by `bench/triage_eval.py` (bench/RESULTS.md).
+Japanese phrasings. Both are measured by `bench/triage_eval.py` (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -173,14 +177,44 @@ _LOW = _cues(_w(r"fyi", r"heads up", r"just so you know", r"for what it'?s worth
 # fmt: on
 
 
-def classify_offline(text: str) -> Triage:
-    """Classify a customer's words with the rules above."""
+_CUE_GROUPS: list[tuple[str, re.Pattern[str]]] = [
+    ("incident", _INCIDENT),
+    ("bug", _BUG),
+    ("feature_request", _FEATURE_REQUEST),
+    ("billing", _BILLING),
+    ("account_access", _ACCOUNT_ACCESS),
+    ("question", _QUESTION),
+    ("urgent", _URGENT),
+    ("high", _HIGH),
+    ("calm", _CALM),
+    ("low", _LOW),
+]
+
+
+def cues(text: str) -> list[str]:
+    """The names of the cue groups found in a message (features of the learned classifier)."""
+    clean = " ".join(text.split())
+    found = [name for name, pattern in _CUE_GROUPS if pattern.search(clean)]
+    if _is_acknowledgement(clean):
+        found.append("acknowledgement")
+    if no_words(clean):
+        found.append("no_words")
+    return found
+
+
+def no_words(text: str) -> bool:
+    """Nothing but emoji, :emoji_codes: and punctuation (or nothing at all)."""
+    return not text.strip() or bool(_EMOJI_ONLY.match(text))
+
+
+def classify_by_rules(text: str) -> Triage:
+    """Classify a customer's words with the rules above (the old offline classifier)."""
     clean = " ".join(text.split())
     if _is_acknowledgement(clean):
         return Triage(
             category=Category.NO_ACTION,
             urgency=Urgency.LOW,
-            summary=_summary(clean) or "(no text)",
+            summary=summary(clean) or "(no text)",
             needs_reply=False,
         )
     category = next((c for c, rule in _RULES if rule.search(clean)), None)
@@ -189,7 +223,7 @@ def classify_offline(text: str) -> Triage:
     return Triage(
         category=category,
         urgency=_urgency(clean, category),
-        summary=_summary(clean),
+        summary=summary(clean),
         needs_reply=True,
     )
 
@@ -216,6 +250,7 @@ def _urgency(text: str, category: Category) -> Urgency:
     return Urgency.NORMAL
 
 
-def _summary(text: str, limit: int = 120) -> str:
+def summary(text: str, limit: int = 120) -> str:
+    """The message's first sentence, cut to `limit` characters."""
     first = re.split(r"(?<=[.!?。！？])\s", text, maxsplit=1)[0]
     return first if len(first) <= limit else first[: limit - 1].rstrip() + "…"

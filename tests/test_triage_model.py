@@ -1,0 +1,169 @@
+"""The learned offline classifier (SPEC §5.2): what the shipped model must get right, that it
+loads fast from a file holding no code, and that retraining makes a model that loads and predicts.
+
+The clear cases below were written for this test: none comes from the training set, the
+evaluation set or the held-out set. Accuracy on messages in general is measured, not asserted:
+bench/triage_cv.py and bench/triage_eval.py, recorded in bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.harness import REPO
+from workers.triage import classify_offline
+from workers.triage_model import PACKAGED_MODEL, load_model
+from workers.triage_training import read_rows, train
+
+# (message, category): one or more clear cases per category in English, Spanish and Chinese,
+# and a few in German, French, Japanese and Portuguese.
+CLEAR = [
+    ("How do I change the time zone shown on our reports?", "question"),
+    ("¿Cómo exporto las conversaciones de un agente a Excel?", "question"),
+    pytest.param(
+        "¿Dónde se configura el horario de atención de la bandeja de entrada?",
+        "question",
+        marks=pytest.mark.xfail(strict=True, reason="read as account_access: a known miss"),
+    ),
+    ("请问报表里的时区在哪里可以改？", "question"),
+    ("Wie kann ich den Export als CSV planen?", "question"),
+    (
+        "The export button gives a 500 error every time I pick last month, other months work",
+        "bug",
+    ),
+    ("Al guardar el formulario se borra el campo de teléfono, es un error", "bug"),
+    ("导出按钮点了没反应，控制台报错 TypeError", "bug"),
+    ("Everything is down: the app and the API return 503 for all our users", "incident"),
+    ("La plataforma está caída para todos desde hace media hora", "incident"),
+    ("系统全部挂了，所有用户都打不开", "incident"),
+    ("It would be great if you added a dark mode, please consider it", "feature_request"),
+    ("Sería genial poder programar los envíos, ¿lo tienen en el roadmap?", "feature_request"),
+    ("希望能增加批量导入的功能", "feature_request"),
+    ("We were charged twice on this month's invoice, can you refund one?", "billing"),
+    ("Nos cobraron dos veces la factura de noviembre", "billing"),
+    ("发票抬头开错了，麻烦重新开一张发票", "billing"),
+    ("I'm locked out after resetting my password, the reset link says expired", "account_access"),
+    ("No puedo iniciar sesión, me dice que mi usuario está desactivado", "account_access"),
+    ("我的账号被锁了，登录不了，麻烦帮忙解锁", "account_access"),
+    ("Could we set up a call next week to go over our renewal plans with legal?", "other"),
+    ("Thanks, that fixed it!", "no_action"),
+    ("¡Gracias, ya funciona!", "no_action"),
+    ("好的，谢谢！", "no_action"),
+    ("Danke, jetzt klappt es.", "no_action"),
+    ("Merci beaucoup, c'est réglé !", "no_action"),
+    ("ありがとうございます、解決しました", "no_action"),
+    ("Obrigado, deu certo!", "no_action"),
+    ("🙏", "no_action"),
+]
+
+
+@pytest.mark.parametrize("text, category", CLEAR)
+def test_clear_cases(text: str, category: str) -> None:
+    result = classify_offline(text)
+    assert result.category == category, text
+    assert result.needs_reply == (category != "no_action")
+    assert result.summary
+
+
+def test_no_action_is_never_pressing_and_an_outage_is() -> None:
+    assert classify_offline("ok thanks 👍").urgency == "low"
+    assert classify_offline("Production is down for everyone, nothing loads").urgency in (
+        "high",
+        "urgent",
+    )
+
+
+def test_a_message_without_words_needs_no_reply() -> None:
+    """An emoji, a reaction code or nothing: no_action (learned: the `no_words` cue and the
+    training set's emoji-only messages; no override needed)."""
+    for text in ("", "   ", ":tada:", "👍👍", "!!"):
+        assert classify_offline(text).category == "no_action", repr(text)
+
+
+def test_the_summary_is_the_first_sentence() -> None:
+    result = classify_offline("Exports fail with a 500. We tried twice. Any idea?")
+    assert result.summary == "Exports fail with a 500."
+    assert classify_offline("").summary == "(no text)"
+
+
+def test_the_packaged_model_loads_cold_in_under_a_second() -> None:
+    """A new process loads the shipped model and classifies one message in under a second
+    (it takes tens of milliseconds). Importing the modules (NumPy, pydantic) is timed and
+    printed, not asserted: on a machine shared by parallel tests it alone can take seconds."""
+    code = (
+        "import time; t = time.perf_counter()\n"
+        "from workers.triage_model import packaged_model\n"
+        "imported = time.perf_counter()\n"
+        "packaged_model().classify('our dashboards are down since 9am')\n"
+        "print(imported - t, time.perf_counter() - imported)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    importing, loading = (float(x) for x in out.stdout.split())
+    print(f"import {importing:.3f} s, load and first prediction {loading:.3f} s")
+    assert loading < 1.0
+
+
+def test_the_model_file_holds_arrays_only() -> None:
+    """No pickled object: every member is a NumPy array that loads without pickle."""
+    with zipfile.ZipFile(PACKAGED_MODEL) as archive:
+        assert all(name.endswith(".npy") for name in archive.namelist())
+    with np.load(PACKAGED_MODEL, allow_pickle=False) as arrays:
+        assert all(arrays[name].dtype != object for name in arrays.files)
+    meta = load_model(PACKAGED_MODEL).meta
+    assert meta["trained_on"] == "train.jsonl" and meta["rows"] >= 1000
+
+
+SMALL = [
+    {"text": "how do I export a report?", "category": "question", "urgency": "normal"},
+    {"text": "where do I find the API docs?", "category": "question", "urgency": "normal"},
+    {"text": "the export crashes with an error", "category": "bug", "urgency": "normal"},
+    {"text": "saving fails with error 500", "category": "bug", "urgency": "high"},
+    {"text": "thanks a lot!", "category": "no_action", "urgency": "low"},
+    {"text": "thanks, works now", "category": "no_action", "urgency": "low"},
+]
+
+
+def test_a_model_trained_on_a_small_file_saves_loads_and_predicts(tmp_path: Path) -> None:
+    data = tmp_path / "small.jsonl"
+    data.write_text("".join(json.dumps(row) + "\n" for row in SMALL), encoding="utf-8")
+    model = train(read_rows(data), source=data.name)
+    model.save(tmp_path / "model.npz")
+    loaded = load_model(tmp_path / "model.npz")
+
+    assert loaded.classify("thanks!").category == "no_action"
+    assert loaded.classify("how do I export?").category == "question"
+    assert loaded.classify("the export crashes").category == "bug"
+    for text in ("thanks!", "how do I export?", "saving fails"):
+        assert loaded.classify(text) == model.classify(text)
+    assert loaded.meta["rows"] == len(SMALL)
+
+
+def test_training_refuses_bad_rows(tmp_path: Path) -> None:
+    data = tmp_path / "bad.jsonl"
+    good = json.dumps(SMALL[0])
+    bad = json.dumps({**SMALL[0], "category": "spam"})
+    data.write_text(f"{good}\n{bad}\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"bad\.jsonl:2: `category` 'spam'"):
+        read_rows(data)
+    data.write_text(json.dumps({**SMALL[4], "needs_reply": True}) + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="needs_reply"):
+        read_rows(data)
+    with pytest.raises(ValueError, match="nothing to learn"):
+        train([SMALL[0], SMALL[1]])
+
+
+def test_a_file_that_is_no_model_is_refused(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="not a triage model"):
+        load_model(junk)
