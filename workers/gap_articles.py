@@ -70,7 +70,8 @@ def write_articles(
         )
     now = now or datetime.now(UTC)
     scrubber = Scrubber(gaps.account_names)
-    out.mkdir(parents=True, exist_ok=True)
+    if gaps.gaps:  # no gap, no folder
+        out.mkdir(parents=True, exist_ok=True)
     written = []
     for rank, gap in enumerate(gaps.gaps, 1):
         title, body, by = _compose(gap, scrubber, llm)
