@@ -131,6 +131,10 @@ class Settings(BaseSettings):
     incident_min_accounts: int = Field(default=3, ge=2)  # one account alone is never one
     incident_similarity: float = Field(default=0.45, gt=0, le=1)  # see workers/incident_match
 
+    # CSAT (SPEC §6.7): one question in the customer's thread after an answer
+    csat_after_minutes: float = Field(default=60.0, ge=0)  # 0: never asked
+    csat_tiers: Annotated[list[str], NoDecode] = Field(default_factory=list)  # empty: every tier
+
     # Throughput (SPEC §5.7)
     model_concurrency: int = Field(default=32, ge=1)  # model calls in flight, per deployment
     # Cards by tier:, owner: or channel:, then default= (docs/reference.md, routes)
@@ -164,7 +168,12 @@ class Settings(BaseSettings):
     metrics_dir: str | None = None
 
     @field_validator(
-        "support_leads", "triage_admins", "suggest_opt_out", "slack_install_teams", mode="before"
+        "support_leads",
+        "triage_admins",
+        "suggest_opt_out",
+        "slack_install_teams",
+        "csat_tiers",
+        mode="before",
     )
     @classmethod
     def _leads(cls, value: object) -> list[str]:
