@@ -180,6 +180,7 @@ def main() -> None:
             redis_url=args.redis,
             slack_bot_token="xoxb-bench",
             slack_signing_secret="bench",
+            incident_channel="C0INCIDENTS",  # without one, nothing is grouped
             **overrides,
         )
         deps = Deps.build(settings)
