@@ -70,6 +70,7 @@ _JOBS = {
     "sla": _JobKind("workers.sla.check_clock", DELIVERY, 60, 600, retry=False),
     "incident": _JobKind("workers.incident_jobs.sync_incident", DELIVERY, 120, 600),
     "seen": _JobKind("workers.seen.add_seen", DELIVERY, 60, 600, retry=False),
+    "csat": _JobKind("workers.csat.check_survey", DELIVERY, 60, 600, retry=False),
 }
 
 
@@ -113,6 +114,7 @@ class JobQueues(Protocol):
     def enqueue_escalation(self, request_id: int) -> None: ...
     def enqueue_incident(self, incident_id: int) -> None: ...
     def enqueue_sla_check(self, request_id: int, at: datetime) -> None: ...
+    def enqueue_csat_check(self, request_id: int, at: datetime) -> None: ...
     def enqueue_seen(
         self, team_id: str | None, enterprise_id: str | None, channel: str, ts: str, at: datetime
     ) -> None: ...
@@ -281,6 +283,12 @@ class Queues:
 
         The database is the clock; a lost scheduled job only delays the sweeper's recovery."""
         self._enqueue("sla", request_id, at=at, request_id=request_id)
+
+    def enqueue_csat_check(self, request_id: int, at: datetime) -> None:
+        """Wake a worker at `at` to ask a request's CSAT question (workers.csat).
+
+        The database is the clock, as for the SLA: a lost job only delays the sweeper's ask."""
+        self._enqueue("csat", request_id, at=at, request_id=request_id)
 
     def enqueue_seen(
         self, team_id: str | None, enterprise_id: str | None, channel: str, ts: str, at: datetime

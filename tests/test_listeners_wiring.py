@@ -16,7 +16,7 @@ from slack_bolt import App
 from slack_bolt.kwargs_injection.args import Args
 from slack_bolt.util.utils import get_arg_names_of_callable, get_name_for_callable
 
-from app.listeners import actions, commands, escalate, events, incidents, views
+from app.listeners import actions, commands, csat, escalate, events, incidents, views
 from app.main import create_app
 from tests.harness import offline_deps
 
@@ -50,7 +50,7 @@ def test_bolt_reads_every_parameter_of_every_listener_but_deps(bolt: App) -> Non
 
 
 def test_every_listener_is_a_top_level_function_found_by_its_name(bolt: App) -> None:
-    modules = (actions, commands, escalate, events, incidents, views)
+    modules = (actions, commands, csat, escalate, events, incidents, views)
     for function in registered(bolt):
         target = getattr(function, "func", function)
         name = get_name_for_callable(function)

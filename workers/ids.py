@@ -16,6 +16,8 @@ class ActionId(StrEnum):
     INCIDENT_RESOLVE = "incident_resolve"  # the incident card: the closing update
     INCIDENT_SPLIT = "incident_split"  # value: a request id, taken out of the incident
     INCIDENT_SEND_UPDATE = "incident_send_update"  # a late report's card: the latest update
+    CSAT_GOOD = "csat_good"  # the CSAT question in a customer's thread; value: the request id
+    CSAT_BAD = "csat_bad"
 
 
 class CallbackId(StrEnum):
@@ -41,6 +43,7 @@ class BlockId(StrEnum):
     INCIDENT_TEXT = "incident_text"
     INCIDENT_TEXT_INPUT = "incident_text_input"
     INCIDENT_ACTIONS = "incident_actions"
+    CSAT_ACTIONS = "csat_actions"
 
 
 class Reaction(StrEnum):

@@ -16,6 +16,7 @@ import structlog
 
 from integrations.failures import unexpected
 from workers.card import refresh_card_now
+from workers.csat import ask_now
 from workers.delivery import deliver_now
 from workers.escalation import carry_out_now
 from workers.feedback import apply_feedback
@@ -144,6 +145,9 @@ class InlineQueues:
     def enqueue_sla_check(self, request_id: int, at: datetime) -> None:
         """A timer of this process stands in for RQ's scheduler: at `at`, the job is queued."""
         self._at(at, lambda deps: check_clock_now(deps, request_id))
+
+    def enqueue_csat_check(self, request_id: int, at: datetime) -> None:
+        self._at(at, lambda deps: ask_now(deps, request_id))
 
     def enqueue_seen(
         self, team_id: str | None, enterprise_id: str | None, channel: str, ts: str, at: datetime

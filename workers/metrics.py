@@ -31,6 +31,9 @@ INCIDENTS = Counter("triage_incidents_total", "Incidents formed (SPEC §6.6)")
 INCIDENT_REPORTS = Counter(
     "triage_incident_reports_total", "Customer requests grouped into an incident"
 )
+CSAT = Counter(
+    "triage_csat_total", "Customers' answers to the CSAT question (SPEC §6.7)", ["value"]
+)
 ACK_SECONDS = Histogram(
     "triage_ack_seconds",
     "Time from request received to ack",

@@ -30,6 +30,7 @@ from integrations.store.models import (
     Stage,
 )
 from workers import leases
+from workers.csat import recover_surveys
 from workers.escalation import recover_escalations
 from workers.gap_weekly import WeeklyGaps
 from workers.incident_jobs import recover_incidents
@@ -207,6 +208,7 @@ class Maintenance(threading.Thread):
             recover_clocks(self.deps)  # SLA events a lost scheduled job never fired
             recover_escalations(self.deps)
             recover_incidents(self.deps)  # incidents' clocks, and cards a lost job never drew
+            recover_surveys(self.deps)  # CSAT questions a lost scheduled job never asked
             self.retention.tick()
             self.gaps_weekly.tick()
             if self.health_file is not None:

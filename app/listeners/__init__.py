@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from app.listeners import actions, commands, escalate, events, incidents, views
+from app.listeners import actions, commands, csat, escalate, events, incidents, views
 from app.listeners.wiring import RoutablePayloads
 from integrations.deps import Deps
 
@@ -38,4 +38,5 @@ def register_all(app: App, deps: Deps) -> None:
     commands.register(app, deps)
     escalate.register(app, deps)
     incidents.register(app, deps)
+    csat.register(app, deps)  # the CSAT question's buttons, in customers' threads
     events.register(app, deps)  # last: it ends with a catch-all for events we do not handle

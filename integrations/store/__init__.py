@@ -1,5 +1,6 @@
 """The database: models, engine and sessions, migrations."""
 
-# The search index's tables are part of the schema (`Base.metadata`), wherever it is loaded.
+# Tables in modules of their own are part of the schema (`Base.metadata`) wherever it loads.
+from integrations.store import csat_models as csat_models
 from integrations.store import incident_models as incident_models
 from integrations.store import search_models as search_models
