@@ -36,7 +36,7 @@ from integrations.store.models import (
     Request,
     RequestState,
 )
-from workers import incident_updates, leases
+from workers import csat, incident_updates, leases
 from workers.card import refresh_card_now
 from workers.expertise import record_answer
 from workers.ids import OUTBOX_EVENT_TYPE, Reaction
@@ -66,9 +66,9 @@ INTERNAL_CACHE_SECONDS = 60
 POST_WAIT_SECONDS = 90
 
 # The only outbox kinds that may be posted where customers read: the approved reply, an
-# approved incident update (SPEC §6.6), and the one-line "joining to help" of a pull-in when
-# PULL_IN_IN_CUSTOMER_THREAD is on.
-CUSTOMER_KINDS = frozenset({"reply", "pull_in_customer", incident_updates.KIND})
+# approved incident update (SPEC §6.6), the one-line "joining to help" of a pull-in when
+# PULL_IN_IN_CUSTOMER_THREAD is on, and the CSAT question after an answer (SPEC §6.7).
+CUSTOMER_KINDS = frozenset({"reply", "pull_in_customer", incident_updates.KIND, csat.KIND})
 # The customer kinds that answer the request: each stops its clock and marks it ✅.
 ANSWER_KINDS = frozenset({"reply", incident_updates.KIND})
 
@@ -239,6 +239,7 @@ def _record_failure(deps: Deps, row: _Snapshot, owner: str, exc: Exception) -> N
 
 def _record_sent(deps: Deps, row: _Snapshot, owner: str, ts: str) -> None:
     now = datetime.now(UTC)
+    csat_due = None
     with transaction(deps.sessions) as session:
         session.execute(
             update(OutboxMessage)
@@ -261,7 +262,11 @@ def _record_sent(deps: Deps, row: _Snapshot, owner: str, ts: str) -> None:
             incident_updates.update_posted(
                 session, request, dedupe_key=row.dedupe_key, body=row.body, ts=ts, now=now
             )
+        if row.kind in ANSWER_KINDS and request is not None:  # answered: CSAT asks later
+            csat_due = csat.ask_later(session, deps.settings, request, now)
     log.info("outbox.sent", outbox_id=row.id, kind=row.kind, ts=ts)
+    if csat_due is not None:
+        csat.schedule(deps, row.request_id or 0, csat_due)
     if row.kind in ANSWER_KINDS and row.request_id:
         _after_reply(deps, row)
 
