@@ -31,7 +31,7 @@ from integrations.store.models import (
     RequestState,
     SlackEvent,
 )
-from workers import ingest_store
+from workers import csat, ingest_store
 from workers.classify import Change, Classified, Installation, classify_message
 from workers.expertise import record_answer
 from workers.metrics import EVENTS
@@ -79,6 +79,7 @@ def ingest_message(deps: Deps, body: dict[str, Any], installation: Installation)
     log.info("event.stored", outcome=outcome, kind=classified.kind.value, request_id=request_id)
     if outcome == "answered" and request_id is not None:
         _refresh_card(deps, request_id)
+        csat.schedule(deps, request_id)  # CSAT_AFTER_MINUTES from now, when it is asked
     if job_id is None or request_id is None:
         return IngestResult(outcome, request_id)
     # Stored with its job id: if this hand-off is lost, the sweeper queues the request again.
@@ -101,6 +102,8 @@ def _store_change(
         with transaction(deps.sessions) as session:
             outcome, request = _apply_change(session, event.classified)
             request_id = request.id if request else None
+            if outcome == "answered" and request is not None:  # a colleague answered
+                csat.ask_later(session, deps.settings, request)
             job_id = mark_enqueued(request) if outcome in _NEEDS_PIPELINE else None
             # Last: a duplicate event id fails here and rolls back everything above with it.
             session.connection().execute(ingest_store.INSERT_EVENT, event.params(request_id))
