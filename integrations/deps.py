@@ -76,7 +76,14 @@ def slack_clients(settings: Settings, engine: Engine, redis: Redis | None) -> Sl
     budget = SlackBudget(redis, scale=settings.slack_rate_scale)
     if not settings.uses_oauth:
         token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-        return SingleToken(build_web_client(token, settings.slack_api_url, budget=budget))
+        return SingleToken(
+            build_web_client(
+                token,
+                settings.slack_api_url,
+                budget=budget,
+                timeout=settings.slack_timeout_seconds,
+            )
+        )
     settings.require("slack_client_id", "slack_client_secret")
     assert settings.slack_client_id is not None and settings.slack_client_secret is not None
     return InstalledTokens(
@@ -87,6 +94,7 @@ def slack_clients(settings: Settings, engine: Engine, redis: Redis | None) -> Sl
         rotation_minutes=settings.slack_token_rotation_minutes,
         redis=redis,
         budget=budget,
+        timeout=settings.slack_timeout_seconds,
     )
 
 

@@ -159,6 +159,8 @@ class Settings(BaseSettings):
     # Slack's published rates are multiplied by this in the app's call budget: only for a
     # Slack emulator that enforces them faster (SLACK_EMULATOR_LIMITS), never for Slack
     slack_rate_scale: float = Field(default=1.0, gt=0)
+    # How long one Slack Web API call may take before it is given up (and retried)
+    slack_timeout_seconds: int = Field(default=10, ge=1)
     sweep_seconds: float = Field(default=5.0, gt=0)
     # A draft the model could not write is asked for again after this, doubling (workers/redraft)
     redraft_seconds: float = Field(default=60.0, gt=0)

@@ -105,9 +105,11 @@ class InstalledTokens:
         rotation_minutes: int = 120,
         redis: Redis | None = None,
         budget: SlackBudget | None = None,
+        timeout: int = 10,
     ) -> None:
         self.store = store
         self.budget = budget
+        self.timeout = timeout
         self.api_url = api_url
         self.home_team = home_team
         self.rotation_minutes = rotation_minutes
@@ -274,6 +276,10 @@ class InstalledTokens:
                 # (before and after a rotation) it is spent with.
                 workspace = bot.team_id or bot.enterprise_id
                 client = self._clients[token] = build_web_client(
-                    token, self.api_url, budget=self.budget, workspace=workspace
+                    token,
+                    self.api_url,
+                    budget=self.budget,
+                    workspace=workspace,
+                    timeout=self.timeout,
                 )
             return client

@@ -47,8 +47,9 @@ class Call:
     """One recorded Web API call (``args`` merged from query, form and JSON bodies).
 
     ``at``: arrival (``time.time()``). ``status``: the HTTP status answered, 0 while the call
-    is in flight (recorded on arrival so a test sees a slow call). ``early``: it came before
-    the end of a Retry-After the rate limiter had given for its key (``sandbox.slack_limits``).
+    is in flight (recorded on arrival so a test sees a slow call); ``answered``: when it was
+    answered. ``early``: it came before the end of a Retry-After the rate limiter had given for
+    its key (``sandbox.slack_limits``).
     """
 
     method: str
@@ -57,6 +58,7 @@ class Call:
     at: float
     status: int = 0
     early: bool = False
+    answered: float = 0.0
 
 
 @dataclass
@@ -197,7 +199,7 @@ class SlackApi:
         with self._lock:
             self.calls.append(call)
         response = self._answer(method, request, args, token, call)
-        call.status = response.status_code
+        call.status, call.answered = response.status_code, time.time()
         return response
 
     def _answer(

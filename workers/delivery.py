@@ -18,11 +18,10 @@ import structlog
 from redis import Redis
 from redis.exceptions import RedisError
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import update
 
 from integrations.deps import Deps
-from integrations.failures import DATABASE_DOWN, unexpected
+from integrations.failures import DATABASE_DOWN, REDIS_DOWN, enqueued, unexpected
 from integrations.slack import SLACK_FAILED, refused_by_budget, slack_error
 from integrations.slack_budget import waiting_at_most
 from integrations.slack_installs import NotInstalled
@@ -39,7 +38,7 @@ from integrations.store.models import (
 from workers import csat, incident_updates, leases
 from workers.card import refresh_card_now
 from workers.expertise import record_answer
-from workers.ids import OUTBOX_EVENT_TYPE, Reaction
+from workers.ids import OUTBOX_EVENT_TYPE
 from workers.metrics import TIME_TO_CARD
 from workers.sla import stop_clock
 
@@ -220,6 +219,10 @@ def _record_failure(deps: Deps, row: _Snapshot, owner: str, exc: Exception) -> N
                 last_error=str(exc)[:1000],
                 lease_owner=None,
                 lease_expires_at=None,
+                # Its job's retry comes back to it; the sweeper, only if that is lost. Taken up
+                # at once, a post that timed out was looked for before Slack had carried it out
+                # and was posted twice.
+                enqueued_at=datetime.now(UTC),
                 # Our own budget refused it: nothing reached Slack, so the next try need not
                 # look for it there first (a Tier-3 conversations.history).
                 attempts=OutboxMessage.attempts - (1 if refused_by_budget(exc) else 0),
@@ -306,14 +309,17 @@ def _reply_posted(session: Any, request: Request, row: _Snapshot, ts: str, now: 
 
 
 def _after_reply(deps: Deps, row: _Snapshot) -> None:
-    """Mark the customer's message answered and redraw the card; neither may undo the post."""
-    with transaction(deps.sessions) as session:
-        request = session.get_one(Request, row.request_id)
-        channel, ts = request.channel_id, request.ts
-        slack = deps.slack_for(request.team_id, request.enterprise_id)
+    """Mark the customer's message answered (✅) and redraw the card; neither may undo the
+    post. When Slack (or Redis, or the database) fails them, a card refresh job does both,
+    with its retries: this job's own retry would find the reply sent and stop there."""
+    request_id = row.request_id or 0
     try:
-        slack.reactions_add(channel=channel, timestamp=ts, name=Reaction.ANSWERED)
-    except SlackApiError as exc:
-        if slack_error(exc) != "already_reacted":
-            log.warning("reaction.failed", request_id=row.request_id, error=slack_error(exc))
-    refresh_card_now(deps, row.request_id or 0)
+        refresh_card_now(deps, request_id)
+    except (*SLACK_FAILED, *REDIS_DOWN, *DATABASE_DOWN) as exc:
+        log.warning("card.refresh_deferred", request_id=request_id, error=slack_error(exc))
+        enqueued(
+            log,
+            lambda: deps.queues.enqueue_card_refresh(request_id),
+            what="card refresh",
+            request_id=request_id,
+        )
