@@ -1,5 +1,5 @@
-"""`triage report`: the report as rich tables (per account, then the period's incidents), and
-a chart (matplotlib) by day."""
+"""`triage report`: the report as rich tables (per account, with CSAT; then the period's
+incidents), and a chart (matplotlib) by day."""
 
 from __future__ import annotations
 
@@ -22,9 +22,12 @@ def print_report(report: Report, console: Console) -> None:
     table = Table(title=f"Support since {report.since:%Y-%m-%d %H:%M} UTC", title_justify="left")
     table.add_column("account", overflow="fold", min_width=12, max_width=24)
     headers = ["asked", "median\nreply", "SLA\nmet", "sent\nas is", "edited", "rejected"]
-    for column in [*headers, "👍", "👎"]:
+    for column in [*headers, "👍", "👎", "CSAT"]:
         table.add_column(column, justify="right")
-    table.caption = "median reply: from the customer's message to the first answer"
+    table.caption = (
+        "median reply: from the customer's message to the first answer; CSAT: the share of 👍 "
+        "in customers' answers to 'How did we do?', and how many answered"
+    )
     for name, stats in report.accounts.items():
         table.add_row(name, *_cells(stats))
     table.add_section()
@@ -98,12 +101,20 @@ def _cells(stats: Stats) -> list[str]:
         str(stats.rejected),
         str(stats.thumbs_up),
         str(stats.thumbs_down),
+        csat_text(stats),
     ]
 
 
+def csat_text(stats: Stats) -> str:
+    """`80% of 5`: the share of 👍 among the customers' answers, and how many; empty when
+    nobody answered."""
+    score = stats.csat_score
+    return "" if score is None else f"{score:.0%} of {stats.csat_good + stats.csat_bad}"
+
+
 def write_chart(report: Report, path: Path) -> Path:
-    """Median first-response time (bars) and SLA compliance (line) by day, as a PNG; each
-    incident a dashed line on the day of its first report.
+    """Median first-response time (bars), SLA compliance and CSAT (lines) by day, as a PNG;
+    each incident a dashed line on the day of its first report.
 
     Returns where it went: into a folder `path` names, and with `.png` added when `path` has
     no suffix (matplotlib would add it anyway, and the caller prints this path)."""
@@ -127,25 +138,28 @@ def write_chart(report: Report, path: Path) -> Path:
     labels = [d.strftime("%b %d") for d in days]
     left.bar(labels, medians, color="#4a90d9", label="median first response (min)")
     left.set_ylabel("median first response (minutes)")
-    left.set_title("First response and SLA compliance by day")
+    left.set_title("First response, SLA compliance and CSAT by day")
     right = left.twinx()
-    points = [
-        (label, 100 * c) for label, c in zip(labels, compliance, strict=True) if c is not None
-    ]
-    if points:
-        right.plot(
-            [p[0] for p in points],
-            [p[1] for p in points],
-            color="#2e7d32",
-            marker="o",
-            label="SLA met (%)",
-        )
+    csat = [report.days[d].csat_score for d in days]
+    for values, color, marker, name in (
+        (compliance, "#2e7d32", "o", "SLA met (%)"),
+        (csat, "#ef6c00", "s", "CSAT: customers' good answers (%)"),
+    ):
+        points = [(x, 100 * v) for x, v in zip(labels, values, strict=True) if v is not None]
+        if points:
+            right.plot(
+                [p[0] for p in points],
+                [p[1] for p in points],
+                color=color,
+                marker=marker,
+                label=name,
+            )
     marked = _mark_incidents(left, days, report.incidents.rows)
     if marked:  # room above the bars and the 100% line for the incidents' labels
         left.set_ylim(0, max(medians, default=0) * 1.3 or 1)
     right.set_ylim(0, 130 if marked else 105)
     right.set_yticks(range(0, 101, 20))
-    right.set_ylabel("SLA met (%)")
+    right.set_ylabel("SLA met, CSAT (%)")
     handles = left.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
     names = left.get_legend_handles_labels()[1] + right.get_legend_handles_labels()[1]
     left.legend(

@@ -1,4 +1,4 @@
-"""Two weeks of plausible support history in the database, and incidents in it, for
+"""Two weeks of plausible support history in the database (with CSAT), and incidents in it, for
 `triage report`'s tests and the example chart in docs/ (a developer tool: it writes rows
 directly, not through Slack)."""
 
@@ -10,6 +10,7 @@ from typing import NamedTuple
 
 from sqlalchemy.orm import Session
 
+from integrations.store.csat_models import CsatSurvey, CsatValue, CsatVote
 from integrations.store.incident_models import (
     Incident,
     IncidentReport,
@@ -39,6 +40,7 @@ def seed_history(
 ) -> int:
     """Write `days` days of answered requests; returns how many."""
     rng = random.Random(seed)
+    asking = random.Random(seed + 1)  # CSAT's own draws: the rest stays as it was
     now = now or datetime.now(UTC)
     count = 0
     for day in range(days, 0, -1):
@@ -103,8 +105,30 @@ def seed_history(
                     breached_at=deadline if stopped > deadline else None,
                 )
             )
+            _csat(session, asking, request.id, stopped, late=stopped > deadline)
             count += 1
     return count
+
+
+def _csat(
+    session: Session, rng: random.Random, request_id: int, answered: datetime, *, late: bool
+) -> None:
+    """Most answered requests were asked how it went an hour later; some customers answered,
+    fewer of them pleased when the answer came late."""
+    if rng.random() < 0.15:
+        return  # answered too recently, or a tier that is not asked
+    asked = answered + timedelta(hours=1)
+    session.add(CsatSurvey(request_id=request_id, due_at=asked, asked_at=asked))
+    if rng.random() < 0.45:
+        good = rng.random() < (0.55 if late else 0.88)
+        session.add(
+            CsatVote(
+                request_id=request_id,
+                user_id="U0C",
+                value=CsatValue.GOOD if good else CsatValue.BAD,
+                voted_at=asked + timedelta(minutes=rng.uniform(1, 90)),
+            )
+        )
 
 
 class PastIncident(NamedTuple):

@@ -15,7 +15,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from prometheus_client import REGISTRY
 from redis import Redis
 from rq import Queue
 from rq.registry import ScheduledJobRegistry
@@ -23,11 +22,10 @@ from sqlalchemy import select
 
 from integrations.deps import Deps
 from integrations.queues import DELIVERY
-from integrations.store.csat_models import CsatSurvey, CsatVote
 from integrations.store.db import transaction
 from integrations.store.models import AuditEntry, OutboxMessage
 from sandbox.slack_events import message_deleted_envelope
-from sandbox.slack_interactivity import block_actions_body
+from tests.csat_world import answered, click, counted, questions, start_csat_world, survey, votes
 from tests.harness import (
     APPROVER,
     BOT_USER,
@@ -36,84 +34,20 @@ from tests.harness import (
     INITECH,
     ORG,
     OUTSIDER,
-    REPO,
     SHARED,
     World,
     kill_group,
-    start_world,
     wait_for,
 )
-from workers.blocks.csat import NOT_COUNTED, QUESTION, THANKS, THANKS_CHANGED
+from workers.blocks.csat import NOT_COUNTED, THANKS, THANKS_CHANGED
 from workers.csat import ask_now, recover_surveys
 from workers.ids import ActionId
-
-MINUTES = 0.05  # the question is due 3 s after the answer
 
 
 @pytest.fixture
 def csat_world(database_url: str, redis_url: str) -> Iterator[World]:
-    with start_world(
-        database_url=database_url,
-        redis_url=redis_url,
-        grouping_minutes=0,
-        csat_after_minutes=MINUTES,
-        accounts_file=str(REPO / "sandbox" / "accounts.yaml"),  # Globex is enterprise
-    ) as world:
+    with start_csat_world(database_url, redis_url) as world:
         yield world
-
-
-def answered(world: World, text: str = "How do I export last month's invoices?") -> str:
-    """The customer asks, the approver sends the draft; the thread's ts."""
-    body = world.customer_says(text)
-    world.drain()
-    world.click(ActionId.APPROVE_DRAFT, world.cards()[-1])
-    world.drain()
-    thread = str(body["event"]["ts"])
-    assert len(world.replies_in(thread)) == 1  # the answer
-    return thread
-
-
-def questions(world: World, thread: str, channel: str = SHARED) -> list[dict[str, Any]]:
-    return [m for m in world.replies_in(thread, channel) if m.get("text") == QUESTION]
-
-
-def survey(world: World) -> CsatSurvey:
-    with transaction(world.deps.sessions) as session:
-        row = session.scalars(select(CsatSurvey)).one()
-        session.expunge(row)
-        return row
-
-
-def votes(world: World) -> list[tuple[str, str]]:
-    with transaction(world.deps.sessions) as session:
-        rows = session.scalars(select(CsatVote).order_by(CsatVote.user_id)).all()
-        return [(v.user_id, v.value.value) for v in rows]
-
-
-def counted(value: str) -> float:
-    return REGISTRY.get_sample_value("triage_csat_total", {"value": value}) or 0.0
-
-
-def click(
-    world: World, message: dict[str, Any], action: str, *, user: str, team: str
-) -> dict[str, Any]:
-    """`user` clicks a button of the question; what they were told (ephemerally)."""
-    name = f"csat-{time.time_ns()}"
-    body = block_actions_body(
-        user_id=user,
-        user_team_id=team,
-        team_id=team,
-        channel_id=SHARED,
-        message_ts=message["ts"],
-        message=message,
-        action_id=action,
-        response_url=world.emu.response_url(name),
-    )
-    status, _ = world.send(body)
-    assert status == 200
-    [told] = wait_for(lambda: world.emu.responses(name))
-    assert told["response_type"] == "ephemeral" and not told.get("replace_original")
-    return dict(told)
 
 
 def test_the_question_comes_once_after_an_approved_answer(csat_world: World) -> None:
@@ -244,14 +178,7 @@ def test_a_tier_outside_csat_tiers_is_never_asked(database_url: str, redis_url: 
     """CSAT_TIERS=premium: Initech (premium) is asked, Globex (enterprise) is not even given
     a question. Removing the `surveyed` check from `ask_later` (workers/csat.py) gives Globex
     one: this test fails."""
-    with start_world(
-        database_url=database_url,
-        redis_url=redis_url,
-        grouping_minutes=0,
-        csat_after_minutes=MINUTES,
-        csat_tiers="premium",
-        accounts_file=str(REPO / "sandbox" / "accounts.yaml"),
-    ) as world:
+    with start_csat_world(database_url, redis_url, csat_tiers="premium") as world:
         globex = answered(world)
         initech = world.initech_says("Where can I download our usage report?")
         world.drain()
@@ -293,12 +220,8 @@ def test_a_question_whose_worker_died_is_asked_once_by_the_next(
     """The worker that sent the answer is SIGKILLed, and its scheduled check is lost with
     Redis's registry; the next worker's sweeper asks, once. Removing `recover_surveys` from
     the sweeper's tick (workers/sweeper.py) never asks: this test fails."""
-    with start_world(
-        database_url=database_url,
-        redis_url=redis_url,
-        grouping_minutes=0,
-        csat_after_minutes=0.2,  # 12 s: the first worker is gone well before
-    ) as world:
+    # 12 s: the first worker is gone well before the question is due
+    with start_csat_world(database_url, redis_url, csat_after_minutes=0.2) as world:
         first = world.start_worker("csat-worker-1")
         body = world.customer_says("Is there a sandbox environment we can test against?")
         [card] = wait_for(world.cards, timeout=20)

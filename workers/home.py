@@ -16,7 +16,7 @@ from integrations.store.incident_models import in_open_incident
 from integrations.store.models import DraftStatus, Request, RequestState, SlaClock
 from workers.blocks.home import HomeData, HomeItem, build_home
 from workers.incident_status import open_incident_of, open_incidents
-from workers.report import build_report, minutes_text
+from workers.report import Stats, build_report, minutes_text
 from workers.stage_data import request_context
 
 log = structlog.get_logger(__name__)
@@ -91,12 +91,21 @@ def home_data(session: Session, viewer: str, now: datetime | None = None) -> Hom
         "drafts edited before sending": str(week.approved_edited),
         "drafts rejected": str(week.rejected),
         "👍 / 👎 on answers": f"{week.thumbs_up} / {week.thumbs_down}",
+        "CSAT (customers asked how we did)": _csat(week),
         "incidents (reports they absorbed)": f"{incidents.incidents} ({incidents.absorbed})",
         "first update on an incident (median)": "–"
         if first_update is None
         else minutes_text(first_update),
     }
     return data
+
+
+def _csat(week: Stats) -> str:
+    """`75% 👍 (3 👍 · 1 👎 of 9 asked)`; `–` before anyone answered."""
+    score = week.csat_score
+    if score is None:
+        return f"– ({week.csat_asked} asked)" if week.csat_asked else "–"
+    return f"{score:.0%} 👍 ({week.csat_good} 👍 · {week.csat_bad} 👎 of {week.csat_asked} asked)"
 
 
 def _item(

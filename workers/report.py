@@ -1,7 +1,7 @@
-"""The numbers of SPEC §6.5: first-response time, SLA compliance, what happened to drafts, and
-feedback; for the team, per account, and per day; and the period's incidents (SPEC §6.6,
-`workers.incident_report`). Read from the database only, so App Home, `triage report` and its
-chart all say the same thing.
+"""The numbers of SPEC §6.5: first-response time, SLA compliance, what happened to drafts,
+feedback and CSAT (SPEC §6.7); for the team, per account, and per day; and the period's
+incidents (SPEC §6.6, `workers.incident_report`). Read from the database only, so App Home,
+`triage report` and its chart all say the same thing.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from integrations.store.csat_models import CsatSurvey, CsatValue, CsatVote
 from integrations.store.models import (
     ChannelLink,
     Draft,
@@ -40,6 +41,15 @@ class Stats:
     rejected: int = 0
     thumbs_up: int = 0
     thumbs_down: int = 0
+    csat_asked: int = 0  # requests whose customers were asked "How did we do?"
+    csat_good: int = 0  # their answers, one per person (their latest click)
+    csat_bad: int = 0
+
+    @property
+    def csat_score(self) -> float | None:
+        """The share of 👍 among the customers' answers; None when nobody answered."""
+        answers = self.csat_good + self.csat_bad
+        return self.csat_good / answers if answers else None
 
     @property
     def median_first_response(self) -> float | None:
@@ -83,6 +93,7 @@ def build_report(
         select(Draft).where(Draft.request_id.in_([r.id for r in requests]))
     ):
         drafts[draft.request_id].append(draft)
+    csat = _csat(session, [r.id for r in requests])
     report = Report(since, Stats(), defaultdict(Stats), defaultdict(Stats))
     for request in requests:
         name = account_name(request)
@@ -94,6 +105,7 @@ def build_report(
         for stats in (report.team, report.accounts[name], report.days[day]):
             clock = None if request.id in paused else clocks.get(request.id)
             _count(stats, request, clock, drafts[request.id], now)
+            _count_csat(stats, csat.get(request.id))
     if account and not report.accounts:
         _require_account(session, account)
     report.accounts = dict(sorted(report.accounts.items()))
@@ -169,6 +181,30 @@ def _count(
         feedback = draft_details(draft).feedback
         stats.thumbs_up += feedback.up
         stats.thumbs_down += feedback.down
+
+
+def _csat(session: Session, request_ids: list[int]) -> dict[int, list[CsatValue]]:
+    """The asked requests among these, each with its customers' answers (maybe none)."""
+    answers: dict[int, list[CsatValue]] = {
+        request_id: []
+        for request_id in session.scalars(
+            select(CsatSurvey.request_id).where(
+                CsatSurvey.request_id.in_(request_ids), CsatSurvey.asked_at.is_not(None)
+            )
+        )
+    }
+    votes = select(CsatVote.request_id, CsatVote.value).where(CsatVote.request_id.in_(answers))
+    for request_id, value in session.execute(votes):
+        answers[request_id].append(value)
+    return answers
+
+
+def _count_csat(stats: Stats, answers: list[CsatValue] | None) -> None:
+    if answers is None:
+        return  # not asked (not yet, or not this tier)
+    stats.csat_asked += 1
+    stats.csat_good += answers.count(CsatValue.GOOD)
+    stats.csat_bad += answers.count(CsatValue.BAD)
 
 
 def parse_since(text: str, now: datetime | None = None) -> datetime:
