@@ -154,10 +154,9 @@ def _record(
         title=f"Triage: offline classifier, {args.folds}-fold cross-validation on {args.data.stem}",
     )
     body = section.split("\n", 1)[1].rsplit("\n", 1)[0]  # without triage_eval's own markers
-    confusion = triage_eval.confusion_markdown(shipped)
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     compared = f"Recipes compared ({now}), each changing one thing of the shipped one:"
-    text = "\n".join([START, body, "", *confusion, "", compared, "", *table, END])
+    text = "\n".join([START, body, "", compared, "", *table, END])
     results = triage_eval.RESULTS
     current = results.read_text(encoding="utf-8")
     if START in current and END in current:

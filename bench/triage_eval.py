@@ -351,6 +351,10 @@ def record_section(
             f"| {category} | {s['total']} | {s['correct']} | {_pct(s['recall'])} "
             f"| {s['predicted']} | {_pct(s['precision'])} |"
         )
+    lines += ["", "| language | n | category | needs_reply | urgency |", "|---|---|---|---|---|"]
+    for lang, scores in result["by_lang"].items():
+        cells = [_pct(scores[f]["accuracy"]) for f in FIELDS]
+        lines.append(f"| {lang} | {scores['total']} | " + " | ".join(cells) + " |")
     lines += ["", *confusion_markdown(result), end]
     return "\n".join(lines)
 
