@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from integrations.store.search_terms import stem, tokens
-from workers.incident_match import _terms as request_terms
+from workers.incident_match import terms as request_terms
 
 THRESHOLD = 0.15  # average cosine similarity at which two groups merge (bench/gaps.py)
 MIN_SHARED = 2  # two requests sharing fewer terms are not alike at all (as retrieval holds)

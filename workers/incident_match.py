@@ -159,7 +159,7 @@ def fingerprint(text: str) -> Fingerprint:
         signatures.add("symptom:down")
     if _FOLLOW_UP.search(text):
         signatures.add("symptom:follow_up")
-    return Fingerprint(frozenset(signatures), frozenset(_terms(text)))
+    return Fingerprint(frozenset(signatures), frozenset(terms(text)))
 
 
 def similarity(report: Fingerprint, other: Fingerprint) -> float:
@@ -223,7 +223,7 @@ def _paths(text: str) -> set[str]:
     return paths
 
 
-def _terms(text: str) -> set[str]:
+def terms(text: str) -> set[str]:
     """Stemmed words (no digits-only words, no Slack mentions) and CJK character pairs."""
     text = re.sub(r"<[@#!][^>]*>", " ", text)
     words = {stem(w) for w in tokens(_CJK.sub(" ", text)) if not w.isdigit() and w not in _FILLER}
