@@ -25,7 +25,17 @@ from integrations.queues import DELIVERY
 from integrations.store.db import transaction
 from integrations.store.models import AuditEntry, OutboxMessage
 from sandbox.slack_events import message_deleted_envelope
-from tests.csat_world import answered, click, counted, questions, start_csat_world, survey, votes
+from tests.csat_world import (
+    MINUTES,
+    answered,
+    click,
+    counted,
+    questions,
+    start_csat_world,
+    survey,
+    surveys,
+    votes,
+)
 from tests.harness import (
     APPROVER,
     BOT_USER,
@@ -39,6 +49,7 @@ from tests.harness import (
     kill_group,
     wait_for,
 )
+from tests.incident_world import SSO, customer, incident_cards, incident_world, says, submit_update
 from workers.blocks.csat import NOT_COUNTED, THANKS, THANKS_CHANGED
 from workers.csat import ask_now, recover_surveys
 from workers.ids import ActionId
@@ -211,6 +222,36 @@ def test_a_setting_changed_before_the_question_is_due_is_obeyed(
     world.drain()
     assert questions(world, thread) == []
     assert survey(world).cancelled_why == why
+
+
+def test_an_incidents_reports_are_asked_after_its_closing_update(
+    database_url: str, redis_url: str
+) -> None:
+    """Three accounts' reports answered by an incident update: no question while the incident
+    is open (the outage goes on), one in each thread after the closing update. Removing the
+    open-incident wait from `ask_now` and from `recover_surveys`' query (workers/csat.py) asks
+    during the outage: this test fails."""
+    with incident_world(database_url, redis_url, csat_after_minutes=MINUTES) as world:
+        people = [customer(world, n) for n in range(3)]
+        reports = [says(world, who, text) for who, text in zip(people, SSO, strict=False)]
+        threads = [str(report["event"]["ts"]) for report in reports]
+        world.drain()
+        [card] = incident_cards(world)
+        submit_update(world, card, ActionId.INCIDENT_UPDATE, None)
+        world.drain()
+        first_due = max(s.due_at for s in surveys(world))
+        assert recover_surveys(world.deps, now=first_due + timedelta(minutes=5)) == 0
+        world.drain()
+        assert all(s.asked_at is None and s.cancelled_at is None for s in surveys(world))
+
+        submit_update(world, incident_cards(world)[0], ActionId.INCIDENT_RESOLVE, None)
+        world.drain()
+        moved = surveys(world)
+        assert len(moved) == 3 and min(s.due_at for s in moved) > first_due
+        assert recover_surveys(world.deps, now=max(s.due_at for s in moved)) == 3
+        world.drain()
+        for who, thread in zip(people, threads, strict=True):
+            assert len(questions(world, thread, who["channel"])) == 1
 
 
 @pytest.mark.slow
