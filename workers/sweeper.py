@@ -72,13 +72,14 @@ def sweep(deps: Deps) -> SweepReport:
                 Request.enqueued_at,
                 Request.attempts,
                 Request.lease_owner,
+                Request.lease_expires_at,
             )
             .where(unfinished, free, Request.state.in_((RequestState.OPEN, RequestState.WITHDRAWN)))
             .order_by(Request.id)
             .limit(BATCH)
         ).all()
-    for request_id, job_id, enqueued_at, attempts, lease_owner in candidates:
-        if not _request_is_lost(deps, now, job_id, enqueued_at, attempts, lease_owner):
+    for request_id, job_id, enqueued_at, attempts, lease_owner, expired in candidates:
+        if not _request_is_lost(deps, now, job_id, enqueued_at, attempts, lease_owner, expired):
             continue
         new_id = new_job_id("request", request_id)
         # Queue first, record after: a failed enqueue must not make the request look queued.
@@ -108,12 +109,16 @@ def _request_is_lost(
     enqueued_at: datetime | None,
     attempts: int,
     lease_owner: str | None,
+    lease_expired_at: datetime | None,
 ) -> bool:
     if enqueued_at is None:
         return True  # never queued: Redis was down at ingest
     age = now - enqueued_at
     if lease_owner is not None:
-        # Its lease expired, so its worker died; unless we re-queued it a moment ago.
+        # Its lease expired, so its worker died: queued again at once, unless that was done
+        # since it died (then again after GRACE_SECONDS, should that job be lost too).
+        if lease_expired_at is not None and enqueued_at < lease_expired_at:
+            return True
         return age >= timedelta(seconds=GRACE_SECONDS)
     if age < _backoff(attempts):
         return False
