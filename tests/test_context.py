@@ -100,10 +100,10 @@ def test_an_exhausted_api_limit_pauses_salesforce_instead_of_asking_per_request(
 ) -> None:
     with crm_world(grouping_minutes=0) as world:
         org.server.fail("REQUEST_LIMIT_EXCEEDED")
-        world.customer_says("First question")
+        world.customer_says("First question: how do exports work?")
         world.drain()
         org.server.clear_requests()
-        world.customer_says("Second question")
+        world.customer_says("Second question: can we add an admin?")
         world.drain()
 
         assert org.server.requests == []
@@ -124,7 +124,7 @@ def test_a_channel_without_an_account_gets_its_card_saying_how_to_link_it(
 
 def test_a_case_the_app_opens_drops_the_cached_context(crm_world: StartWorld, org: Org) -> None:
     with crm_world(grouping_minutes=0) as world:
-        world.customer_says("Question one")
+        world.customer_says("Question one: how do exports work?")
         world.drain()
         assert "2 open cases" in account_line(world.cards()[0])
 
@@ -139,7 +139,7 @@ def test_a_case_the_app_opens_drops_the_cached_context(crm_world: StartWorld, or
         )
         assert org.server.record("Case", case_id) is not None
         org.server.clear_requests()
-        world.customer_says("Question two")
+        world.customer_says("Question two: can we add an admin?")
         world.drain()
 
         assert len(org.server.api_calls()) == 1  # asked again, not served from the cache

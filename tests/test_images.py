@@ -156,7 +156,7 @@ def test_the_offline_drafter_ignores_images_and_the_card_does_not_mention_them(
     database_url: str, redis_url: str
 ) -> None:
     with start_world(database_url=database_url, redis_url=redis_url) as world:  # no model
-        world.customer_says("See attached", files=[image("a.png", png(5))])
+        world.customer_says("See attached: why is this empty?", files=[image("a.png", png(5))])
         world.drain()
         assert world.emu.downloads() == []
         text = card_text(world)

@@ -273,7 +273,7 @@ def test_cards_are_never_posted_to_a_channel_shared_with_another_org(world: Worl
         members=[BOT_USER, CUSTOMER],
     )
     world.settings.triage_channel = "C0SHAREDTRIAGE"
-    world.customer_says("Internal notes must never reach me")
+    world.customer_says("Internal notes must never reach me, right?")
     world.drain()
     assert world.emu.messages("C0SHAREDTRIAGE") == []
     with transaction(world.deps.sessions) as session:

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from workers.triage_features import CHAR_MAX, CHAR_MIN, CUE_WEIGHT, groups
-from workers.triage_model import TARGETS, Linear, Sparse, TriageModel, Vectoriser
+from workers.triage_model import NO_ACTION_MARGIN, TARGETS, Linear, Sparse, TriageModel, Vectoriser
 from workers.triage_types import Category, Urgency
 
 MIN_DF = 2
@@ -120,6 +120,7 @@ class Recipe:
     min_df: int = MIN_DF
     cue_weight: float = CUE_WEIGHT
     chars: tuple[int, int] = (CHAR_MIN, CHAR_MAX)
+    no_action_margin: float = NO_ACTION_MARGIN
 
 
 def train(
@@ -139,4 +140,4 @@ def train(
         "features": len(vectoriser.vocabulary),
         "recipe": asdict(recipe),
     }
-    return TriageModel(vectoriser, targets, meta)
+    return TriageModel(vectoriser, targets, meta, recipe.no_action_margin)
