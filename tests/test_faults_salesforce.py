@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 from sqlalchemy import select
 
 from integrations.store.db import transaction
@@ -26,6 +27,8 @@ from tests.salesforce_world import PASSWORD, Org, StartWorld
 
 org, jwt_keys = salesforce_world.org, salesforce_world.jwt_keys  # fixtures
 crm_world = salesforce_world.crm_world  # fixture
+
+pytestmark = pytest.mark.slow
 
 ESCALATIONS = "C0ESCALATE"
 
