@@ -17,6 +17,8 @@ import re
 import unicodedata
 from collections import Counter
 
+from workers.triage_rules import cues
+
 CHAR_MIN, CHAR_MAX = 1, 5
 CUE_WEIGHT = 0.3  # the cue group's length against the n-gram groups' unit length
 
@@ -60,8 +62,6 @@ def word_grams(clean: str) -> Counter[str]:
 
 def cue_names(text: str) -> list[str]:
     """The keyword cue groups that fire on the raw text."""
-    from workers.triage_rules import cues
-
     return ["k:" + name for name in cues(text)]
 
 
