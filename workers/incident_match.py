@@ -20,7 +20,10 @@ the words' part; the signatures stay, because they carry across languages exactl
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -50,6 +53,7 @@ MIN_SIGNATURE_WEIGHT = 0.7
 ENOUGH_SIGNATURE_WEIGHT = 1.0
 SIGNATURE_SHARE = 0.7
 MAX_TERMS = 8  # a long report's words count as if it said its first eight (containment)
+CORE_SHARE = 0.25  # an incident's core: what at least a quarter of its reports say
 
 _AREAS = {  # each a regex; customers in every language name areas in these words
     "sso": r"\bsso\b|\bsaml\b|\bokta\b|\bidp\b|\bazure ?ad\b|\bentra\b|single sign|\bacs\b"
@@ -86,7 +90,7 @@ _DOWN = re.compile(  # "it is broken", in the languages of the lexicon
 )
 _HTTP = re.compile(
     r"(?:\b(?:http|status|error|err|code|c[oó]digo|returns?|returning|got|getting|a|an|with)"
-    r"\W{0,3}|错误|报错|返回|状态码|エラー)([45]\d\d)(?!\d)"
+    r"\W{0,3}|错误|报错|返回|状态码|エラー|[（(])([45]\d\d)(?!\d)"
     r"|(?<!\d)([45]\d\d)\s*(?:errors?|internal|bad gateway|service unavailable|gateway|forbidden"
     r"|unauthori[sz]ed|not found|too many|s\b|错误)",
     re.I,
@@ -176,6 +180,39 @@ def similarity(report: Fingerprint, other: Fingerprint) -> float:
     term_part = len(report.terms & other.terms) / min(len(words), MAX_TERMS) if words else 0.0
     score = SIGNATURE_SHARE * max(0.0, signature_part) + (1 - SIGNATURE_SHARE) * min(1.0, term_part)
     return round(min(1.0, score), 4)
+
+
+def core(prints: Sequence[Fingerprint], share: float = CORE_SHARE) -> Fingerprint:
+    """What a group of reports says in common: the signatures and words at least `share` of
+    them (and at least two, when there are two or more) say. An incident is compared as its
+    core, not as the union of everything its reports said: a union grows with each report
+    until anything is "contained" in it (one report naming two outages made them one)."""
+    if len(prints) == 1:
+        return prints[0]
+    least = max(2, math.ceil(share * len(prints)))
+    signatures: Counter[str] = Counter()
+    words: Counter[str] = Counter()
+    for print_ in prints:
+        signatures.update(print_.signatures)
+        words.update(print_.terms)
+    return Fingerprint(
+        frozenset(s for s, n in signatures.items() if n >= least),
+        frozenset(w for w, n in words.items() if n >= least),
+    )
+
+
+def group_similarity(report: Fingerprint, prints: Sequence[Fingerprint]) -> float:
+    """How much a report resembles a group of reports: its `core`, or, when the report names
+    nothing the core contradicts, all the group said (a report may name the endpoint only a
+    few of the others named)."""
+    center = core(prints)
+    score = similarity(report, center)
+    if not conflicts(report, center):
+        everything = EMPTY
+        for print_ in prints:
+            everything = everything | print_
+        score = max(score, similarity(report, everything))
+    return score
 
 
 def conflicts(report: Fingerprint, other: Fingerprint) -> bool:

@@ -38,9 +38,10 @@ from integrations.store.models import Request, RequestState
 from workers.incident_match import (
     Fingerprint,
     conflicts,
+    core,
     fingerprint,
+    group_similarity,
     pair_similarity,
-    similarity,
 )
 from workers.metrics import INCIDENT_REPORTS, INCIDENTS
 from workers.sla import policy_for
@@ -149,13 +150,13 @@ def _group(
             Incident.state == IncidentState.OPEN, Incident.last_report_at >= since
         )
     ):
-        profile, accounts = _profile(session, incident.id)
-        score = similarity(print_, profile)
+        prints, accounts = _profile(session, incident.id)
+        score = group_similarity(print_, prints)
         if failure and score >= threshold and (best is None or score > best[0]):
             best = (score, incident)
         # "Still broken" from an account that reported it: theirs, unless it names another
         # error or product area.
-        if mine in accounts and not conflicts(print_, profile) and follow_up is None:
+        if mine in accounts and not conflicts(print_, core(prints)) and follow_up is None:
             follow_up = (score, incident)
     chosen = best or follow_up
     if chosen is not None:
@@ -193,15 +194,13 @@ def _form(
     members = [(o, scores[o.id]) for o, _ in candidates if scores[o.id] >= threshold]
     if not members:
         return None
-    profile = print_
-    for other, other_print in candidates:
-        if scores[other.id] >= threshold:
-            profile = profile | other_print
+    group = [print_, *(p for o, p in candidates if scores[o.id] >= threshold)]
     # Reports like the group as a whole, though not like this one alone (a terse "sso down?").
     chosen = {o.id for o, _ in members}
     for other, other_print in candidates:
-        if other.id not in chosen and similarity(other_print, profile) >= threshold:
-            members.append((other, similarity(other_print, profile)))
+        score = group_similarity(other_print, group)
+        if other.id not in chosen and score >= threshold:
+            members.append((other, score))
             chosen.add(other.id)
     accounts = {_account(request)} | {_account(o) for o, _ in members}
     if len(accounts) < deps.settings.incident_min_accounts:
@@ -253,8 +252,8 @@ def _deadline(deps: Deps, request: Request, first: datetime) -> tuple[datetime, 
     return policy.hours.add(first, policy.minutes), policy.tier
 
 
-def _profile(session: Session, incident_id: int) -> tuple[Fingerprint, set[str]]:
-    """The union of the fingerprints of the incident's newest reports, and its accounts."""
+def _profile(session: Session, incident_id: int) -> tuple[list[Fingerprint], set[str]]:
+    """The fingerprints of the incident's newest reports, and its accounts."""
     accounts = set(
         session.scalars(
             select(IncidentReport.account_key).where(
@@ -269,10 +268,7 @@ def _profile(session: Session, incident_id: int) -> tuple[Fingerprint, set[str]]
         .order_by(IncidentReport.joined_at.desc())
         .limit(PROFILE_REPORTS)
     )
-    profile = Fingerprint(frozenset(), frozenset())
-    for request in requests:
-        profile = profile | fingerprint(request.text)
-    return profile, accounts
+    return [fingerprint(request.text) for request in requests], accounts
 
 
 def _report_of(session: Session, request_id: int) -> IncidentReport | None:
