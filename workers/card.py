@@ -13,16 +13,18 @@ import hashlib
 import json
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
 from redis import Redis
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, object_session
 
 from integrations.deps import Deps
-from integrations.failures import REDIS_DOWN
+from integrations.failures import REDIS_DOWN, unexpected
 from integrations.slack import slack_error
 from integrations.store.db import transaction
 from integrations.store.models import Request, RequestState
@@ -35,6 +37,7 @@ from workers.blocks.card import (
     card_fallback_text,
 )
 from workers.blocks.incident import IncidentMark
+from workers.health import account_health
 from workers.ids import Reaction
 from workers.incident_view import incident_mark
 from workers.routes import posted_card_channel
@@ -74,7 +77,25 @@ def card_view(request: Request) -> CardView:
         escalation=_escalation(request),
         sla=_sla(request),
         incident=_incident(request),
+        health=_health(request),
     )
+
+
+def _health(request: Request) -> str:
+    """The account line's health note, read in the card's own transaction (two statements).
+    A bug in it costs the note, never the card: logged and counted (`where="health"`)."""
+    session = object_session(request)
+    if session is None or not request.account_key:
+        return ""
+    context = request_context(request)
+    try:
+        health = account_health(session, request.account_key, context, datetime.now(UTC))
+    except SQLAlchemyError:
+        raise  # the transaction is lost: the card's job is retried
+    except Exception:
+        unexpected(log, "card.health_failed", where="health", request_id=request.id)
+        return ""
+    return health.card_note(shown=context.summary if context is not None else "")
 
 
 def _incident(request: Request) -> IncidentMark | None:

@@ -14,7 +14,8 @@ from integrations.slack import slack_error
 from integrations.store.db import transaction
 from integrations.store.incident_models import in_open_incident
 from integrations.store.models import DraftStatus, Request, RequestState, SlaClock
-from workers.blocks.home import HomeData, HomeItem, build_home
+from workers.blocks.home import AccountRisk, HomeData, HomeItem, build_home
+from workers.health import accounts_at_risk
 from workers.incident_status import open_incident_of, open_incidents
 from workers.report import Stats, build_report, minutes_text
 from workers.stage_data import request_context
@@ -79,6 +80,12 @@ def home_data(session: Session, viewer: str, now: datetime | None = None) -> Hom
         waiting = session.get(Request, clock.request_id)
         if waiting is not None and waiting.state == RequestState.OPEN:
             data.near_sla.append(_item(waiting, clock))
+    data.at_risk = [
+        AccountRisk(
+            name=a.name, level=a.health.level, score=a.health.score, reasons=a.health.reasons
+        )
+        for a in accounts_at_risk(session, now)
+    ]
     report = build_report(session, since=now - timedelta(days=7), now=now)
     week, incidents = report.team, report.incidents
     median, compliance = week.median_first_response, week.sla_compliance

@@ -60,6 +60,7 @@ class CardView:
     incident: IncidentMark | None = None  # part of an incident (SPEC §6.6)
     language: str | None = None  # the customer's (ISO 639-1), when it could be told
     translation: Translation | None = None  # when it is not the team's (SPEC §5.4)
+    health: str = ""  # the account's health when not good, on its line (workers.health)
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,8 @@ def build_approval_card(card: CardView) -> list[Block]:
     if card.files:
         names = ", ".join(f.get("name") or f.get("title") or "file" for f in card.files[:5])
         blocks.append(_context(f"📎 {len(card.files)} file(s): {names}"))
-    blocks.append(_context(_status_line("🏢 Account", card.context, _account_summary)))
+    account = _status_line("🏢 Account", card.context, _account_summary)
+    blocks.append(_context(f"{account} · {card.health}" if card.health else account))
     blocks.append(DividerBlock())
     blocks.extend(_draft(card))
     blocks.append(_context(_status_line("🙋 Suggested colleagues", card.suggestions, _people)))

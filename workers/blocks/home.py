@@ -39,12 +39,23 @@ class HomeItem:
     incident: int | None = None  # the open incident it is a report of
 
 
+@dataclass(frozen=True)
+class AccountRisk:
+    """An account whose health is not good (workers.health), with its reasons, worst first."""
+
+    name: str  # the account's name, or its channel as a mention
+    level: str  # watch | at risk
+    score: int
+    reasons: list[str]
+
+
 @dataclass
 class HomeData:
     viewer: str
     yours: list[HomeItem] = field(default_factory=list)  # pending, on accounts they own
     others: list[HomeItem] = field(default_factory=list)  # pending, everyone else's
     near_sla: list[HomeItem] = field(default_factory=list)
+    at_risk: list[AccountRisk] = field(default_factory=list)  # the 5 least healthy accounts
     week: dict[str, str] = field(default_factory=dict)  # label -> value, already formatted
     incidents: list[OpenIncident] = field(default_factory=list)  # open ones, shown first
     as_of: datetime = field(default_factory=lambda: datetime.now(UTC))
@@ -52,13 +63,14 @@ class HomeData:
 
 def build_home(data: HomeData) -> View:
     blocks: list[Block] = [HeaderBlock(text="Support triage")]
-    if data.incidents:  # ≤ 8 blocks: the most a view shows is 66 of its 100
+    if data.incidents:  # ≤ 8 blocks: the most a view shows is 69 of its 100
         blocks += [DividerBlock(), *open_incident_blocks(data.incidents, data.as_of, compact=True)]
     blocks += _list(
         "Waiting for your approval", data.yours, "Nothing waiting on the accounts you own."
     )
     blocks += _list("Also waiting for someone", data.others, "No other drafts are waiting.")
     blocks += _list("Near or past their SLA", data.near_sla, "No request is near its SLA.")
+    blocks += _accounts(data.at_risk)
     blocks.append(DividerBlock())
     blocks.append(SectionBlock(text=MarkdownTextObject(text="*The team's last 7 days*")))
     week = "\n".join(f"• {label}: *{value}*" for label, value in data.week.items())
@@ -76,6 +88,22 @@ def _list(title: str, items: list[HomeItem], empty: str) -> list[Block]:
         more = f"…and {len(items) - MAX_ITEMS} more in the triage channel."
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=more)]))
     return blocks
+
+
+def _accounts(accounts: list[AccountRisk]) -> list[Block]:
+    """≤ 3 blocks: the accounts most at risk, one line each with all their reasons."""
+    title = SectionBlock(text=MarkdownTextObject(text="*Accounts most at risk*"))
+    if not accounts:
+        empty = "Every account with recent requests looks healthy."
+        return [DividerBlock(), title, ContextBlock(elements=[MarkdownTextObject(text=empty)])]
+    lines = [
+        f"🩺 *{a.name}* · {a.level} ({a.score}/100): " + " · ".join(a.reasons) for a in accounts
+    ]
+    return [
+        DividerBlock(),
+        title,
+        SectionBlock(text=MarkdownTextObject(text=_clip("\n".join(lines)))),
+    ]
 
 
 def _line(item: HomeItem) -> str:
