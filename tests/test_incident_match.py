@@ -8,6 +8,7 @@ from workers.incident_match import (
     fingerprint,
     group_similarity,
     pair_similarity,
+    rarity,
     similarity,
 )
 
@@ -74,3 +75,29 @@ def test_an_incident_is_compared_by_its_core_so_two_outages_stay_two() -> None:
     assert group_similarity(webhook, group) < THRESHOLD
     assert group_similarity(fingerprint("sso down?"), group) >= THRESHOLD
     assert group_similarity(fingerprint(SAML_PATH), saml[:3]) >= THRESHOLD
+
+
+def test_lowercase_codes_count_and_another_status_code_is_another_failure() -> None:
+    checkout = fingerprint("every card payment fails at checkout with `processing_error`")
+    assert "code:processing_error" in checkout.signatures
+    assert checkout.has_error_signature
+    assert conflicts(fingerprint("search returns 500 for all"), fingerprint("SCIM gives 409"))
+
+
+def test_a_rare_shared_word_says_more_than_a_common_one() -> None:
+    """Words weigh by how rare they are among the moment's reports (`rarity`): two reports
+    sharing "payroll" match better than two sharing only "error", where both words appear."""
+    moment = [
+        fingerprint(t)
+        for t in (
+            "error in the dashboard",
+            "error again on login",
+            "error when saving",
+            "payroll run stuck with an error",
+        )
+    ]
+    idf = rarity(moment)
+    a = fingerprint("payroll run stuck")
+    assert similarity(a, fingerprint("payroll is stuck too"), idf) > similarity(
+        a, fingerprint("stuck with an error"), idf
+    )

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -34,6 +34,7 @@ from integrations.store.search_terms import stem, tokens
 WEIGHTS = {
     "error": 0.6,
     "endpoint": 0.6,  # an API path: /api/v1/exports, /v2/events, /sso/saml/acs
+    "code": 0.5,  # a lowercase code customers paste: `processing_error`, `card_declined`
     "http": 0.35,
     "area": 0.35,
     "page": 0.3,  # a page of the app a customer links to: where they were, not what failed
@@ -44,8 +45,8 @@ WEIGHTLESS = {"symptom:follow_up"}
 # Areas nearly every report touches ("the API"): they count little and never conflict.
 GENERIC = {"area:api": 0.15}
 # Kinds that, named differently on both sides, say "another problem" (not pages: a link to the
-# page a customer was on names no failure).
-CONFLICTING = ("error", "endpoint", "area")
+# page a customer was on names no failure; not lowercase codes: one failure shows several).
+CONFLICTING = ("error", "endpoint", "area", "http")
 CONFLICT_PENALTY = 0.25
 # A report that says little (one weak signature) is not matched on that alone; one that says
 # much is matched on what it shares up to this much (its details need not all be in the other).
@@ -89,7 +90,7 @@ _DOWN = re.compile(  # "it is broken", in the languages of the lexicon
     re.I,
 )
 _HTTP = re.compile(
-    r"(?:\b(?:http|status|error|err|code|c[oó]digo|returns?|returning|got|getting|a|an|with)"
+    r"(?:\b(?:http|status|error|err|code|c[oó]digo|returns?|returning|got|getting|gives?|giving|throws?|throwing|respond\w*|answers?|a|an|with)"
     r"\W{0,3}|错误|报错|返回|状态码|エラー|[（(])([45]\d\d)(?!\d)"
     r"|(?<!\d)([45]\d\d)\s*(?:errors?|internal|bad gateway|service unavailable|gateway|forbidden"
     r"|unauthori[sz]ed|not found|too many|s\b|错误)",
@@ -99,6 +100,12 @@ _ERROR = re.compile(
     r"\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)\b"  # SAML_RESPONSE_INVALID
     r"|\b((?:ERR|E|ERROR)[-_]?\d{2,6})\b"  # ERR-4012, E1234
     r"|\b([A-Z][a-zA-Z]+(?:Error|Exception))\b"  # TimeoutError
+)
+# A lowercase code in backticks or quotes, or after "error"/"code": `processing_error`
+_CODE = re.compile(
+    r"[`'\"«“]([a-z][a-z0-9]*(?:[_.][a-z0-9]+){1,4})[`'\"»”]"
+    r"|(?:error|code|failure_code|reason)\W{1,3}([a-z][a-z0-9]*(?:_[a-z0-9]+){1,4})\b",
+    re.I,
 )
 _PATH = re.compile(r"(?<![\w.:/])(/[A-Za-z0-9_\-{}.]+(?:/[A-Za-z0-9_\-{}.]+)*)")
 _ENDPOINT = re.compile(r"^/(api|v\d+|sso|oauth|saml|scim|graphql|webhooks?|hooks)(/|$)", re.I)
@@ -132,7 +139,8 @@ class Fingerprint:
     @property
     def has_error_signature(self) -> bool:
         """Names a status code, an endpoint or an error: what a failure report says."""
-        return any(s.split(":", 1)[0] in ("http", "endpoint", "error") for s in self.signatures)
+        kinds = ("http", "endpoint", "error", "code")
+        return any(s.split(":", 1)[0] in kinds for s in self.signatures)
 
     @property
     def says_down(self) -> bool:
@@ -155,6 +163,10 @@ def fingerprint(text: str) -> Fingerprint:
     for match in _ERROR.finditer(text):
         code = next(g for g in match.groups() if g)
         signatures.add(f"error:{code.lower()}")
+    for match in _CODE.finditer(_URL.sub(" ", text)):
+        code = (match.group(1) or match.group(2)).lower()
+        if "_" in code and f"error:{code}" not in signatures:
+            signatures.add(f"code:{code}")
     for path in _paths(text):
         kind = "endpoint" if _ENDPOINT.match(path) else "page"
         signatures.add(f"{kind}:{path}")
@@ -166,8 +178,12 @@ def fingerprint(text: str) -> Fingerprint:
     return Fingerprint(frozenset(signatures), frozenset(terms(text)))
 
 
-def similarity(report: Fingerprint, other: Fingerprint) -> float:
-    """How much of `report` `other` contains, 0..1 (not symmetric: see `pair_similarity`)."""
+def similarity(
+    report: Fingerprint, other: Fingerprint, idf: Mapping[str, float] | None = None
+) -> float:
+    """How much of `report` `other` contains, 0..1 (not symmetric: see `pair_similarity`).
+    `idf`: how rare each word is among the reports of the moment (`rarity`); a word shared
+    counts by it, so "search" or "SCIM" says more than "error" or "today"."""
     mine = _weight(report.signatures)
     shared = _weight(report.signatures & other.signatures)
     enough = min(max(mine, MIN_SIGNATURE_WEIGHT), ENOUGH_SIGNATURE_WEIGHT)
@@ -176,10 +192,31 @@ def similarity(report: Fingerprint, other: Fingerprint) -> float:
         ours, theirs = _of_kind(report.signatures, kind), _of_kind(other.signatures, kind)
         if ours and theirs and not ours & theirs:
             signature_part -= CONFLICT_PENALTY
-    words = list(report.terms)
-    term_part = len(report.terms & other.terms) / min(len(words), MAX_TERMS) if words else 0.0
+    term_part = _term_part(report.terms, other.terms, idf)
     score = SIGNATURE_SHARE * max(0.0, signature_part) + (1 - SIGNATURE_SHARE) * min(1.0, term_part)
     return round(min(1.0, score), 4)
+
+
+def _term_part(
+    mine: frozenset[str], theirs: frozenset[str], idf: Mapping[str, float] | None
+) -> float:
+    if not mine:
+        return 0.0
+    if idf is None:
+        return len(mine & theirs) / min(len(mine), MAX_TERMS)
+    rarest = max(idf.values(), default=1.0)
+    weights = sorted(((idf.get(t, rarest), t) for t in mine), reverse=True)[:MAX_TERMS]
+    total = sum(w for w, _ in weights)
+    return sum(w for w, t in weights if t in theirs) / total if total else 0.0
+
+
+def rarity(prints: Sequence[Fingerprint]) -> dict[str, float]:
+    """Each word's inverse document frequency among `prints` (smoothed, at least a little)."""
+    seen: Counter[str] = Counter()
+    for print_ in prints:
+        seen.update(print_.terms)
+    count = len(prints)
+    return {t: math.log((1 + count) / (1 + n)) + 0.1 for t, n in seen.items()}
 
 
 def core(prints: Sequence[Fingerprint], share: float = CORE_SHARE) -> Fingerprint:
@@ -201,17 +238,19 @@ def core(prints: Sequence[Fingerprint], share: float = CORE_SHARE) -> Fingerprin
     )
 
 
-def group_similarity(report: Fingerprint, prints: Sequence[Fingerprint]) -> float:
+def group_similarity(
+    report: Fingerprint, prints: Sequence[Fingerprint], idf: Mapping[str, float] | None = None
+) -> float:
     """How much a report resembles a group of reports: its `core`, or, when the report names
     nothing the core contradicts, all the group said (a report may name the endpoint only a
     few of the others named)."""
     center = core(prints)
-    score = similarity(report, center)
+    score = similarity(report, center, idf)
     if not conflicts(report, center):
         everything = EMPTY
         for print_ in prints:
             everything = everything | print_
-        score = max(score, similarity(report, everything))
+        score = max(score, similarity(report, everything, idf))
     return score
 
 
@@ -224,9 +263,11 @@ def conflicts(report: Fingerprint, other: Fingerprint) -> bool:
     return False
 
 
-def pair_similarity(a: Fingerprint, b: Fingerprint) -> float:
+def pair_similarity(
+    a: Fingerprint, b: Fingerprint, idf: Mapping[str, float] | None = None
+) -> float:
     """Two reports' similarity: the mean of each one's containment in the other."""
-    return round((similarity(a, b) + similarity(b, a)) / 2, 4)
+    return round((similarity(a, b, idf) + similarity(b, a, idf)) / 2, 4)
 
 
 def _weight(signatures: frozenset[str]) -> float:

@@ -42,6 +42,7 @@ from workers.incident_match import (
     fingerprint,
     group_similarity,
     pair_similarity,
+    rarity,
 )
 from workers.metrics import INCIDENT_REPORTS, INCIDENTS
 from workers.sla import policy_for
@@ -142,6 +143,7 @@ def _group(
     threshold = deps.settings.incident_similarity
     if _report_of(session, request.id) is not None:
         return None  # grouped by another request's forming, while this one waited its turn
+    idf = _rarity(session, since, now, print_)
     best: tuple[float, Incident] | None = None
     follow_up: tuple[float, Incident] | None = None
     mine = _account(request)
@@ -151,7 +153,7 @@ def _group(
         )
     ):
         prints, accounts = _profile(session, incident.id)
-        score = group_similarity(print_, prints)
+        score = group_similarity(print_, prints, idf)
         if failure and score >= threshold and (best is None or score > best[0]):
             best = (score, incident)
         # "Still broken" from an account that reported it: theirs, unless it names another
@@ -162,7 +164,7 @@ def _group(
     if chosen is not None:
         _add(deps, session, chosen[1], request, chosen[0], now)
         return Grouped(chosen[1].id, formed=False)
-    return _form(deps, session, request, print_, since, now) if failure else None
+    return _form(deps, session, request, print_, since, now, idf) if failure else None
 
 
 def _form(
@@ -172,6 +174,7 @@ def _form(
     print_: Fingerprint,
     since: datetime,
     now: datetime,
+    idf: dict[str, float],
 ) -> Grouped | None:
     threshold = deps.settings.incident_similarity
     candidates = [
@@ -190,7 +193,7 @@ def _form(
         )
     ]
     candidates = [(o, p) for o, p in candidates if is_failure_report(o.category, p)]
-    scores = {o.id: pair_similarity(print_, p) for o, p in candidates}
+    scores = {o.id: pair_similarity(print_, p, idf) for o, p in candidates}
     members = [(o, scores[o.id]) for o, _ in candidates if scores[o.id] >= threshold]
     if not members:
         return None
@@ -198,7 +201,7 @@ def _form(
     # Reports like the group as a whole, though not like this one alone (a terse "sso down?").
     chosen = {o.id for o, _ in members}
     for other, other_print in candidates:
-        score = group_similarity(other_print, group)
+        score = group_similarity(other_print, group, idf)
         if other.id not in chosen and score >= threshold:
             members.append((other, score))
             chosen.add(other.id)
@@ -250,6 +253,19 @@ def _deadline(deps: Deps, request: Request, first: datetime) -> tuple[datetime, 
     """When the incident must have its first update by this report's account's tier."""
     policy = policy_for(deps.settings, request_context(request))
     return policy.hours.add(first, policy.minutes), policy.tier
+
+
+def _rarity(
+    session: Session, since: datetime, now: datetime, print_: Fingerprint
+) -> dict[str, float]:
+    """How rare each word is among the window's messages (every request, grouped or not)."""
+    texts = session.scalars(
+        select(Request)
+        .where(Request.created_at >= since, Request.created_at <= now)
+        .order_by(Request.created_at.desc())
+        .limit(MAX_CANDIDATES)
+    )
+    return rarity([print_, *(fingerprint(r.text) for r in texts)])
 
 
 def _profile(session: Session, incident_id: int) -> tuple[list[Fingerprint], set[str]]:
