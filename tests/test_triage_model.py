@@ -180,3 +180,10 @@ def test_a_file_that_is_no_model_is_refused(tmp_path: Path) -> None:
     junk.write_bytes(b"not a model")
     with pytest.raises(ValueError, match="not a triage model"):
         load_model(junk)
+
+
+def test_a_long_message_always_reaches_a_person() -> None:
+    """Seen failing without the NO_ACTION_MAX_CHARS condition in `_category`: 40,000
+    characters of anything (a pasted dump) read as no action, and no card was posted."""
+    for text in ("x" * 40_000, "\n".join("y" * 20_000), "ok " * 200):
+        assert classify_offline(text).needs_reply, text[:20]

@@ -30,6 +30,10 @@ from workers.triage_types import Category, Triage, Urgency
 PACKAGED_MODEL = Path(__file__).resolve().parent / "classifier_data" / "triage_model.npz"
 FORMAT = 1
 NO_ACTION_MARGIN = 0.3  # chosen by 5-fold CV: missed replies 44 -> 10, extra cards 21 -> 40
+# Longer than any no-action message the model learned from (the longest is 183 characters):
+# "thanks!" is short, and a long message the model cannot read (a pasted log, 40,000
+# characters of anything) must still reach a person.
+NO_ACTION_MAX_CHARS = 300
 _QUESTION_MARK = re.compile(r"[?？¿]")
 TARGETS = ("category", "urgency")
 
@@ -141,8 +145,9 @@ class TriageModel:
         """Category, urgency, needs-reply (exactly when not no_action) and a one-line summary.
 
         No card is the costly mistake, so `no_action` must win by `no_action_margin` over the
-        next category, and a message asking something (a question mark) always needs a reply
-        (none of the training set's no-action messages has one). A negative margin turns both
+        next category, and a message asking something (a question mark) or longer than
+        `NO_ACTION_MAX_CHARS` always needs a reply (none of the training set's no-action
+        messages is either). A negative margin turns both
         off (plain argmax, for comparison)."""
         clean = " ".join(text.split())
         columns, values = self.vectoriser.row(text)
@@ -165,7 +170,11 @@ class TriageModel:
         if (
             best == Category.NO_ACTION
             and self.no_action_margin >= 0
-            and (scores[order[0]] - scores[runner_up] <= self.no_action_margin or _asks(text))
+            and (
+                scores[order[0]] - scores[runner_up] <= self.no_action_margin
+                or _asks(text)
+                or len(" ".join(text.split())) > NO_ACTION_MAX_CHARS
+            )
         ):
             return linear.classes[runner_up]
         return best
