@@ -18,7 +18,9 @@ import structlog
 from redis import Redis
 from redis.exceptions import RedisError
 from slack_sdk import WebClient
-from sqlalchemy import update
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from integrations.deps import Deps
 from integrations.failures import DATABASE_DOWN, REDIS_DOWN, enqueued, unexpected
@@ -74,6 +76,24 @@ ANSWER_KINDS = frozenset({"reply", incident_updates.KIND})
 
 class SharedChannelRefused(Exception):
     """An internal card or note was about to go to a channel shared with another org."""
+
+
+def outbox_row(session: Session, key: str, **values: Any) -> int:
+    """The id of the outbox row under `key`: an earlier try's (with its body: that is what
+    goes out), or a new one with `values`, queued now. Two writers at once end at one row."""
+    found = session.scalars(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key))
+    existing = found.first()
+    if existing is not None:
+        return existing
+    row = OutboxMessage(dedupe_key=key, enqueued_at=datetime.now(UTC), **values)
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:  # another writer's, a moment ago
+        return session.scalars(
+            select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)
+        ).one()
+    return row.id
 
 
 def deliver(deps: Deps, *, outbox_id: int) -> str | None:

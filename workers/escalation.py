@@ -18,12 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import structlog
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from integrations.deps import Deps
@@ -39,7 +37,7 @@ from workers.blocks.escalation import (
 )
 from workers.card import refresh_card_now
 from workers.context import change_case, open_case
-from workers.delivery import SharedChannelRefused, deliver_now
+from workers.delivery import SharedChannelRefused, deliver_now, outbox_row
 from workers.sla import tighten
 from workers.stage_data import request_context
 
@@ -177,13 +175,14 @@ def _post(deps: Deps, request_id: int, esc: _Escalation, view: EscalationView) -
     first = esc.post_ts is None
     body = build_escalation_post(view) if first else build_reescalation_note(view)
     with transaction(deps.sessions) as session:
-        outbox_id = _outbox(
+        outbox_id = outbox_row(
             session,
             f"escalation:{request_id}:{esc.number}",
-            request_id,
-            channel,
-            esc.post_ts,
-            body,
+            kind="escalation",
+            request_id=request_id,
+            channel_id=channel,
+            thread_ts=esc.post_ts,
+            body=body,
         )
     try:
         ts = deliver_now(deps, outbox_id)
@@ -208,38 +207,6 @@ def _post(deps: Deps, request_id: int, esc: _Escalation, view: EscalationView) -
             deps.slack.chat_update(channel=channel, ts=esc.post_ts, **build_escalation_post(view))
         except SlackApiError as exc:
             log.warning("escalation.update_failed", request_id=request_id, error=slack_error(exc))
-
-
-def _outbox(
-    session: Session,
-    key: str,
-    request_id: int,
-    channel: str,
-    thread_ts: str | None,
-    body: dict[str, Any],
-) -> int:
-    existing = session.scalars(
-        select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)
-    ).first()
-    if existing is not None:
-        return existing
-    row = OutboxMessage(
-        dedupe_key=key,
-        kind="escalation",
-        request_id=request_id,
-        channel_id=channel,
-        thread_ts=thread_ts,
-        body=body,
-        enqueued_at=datetime.now(UTC),
-    )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        return session.scalars(
-            select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)
-        ).one()
-    return row.id
 
 
 def recover_escalations(deps: Deps) -> int:

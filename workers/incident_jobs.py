@@ -19,7 +19,6 @@ from typing import Any
 
 import structlog
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from integrations.deps import Deps
@@ -30,7 +29,7 @@ from integrations.store.models import OutboxMessage
 from workers.blocks.incident import incident_body
 from workers.blocks.kit import slack_time
 from workers.card import CardKeys, draw_coalesced, note_drawn
-from workers.delivery import deliver_now
+from workers.delivery import deliver_now, outbox_row
 from workers.incident_cases import link_cases
 from workers.incident_draft import prepare
 from workers.incident_view import incident_view
@@ -75,7 +74,9 @@ def _card(deps: Deps, incident_id: int) -> None:
         where = (incident.card_channel, incident.card_ts)
         if incident.card_ts is None:
             body = incident_body(incident_view(session, incident_id))
-            outbox_id = _outbox(session, f"incident:{incident_id}", channel, body)
+            outbox_id = outbox_row(
+                session, f"incident:{incident_id}", kind="incident", channel_id=channel, body=body
+            )
     if where[0] and where[1]:
         keys = CardKeys(where[0], where[1])
         draw_coalesced(deps, keys, lambda: _body(deps, incident_id), incident_id=incident_id)
@@ -142,31 +143,6 @@ def _report_requests(session: Session, incident_id: int) -> list[int]:
     )
 
 
-def _outbox(
-    session: Session, key: str, channel: str, body: dict[str, Any], kind: str = "incident"
-) -> int:
-    """The outbox row under `key` (an earlier try's, with its body, when there is one)."""
-    existing = session.scalars(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key))
-    found = existing.first()
-    if found is not None:
-        return found
-    row = OutboxMessage(
-        dedupe_key=key,
-        kind=kind,
-        channel_id=channel,
-        body=body,
-        enqueued_at=datetime.now(UTC),
-    )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:  # another job wrote it a moment ago
-        return session.scalars(
-            select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)
-        ).one()
-    return row.id
-
-
 def recover_incidents(deps: Deps, *, now: datetime | None = None) -> int:
     """The sweeper's part (see the module's docstring); how many incidents it acted on."""
     now = now or datetime.now(UTC)
@@ -219,8 +195,12 @@ def _breach_due(deps: Deps, now: datetime) -> int:
                 )
                 if incident.card_permalink:
                     text += f" <{incident.card_permalink}|Open the incident>"
-                outbox_id = _outbox(
-                    session, f"incident-breach:{incident.id}", channel, {"text": text}, "sla_breach"
+                outbox_id = outbox_row(
+                    session,
+                    f"incident-breach:{incident.id}",
+                    kind="sla_breach",
+                    channel_id=channel,
+                    body={"text": text},
                 )
             fired.append((incident.id, outbox_id))
     for incident_id, outbox_id in fired:

@@ -1,7 +1,7 @@
 """Buttons on the approval card (SPEC §5.6). Decide in the database, ack, hand off.
 
 Each listener acks first, then parses the click (`payloads.DraftClick`, `PullInClick`),
-refuses anyone outside the organisation (the three in `_click`), and calls one flow of
+refuses anyone outside the organisation (the three in `our_click`), and calls one flow of
 `app.approval` or `workers.suggest`. Answers are ephemeral and never replace the card.
 """
 
@@ -57,7 +57,7 @@ def edit_draft(
     client: WebClient,
 ) -> None:
     """Edit: opens the edit modal on the draft's text, while the draft is still pending."""
-    click = _click(DraftClick, deps, ack, body, context, respond)
+    click = our_click(DraftClick, deps, ack, body, context, respond)
     if click is not None:
         text = approval.pending_text(deps, click.draft_id)
         modal = None if text is None else build_edit_modal(draft_id=click.draft_id, text=text)
@@ -73,7 +73,7 @@ def reject_draft(
     client: WebClient,
 ) -> None:
     """Reject: opens the modal that asks why, while the draft is still pending."""
-    click = _click(DraftClick, deps, ack, body, context, respond)
+    click = our_click(DraftClick, deps, ack, body, context, respond)
     if click is not None:
         pending = approval.pending_text(deps, click.draft_id) is not None
         modal = build_reject_modal(draft_id=click.draft_id) if pending else None
@@ -84,16 +84,16 @@ def pull_in(
     deps: Deps, ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond
 ) -> None:
     """Mention a suggested colleague in the card's thread (through the outbox)."""
-    click = _click(PullInClick, deps, ack, body, context, respond)
+    click = our_click(PullInClick, deps, ack, body, context, respond)
     if click is not None:
         outcome = pull_in_colleague(
             deps, request_id=click.request_id, user_id=click.colleague_id, by=click.user_id
         )
         if outcome != PullIn.QUEUED:
-            _tell(respond, PULL_IN_MESSAGES[outcome])
+            tell(respond, PULL_IN_MESSAGES[outcome])
 
 
-def _click(
+def our_click(
     kind: type[Click],
     deps: Deps,
     ack: Ack,
@@ -102,7 +102,8 @@ def _click(
     respond: Respond,
 ) -> Click | None:
     """Ack, then the click, when it parses and comes from a person of our organisation; anyone
-    else is recorded, told, and stopped (None)."""
+    else is recorded, told, and stopped (None). Every button on our cards answers this way
+    (the incident card's too: `app.listeners.incidents`)."""
     ack()
     click = parse(kind, body)
     if click is None or is_our_person(installation_of(context, body), click.actor):
@@ -110,7 +111,7 @@ def _click(
     approval.record_refusal(
         deps, user_id=click.user_id, action=click.action_id, team_id=click.team_id
     )
-    _tell(respond, REFUSAL)
+    tell(respond, REFUSAL)
     return None
 
 
@@ -124,12 +125,12 @@ def _decide(
 ) -> None:
     """A decision on the draft (`approval.approve`, `regenerate`); the clicker is told why
     when it is not done."""
-    click = _click(DraftClick, deps, ack, body, context, respond)
+    click = our_click(DraftClick, deps, ack, body, context, respond)
     if click is None:
         return
     outcome = flow(deps, draft_id=click.draft_id, user_id=click.user_id)
     if outcome != approval.Outcome.DONE:
-        _tell(respond, approval.MESSAGES[outcome])
+        tell(respond, approval.MESSAGES[outcome])
 
 
 def _open_draft_modal(
@@ -137,11 +138,11 @@ def _open_draft_modal(
 ) -> None:
     """Open the modal, or say the draft was already decided on (`modal` None)."""
     if modal is None:
-        _tell(respond, approval.MESSAGES[approval.Outcome.ALREADY_DECIDED])
+        tell(respond, approval.MESSAGES[approval.Outcome.ALREADY_DECIDED])
         return
     # Within the trigger id's 3 seconds, so here and not in a job.
     client.views_open(trigger_id=trigger_id, view=modal)
 
 
-def _tell(respond: Respond, text: str) -> None:
+def tell(respond: Respond, text: str) -> None:
     respond(text=text, response_type="ephemeral", replace_original=False)

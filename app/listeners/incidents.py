@@ -13,8 +13,8 @@ from typing import Any, TypeVar
 from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
-from app import approval, incidents
-from app.listeners.actions import REFUSAL
+from app import incidents
+from app.listeners.actions import REFUSAL, our_click, tell
 from app.listeners.incident_payloads import IncidentClick, SendUpdateClick, SplitClick, UpdateForm
 from app.listeners.payloads import BlockAction, parse
 from app.listeners.people import installation_of, is_our_person
@@ -64,23 +64,23 @@ def split_report(
     deps: Deps, ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond
 ) -> None:
     """Split out: the report leaves the incident and gets its own clock back."""
-    click = _click(SplitClick, deps, ack, body, context, respond)
+    click = our_click(SplitClick, deps, ack, body, context, respond)
     if click is not None:
         outcome = incidents.split(deps, request_id=click.request_id, user_id=click.user_id)
-        _tell(respond, SPLIT_DONE if outcome == incidents.Outcome.DONE else _why(outcome))
+        tell(respond, SPLIT_DONE if outcome == incidents.Outcome.DONE else _why(outcome))
 
 
 def send_latest_update(
     deps: Deps, ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond
 ) -> None:
     """A late report's card: send it the incident's latest update."""
-    click = _click(SendUpdateClick, deps, ack, body, context, respond)
+    click = our_click(SendUpdateClick, deps, ack, body, context, respond)
     if click is not None:
         update_id, request_id = click.ids
         outcome = incidents.send_latest(
             deps, update_id=update_id, request_id=request_id, user_id=click.user_id
         )
-        _tell(respond, LATE_SENT if outcome == incidents.Outcome.DONE else _why(outcome))
+        tell(respond, LATE_SENT if outcome == incidents.Outcome.DONE else _why(outcome))
 
 
 def submit_update(deps: Deps, ack: Ack, body: dict[str, Any], context: BoltContext) -> None:
@@ -114,12 +114,12 @@ def _open(
     respond: Respond,
     client: WebClient,
 ) -> None:
-    click = _click(IncidentClick, deps, ack, body, context, respond)
+    click = our_click(IncidentClick, deps, ack, body, context, respond)
     if click is None:
         return
     prefill = incidents.prefill(deps, click.incident_id, kind)
     if prefill is None:
-        _tell(respond, _why(incidents.Outcome.RESOLVED))
+        tell(respond, _why(incidents.Outcome.RESOLVED))
         return
     modal = build_update_modal(
         incident_id=click.incident_id, kind=kind, text=prefill.text, threads=prefill.threads
@@ -127,29 +127,5 @@ def _open(
     client.views_open(trigger_id=click.trigger_id, view=modal)  # within the trigger's 3 s
 
 
-def _click(
-    kind: type[Click],
-    deps: Deps,
-    ack: Ack,
-    body: dict[str, Any],
-    context: BoltContext,
-    respond: Respond,
-) -> Click | None:
-    """Ack, then the click when it parses and comes from our organisation (as the card's)."""
-    ack()
-    click = parse(kind, body)
-    if click is None or is_our_person(installation_of(context, body), click.actor):
-        return click
-    approval.record_refusal(
-        deps, user_id=click.user_id, action=click.action_id, team_id=click.team_id
-    )
-    _tell(respond, REFUSAL)
-    return None
-
-
 def _why(outcome: incidents.Outcome) -> str:
     return incidents.MESSAGES.get(outcome, "Nothing was changed.")
-
-
-def _tell(respond: Respond, text: str) -> None:
-    respond(text=text, response_type="ephemeral", replace_original=False)
