@@ -57,6 +57,8 @@ def serve(world: World, log: Path) -> str:
 def test_triage_serve_answers_health_and_stores_events(world: World, tmp_path: Path) -> None:
     base = serve(world, tmp_path / "serve.log")
     world.customer_says("Does the gunicorn server store this?")
+    # serve hands its job to Redis from a thread after the ack: drain once it is there
+    wait_for(lambda: sum(world.deps.queues.depths().values()) > 0)
     world.drain()
     assert len(world.cards()) == 1
     assert _status(f"{base}/metrics") == 200
