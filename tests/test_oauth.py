@@ -22,7 +22,8 @@ from integrations.deps import Deps
 from integrations.settings import load_settings
 from integrations.slack_installs import InstalledTokens
 from integrations.store.db import transaction
-from integrations.store.models import SLACK_BOTS, Request
+from integrations.store.models import Request
+from integrations.store.slack_tables import SLACK_BOTS
 from sandbox.slack_events import envelope, message_envelope
 from sandbox.world import APPROVER, ORG, TOKEN, TRIAGE, build_emulator
 from tests.harness import SECRET, World, wait_for

@@ -11,8 +11,6 @@ import enum
 from datetime import UTC, datetime
 from typing import Any
 
-from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
-from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -395,15 +393,3 @@ class BackfillCursor(Base):
     messages: Mapped[int] = mapped_column(default=0)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None]
-
-
-# Slack OAuth installs (SPEC §3): slack_sdk's own stores keep installations, bots and OAuth
-# states in these tables. Building them into our metadata lets Alembic own the schema, and
-# `alembic check` fails if a slack_sdk upgrade ever changes it.
-SLACK_INSTALLATIONS = SQLAlchemyInstallationStore.build_installations_table(
-    Base.metadata, "slack_installations"
-)
-SLACK_BOTS = SQLAlchemyInstallationStore.build_bots_table(Base.metadata, "slack_bots")
-SLACK_OAUTH_STATES = SQLAlchemyOAuthStateStore.build_oauth_states_table(
-    Base.metadata, "slack_oauth_states"
-)
