@@ -14,10 +14,11 @@ from integrations.store.csat_models import CsatSurvey, CsatVote
 from integrations.store.db import transaction
 from sandbox.slack_interactivity import block_actions_body
 from tests.harness import REPO, SHARED, World, start_world, wait_for
-from workers.blocks.csat import QUESTION
-from workers.ids import ActionId
+from workers.blocks.csat import csat_phrases
+from workers.ids import ActionId, BlockId
 
 MINUTES = 0.05  # the question is due 3 s after the answer
+EN = csat_phrases("en")  # the question and its answers in English
 
 
 def start_csat_world(
@@ -45,7 +46,19 @@ def answered(world: World, text: str = "How do I export last month's invoices?")
 
 
 def questions(world: World, thread: str, channel: str = SHARED) -> list[dict[str, Any]]:
-    return [m for m in world.replies_in(thread, channel) if m.get("text") == QUESTION]
+    """The app's CSAT questions in the thread (its messages with the question's buttons), in
+    whatever language they were asked."""
+    return [
+        m
+        for m in world.replies_in(thread, channel)
+        if any(b.get("block_id") == BlockId.CSAT_ACTIONS for b in m.get("blocks") or [])
+    ]
+
+
+def buttons(question: dict[str, Any]) -> list[str]:
+    """The labels of the question's buttons, 👍 first."""
+    [actions] = [b for b in question["blocks"] if b.get("block_id") == BlockId.CSAT_ACTIONS]
+    return [e["text"]["text"] for e in actions["elements"]]
 
 
 def survey(world: World) -> CsatSurvey:

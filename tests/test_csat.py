@@ -26,6 +26,7 @@ from integrations.store.db import transaction
 from integrations.store.models import AuditEntry, OutboxMessage
 from sandbox.slack_events import message_deleted_envelope
 from tests.csat_world import (
+    EN,
     MINUTES,
     answered,
     click,
@@ -50,7 +51,6 @@ from tests.harness import (
     wait_for,
 )
 from tests.incident_world import SSO, customer, incident_cards, incident_world, says, submit_update
-from workers.blocks.csat import NOT_COUNTED, THANKS, THANKS_CHANGED
 from workers.csat import ask_now, recover_surveys
 from workers.ids import ActionId
 
@@ -113,15 +113,15 @@ def test_each_customer_counts_once_and_our_people_not_at_all(csat_world: World) 
     good, bad = counted("good"), counted("bad")
 
     told = click(world, question, ActionId.CSAT_GOOD, user=CUSTOMER, team=CUSTOMER_TEAM)
-    assert told["text"] == THANKS and votes(world) == [(CUSTOMER, "good")]
+    assert told["text"] == EN.thanks and votes(world) == [(CUSTOMER, "good")]
     told = click(world, question, ActionId.CSAT_BAD, user=CUSTOMER, team=CUSTOMER_TEAM)
-    assert told["text"] == THANKS_CHANGED and votes(world) == [(CUSTOMER, "bad")]
+    assert told["text"] == EN.changed and votes(world) == [(CUSTOMER, "bad")]
     click(world, question, ActionId.CSAT_BAD, user=CUSTOMER, team=CUSTOMER_TEAM)  # again
     click(world, question, ActionId.CSAT_GOOD, user=OUTSIDER, team=CUSTOMER_TEAM)  # a colleague
     assert votes(world) == [(CUSTOMER, "bad"), (OUTSIDER, "good")]
 
     told = click(world, question, ActionId.CSAT_GOOD, user=APPROVER, team=ORG)
-    assert told["text"] == NOT_COUNTED
+    assert told["text"] == EN.not_counted
     assert votes(world) == [(CUSTOMER, "bad"), (OUTSIDER, "good")]
     assert (counted("good"), counted("bad")) == (good + 2, bad + 1)  # each stored click
     # The question stays for the customer's colleagues; nothing was posted in the thread.

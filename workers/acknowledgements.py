@@ -1,5 +1,6 @@
-"""What the offline drafter says in the customer's language (SPEC §5.4): a greeting, an honest
-acknowledgement by category and urgency, and the line before a documentation passage.
+"""What we say to a customer ourselves, in their language (SPEC §5.4): the offline drafter's
+greeting, honest acknowledgement by category and urgency, and line before a documentation
+passage; and the CSAT question after an answer, its buttons and its thanks (SPEC §6.7).
 
 Each language's sentences are written as a support person would write them in it, not
 translated word by word from the English: Spanish and Portuguese address the customer's team
@@ -16,12 +17,26 @@ from workers.triage_types import Category, Urgency
 
 
 @dataclass(frozen=True)
+class CsatPhrases:
+    """The CSAT question in the customer's thread, and what a click on it is told."""
+
+    question: str
+    good: str  # the buttons' labels (a button's text is at most 75 characters)
+    bad: str
+    thanks: str
+    changed: str  # a second click changed their answer
+    closed: str  # the question is no longer open
+    not_counted: str  # to one of our own people, in the team's language
+
+
+@dataclass(frozen=True)
 class Phrases:
     greeting: str  # "{user}" is the customer's mention
     openers: dict[Category, str]  # the first sentence(s), by category; `other` for the rest
     soon: str  # when we will write again, for normal and low urgency
     within_the_hour: str  # ... for urgent and high
     documentation: str  # before a quoted passage of the knowledge base
+    csat: CsatPhrases
     space: str = " "  # between sentences
 
 
@@ -42,6 +57,15 @@ PHRASES: dict[str, Phrases] = {
         soon="We'll follow up in this thread shortly.",
         within_the_hour="We'll update you in this thread within the hour.",
         documentation="this part of our documentation should help:",
+        csat=CsatPhrases(
+            question="How did we do? Did this answer your question?",
+            good="👍 Yes, thanks",
+            bad="👎 Not really",
+            thanks="Thank you for letting us know. 🙏",
+            changed="Thank you: we have changed your answer.",
+            closed="This question is no longer open.",
+            not_counted="This question is for the customer: your click was not counted.",
+        ),
     ),
     "es": Phrases(
         greeting="Hola {user}, ",
@@ -59,6 +83,15 @@ PHRASES: dict[str, Phrases] = {
         soon="Les daremos novedades en este hilo en breve.",
         within_the_hour="Les daremos novedades en este hilo en menos de una hora.",
         documentation="creemos que esta parte de nuestra documentación les puede ayudar:",
+        csat=CsatPhrases(
+            question="¿Qué tal lo hicimos? ¿Esta respuesta resolvió su consulta?",
+            good="👍 Sí, gracias",
+            bad="👎 No del todo",
+            thanks="Gracias por contárnoslo. 🙏",
+            changed="Gracias: hemos cambiado su respuesta.",
+            closed="Esta encuesta ya está cerrada.",
+            not_counted="Esta pregunta es para el cliente: su clic no se ha contado.",
+        ),
     ),
     "pt": Phrases(
         greeting="Olá {user}, ",
@@ -76,6 +109,15 @@ PHRASES: dict[str, Phrases] = {
         soon="Voltamos a falar com vocês aqui nesta thread em breve.",
         within_the_hour="Damos um retorno aqui nesta thread em até uma hora.",
         documentation="esta parte da nossa documentação deve ajudar:",
+        csat=CsatPhrases(
+            question="Como foi o nosso atendimento? Esta resposta resolveu a sua dúvida?",
+            good="👍 Sim, obrigado",
+            bad="👎 Não muito",
+            thanks="Obrigado pelo retorno. 🙏",
+            changed="Obrigado: atualizamos a sua resposta.",
+            closed="Esta pesquisa já foi encerrada.",
+            not_counted="Esta pergunta é para o cliente: o seu clique não foi contado.",
+        ),
     ),
     "fr": Phrases(
         greeting="Bonjour {user}, ",
@@ -95,6 +137,16 @@ PHRASES: dict[str, Phrases] = {
         soon="Nous revenons vers vous dans ce fil très rapidement.",
         within_the_hour="Nous vous tenons au courant dans ce fil d'ici une heure.",
         documentation="cette partie de notre documentation devrait vous aider\u00a0:",
+        csat=CsatPhrases(
+            question="Votre avis compte\u00a0: cette réponse a-t-elle répondu à votre "
+            "question\u00a0?",
+            good="👍 Oui, merci",
+            bad="👎 Pas vraiment",
+            thanks="Merci pour votre retour. 🙏",
+            changed="Merci\u00a0: nous avons bien modifié votre réponse.",
+            closed="Ce sondage est clos.",
+            not_counted="Cette question s'adresse au client\u00a0: votre clic n'a pas été compté.",
+        ),
     ),
     "de": Phrases(
         greeting="Hallo {user}, ",
@@ -112,6 +164,15 @@ PHRASES: dict[str, Phrases] = {
         soon="Wir melden uns in Kürze hier im Thread.",
         within_the_hour="Wir melden uns innerhalb einer Stunde hier im Thread.",
         documentation="dieser Teil unserer Dokumentation sollte weiterhelfen:",
+        csat=CsatPhrases(
+            question="Wie zufrieden sind Sie mit unserer Antwort? Hat sie Ihre Frage beantwortet?",
+            good="👍 Ja, danke",
+            bad="👎 Nicht wirklich",
+            thanks="Vielen Dank für Ihre Rückmeldung. 🙏",
+            changed="Vielen Dank, wir haben Ihre Antwort geändert.",
+            closed="Diese Umfrage ist bereits geschlossen.",
+            not_counted="Diese Frage richtet sich an den Kunden: Ihr Klick wurde nicht gezählt.",
+        ),
     ),
     "zh": Phrases(
         greeting="{user} 您好，",
@@ -126,6 +187,15 @@ PHRASES: dict[str, Phrases] = {
         soon="稍后我们会在这里回复您。",
         within_the_hour="我们会在一小时内在这里向您同步进展。",
         documentation="这部分文档应该能帮到您：",
+        csat=CsatPhrases(
+            question="我们的回复对您有帮助吗？您的问题解决了吗？",
+            good="👍 解决了，谢谢",
+            bad="👎 没有解决",
+            thanks="感谢您的反馈。🙏",
+            changed="谢谢，已更新您的评价。",
+            closed="此调查已结束。",
+            not_counted="此问题面向客户，您的点击不计入统计。",
+        ),
         space="",
     ),
     "ja": Phrases(
@@ -142,6 +212,15 @@ PHRASES: dict[str, Phrases] = {
         soon="追ってこちらのスレッドでご連絡いたします。",
         within_the_hour="1時間以内にこちらのスレッドで進捗をご報告いたします。",
         documentation="こちらのドキュメントがお役に立つかと思います：",
+        csat=CsatPhrases(
+            question="今回の対応はいかがでしたか？ご質問は解決しましたか？",
+            good="👍 はい、解決しました",
+            bad="👎 いいえ、まだです",
+            thanks="ご回答いただきありがとうございます。🙏",
+            changed="ありがとうございます。回答を変更しました。",
+            closed="このアンケートは締め切られました。",
+            not_counted="この質問はお客様向けのため、クリックは集計されていません。",
+        ),
         space="",
     ),
 }

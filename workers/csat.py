@@ -17,6 +17,9 @@ deleted), reopened (the customer wrote again in the thread after the answer, oth
 While the request is a report of an open incident the question waits; the incident's next
 update (the closing one) is an answer too, and moves it after that.
 
+The question, its buttons and the thanks for a click are in the customer's language
+(`customer_language`: the one their request's draft recorded; English when it is not known).
+
 A click (`record_vote`) is stored once per person (a second click changes it) and counted in
 `triage_csat_total{value}`; clicks by our own people are refused by the listener
 (`app.listeners.csat`) before they reach this module.
@@ -25,6 +28,7 @@ A click (`record_vote`) is stored once per person (a second click changes it) an
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -40,6 +44,7 @@ from integrations.store.db import transaction
 from integrations.store.incident_models import in_open_incident
 from integrations.store.models import (
     AuditEntry,
+    Draft,
     OutboxMessage,
     Request,
     RequestState,
@@ -47,7 +52,7 @@ from integrations.store.models import (
 )
 from workers.blocks.csat import build_csat_question
 from workers.metrics import CSAT
-from workers.stage_data import RequestContext, request_context
+from workers.stage_data import RequestContext, details_of, request_context
 from workers.triage_types import Category
 
 log = structlog.get_logger(__name__)
@@ -240,7 +245,9 @@ def _question(session: Session, request: Request, now: datetime) -> int:
         request_id=request.id,
         channel_id=request.channel_id,
         thread_ts=request.thread_ts,
-        body=build_csat_question(request_id=request.id),
+        body=build_csat_question(
+            request_id=request.id, language=customer_language(session, request.id)
+        ),
         enqueued_at=now,
     )
     session.add(row)
@@ -254,6 +261,17 @@ def _question(session: Session, request: Request, now: datetime) -> int:
         )
     )
     return row.id
+
+
+def customer_language(session: Session, request_id: int) -> str | None:
+    """The language the request's customer wrote in, as its latest draft that could tell
+    recorded it (`DraftDetails.language`, detected when the draft was made); None when none
+    could (the question is then in English)."""
+    drafts = select(Draft.details).where(Draft.request_id == request_id).order_by(Draft.id.desc())
+    for details in session.scalars(drafts):
+        if language := details_of(details).language:
+            return language
+    return None
 
 
 def _unmark(deps: Deps, outbox_id: int) -> None:
@@ -270,6 +288,14 @@ class Vote(enum.StrEnum):
     NOT_ASKED = "not_asked"  # no such question in that channel
 
 
+@dataclass(frozen=True)
+class Voted:
+    """What became of a click, and the customer's language to thank them in."""
+
+    outcome: Vote
+    language: str | None
+
+
 def record_vote(
     deps: Deps,
     *,
@@ -278,7 +304,7 @@ def record_vote(
     user_id: str,
     team_id: str | None,
     value: CsatValue,
-) -> Vote:
+) -> Voted:
     """A customer's click on the question: stored once per person, a second click changes it.
     Only for a question that was asked, in the channel it was asked in."""
     now = datetime.now(UTC)
@@ -289,7 +315,8 @@ def record_vote(
             .where(Request.id == request_id, CsatSurvey.asked_at.is_not(None))
         )
         if asked is None or asked != channel_id:
-            return Vote.NOT_ASKED
+            return Voted(Vote.NOT_ASKED, None)  # no request of theirs to tell their language
+        language = customer_language(session, request_id)
         vote = _vote(session, request_id, user_id)
         if vote is None:
             try:
@@ -315,7 +342,7 @@ def record_vote(
     if outcome != Vote.UNCHANGED:
         CSAT.labels(value=value.value).inc()
     log.info("csat.voted", request_id=request_id, value=value.value, outcome=outcome.value)
-    return outcome
+    return Voted(outcome, language)
 
 
 def _vote(session: Session, request_id: int, user_id: str) -> CsatVote | None:

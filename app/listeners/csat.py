@@ -1,10 +1,11 @@
 """The CSAT question's buttons in a customer's thread (SPEC §6.7): `csat_good`, `csat_bad`.
 
 Unlike the cards' buttons, these are for the customer: a click from our own organisation
-records nothing (it is told so), any other is stored once per person by
-`workers.csat.record_vote` (a second click changes it) and thanked. Every answer is
-ephemeral, in the clicker's own workspace (`respond`, through the click's `response_url`), and
-never replaces the question: the customer's colleagues may answer too.
+records nothing (it is told so, in the team's language), any other is stored once per person
+by `workers.csat.record_vote` (a second click changes it) and thanked in the customer's
+language, the question's. Every answer is ephemeral, in the clicker's own workspace
+(`respond`, through the click's `response_url`), and never replaces the question: the
+customer's colleagues may answer too.
 """
 
 from __future__ import annotations
@@ -19,15 +20,9 @@ from app.listeners.wiring import with_deps
 from integrations.deps import Deps
 from integrations.store.csat_models import CsatValue
 from workers import csat
-from workers.blocks.csat import NOT_ASKED, NOT_COUNTED, THANKS, THANKS_CHANGED
+from workers.acknowledgements import CsatPhrases
+from workers.blocks.csat import csat_phrases
 from workers.ids import ActionId
-
-ANSWERS = {
-    csat.Vote.RECORDED: THANKS,
-    csat.Vote.UNCHANGED: THANKS,
-    csat.Vote.CHANGED: THANKS_CHANGED,
-    csat.Vote.NOT_ASKED: NOT_ASKED,
-}
 
 
 class CsatClick(BlockAction):
@@ -69,9 +64,9 @@ def _vote(
     if click is None:
         return
     if is_our_person(installation_of(context, body), click.actor):  # our people never count
-        _tell(respond, NOT_COUNTED)
+        _tell(respond, csat_phrases(deps.settings.team_language).not_counted)
         return
-    outcome = csat.record_vote(
+    voted = csat.record_vote(
         deps,
         request_id=click.request_id,
         channel_id=click.channel_id,
@@ -79,7 +74,17 @@ def _vote(
         team_id=click.actor.team_id,
         value=value,
     )
-    _tell(respond, ANSWERS[outcome])
+    _tell(respond, answer(voted.outcome, csat_phrases(voted.language)))
+
+
+def answer(outcome: csat.Vote, said: CsatPhrases) -> str:
+    """What a customer's click is told, in their language."""
+    return {
+        csat.Vote.RECORDED: said.thanks,
+        csat.Vote.UNCHANGED: said.thanks,
+        csat.Vote.CHANGED: said.changed,
+        csat.Vote.NOT_ASKED: said.closed,
+    }[outcome]
 
 
 def _tell(respond: Respond, text: str) -> None:
