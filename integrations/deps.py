@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.accounts_file import AccountsFile
-from integrations.llm import LanguageModel, OpenAIModel
+from integrations.llm import Embedder, LanguageModel, OpenAIModel
 from integrations.model_slots import BoundedModel, ModelSlots
 from integrations.queues import JobQueues, Queues
 from integrations.salesforce import AccountDirectory
@@ -36,6 +36,7 @@ class Deps:
     queues: JobQueues
     slack_clients: SlackClients
     llm: LanguageModel | None = None  # None: no OPENAI_API_KEY, the offline paths answer
+    embedder: Embedder | None = None  # the same client, when EMBEDDING_MODEL is set too
     accounts: AccountDirectory | None = None  # Salesforce, ACCOUNTS_FILE, or None (no CRM)
 
     @classmethod
@@ -44,6 +45,7 @@ class Deps:
         if redis is None:
             # Short timeouts: a listener must ack within Slack's 3 seconds even when Redis hangs.
             redis = Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=2)
+        llm = language_model(settings, redis=redis)
         return cls(
             settings=settings,
             engine=engine,
@@ -51,7 +53,8 @@ class Deps:
             redis=redis,
             queues=Queues(redis),
             slack_clients=slack_clients(settings, engine, redis),
-            llm=language_model(settings, redis=redis),
+            llm=llm,
+            embedder=embedder_of(llm),
             accounts=build_account_directory(settings),
         )
 
@@ -110,12 +113,22 @@ def language_model(settings: Settings, *, redis: Redis | None = None) -> Languag
         base_url=settings.openai_base_url,
         timeout=settings.openai_timeout_seconds,
         max_retries=settings.openai_max_retries,
+        embedding_model=settings.embedding_model,
     )
     if redis is None:
         return model
     # A hold outlives the longest call the client may make (each attempt's timeout, retries).
     longest = settings.openai_timeout_seconds * (settings.openai_max_retries + 1) + 30
     return BoundedModel(model, ModelSlots(redis, settings.model_concurrency, hold_seconds=longest))
+
+
+def embedder_of(llm: LanguageModel | None) -> Embedder | None:
+    """The chat model's own client as an embedder, when EMBEDDING_MODEL names a model.
+    Embeddings hold no MODEL_CONCURRENCY slot: they are short, and rate-limited apart."""
+    model = llm.model if isinstance(llm, BoundedModel) else llm
+    if isinstance(model, OpenAIModel) and model.embedding_model:
+        return model
+    return None
 
 
 def build_account_directory(settings: Settings) -> AccountDirectory | None:

@@ -79,6 +79,8 @@ class Settings(BaseSettings):
     openai_model: str = "gpt-4o-mini"
     openai_timeout_seconds: float = Field(default=20.0, gt=0)
     openai_max_retries: int = Field(default=2, ge=0)
+    # Vectors for semantic retrieval and suggestions (docs/ARCHITECTURE.md); empty: words only
+    embedding_model: str = "text-embedding-3-small"
     # Screenshots go to the model as images; redaction cannot mask what an image shows.
     model_reads_images: bool = True
     # The approvers' language (ISO 639-1): drafts follow the customer's language, and a card

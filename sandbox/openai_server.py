@@ -1,10 +1,10 @@
 """A local OpenAI-compatible server: the tests' and the demo's model (a developer tool).
 
 Speaks the Chat Completions wire format (`POST /v1/chat/completions`, structured output through
-`response_format: {"type": "json_schema", ...}`), records every request body so tests can
-assert what was (and was not) sent, and injects faults: HTTP errors with OpenAI's error body,
-429 with `Retry-After`, and hangs longer than the client's timeout. `latency` makes every
-completion take that long, as a real model does (bench/burst.py: calls in flight overlap).
+`response_format: {"type": "json_schema", ...}`) and Embeddings' (`openai_embeddings.py`),
+records every request body so tests can assert what was (and was not) sent, and injects faults:
+HTTP errors with OpenAI's error body, 429 with `Retry-After`, and hangs longer than the
+client's timeout. `latency` makes every completion take that long, as a real model does.
 
 Content may be a string or a list of parts (`text`, `image_url`); images are checked as OpenAI
 checks them (user turns only; PNG, JPEG, GIF or WebP; a data URL must decode) and refused with
@@ -30,6 +30,8 @@ from typing import Any
 
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
+
+from sandbox.openai_embeddings import Embeddings
 
 Responder = Callable[[str, dict[str, Any]], dict[str, Any]]
 
@@ -64,6 +66,7 @@ class OpenAIServer:
         self._lock = threading.Lock()
         self._requests: list[dict[str, Any]] = []
         self._faults: list[_Fault] = []
+        self.embeddings = Embeddings()  # POST /v1/embeddings: its vectors, requests and faults
         self._server = make_server("127.0.0.1", 0, self._wsgi, threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -122,6 +125,8 @@ class OpenAIServer:
             return Response(json.dumps(listing), 200, content_type="application/json")(
                 environ, start_response
             )
+        if request.method == "POST" and request.path.endswith("/embeddings"):
+            return self.embeddings.serve(request)(environ, start_response)
         if request.method != "POST" or not request.path.endswith("/chat/completions"):
             return _error(404, f"no route {request.path}", "not_found")(environ, start_response)
         try:
@@ -384,9 +389,7 @@ def _customer_words(text: str) -> str:
 
 
 def _inside_fence(text: str) -> str:
-    lines = text.splitlines()
-    inside = [ln for ln in lines if not ln.startswith("<<<")]
-    return "\n".join(inside)
+    return "\n".join(ln for ln in text.splitlines() if not ln.startswith("<<<"))
 
 
 def _first_example(system: str) -> str:

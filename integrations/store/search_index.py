@@ -42,10 +42,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.store.models import Draft, DraftStatus, Evidence, Request, RequestMessage
-from integrations.store.search_models import SearchDocument, SearchPosting, SearchStats
+from integrations.store.search_models import (
+    Embedding,
+    SearchDocument,
+    SearchPosting,
+    SearchStats,
+)
 from integrations.store.search_terms import stemmed, term_key, tokens
 
 ANSWERS, EXPERTISE = "answers", "expertise"
+# Embedded only (integrations/store/embeddings.py): a request's own question, a KB passage
+QUESTIONS, KNOWLEDGE = "requests", "knowledge"
 CHUNK = 500  # ids per IN list
 
 _ANSWER_FIELDS = ("status", "posted_ts", "posted_text", "details")
@@ -200,7 +207,8 @@ def _apply(conn: Connection, corpus: str, wanted: dict[int, _Document | None]) -
     ]
     fresh = [doc for i, doc in wanted.items() if doc is not None and current.get(i) != doc.digest]
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    if stale:
+    if stale:  # their vectors were computed from what they no longer say
+        forget(conn, corpus, stale)
         conn.execute(
             delete(SearchPosting).where(
                 SearchPosting.corpus == corpus, SearchPosting.source_id.in_(stale)
@@ -277,8 +285,17 @@ def purged(conn: Connection, table: str, rows: Iterable[tuple[int, int | None]])
         reindex(conn, drafts=[row_id for row_id, _ in rows])
     elif table == "request_messages":
         reindex(conn, requests=[request_id for _, request_id in rows if request_id])
+        forget(conn, QUESTIONS, [request_id for _, request_id in rows if request_id])
     elif table == "expertise_evidence":
         reindex(conn, evidence=[row_id for row_id, _ in rows])
+
+
+def forget(conn: Connection, corpus: str, source_ids: Iterable[int]) -> None:
+    """Delete the stored vectors of these sources, every model's (their text changed)."""
+    for chunk in chunks(source_ids):
+        conn.execute(
+            delete(Embedding).where(Embedding.corpus == corpus, Embedding.source_id.in_(chunk))
+        )
 
 
 def keep_current(sessions: sessionmaker[Session]) -> None:

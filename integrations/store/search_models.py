@@ -11,7 +11,7 @@ They are part of `Base.metadata` because `integrations/store/__init__.py` import
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Index, Integer, String
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from integrations.store.models import Base
@@ -67,3 +67,23 @@ class SearchStats(Base):
     scope: Mapped[str] = mapped_column(String(64), primary_key=True)
     documents: Mapped[int] = mapped_column(BigInteger)
     length: Mapped[int] = mapped_column(BigInteger)
+
+
+class Embedding(Base):
+    """A text's vector from `model` (docs/ARCHITECTURE.md, "Embeddings"), float32 bytes.
+
+    `corpus` and `source_id` name what was embedded: `answers` and `expertise` as in
+    `search_documents` (its `digest` then is the document's digest when embedded: a vector
+    whose digest differs is stale, and its scope is the document's, read from there),
+    `requests` a request's own question, `knowledge` a knowledge-base passage (its
+    `source_id` the first 60 bits of the passage's digest). No scope here: a search reads its
+    documents through `search_documents`' scope, as BM25 does, and a vector alone says nothing
+    of whose it is. Deleted with its document (`search_index._apply`) or its request's text."""
+
+    __tablename__ = "embeddings"
+
+    corpus: Mapped[str] = mapped_column(String(16), primary_key=True)
+    source_id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=False)
+    model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(40))
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
