@@ -40,6 +40,9 @@ KNOWLEDGE = Path(w.__file__).with_name("knowledge")  # help articles the drafts 
 # one of its requests really runs out of time while the demo plays. Umbrella keeps its own
 # business hours (sandbox/accounts.yaml) and the standard tier's four hours.
 SLA_MINUTES = "enterprise=15,premium=0.25,standard=240"
+# "How did we do?" 15 seconds after an answer instead of an hour: Peter's comes while the demo
+# waits for his other question's SLA breach (app.demo_csat).
+CSAT_AFTER_MINUTES = 0.25
 TITLE = "five customers' Slack Connect channels and one support team"
 BUSINESS_HOURS = "mon-sun 00:00-24:00 UTC"
 
@@ -65,6 +68,7 @@ def run_demo(console: Console | None = None, transcript: Path | None = None) -> 
         incident_channel=w.ESCALATIONS,  # the outage's incident card (SPEC §6.6)
         support_leads=w.LEAD,
         sla_minutes=SLA_MINUTES,
+        csat_after_minutes=CSAT_AFTER_MINUTES,
         business_hours=BUSINESS_HOURS,
         knowledge_dir=str(KNOWLEDGE),
     )

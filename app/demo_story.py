@@ -5,7 +5,8 @@ Carol's outage, Peter's grouped question, a thank-you and an internal message, a
 support lead's `/escalate`, two more customers reporting Carol's failure so that it becomes an
 incident with one update for all three (`app.demo_outage`), and a question nobody answers,
 whose SLA reminder and breach come due on the real clock while the demo waits (`app.demo`
-gives Initech's tier 15 seconds).
+gives Initech's tier 15 seconds); meanwhile Peter's answered question is asked how it went,
+and he clicks 👍 (`app.demo_csat`).
 Each step is headed by the real time, the one on the messages; what depends on the day (a
 colleague outside working hours, an account's SLA waiting for its business hours) is explained
 where it shows, in the terminal and as a note on the page.
@@ -19,6 +20,7 @@ from typing import Any
 from rich.markup import escape
 from rich.text import Text
 
+from app.demo_csat import play_csat
 from app.demo_outage import play_outage
 from app.demo_world import Demo
 from app.transcript import print_hanging
@@ -45,6 +47,7 @@ def play(demo: Demo) -> None:
     _escalation(demo, outage)
     play_outage(demo, outage)  # while Peter's clock runs
     _clock_runs_out(demo, webhook)
+    play_csat(demo, question)  # asked while Peter's clock ran out
 
 
 def _intro(demo: Demo) -> None:
@@ -62,7 +65,9 @@ def _intro(demo: Demo) -> None:
         "SLA breaches and incidents go to #escalations (ESCALATION_CHANNEL, INCIDENT_CHANNEL). "
         "So that a clock runs out while you watch, Initech's premium tier must be answered "
         "within 15 seconds, around the clock (SLA_MINUTES premium=0.25, BUSINESS_HOURS "
-        "mon-sun 00:00-24:00). Times are the real clock's, in UTC, as on the messages.[/]"
+        "mon-sun 00:00-24:00), and customers are asked how it went 15 seconds after an "
+        "answer instead of an hour (CSAT_AFTER_MINUTES=0.25). Times are the real clock's, in "
+        "UTC, as on the messages.[/]"
     )
 
 

@@ -115,20 +115,32 @@ class Demo:
         deliver(f"{self.url}/slack/events", body, self.secret)
         self.queues.wait_idle()
 
-    def click(self, action_id: str, card: dict[str, Any], channel: str = w.TRIAGE) -> None:
-        """Amy clicks a button of the app's message in `channel` (the value is the button's)."""
+    def click(
+        self,
+        action_id: str,
+        card: dict[str, Any],
+        channel: str = w.TRIAGE,
+        *,
+        user: str = w.APPROVER,
+        team: str = w.ORG,
+    ) -> str:
+        """`user` (Amy unless said) clicks a button of the app's message in `channel` (the
+        value is the button's); the name of the click's response_url, whose posts are what
+        the app told them (`emu.responses`)."""
+        name = f"demo-{secrets.token_hex(4)}"
         body = block_actions_body(
-            user_id=w.APPROVER,
-            user_team_id=w.ORG,
-            team_id=w.ORG,
+            user_id=user,
+            user_team_id=team,
+            team_id=team,
             channel_id=channel,
             message_ts=card["ts"],
             message=card,
             action_id=action_id,
-            response_url=self.emu.response_url(f"demo-{secrets.token_hex(4)}"),
+            response_url=self.emu.response_url(name),
         )
         deliver(f"{self.url}/slack/events", body, self.secret)
         self.queues.wait_idle()
+        return name
 
     def command(self, user: str, channel: str, command: str, text: str) -> str:
         """Someone runs a slash command; what the app answered them (the ack's text, or the

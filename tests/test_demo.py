@@ -162,3 +162,45 @@ def test_the_outage_becomes_one_incident_and_one_update_reaches_each_thread_once
     assert incidents == 1
     assert sorted(c for (c,) in reports) == sorted(customers)
     assert sorted(posted) == sorted((c, 1) for c in customers)  # one in each thread, none twice
+
+
+def test_peter_is_asked_how_it_went_and_his_thumbs_up_counts(run: Run) -> None:
+    """CSAT (SPEC §6.7) in the story: the question in Peter's thread after Amy's answer, his 👍
+    thanked only to him, and App Home's week counting it; Dave's thread (Ben answered) asked
+    too, the incident's three reports waiting for its close; on the page and in the database.
+    Without CSAT_AFTER_MINUTES in app/demo.py the question is an hour away and the demo exits
+    1 ("one CSAT question in Peter's thread" did not happen)."""
+    assert run.returncode == 0, run.out[-3000:] + run.err[-3000:]
+    said = re.sub(r"\n[ │▎→ℹ]*", " ", run.out)
+    assert "(CSAT_AFTER_MINUTES=0.25; 60 minutes by default) the app asks him how it went" in said
+    assert "How did we do? Did this answer your question? [ 👍 Yes, thanks ] [ 👎 Not" in said
+    assert "Peter clicks 👍 on it" in said
+    assert "only Peter sees: Thank you for letting us know. 🙏" in said
+    assert "CSAT (customers asked how we did): 100% 👍 (1 👍 · 0 👎 of 2 asked)" in said
+    sections = dict(
+        re.findall(r"<section class='channel' id='(\w+)'>(.*?)</section>", run.page, re.S)
+    )
+    for channel, section in sections.items():  # Peter's thread and Dave's, once each
+        assert section.count("How did we do?") == (channel in ("C0INITECH", "C0GLOBEX")), channel
+    assert "Demo note:</b> CSAT: Peter clicked 👍" in sections["C0INITECH"]
+
+    database = re.search(r"Database: (\S+)", run.out)
+    assert database is not None
+    with sqlite3.connect(Path(database[1])) as db:
+        votes = db.execute(
+            "SELECT r.channel_id, v.user_id, v.value FROM csat_votes v"
+            " JOIN requests r ON r.id = v.request_id"
+        ).fetchall()
+        surveys = db.execute(
+            "SELECT r.channel_id, s.asked_at IS NOT NULL, s.cancelled_at IS NULL"
+            " FROM csat_surveys s JOIN requests r ON r.id = s.request_id"
+        ).fetchall()
+        asked = db.execute("SELECT count(*) FROM audit_log WHERE action = 'csat.asked'").fetchone()
+    assert votes == [("C0INITECH", "U0PETER", "good")]
+    assert sorted(c for c, was_asked, _ in surveys if was_asked) == ["C0GLOBEX", "C0INITECH"]
+    assert sorted(c for c, was_asked, _ in surveys if not was_asked) == [
+        "C0AURORA",
+        "C0GLOBEX",
+        "C0HOOLI",
+    ]
+    assert all(open_ for _, _, open_ in surveys) and asked == (2,)
