@@ -15,12 +15,14 @@ from sqlalchemy.orm import Session
 from integrations.deps import Deps
 from integrations.store.db import transaction
 from integrations.store.models import Draft, DraftStatus, Request, Stage
+from integrations.store.search_index import ANSWERS
 from workers.attachments import Attachments, customer_files, describe_stubs, is_stub, read_images
 from workers.draft import Drafted, DraftJob
 from workers.language import detect_language
 from workers.metrics import DRAFTS
 from workers.prompt import ThreadMessage
-from workers.retrieval import Scope, retrieve
+from workers.retrieval import Scope, knowledge_base, retrieve
+from workers.semantic import Query, prepare
 from workers.stage_data import request_context, request_triage, stored
 
 log = structlog.get_logger(__name__)
@@ -29,11 +31,12 @@ log = structlog.get_logger(__name__)
 def prepared_draft_job(deps: Deps, request_id: int, done: Stage) -> DraftJob | None:
     """The draft's makings with its files named and, for a model, its images read; None when
     its draft is decided already (then the stage is done)."""
-    job, stubs = draft_job(deps, request_id, done)
+    meaning = _meaning(deps, request_id)
+    job, stubs = draft_job(deps, request_id, done, meaning)
     if stubs:  # Slack Connect files arrive as bare ids: name them, then read them named
         describe_stubs(deps, request_id)
         if job is not None:
-            job, _ = draft_job(deps, request_id, done)
+            job, _ = draft_job(deps, request_id, done, meaning)
     if job is None:
         return None
     # The customer's language, from all their words; outside the transaction (the first
@@ -46,7 +49,35 @@ def prepared_draft_job(deps: Deps, request_id: int, done: Stage) -> DraftJob | N
     return job
 
 
-def draft_job(deps: Deps, request_id: int, done: Stage) -> tuple[DraftJob | None, bool]:
+def _meaning(deps: Deps, request_id: int) -> Query | None:
+    """The question's vector, with its tenant's answers and the knowledge base embedded, no
+    transaction open while embedding; None without an embedding model, or on any failure:
+    then retrieval is BM25's alone, and the draft goes on."""
+    if deps.embedder is None:
+        return None
+    try:
+        with transaction(deps.sessions) as session:
+            request = session.get_one(Request, request_id)
+            scope = Scope.for_request(request.channel_id, request_context(request))
+        folder = deps.settings.knowledge_dir
+        passages = [text for _, text in knowledge_base(folder).passages] if folder else []
+        return prepare(
+            deps.sessions,
+            deps.embedder,
+            request_id,
+            ANSWERS,
+            scope.account_key,
+            exclude_request=request_id,
+            passages=passages,
+        )
+    except Exception:  # a draft is never blocked by a vector
+        log.exception("semantic.failed", request_id=request_id)
+        return None
+
+
+def draft_job(
+    deps: Deps, request_id: int, done: Stage, meaning: Query | None = None
+) -> tuple[DraftJob | None, bool]:
     """What the draft is made of, all of it from this request's own tenant (SPEC §5.4), or
     None when its draft is decided already (then the stage is done here); and whether any of
     its files is a stub that `files.info` must describe first."""
@@ -67,6 +98,7 @@ def draft_job(deps: Deps, request_id: int, done: Stage) -> tuple[DraftJob | None
             request.text,
             exclude_request=request.id,
             knowledge_dir=deps.settings.knowledge_dir,
+            meaning=meaning,
         )
         if grounding.scope != scope:  # by construction; checked because it must never fail
             raise RuntimeError(f"grounding for {grounding.scope} offered to {scope}")

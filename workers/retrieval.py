@@ -5,6 +5,12 @@ Past answers are searched through the index (`integrations/store/search_index.py
 them however old, reading only the postings of the question's words; each is then weighed by
 its feedback and age, read back from the drafts themselves.
 
+With an embedding model (`workers/semantic.py`), a request's question also comes as a vector
+(`Query`), and candidates are found by meaning as well as by words, scored by `fuse`: cosine
+first, BM25 second. The vectors compared are those of the same scope's documents, read
+through the same index rows, so a vector widens what is found within the tenant, never
+across it. Without one (no model, or embedding failed), the ranking is BM25's alone.
+
 Tenant isolation is by construction: the index is searched in the request's `Scope` only, the
 answers found are read back with the same account filter, and a `Grounding` carries the scope
 it was built for, which the drafter checks against the request before any of it goes into a
@@ -27,6 +33,7 @@ from integrations.store.models import Draft, DraftStatus, Request
 from integrations.store.search_index import ANSWERS, among, chunks, customer_words
 from integrations.store.search_rank import bm25_plus, matches
 from integrations.store.search_terms import tokens
+from workers.semantic import Query, fuse, passage_similarities, similarities
 from workers.stage_data import Feedback, RequestContext, details_of
 
 HALF_LIFE_DAYS = 180  # an answer's weight halves every six months
@@ -87,23 +94,33 @@ def retrieve(
     knowledge_dir: str | None,
     examples: int = 3,
     passages: int = 2,
+    meaning: Query | None = None,
 ) -> Grounding:
-    """The best approved answers of this scope, then the best knowledge-base passages."""
+    """The best approved answers of this scope, then the best knowledge-base passages;
+    `meaning`: the question's vector (`semantic.prepare`), when there is one."""
     grounding = Grounding(scope)
-    grounding.examples = _similar_answers(session, scope, query, exclude_request, examples)
+    grounding.examples = _similar_answers(session, scope, query, exclude_request, examples, meaning)
     if knowledge_dir:
-        grounding.passages = knowledge_base(knowledge_dir).search(query, passages)
+        kb = knowledge_base(knowledge_dir)
+        cosines = None
+        if meaning is not None:
+            cosines = passage_similarities(session, meaning, [t for _, t in kb.passages])
+        grounding.passages = kb.search(query, passages, cosines=cosines)
     return grounding
 
 
 def _similar_answers(
-    session: Session, scope: Scope, query: str, exclude: int, limit: int
+    session: Session, scope: Scope, query: str, exclude: int, limit: int, meaning: Query | None
 ) -> list[Example]:
-    """Every approved answer of the scope sharing enough words with the question, scored by
-    BM25+ over the scope's answers, times its feedback and age; the best `limit`."""
+    """Every approved answer of the scope sharing enough words with the question (or, with
+    a vector, close enough in meaning), scored by BM25+ over the scope's answers (or `fuse`),
+    times its feedback and age; the best `limit`."""
     words = tokens(query)
     found = matches(session, ANSWERS, scope.account_key, words, exclude_request=exclude)
     scores = dict(bm25_plus(words, found, MIN_SHARED_TERMS))
+    if meaning is not None:
+        near = similarities(session, meaning, ANSWERS, scope.account_key, exclude_request=exclude)
+        scores = fuse(scores, near)
     ranked: list[tuple[float, int, int, Example]] = []
     for chunk in chunks(scores, size=5000):
         for draft_id, request_id, answer, decided_at, details in session.execute(
@@ -147,9 +164,14 @@ def _recency(at: datetime | None) -> float:
 
 
 def _rank(
-    query: str, documents: list[str], weights: list[float], limit: int
+    query: str,
+    documents: list[str],
+    weights: list[float],
+    limit: int,
+    cosines: list[float] | None = None,
 ) -> list[tuple[int, float]]:
-    """Indexes of the best documents sharing enough terms with the query, best first."""
+    """Indexes of the best documents sharing enough terms with the query (or, given each
+    document's `cosines` with it, close enough in meaning: `fuse`), best first."""
     query_terms = tokens(query)
     corpus = [tokens(d) for d in documents]
     if not query_terms or not any(corpus):
@@ -157,11 +179,12 @@ def _rank(
     scores = BM25Plus([c or ["∅"] for c in corpus]).get_scores(query_terms)
     wanted = set(query_terms)
     needed = min(MIN_SHARED_TERMS, len(wanted))
-    ranked = [
-        (i, float(scores[i]) * weights[i])
-        for i, doc in enumerate(corpus)
-        if len(wanted & set(doc)) >= needed
-    ]
+    found = {
+        i: float(scores[i]) for i, doc in enumerate(corpus) if len(wanted & set(doc)) >= needed
+    }
+    if cosines is not None:
+        found = fuse(found, dict(enumerate(cosines)))
+    ranked = [(i, score * weights[i]) for i, score in found.items()]
     ranked.sort(key=lambda pair: pair[1], reverse=True)
     return ranked[:limit]
 
@@ -174,9 +197,9 @@ class KnowledgeBase:
         for path in sorted(folder.rglob("*.md")):
             self.passages.extend(_split(path, folder))
 
-    def search(self, query: str, limit: int) -> list[Passage]:
+    def search(self, query: str, limit: int, cosines: list[float] | None = None) -> list[Passage]:
         texts = [text for _, text in self.passages]
-        ranked = _rank(query, texts, [1.0] * len(texts), limit)
+        ranked = _rank(query, texts, [1.0] * len(texts), limit, cosines)
         return [Passage(self.passages[i][0], self.passages[i][1], s) for i, s in ranked]
 
 

@@ -1,0 +1,54 @@
+"""Reading a retrieval evaluation set (bench/retrieval_eval.py) into answers and questions.
+
+This repository's development set (tests/data/retrieval_dev.jsonl) is JSON lines, each an
+approved answer (`kind` "answer": `id`, `account`, `question`, `answer`) or a test question
+(`kind` "query": `id`, `account`, `question`, `expected` (an answer's id), `language`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Answer:
+    id: str
+    scope: str  # the tenant, as retrieval names it ("account:001A")
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    scope: str
+    text: str
+    expected: str  # the id of the answer it should find
+    language: str
+
+
+@dataclass
+class EvalSet:
+    answers: list[Answer] = field(default_factory=list)
+    questions: list[Question] = field(default_factory=list)
+
+
+def load(path: Path) -> EvalSet:
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return _dev_set(rows)
+
+
+def _dev_set(rows: list[dict[str, Any]]) -> EvalSet:
+    data = EvalSet()
+    for row in rows:
+        scope = f"account:{row['account']}"
+        if row["kind"] == "answer":
+            data.answers.append(Answer(row["id"], scope, row["question"], row["answer"]))
+        else:
+            data.questions.append(
+                Question(row["id"], scope, row["question"], row["expected"], row["language"])
+            )
+    return data
