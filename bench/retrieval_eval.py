@@ -64,14 +64,12 @@ TOP = 3
 class Outcome:
     way: str
     hits: dict[str, list[bool]] = field(default_factory=lambda: defaultdict(list))
+    top1: list[bool] = field(default_factory=list)
+    kinds: dict[str, list[bool]] = field(default_factory=lambda: defaultdict(list))
+    quiet: list[bool] = field(default_factory=list)  # expected null: nothing shown
+    leaks: int = 0  # examples of another account (must stay 0)
     misses: list[str] = field(default_factory=list)
     seconds: float = 0.0
-
-    def rate(self, language: str | None = None) -> tuple[int, int]:
-        rows = (
-            self.hits[language] if language else [h for v in self.hits.values() for h in v]
-        )
-        return sum(rows), len(rows)
 
 
 def _request(session: object, n: int, account: str, text: str) -> Request:
@@ -96,6 +94,7 @@ def evaluate(data: EvalSet, way: str, folder: str) -> Outcome:
     sessions = session_factory(engine)
     answer_request: dict[str, int] = {}
     question_request: dict[str, int] = {}
+    scope_of: dict[int, str] = {}
     with transaction(sessions) as session:
         n = 0
         for answer in data.answers:
@@ -115,6 +114,7 @@ def evaluate(data: EvalSet, way: str, folder: str) -> Outcome:
             session.add(request)
             session.flush()
             answer_request[answer.id] = request.id
+            scope_of[request.id] = answer.scope
         for question in data.questions:
             n += 1
             request = _request(session, n, question.scope, question.text)
@@ -152,8 +152,14 @@ def evaluate(data: EvalSet, way: str, folder: str) -> Outcome:
                     meaning=meaning,
                 )
             found = [e.request_id for e in grounding.examples]
+            outcome.leaks += sum(scope_of.get(i) != question.scope for i in found)
+            if question.expected is None:
+                outcome.quiet.append(not found)
+                continue
             hit = answer_request[question.expected] in found
             outcome.hits[question.language].append(hit)
+            outcome.kinds[question.kind].append(hit)
+            outcome.top1.append(found[:1] == [answer_request[question.expected]])
             if not hit:
                 outcome.misses.append(question.id)
     finally:
@@ -164,16 +170,23 @@ def evaluate(data: EvalSet, way: str, folder: str) -> Outcome:
     return outcome
 
 
+def _cell(rows: list[bool]) -> str:
+    return f"{sum(rows)}/{len(rows)} ({100 * sum(rows) / len(rows):.0f}%)" if rows else "–"
+
+
 def table(outcomes: list[Outcome]) -> str:
-    languages = sorted({lang for o in outcomes for lang in o.hits})
-    head = "| way | " + " | ".join([*languages, "all"]) + " | seconds |"
-    lines = [head, "|" + "---|" * (len(languages) + 3)]
+    """Top-3 hits by the question's language, then overall, top 1, by kind, the questions
+    without an answer left quiet, and leaks."""
+    languages = sorted({lang for o in outcomes for lang in o.hits}, key=lambda x: (x != "en", x))
+    kinds = sorted({k for o in outcomes for k in o.kinds})
+    head = ["way", *languages, "all (top 3)", "top 1", *kinds, "no answer: quiet", "leaks", "s"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for o in outcomes:
-        cells = []
-        for language in [*languages, None]:
-            hit, total = o.rate(language)
-            cells.append(f"{hit}/{total} ({100 * hit / total:.0f}%)" if total else "–")
-        lines.append(f"| {o.way} | " + " | ".join(cells) + f" | {o.seconds:.1f} |")
+        cells = [_cell(o.hits[lang]) for lang in languages]
+        cells += [_cell([h for v in o.hits.values() for h in v]), _cell(o.top1)]
+        cells += [_cell(o.kinds[k]) for k in kinds]
+        cells += [_cell(o.quiet), str(o.leaks), f"{o.seconds:.1f}"]
+        lines.append(f"| {o.way} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

@@ -1,8 +1,12 @@
 """Reading a retrieval evaluation set (bench/retrieval_eval.py) into answers and questions.
 
-This repository's development set (tests/data/retrieval_dev.jsonl) is JSON lines, each an
-approved answer (`kind` "answer": `id`, `account`, `question`, `answer`) or a test question
-(`kind` "query": `id`, `account`, `question`, `expected` (an answer's id), `language`).
+The held-out set (bench/data/retrieval_paraphrase.jsonl) is described beside it
+(retrieval_paraphrase.md): `type` "answer" (`account`, `id`, `question`, `answer`, `lang`) or
+"test" (`account`, `question`, `lang`, `kind`, `expected`: an answer's id, or null when the
+account has no answer to it). This repository's development set (tests/data/retrieval_dev.jsonl)
+is JSON lines, each an approved answer (`kind` "answer": `id`, `account`, `question`,
+`answer`) or a test question (`kind` "query": `id`, `account`, `question`, `expected`,
+`language`).
 """
 
 from __future__ import annotations
@@ -26,8 +30,9 @@ class Question:
     id: str
     scope: str
     text: str
-    expected: str  # the id of the answer it should find
+    expected: str | None  # the id of the answer it should find; None: nothing should be
     language: str
+    kind: str = "paraphrase"
 
 
 @dataclass
@@ -37,8 +42,21 @@ class EvalSet:
 
 
 def load(path: Path) -> EvalSet:
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return _dev_set(rows)
+    rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+    return _held_out(rows) if rows and "type" in rows[0] else _dev_set(rows)
+
+
+def _held_out(rows: list[dict[str, Any]]) -> EvalSet:
+    data = EvalSet()
+    for n, row in enumerate(rows, 1):
+        scope = f"account:{row['account']}"
+        if row["type"] == "answer":
+            data.answers.append(Answer(row["id"], scope, row["question"], row["answer"]))
+        else:
+            data.questions.append(
+                Question(f"t{n}", scope, row["question"], row["expected"], row["lang"], row["kind"])
+            )
+    return data
 
 
 def _dev_set(rows: list[dict[str, Any]]) -> EvalSet:

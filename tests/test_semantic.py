@@ -15,17 +15,19 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.llm import OpenAIModel
 from integrations.store.db import create_db_engine, session_factory, transaction
-from integrations.store.models import Draft, Request, RequestState
-from integrations.store.search_index import ANSWERS, QUESTIONS
+from integrations.store.models import Draft, Evidence, Request, RequestState
+from integrations.store.search_index import ANSWERS, EXPERTISE, QUESTIONS
 from integrations.store.search_models import Embedding
 from sandbox.openai_server import OpenAIServer
 from tests.harness import model_world
 from tests.test_retrieval import _answer
-from tests.test_search_isolation import WEBHOOK, answered
+from tests.test_search_isolation import NOW, WEBHOOK, answered
+from workers.expertise import expertise_for
 from workers.retrieval import Scope, retrieve
 from workers.semantic import MIN_COSINE, prepare
 
 PARAPHRASE = "Rotating webhooks' signing-secrets: what are the steps?"  # one BM25 term shared
+RESTATED = "Rotating the webhook signature?"  # one stem shared: what expertise compares
 
 
 @pytest.fixture
@@ -188,3 +190,33 @@ def test_a_drafts_prompt_is_never_grounded_on_another_account(
         world.customer_says("Another question about the webhook signing secret")
         world.drain()
         assert len(world.cards()) == cards + 1
+
+
+def test_suggestions_find_who_answered_a_question_asked_in_other_words(
+    sessions: sessionmaker[Session], embedder: OpenAIModel, model: OpenAIServer
+) -> None:
+    """Expertise compares across accounts (only a person comes of it, and the request's own
+    words name the topic): Sam answered the webhook question for another account."""
+    with transaction(sessions) as session:
+        for user, question in [("U0SAM", WEBHOOK), ("U0INA", "Where is last month's invoice?")]:
+            session.add(
+                Evidence(
+                    source_key=f"thread:C0OTHER:{user}",
+                    user_id=user,
+                    kind="history",
+                    question=question,
+                    answer="Done.",
+                    answered=True,
+                    answered_at=NOW,
+                )
+            )
+    request = asking(sessions, "account:001A", RESTATED)
+    with transaction(sessions) as session:
+        assert expertise_for(session, RESTATED, half_life_days=180, now=NOW) == {}
+    meaning = prepare(sessions, embedder, request, EXPERTISE, "")
+    with transaction(sessions) as session:
+        found = expertise_for(session, RESTATED, half_life_days=180, now=NOW, meaning=meaning)
+    assert list(found) == ["U0SAM"]
+    assert found["U0SAM"].topic == "webhook"  # a word of the request's own, as written
+    embedded = [t for body in model.embeddings.requests() for t in body["input"]]
+    assert sorted(embedded) == sorted([RESTATED, WEBHOOK, "Where is last month's invoice?"])

@@ -29,6 +29,7 @@ from integrations.store.search_index import EXPERTISE, among, chunks
 from integrations.store.search_rank import Matches, bm25_plus, matches
 from integrations.store.search_terms import stemmed, term_key, tokens
 from workers.retrieval import MIN_SHARED_TERMS
+from workers.semantic import Query, fuse, similarities
 
 log = structlog.get_logger(__name__)
 
@@ -125,16 +126,25 @@ def record_pull_in(session: Session, request: Request, *, user_id: str, by: str)
 
 
 def expertise_for(
-    session: Session, query: str, *, half_life_days: float, now: datetime
+    session: Session,
+    query: str,
+    *,
+    half_life_days: float,
+    now: datetime,
+    meaning: Query | None = None,
 ) -> dict[str, Expertise]:
     """Each person who answered similar questions, with a score normalised to the best (1.0).
 
     Every answered question is searched (the index's `expertise` corpus), reading only the
-    postings of the request's words; each answer found is weighed by its feedback, whether
-    its thread was reopened, and its age."""
+    postings of the request's words, and, given the question's vector (`meaning`), every
+    stored vector of those questions, across accounts (`semantic.fuse`: nothing of another
+    account reaches the card, only a person and the request's own words); each answer found
+    is weighed by its feedback, whether its thread was reopened, and its age."""
     words = tokens(stemmed(query))
     found = matches(session, EXPERTISE, "", words)
     scores = dict(bm25_plus(words, found, MIN_SHARED_TERMS))
+    if meaning is not None:
+        scores = fuse(scores, similarities(session, meaning, EXPERTISE, ""))
     answers = _weighed(session, scores, found, half_life_days, now)
     if not answers or answers[0].score <= 0:
         return {}
@@ -190,7 +200,7 @@ def _weighed(
                 share * feedback_weight(up, down, again) * decay(answered_at, now, half_life_days)
             )
             if weight > 0:
-                terms = frozenset(found.terms[evidence_id])
+                terms = frozenset(found.terms.get(evidence_id, ()))  # none: by meaning
                 score = scores[evidence_id] * weight
                 answers.append(Answer(evidence_id, user_id, score, answered_at, terms, up))
     answers.sort(key=lambda a: (-a.score, -a.answered_at.timestamp(), a.evidence_id))

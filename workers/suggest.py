@@ -40,12 +40,14 @@ from integrations.store.models import (
     Request,
     RequestState,
 )
+from integrations.store.search_index import EXPERTISE
 from workers.expertise import (
     Expertise,
     expertise_for,
     expertise_phrase,
     record_pull_in,
 )
+from workers.semantic import Query, prepare
 from workers.stage_data import (
     RequestContext,
     Suggestion,
@@ -95,13 +97,16 @@ def suggest_colleagues(deps: Deps, *, request_id: int, now: datetime | None = No
     Reads the database in short transactions and asks Slack with none open."""
     settings = deps.settings
     now = now or datetime.now(UTC)
+    meaning = _meaning(deps, request_id)
     with transaction(deps.sessions) as session:
         request = session.get_one(Request, request_id)
         query, requester = request.text, request.user_id
         ours = {t for t in (request.team_id, request.enterprise_id) if t}
         team = account_team(request_context(request), settings)
         half_life = settings.suggest_half_life_days
-        expertise = expertise_for(session, query, half_life_days=half_life, now=now)
+        expertise = expertise_for(
+            session, query, half_life_days=half_life, now=now, meaning=meaning
+        )
         load = open_load(session, exclude=request_id)
     skip = {requester, *settings.suggest_opt_out}
     candidates: dict[str, Candidate] = {}
@@ -133,6 +138,16 @@ def suggest_colleagues(deps: Deps, *, request_id: int, now: datetime | None = No
             "owner in Slack",
         )
     return Suggestions(status="ok", people=people)
+
+
+def _meaning(deps: Deps, request_id: int) -> Query | None:
+    """The question's vector, every answered question embedded (across accounts: only a
+    person comes of it); None without an embedding model or on any failure (words only)."""
+    try:
+        return prepare(deps.sessions, deps.embedder, request_id, EXPERTISE, "")
+    except Exception:  # suggestions never fail for a vector
+        log.exception("semantic.failed", request_id=request_id, where="suggest")
+        return None
 
 
 def _base_score(person: Candidate, settings: Settings) -> float:
