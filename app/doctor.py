@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 import structlog
 
 from app.doctor_apis import (
+    check_auto_send,
     check_escalation_channel,
     check_incident_channel,
     check_openai,
@@ -47,6 +48,7 @@ def run_doctor(settings: Settings, echo: Callable[[str], None]) -> int:
         *([("TRIAGE_ROUTES", check_triage_routes)] if settings.triage_routes else []),
         ("ESCALATION_CHANNEL", check_escalation_channel),
         *([("INCIDENT_CHANNEL", check_incident_channel)] if settings.incidents else []),
+        *([("AUTO_SEND", check_auto_send)] if settings.auto_send else []),
         ("Database", check_database),
         ("Redis", check_redis),
         ("CRM", check_crm),

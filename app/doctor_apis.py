@@ -300,3 +300,24 @@ def _bot_name(settings: Settings) -> str:
         return str(_client(settings).auth_test().get("user") or "the-bot")
     except (*SLACK_FAILED, NotInstalled, ConfigError, SQLAlchemyError):
         return "the-bot"
+
+
+def check_auto_send(settings: Settings) -> CheckResult:
+    """Where drafts may go without a person (AUTO_SEND, only when set), and whether they can."""
+    where = ", ".join(settings.auto_send)
+    if not settings.openai_api_key:
+        return CheckResult(
+            "AUTO_SEND",
+            None,
+            f"{where}, but no OPENAI_API_KEY: offline drafts have no confidence and are never "
+            "sent by themselves",
+            "set OPENAI_API_KEY, or empty AUTO_SEND",
+        )
+    return CheckResult(
+        "AUTO_SEND",
+        True,
+        f"drafts may go without approval in {where} ({', '.join(settings.auto_send_categories)}; "
+        f"grounding ≥ {settings.auto_send_min_score:.2f}, confidence ≥ "
+        f"{settings.auto_send_min_confidence:.2f}); support leads stop it with "
+        "`/triage auto-send off`",
+    )

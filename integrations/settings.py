@@ -18,6 +18,19 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from integrations.business_hours import BusinessHours, BusinessHoursError
 
+# The triage's categories (workers.triage_types.Category, which tests/test_auto_send.py keeps
+# in step): settings cannot import workers, and an unknown name would silently never match.
+TRIAGE_CATEGORIES = (
+    "question",
+    "bug",
+    "incident",
+    "feature_request",
+    "billing",
+    "account_access",
+    "other",
+    "no_action",
+)
+
 
 class ConfigError(Exception):
     """A setting is missing or malformed; the message is one line meant for a person."""
@@ -137,6 +150,15 @@ class Settings(BaseSettings):
     csat_after_minutes: float = Field(default=60.0, ge=0)  # 0: never asked
     csat_tiers: Annotated[list[str], NoDecode] = Field(default_factory=list)  # empty: every tier
 
+    # Auto-send (SPEC §6.7, opt-in): drafts posted without approval where AUTO_SEND names the
+    # channel (channel:<id>) or the tier (tier:<name>) and every guard holds (workers/auto_send)
+    auto_send: Annotated[list[str], NoDecode] = Field(default_factory=list)  # empty: never
+    auto_send_categories: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["question"]
+    )
+    auto_send_min_score: float = Field(default=0.7, ge=0, le=1)  # workers/grounding_score
+    auto_send_min_confidence: float = Field(default=0.8, ge=0, le=1)  # the model's own
+
     # Throughput (SPEC §5.7)
     model_concurrency: int = Field(default=32, ge=1)  # model calls in flight, per deployment
     # Cards by tier:, owner: or channel:, then default= (docs/reference.md, routes)
@@ -182,6 +204,32 @@ class Settings(BaseSettings):
     @classmethod
     def _leads(cls, value: object) -> list[str]:
         return _parse_list(value)
+
+    @field_validator("auto_send", mode="before")
+    @classmethod
+    def _auto_send(cls, value: object) -> list[str]:
+        rules = []
+        for rule in _parse_list(value):
+            kind, _, key = rule.partition(":")
+            if kind not in ("tier", "channel") or not key:
+                raise ValueError(
+                    f"AUTO_SEND: {rule!r} is not tier:<name> or channel:<channel id> "
+                    "(e.g. AUTO_SEND=tier:standard,channel:C0123ABCD)"
+                )
+            rules.append(f"tier:{key.lower()}" if kind == "tier" else rule)
+        return rules
+
+    @field_validator("auto_send_categories", mode="before")
+    @classmethod
+    def _auto_send_categories(cls, value: object) -> list[str]:
+        categories = [c.lower() for c in _parse_list(value)]
+        unknown = [c for c in categories if c not in TRIAGE_CATEGORIES]
+        if unknown:
+            raise ValueError(
+                f"AUTO_SEND_CATEGORIES: {', '.join(map(repr, unknown))} is not a category; "
+                f"use {', '.join(TRIAGE_CATEGORIES)}"
+            )
+        return categories
 
     @field_validator("sla_minutes", mode="before")
     @classmethod

@@ -36,6 +36,7 @@ class Phrases:
     soon: str  # when we will write again, for normal and low urgency
     within_the_hour: str  # ... for urgent and high
     documentation: str  # before a quoted passage of the knowledge base
+    automatic: str  # under an answer sent without approval: it is one, and how to reach a person
     csat: CsatPhrases
     space: str = " "  # between sentences
 
@@ -57,6 +58,8 @@ PHRASES: dict[str, Phrases] = {
         soon="We'll follow up in this thread shortly.",
         within_the_hour="We'll update you in this thread within the hour.",
         documentation="this part of our documentation should help:",
+        automatic="_This answer was sent automatically. Not what you needed? Reply here and a "
+        "person from our team will take over._",
         csat=CsatPhrases(
             question="How did we do? Did this answer your question?",
             good="👍 Yes, thanks",
@@ -83,6 +86,8 @@ PHRASES: dict[str, Phrases] = {
         soon="Les daremos novedades en este hilo en breve.",
         within_the_hour="Les daremos novedades en este hilo en menos de una hora.",
         documentation="creemos que esta parte de nuestra documentación les puede ayudar:",
+        automatic="_Esta respuesta se envió automáticamente. ¿No es lo que necesitabas? Responde "
+        "aquí y una persona de nuestro equipo se hará cargo._",
         csat=CsatPhrases(
             question="¿Qué tal lo hicimos? ¿Esta respuesta resolvió su consulta?",
             good="👍 Sí, gracias",
@@ -109,6 +114,8 @@ PHRASES: dict[str, Phrases] = {
         soon="Voltamos a falar com vocês aqui nesta thread em breve.",
         within_the_hour="Damos um retorno aqui nesta thread em até uma hora.",
         documentation="esta parte da nossa documentação deve ajudar:",
+        automatic="_Esta resposta foi enviada automaticamente. Não era o que precisava? Responda "
+        "aqui e uma pessoa da nossa equipe assumirá._",
         csat=CsatPhrases(
             question="Como foi o nosso atendimento? Esta resposta resolveu a sua dúvida?",
             good="👍 Sim, obrigado",
@@ -137,6 +144,8 @@ PHRASES: dict[str, Phrases] = {
         soon="Nous revenons vers vous dans ce fil très rapidement.",
         within_the_hour="Nous vous tenons au courant dans ce fil d'ici une heure.",
         documentation="cette partie de notre documentation devrait vous aider\u00a0:",
+        automatic="_Cette réponse a été envoyée automatiquement. Ce n'est pas ce qu'il vous "
+        "fallait ? Répondez ici et une personne de notre équipe prendra le relais._",
         csat=CsatPhrases(
             question="Votre avis compte\u00a0: cette réponse a-t-elle répondu à votre "
             "question\u00a0?",
@@ -164,6 +173,8 @@ PHRASES: dict[str, Phrases] = {
         soon="Wir melden uns in Kürze hier im Thread.",
         within_the_hour="Wir melden uns innerhalb einer Stunde hier im Thread.",
         documentation="dieser Teil unserer Dokumentation sollte weiterhelfen:",
+        automatic="_Diese Antwort wurde automatisch gesendet. Nicht das, was Sie brauchten? "
+        "Antworten Sie hier, und eine Person aus unserem Team übernimmt._",
         csat=CsatPhrases(
             question="Wie zufrieden sind Sie mit unserer Antwort? Hat sie Ihre Frage beantwortet?",
             good="👍 Ja, danke",
@@ -187,6 +198,7 @@ PHRASES: dict[str, Phrases] = {
         soon="稍后我们会在这里回复您。",
         within_the_hour="我们会在一小时内在这里向您同步进展。",
         documentation="这部分文档应该能帮到您：",
+        automatic="_此回复为自动发送。如果没有解决您的问题，请在此回复，我们的工作人员会接手处理。_",
         csat=CsatPhrases(
             question="我们的回复对您有帮助吗？您的问题解决了吗？",
             good="👍 解决了，谢谢",
@@ -212,6 +224,8 @@ PHRASES: dict[str, Phrases] = {
         soon="追ってこちらのスレッドでご連絡いたします。",
         within_the_hour="1時間以内にこちらのスレッドで進捗をご報告いたします。",
         documentation="こちらのドキュメントがお役に立つかと思います：",
+        automatic="_この回答は自動で送信されました。解決しない場合は、このスレッドに返信してください。"
+        "担当者が引き継ぎます。_",
         csat=CsatPhrases(
             question="今回の対応はいかがでしたか？ご質問は解決しましたか？",
             good="👍 はい、解決しました",

@@ -41,7 +41,7 @@ from workers.health import account_health
 from workers.ids import Reaction
 from workers.incident_view import incident_mark
 from workers.routes import posted_card_channel
-from workers.stage_data import draft_details, request_context, request_suggestions
+from workers.stage_data import AutoSent, draft_details, request_context, request_suggestions
 
 log = structlog.get_logger(__name__)
 
@@ -78,7 +78,18 @@ def card_view(request: Request) -> CardView:
         sla=_sla(request),
         incident=_incident(request),
         health=_health(request),
+        auto_sent=_auto_sent(request),
     )
+
+
+def _auto_sent(request: Request) -> AutoSent | None:
+    """The record of the request's automatic answer (on its draft, or on the draft a person
+    was handed after it and that a redraft replaced), if it had one."""
+    for draft in reversed(request.drafts):
+        record = draft_details(draft).auto_sent
+        if record is not None:
+            return record
+    return None
 
 
 def _health(request: Request) -> str:

@@ -18,9 +18,7 @@ import structlog
 from redis import Redis
 from redis.exceptions import RedisError
 from slack_sdk import WebClient
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import update
 
 from integrations.deps import Deps
 from integrations.failures import DATABASE_DOWN, REDIS_DOWN, enqueued, unexpected
@@ -37,7 +35,7 @@ from integrations.store.models import (
     Request,
     RequestState,
 )
-from workers import csat, incident_updates, leases
+from workers import auto_send, auto_send_flow, csat, incident_updates, leases
 from workers.card import refresh_card_now
 from workers.expertise import record_answer
 from workers.ids import OUTBOX_EVENT_TYPE
@@ -68,32 +66,24 @@ POST_WAIT_SECONDS = 90
 
 # The only outbox kinds that may be posted where customers read: the approved reply, an
 # approved incident update (SPEC §6.6), the one-line "joining to help" of a pull-in when
-# PULL_IN_IN_CUSTOMER_THREAD is on, and the CSAT question after an answer (SPEC §6.7).
-CUSTOMER_KINDS = frozenset({"reply", "pull_in_customer", incident_updates.KIND, csat.KIND})
+# PULL_IN_IN_CUSTOMER_THREAD is on, the CSAT question after an answer, an automatic answer
+# that AUTO_SEND allowed, and the deletion of one a person undid (SPEC §6.7).
+CUSTOMER_KINDS = frozenset(
+    {
+        "reply",
+        "pull_in_customer",
+        incident_updates.KIND,
+        csat.KIND,
+        auto_send.KIND,
+        auto_send_flow.RETRACT,
+    }
+)
 # The customer kinds that answer the request: each stops its clock and marks it ✅.
-ANSWER_KINDS = frozenset({"reply", incident_updates.KIND})
+ANSWER_KINDS = frozenset({"reply", incident_updates.KIND, auto_send.KIND})
 
 
 class SharedChannelRefused(Exception):
     """An internal card or note was about to go to a channel shared with another org."""
-
-
-def outbox_row(session: Session, key: str, **values: Any) -> int:
-    """The id of the outbox row under `key`: an earlier try's (with its body: that is what
-    goes out), or a new one with `values`, queued now. Two writers at once end at one row."""
-    found = session.scalars(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key))
-    existing = found.first()
-    if existing is not None:
-        return existing
-    row = OutboxMessage(dedupe_key=key, enqueued_at=datetime.now(UTC), **values)
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:  # another writer's, a moment ago
-        return session.scalars(
-            select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)
-        ).one()
-    return row.id
 
 
 def deliver(deps: Deps, *, outbox_id: int) -> str | None:
@@ -112,11 +102,18 @@ def deliver_now(deps: Deps, outbox_id: int) -> str | None:
         return None
     with transaction(deps.sessions) as session:
         row = session.get_one(OutboxMessage, outbox_id)
-        session.execute(
-            update(OutboxMessage)
-            .where(OutboxMessage.id == outbox_id)
-            .values(state=OutboxState.SENDING)
+        # An automatic answer is checked again as it goes out (switch, undo, a follow-up).
+        cancelled = (
+            auto_send_flow.check_before_post(session, outbox_id)
+            if row.kind == auto_send.KIND
+            else None
         )
+        if cancelled is None:
+            session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == outbox_id)
+                .values(state=OutboxState.SENDING)
+            )
         snapshot = _Snapshot(row)
         request = session.get(Request, row.request_id) if row.request_id else None
         if snapshot.kind in CUSTOMER_KINDS and request is not None:
@@ -124,9 +121,17 @@ def deliver_now(deps: Deps, outbox_id: int) -> str | None:
             where = (request.team_id, request.enterprise_id)
         else:
             where = None
+    if cancelled is not None:
+        leases.release(deps.sessions, OutboxMessage, outbox_id, owner)
+        auto_send_flow.after_hand_back(deps, cancelled)
+        return None
     try:
         slack = deps.slack_for(*where) if where else deps.slack
-        ts = _find_posted(slack, snapshot) if snapshot.attempts > 1 else None
+        ts: str | None
+        if snapshot.kind == auto_send_flow.RETRACT:  # deletes; nothing to look for or post
+            ts = auto_send_flow.retract(slack, snapshot.channel_id, snapshot.body)
+        else:
+            ts = _find_posted(slack, snapshot) if snapshot.attempts > 1 else None
         if ts is None:
             if snapshot.kind not in CUSTOMER_KINDS:  # cards, escalations, notes: internal only
                 ensure_internal_channel_cached(deps.redis, slack, snapshot.channel_id)
@@ -262,7 +267,7 @@ def _record_failure(deps: Deps, row: _Snapshot, owner: str, exc: Exception) -> N
 
 def _record_sent(deps: Deps, row: _Snapshot, owner: str, ts: str) -> None:
     now = datetime.now(UTC)
-    csat_due = None
+    csat_due = retract = None
     with transaction(deps.sessions) as session:
         session.execute(
             update(OutboxMessage)
@@ -281,6 +286,18 @@ def _record_sent(deps: Deps, row: _Snapshot, owner: str, ts: str) -> None:
             TIME_TO_CARD.observe((now - request.created_at).total_seconds())
         elif row.kind == "reply" and request is not None:
             _reply_posted(session, request, row, ts, now)
+        elif row.kind == auto_send.KIND and request is not None:
+            retract = auto_send_flow.posted(session, request, row.draft_id or 0, ts, now)
+        elif row.kind == auto_send_flow.RETRACT:
+            session.add(
+                AuditEntry(
+                    actor="system",
+                    action="auto_send.retracted",
+                    request_id=row.request_id,
+                    draft_id=row.draft_id,
+                    detail={"channel": row.channel_id, "ts": ts},
+                )
+            )
         elif row.kind == incident_updates.KIND and request is not None:
             incident_updates.update_posted(
                 session, request, dedupe_key=row.dedupe_key, body=row.body, ts=ts, now=now
@@ -288,6 +305,8 @@ def _record_sent(deps: Deps, row: _Snapshot, owner: str, ts: str) -> None:
         if row.kind in ANSWER_KINDS and request is not None:  # answered: CSAT asks later
             csat_due = csat.ask_later(session, deps.settings, request, now)
     log.info("outbox.sent", outbox_id=row.id, kind=row.kind, ts=ts)
+    if retract is not None:  # undone while it was being posted: delete it now
+        enqueued(log, lambda: deps.queues.enqueue_delivery(retract), what="delivery")
     if csat_due is not None:
         csat.schedule(deps, row.request_id or 0, csat_due)
     if row.kind in ANSWER_KINDS and row.request_id:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from integrations.llm import LanguageModel, ModelUnavailable
 from workers.acknowledgements import acknowledgement, greeting, phrases
 from workers.attachments import Attachments, Image, Unseen
+from workers.grounding_score import grounding_scores
 from workers.language import detect_language, language_code
 from workers.prompt import Prompt, ThreadMessage, draft_prompt
 from workers.redaction import redact
@@ -179,8 +180,13 @@ def _ask(
             unseen=[UnseenImage(name=u.name, reason=u.reason) for u in unseen],
             language=language,
             translation=translation,
+            grounding=grounding_scores(_question(job), job.grounding),
         ),
     )
+
+
+def _question(job: DraftJob) -> str:
+    return "\n".join(m.text for m in job.thread if m.author == "customer")
 
 
 def _untranslated(job: DraftJob, language: str | None, why: str) -> Translation | None:
@@ -277,6 +283,7 @@ def draft_offline(job: DraftJob) -> Drafted:
                 sources=[f"request:{example.request_id}"],
                 language=language,
                 translation=translation,
+                grounding=grounding_scores(_question(job), job.grounding),
             ),
         )
     if job.grounding.passages:
@@ -288,7 +295,12 @@ def draft_offline(job: DraftJob) -> Drafted:
             "offline",
             f"Offline draft from the knowledge base ({passage.source}). "
             "Check it answers the question (no OPENAI_API_KEY is set).",
-            DraftDetails(sources=[passage.source], language=language, translation=translation),
+            DraftDetails(
+                sources=[passage.source],
+                language=language,
+                translation=translation,
+                grounding=grounding_scores(_question(job), job.grounding),
+            ),
         )
     return Drafted(
         acknowledgement(said, job.user_id, job.triage.category, job.triage.urgency),

@@ -37,7 +37,8 @@ from workers.blocks.escalation import (
 )
 from workers.card import refresh_card_now
 from workers.context import change_case, open_case
-from workers.delivery import SharedChannelRefused, deliver_now, outbox_row
+from workers.delivery import SharedChannelRefused, deliver_now
+from workers.outbox_rows import outbox_row
 from workers.sla import tighten
 from workers.stage_data import request_context
 

@@ -28,6 +28,7 @@ from integrations.store.models import (
     Request,
     SlackEvent,
 )
+from workers.auto_send_flow import after_hand_back, hand_back
 from workers.metrics import FEEDBACK
 from workers.reaction_requests import act_on
 from workers.reactions import ASKS, PENDING, feedback_value, reaction_name
@@ -80,7 +81,18 @@ def apply_feedback(deps: Deps, event_row_id: int) -> str:
                     detail={"value": value, "source": source},
                 )
             )
-        notice = _notice(session, draft, user) if changed and present and value == "down" else None
+        thumbs_down = changed and present and value == "down"
+        # A 👎 on an automatic answer hands the request to a person (SPEC §6.7); the card
+        # says so. On an approved reply, the approver is told.
+        handed = (
+            hand_back(session, draft.request, f"<@{user}> gave the automatic answer a 👎")
+            if thumbs_down
+            else None
+        )
+        automatic = draft_details(draft).auto_sent is not None
+        notice = _notice(session, draft, user) if thumbs_down and not automatic else None
+    if handed is not None:
+        after_hand_back(deps, handed)
     if changed and present:
         FEEDBACK.labels(value=value, source=source).inc()
     if notice is not None:

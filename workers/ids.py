@@ -18,6 +18,7 @@ class ActionId(StrEnum):
     INCIDENT_SEND_UPDATE = "incident_send_update"  # a late report's card: the latest update
     CSAT_GOOD = "csat_good"  # the CSAT question in a customer's thread; value: the request id
     CSAT_BAD = "csat_bad"
+    UNDO_AUTO_SEND = "undo_auto_send"  # the card of an automatic answer; value: the draft id
 
 
 class CallbackId(StrEnum):

@@ -29,11 +29,12 @@ from integrations.store.models import OutboxMessage
 from workers.blocks.incident import incident_body
 from workers.blocks.kit import slack_time
 from workers.card import CardKeys, draw_coalesced, note_drawn
-from workers.delivery import deliver_now, outbox_row
+from workers.delivery import deliver_now
 from workers.incident_cases import link_cases
 from workers.incident_draft import prepare
 from workers.incident_view import incident_view
 from workers.metrics import SLA_BREACHES
+from workers.outbox_rows import outbox_row
 from workers.seen import message_permalink
 
 log = structlog.get_logger(__name__)

@@ -29,11 +29,13 @@ from sqlalchemy import (
     Engine,
     Select,
     Table,
+    and_,
     bindparam,
     case,
     exists,
     false,
     insert,
+    or_,
     select,
     true,
     union_all,
@@ -99,12 +101,22 @@ _NOW = _param("now", _r.created_at)
 _AT = _param("at", _r.last_message_at)  # when the message was sent
 
 
-# The request a new message joins, locked for the rest of the statement or transaction.
+# The request a new message joins, locked for the rest of the statement or transaction: the
+# thread's open one, or the one an automatic answer closed (the customer wrote again: it is
+# handed to a person, SPEC §6.7).
 THREAD_REQUEST = (
     select(_r.id)
     .where(_r.channel_id == _param("channel", _r.channel_id))
     .where(_r.thread_ts == _param("thread", _r.thread_ts))
-    .where(_r.state == RequestState.OPEN)
+    .where(
+        or_(
+            _r.state == RequestState.OPEN,
+            and_(
+                _r.state == RequestState.ANSWERED,
+                exists().where(Draft.request_id == _r.id, Draft.status == DraftStatus.AUTO_SENT),
+            ),
+        )
+    )
     .order_by(_r.id.desc())
     .limit(1)
     .with_for_update()

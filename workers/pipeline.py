@@ -21,7 +21,7 @@ from integrations.deps import Deps
 from integrations.failures import DATABASE_DOWN, unexpected
 from integrations.store.db import transaction
 from integrations.store.models import Request, RequestState, Stage
-from workers import leases
+from workers import auto_send, auto_send_flow, leases
 from workers.card import refresh_card_now
 from workers.card_post import publish_card
 from workers.context import gather_context
@@ -91,13 +91,16 @@ class _Seen:
 
 def _begin_round(deps: Deps, request_id: int) -> _Seen | None:
     """The request at the start of a round; None when its latest revision is processed."""
+    handed = None
     with transaction(deps.sessions) as session:
         request = session.get_one(Request, request_id)
         if request.processed_revision >= request.revision and request.stage == Stage.DONE:
             return None
         if request.stage == Stage.DONE:  # new words since the last card: redo from triage
             request.stage = Stage.RECEIVED
-        return _Seen(
+            # After an automatic answer the customer wrote again: a person takes it (§6.7).
+            handed = auto_send_flow.hand_back(session, request, "the customer wrote again")
+        seen = _Seen(
             request_id=request.id,
             revision=request.revision,
             stage=request.stage,
@@ -110,6 +113,9 @@ def _begin_round(deps: Deps, request_id: int) -> _Seen | None:
             card_ts=request.card_ts,
             permalink=request.permalink,
         )
+    if handed is not None:
+        auto_send_flow.after_hand_back(deps, handed)
+    return seen
 
 
 def _run_stages(deps: Deps, seen: _Seen) -> bool:
@@ -298,6 +304,15 @@ def _card(deps: Deps, seen: _Seen, done: Stage) -> object:
         raise  # the clock and the card cannot be written either: the job is retried
     except Exception:  # a bug in grouping: the card still goes out, alone
         unexpected(log, "incident.group_failed", where="incidents", request_id=seen.request_id)
+    # Then, where AUTO_SEND allows it and every guard holds, the draft goes out by itself
+    # (SPEC §6.7); its card shows it with Undo. Its clock starts all the same: it stops
+    # when the answer is posted, and runs again if a person is handed the request.
+    try:
+        auto_send.decide(deps, seen.request_id)
+    except DATABASE_DOWN:
+        raise
+    except Exception:  # a bug in auto-send: the draft waits for a person, as without it
+        unexpected(log, "auto_send.failed", where="auto_send", request_id=seen.request_id)
     start_clock(deps, seen.request_id)
     publish_card(deps, seen.request_id)
     return None  # its stage is set with the round's end (`_finish_round`)

@@ -131,6 +131,23 @@ def stop_clock(session: Session, request_id: int, by: str | None) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
+def resume_clock(session: Session, request_id: int, stopped_by: str) -> list[datetime]:
+    """Run again a clock that `stopped_by` stopped (an automatic answer handed back to a
+    person, SPEC §6.7), in the caller's transaction: its deadline still counts from the
+    customer's first message. The moments to schedule checks at (`schedule_checks`, after
+    the commit); none when it was not stopped that way."""
+    clock = _clock(session, request_id)
+    if clock is None or clock.stopped_at is None or clock.stopped_by != stopped_by:
+        return []
+    clock.stopped_at, clock.stopped_by = None, None
+    return [clock.remind_at, clock.deadline_at]
+
+
+def schedule_checks(deps: Deps, request_id: int, moments: list[datetime]) -> None:
+    """Wake a worker at each moment to fire what is due (the sweeper does it otherwise)."""
+    _schedule(deps, request_id, *moments)
+
+
 def check_clock(deps: Deps, *, request_id: int) -> None:
     """RQ job (scheduled at the reminder and the deadline): fire what is due."""
     check_clock_now(deps, request_id)

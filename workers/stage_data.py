@@ -179,6 +179,16 @@ class Translation(_Stored):
     missing: str | None = None  # why there is no translation
 
 
+class AutoSent(_Stored):
+    """A draft posted without approval (SPEC §6.7): what allowed it, and what undid it."""
+
+    revision: int = 0  # the request's revision it answered: a later message hands it back
+    score: float = 0.0  # its best cited source's grounding score (workers.grounding_score)
+    confidence: float = 0.0
+    handed_back: str | None = None  # why a person has it now: undone, 👎, a follow-up...
+    undone_by: str | None = None  # who clicked Undo: its post is deleted
+
+
 class DraftDetails(_Stored):
     """How a draft was made and what it was made from (`drafts.details`), and the feedback
     on it once posted."""
@@ -196,6 +206,9 @@ class DraftDetails(_Stored):
     translation: Translation | None = None  # when the customer's language is not the team's
     feedback: Feedback = Field(default_factory=Feedback)
     feedback_by: dict[str, list[str]] = Field(default_factory=dict)  # up/down -> user ids
+    # Each source offered, by the id a draft cites it with: 0..1 (workers.grounding_score)
+    grounding: dict[str, float] = Field(default_factory=dict)
+    auto_sent: AutoSent | None = None  # it was posted without approval (workers.auto_send)
 
 
 def draft_details(draft: Draft) -> DraftDetails:

@@ -18,10 +18,12 @@ from app.listeners.payloads import BlockAction, DraftClick, PullInClick, parse
 from app.listeners.people import installation_of, is_our_person
 from app.listeners.wiring import with_deps
 from integrations.deps import Deps
+from workers.auto_send_flow import undo
 from workers.blocks.card import build_edit_modal, build_reject_modal
 from workers.ids import ActionId
 from workers.suggest import PULL_IN_MESSAGES, PullIn, pull_in_colleague
 
+UNDONE_ALREADY = "This answer is already with a person (undone, or handed back); nothing changed."
 REFUSAL = "Only people of the organisation that runs this app can act on its cards."
 Click = TypeVar("Click", bound=BlockAction)
 
@@ -32,6 +34,7 @@ def register(app: App, deps: Deps) -> None:
     app.action(ActionId.EDIT_DRAFT)(with_deps(edit_draft, deps))
     app.action(ActionId.REJECT_DRAFT)(with_deps(reject_draft, deps))
     app.action(ActionId.PULL_IN)(with_deps(pull_in, deps))
+    app.action(ActionId.UNDO_AUTO_SEND)(with_deps(undo_auto_send, deps))
 
 
 def approve_draft(
@@ -91,6 +94,15 @@ def pull_in(
         )
         if outcome != PullIn.QUEUED:
             tell(respond, PULL_IN_MESSAGES[outcome])
+
+
+def undo_auto_send(
+    deps: Deps, ack: Ack, body: dict[str, Any], context: BoltContext, respond: Respond
+) -> None:
+    """Undo an automatic answer (SPEC §6.7): its post is deleted and a person has the request."""
+    click = our_click(DraftClick, deps, ack, body, context, respond)
+    if click is not None and not undo(deps, draft_id=click.draft_id, user_id=click.user_id):
+        tell(respond, UNDONE_ALREADY)
 
 
 def our_click(

@@ -1,4 +1,5 @@
-"""The `/triage` slash command (SPEC §6.2): `help`, `status`, and `link` for admins.
+"""The `/triage` slash command (SPEC §6.2): `help`, `status`, `link` for admins, and
+`auto-send` (the kill switch, SPEC §6.7) for support leads.
 
 The ack is immediate and does no network call. `link` then continues in a Bolt lazy listener
 (its own thread): it checks who is asking with `users.info`, looks the account up in the CRM,
@@ -14,6 +15,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from app.account_links import link_from_slack
+from app.auto_send_command import auto_send_command
 from app.listeners.payloads import SlashCommand, parse
 from app.listeners.people import installation_of
 from app.listeners.wiring import with_deps
@@ -26,6 +28,8 @@ HELP = (
     "it show the account's context (admins)\n"
     "• `/triage status`: open incidents first, then the open requests (account, channel, "
     "urgency, age, a link to each card), breached and near breach first (only you see it)\n"
+    "• `/triage auto-send off` (or `on`, `status`): the kill switch of automatic answers "
+    "(support leads)\n"
     "• `/triage help`: this list\n"
     "Support leads escalate with `/escalate` (`/escalate help` shows how)."
 )
@@ -56,6 +60,8 @@ def triage_command(deps: Deps, ack: Ack, body: dict[str, Any], context: BoltCont
             ack(response_type="ephemeral", text=status.text, blocks=status.blocks)
         else:
             ack(response_type="ephemeral", text=NOT_OURS)
+    elif word == "auto-send":
+        ack()  # the lazy listener answers: a user group's members may need Slack
     elif word == "link" and not rest:
         ack(response_type="ephemeral", text=USAGE)
     elif word == "link":
@@ -75,6 +81,11 @@ def link_channel_later(
     if command is None:
         return
     word, rest = _subcommand(command.text)
+    if word == "auto-send":
+        ours = installation_of(context, body).includes(command.team_id, command.enterprise_id)
+        answer = auto_send_command(deps, user_id=command.user_id, text=rest) if ours else NOT_OURS
+        respond(response_type="ephemeral", text=answer)
+        return
     if word != "link" or not rest:
         return
     answer = link_from_slack(

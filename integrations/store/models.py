@@ -94,6 +94,7 @@ class DraftStatus(enum.StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"
     SUPERSEDED = "superseded"
+    AUTO_SENT = "auto_sent"  # posted without approval: AUTO_SEND allowed it (workers.auto_send)
 
 
 class OutboxState(enum.StrEnum):

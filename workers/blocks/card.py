@@ -19,12 +19,13 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from workers.blocks.auto_send import auto_sent_line, handed_back_line, undo_button
 from workers.blocks.incident import IncidentMark, incident_mark
 from workers.blocks.kit import clip, modal, plain, slack_time, text_input
 from workers.blocks.translation import draft_translation, message_translation
 from workers.ids import ActionId, BlockId, CallbackId
 from workers.language import language_name
-from workers.stage_data import RequestContext, Suggestions, Translation
+from workers.stage_data import AutoSent, RequestContext, Suggestions, Translation
 
 SECTION_LIMIT = 3000  # Block Kit: a section's text
 _URGENCY_MARK = {"urgent": "🔴 urgent", "high": "🟠 high", "normal": "🟢 normal", "low": "⚪ low"}
@@ -61,6 +62,7 @@ class CardView:
     language: str | None = None  # the customer's (ISO 639-1), when it could be told
     translation: Translation | None = None  # when it is not the team's (SPEC §5.4)
     health: str = ""  # the account's health when not good, on its line (workers.health)
+    auto_sent: AutoSent | None = None  # AUTO_SEND posted it, or did before a handback
 
 
 @dataclass(frozen=True)
@@ -123,13 +125,22 @@ def build_approval_card(card: CardView) -> list[Block]:
     if card.sla:
         blocks.append(_context(_sla_line(card.sla)))
     if card.draft_status == "pending":
+        if card.auto_sent is not None:
+            blocks.append(handed_back_line(card.auto_sent))
         blocks.append(_buttons(card))
     else:
-        blocks.append(_decision(card))
+        automatic = card.draft_status == "auto_sent"
+        if automatic:
+            blocks.append(auto_sent_line(card.auto_sent, posted=card.state == "answered"))
+        else:
+            blocks.append(_decision(card))
         blocks.append(
             ActionsBlock(
                 block_id=f"{BlockId.CARD_ACTIONS}:{card.request_id}:escalate",
-                elements=[_escalate_button(card)],
+                elements=[
+                    *([undo_button(card.draft_id)] if automatic else []),
+                    _escalate_button(card),
+                ],
             )
         )
     return blocks
