@@ -52,7 +52,7 @@ def status_text(deps: Deps) -> str:
             f"AUTO_SEND: {', '.join(settings.auto_send)}; categories "
             f"{', '.join(settings.auto_send_categories)}; grounding ≥ "
             f"{settings.auto_send_min_score:.2f}; confidence ≥ "
-            f"{settings.auto_send_min_confidence:.2f}; needs the model (OPENAI_API_KEY)."
+            f"{settings.auto_send_min_confidence:.2f}."
         )
     changed = (
         f" (turned {'on' if enabled else 'off'} by <@{by}>, {at:%Y-%m-%d %H:%M} UTC)"

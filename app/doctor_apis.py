@@ -303,21 +303,20 @@ def _bot_name(settings: Settings) -> str:
 
 
 def check_auto_send(settings: Settings) -> CheckResult:
-    """Where drafts may go without a person (AUTO_SEND, only when set), and whether they can."""
+    """Where drafts may go without a person (AUTO_SEND, only when set)."""
     where = ", ".join(settings.auto_send)
-    if not settings.openai_api_key:
-        return CheckResult(
-            "AUTO_SEND",
-            None,
-            f"{where}, but no OPENAI_API_KEY: offline drafts have no confidence and are never "
-            "sent by themselves",
-            "set OPENAI_API_KEY, or empty AUTO_SEND",
-        )
+    drafts = (
+        "the model's drafts"
+        if settings.openai_api_key
+        else "no OPENAI_API_KEY, so only offline drafts that reuse an answer a person approved "
+        "for the same account, to the same question"
+    )
     return CheckResult(
         "AUTO_SEND",
         True,
-        f"drafts may go without approval in {where} ({', '.join(settings.auto_send_categories)}; "
-        f"grounding ≥ {settings.auto_send_min_score:.2f}, confidence ≥ "
+        f"drafts may go without approval in {where}: {drafts} "
+        f"({', '.join(settings.auto_send_categories)}; grounding ≥ "
+        f"{settings.auto_send_min_score:.2f}, confidence ≥ "
         f"{settings.auto_send_min_confidence:.2f}); support leads stop it with "
         "`/triage auto-send off`",
     )

@@ -269,7 +269,9 @@ def test_a_follow_up_hands_it_back_and_it_is_never_sent_by_itself_again(world: W
     assert len(world.replies_in(ts)) == 1  # the automatic answer, nothing more
 
 
-def test_without_the_model_nothing_is_sent_by_itself(database_url: str, redis_url: str) -> None:
+def test_offline_only_an_approved_answer_to_the_same_question_goes(
+    database_url: str, redis_url: str
+) -> None:
     with start_world(
         database_url=database_url,
         redis_url=redis_url,
@@ -277,9 +279,13 @@ def test_without_the_model_nothing_is_sent_by_itself(database_url: str, redis_ur
         auto_send=f"channel:{SHARED}",
     ) as world:
         _approved_before(world)
-        ts, _, draft = _ask(world)
-        assert draft.source == "offline" and draft.status == DraftStatus.PENDING
+        ts, _, draft = _ask(world, "The webhook signature check fails, what key do we use?")
+        assert draft.source == "offline" and draft.status == DraftStatus.PENDING  # no reuse
         assert world.replies_in(ts) == []
+        ts, _, draft = _ask(world)  # the same question: Amy's answer, reused word for word
+        assert draft.source == "offline" and _auto_sent(world, ts, draft)
+        [reply] = world.replies_in(ts)
+        assert ANSWER in reply["text"]
 
 
 def test_auto_send_settings_say_what_is_wrong() -> None:
@@ -290,9 +296,9 @@ def test_auto_send_settings_say_what_is_wrong() -> None:
     with pytest.raises(ConfigError, match="'questions' is not a category"):
         load_settings(_env_file=None, auto_send_categories="questions")
     assert set(TRIAGE_CATEGORIES) == {category.value for category in Category}
-    # Doctor says when AUTO_SEND can send nothing: offline drafts have no confidence.
-    warned = check_auto_send(settings)
-    assert warned.ok is None and "no OPENAI_API_KEY" in warned.detail
+    # Doctor says what may go: without a key, only reused approved answers.
+    offline = check_auto_send(settings)
+    assert offline.ok is True and "only offline drafts that reuse" in offline.detail
     ready = check_auto_send(load_settings(_env_file=None, auto_send="tier:x", openai_api_key="k"))
     assert ready.ok is True and "/triage auto-send off" in ready.detail
 

@@ -6,9 +6,10 @@ without approval only when nothing stands in the way:
 
 - the kill switch is on (`/triage auto-send off` turns it off for every process at once);
 - the triage's category is in `AUTO_SEND_CATEGORIES` and its urgency is low or normal;
-- the model wrote it (an offline draft has no confidence), with confidence of at least
-  `AUTO_SEND_MIN_CONFIDENCE`, not asking for an expert, and every draft check passed (no
-  flag on the card, every image seen);
+- its confidence is at least `AUTO_SEND_MIN_CONFIDENCE`: the model's own, or, offline, how
+  well the question matches the one whose approved answer the draft reuses word for word
+  (an offline acknowledgement or knowledge-base quote has none); it does not ask for an
+  expert, and every draft check passed (no flag on the card, every image seen);
 - it cites an approved answer or a knowledge-base passage scoring at least
   `AUTO_SEND_MIN_SCORE` (`workers.grounding_score`);
 - the account is not part of an open incident;
@@ -111,8 +112,8 @@ def why_not(session: Session, settings: Settings, request: Request, draft: Draft
         reasons.append(f"category {request.category} is not in AUTO_SEND_CATEGORIES")
     if (request.urgency or "") not in CALM:
         reasons.append(f"urgency {request.urgency} is not low or normal")
-    if draft.source != "openai" or details.confidence is None:
-        reasons.append("not written by the model (an offline draft has no confidence)")
+    if details.confidence is None:  # an offline acknowledgement or knowledge-base quote
+        reasons.append("the draft has no confidence: it reuses no answer a person approved")
     elif details.confidence < settings.auto_send_min_confidence:
         reasons.append(f"confidence {details.confidence:.2f} is under AUTO_SEND_MIN_CONFIDENCE")
     if details.needs_expert:

@@ -271,6 +271,7 @@ def draft_offline(job: DraftJob) -> Drafted:
     language = job.language
     translation = _untranslated(job, language, "offline draft")
     examples = [e for e in job.grounding.examples if _may_reuse(e.answer, language)]
+    scores = grounding_scores(_question(job), job.grounding)
     if examples:
         example = examples[0]
         liked = " (people gave it a 👍)" if example.liked else ""
@@ -280,10 +281,13 @@ def draft_offline(job: DraftJob) -> Drafted:
             f"Offline draft: reuses an answer approved for this account {example.age}"
             f"{liked}. Check it fits this question (no OPENAI_API_KEY is set).",
             DraftDetails(
+                # How sure it is that this is the question a person answered before: the
+                # answer is theirs, word for word, so it is as good as the match (SPEC §6.7).
+                confidence=scores.get(f"request:{example.request_id}", 0.0),
                 sources=[f"request:{example.request_id}"],
                 language=language,
                 translation=translation,
-                grounding=grounding_scores(_question(job), job.grounding),
+                grounding=scores,
             ),
         )
     if job.grounding.passages:
@@ -299,7 +303,7 @@ def draft_offline(job: DraftJob) -> Drafted:
                 sources=[passage.source],
                 language=language,
                 translation=translation,
-                grounding=grounding_scores(_question(job), job.grounding),
+                grounding=scores,
             ),
         )
     return Drafted(
