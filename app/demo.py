@@ -43,6 +43,10 @@ SLA_MINUTES = "enterprise=15,premium=0.25,standard=240"
 # "How did we do?" 15 seconds after an answer instead of an hour: Peter's comes while the demo
 # waits for his other question's SLA breach (app.demo_csat).
 CSAT_AFTER_MINUTES = 0.25
+# Initech lets routine questions be answered without waiting for a person (AUTO_SEND): Milton's
+# re-ask of what Amy answered for Peter goes by itself (app.demo_auto_send).
+AUTO_SEND = f"channel:{w.INITECH}"
+AUTO_SEND_CATEGORIES = "question,billing"
 TITLE = "five customers' Slack Connect channels and one support team"
 BUSINESS_HOURS = "mon-sun 00:00-24:00 UTC"
 
@@ -69,6 +73,8 @@ def run_demo(console: Console | None = None, transcript: Path | None = None) -> 
         support_leads=w.LEAD,
         sla_minutes=SLA_MINUTES,
         csat_after_minutes=CSAT_AFTER_MINUTES,
+        auto_send=AUTO_SEND,
+        auto_send_categories=AUTO_SEND_CATEGORIES,
         business_hours=BUSINESS_HOURS,
         knowledge_dir=str(KNOWLEDGE),
     )

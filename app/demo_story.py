@@ -20,6 +20,7 @@ from typing import Any
 from rich.markup import escape
 from rich.text import Text
 
+from app.demo_auto_send import play_auto_send
 from app.demo_csat import play_csat
 from app.demo_outage import play_outage
 from app.demo_world import Demo
@@ -48,6 +49,7 @@ def play(demo: Demo) -> None:
     play_outage(demo, outage)  # while Peter's clock runs
     _clock_runs_out(demo, webhook)
     play_csat(demo, question)  # asked while Peter's clock ran out
+    play_auto_send(demo, question)  # Amy's answer to Peter, reused for Milton by itself
 
 
 def _intro(demo: Demo) -> None:

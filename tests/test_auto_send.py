@@ -351,3 +351,18 @@ def _run_pipeline_only(world: World) -> None:
         burst=True, logging_level="WARNING"
     )
     connection.close()
+
+
+def test_a_reused_answer_loses_its_greeting_and_nothing_more() -> None:
+    """What an offline draft reuses is sent by itself here: its greeting goes (the customer's
+    own comes first), the answer stays whole, also when it greets with "!" and has a comma."""
+    from workers.draft import _GREETING
+
+    reused = {
+        "Hi Peter! Billing → Invoices → Export, then pick CSV.": "Billing → Invoices → Export,",
+        "Hey Carol — restart it, then retry.": "restart it, then retry.",
+        "Hello there, go to Settings.": "go to Settings.",
+        "Go to Settings, then Exports.": "Go to Settings, then Exports.",
+    }
+    for answer, kept in reused.items():
+        assert _GREETING.sub("", answer, count=1).startswith(kept), answer

@@ -198,9 +198,43 @@ def test_peter_is_asked_how_it_went_and_his_thumbs_up_counts(run: Run) -> None:
         asked = db.execute("SELECT count(*) FROM audit_log WHERE action = 'csat.asked'").fetchone()
     assert votes == [("C0INITECH", "U0PETER", "good")]
     assert sorted(c for c, was_asked, _ in surveys if was_asked) == ["C0GLOBEX", "C0INITECH"]
+    # Waiting: the incident's three reports, for its close; and Milton's automatic answer
+    # (app.demo_auto_send), whose question is due after the demo ends.
     assert sorted(c for c, was_asked, _ in surveys if not was_asked) == [
         "C0AURORA",
         "C0GLOBEX",
         "C0HOOLI",
+        "C0INITECH",
     ]
     assert all(open_ for _, _, open_ in surveys) and asked == (2,)
+
+
+def test_milton_is_answered_by_itself_with_amys_approved_answer(run: Run) -> None:
+    """Auto-send (SPEC §6.7) in the story: in #ext-initech, the channel the demo's AUTO_SEND
+    names, Milton asks what Amy answered for Peter; her answer goes at once, saying it is
+    automatic, and his card shows it with Undo; in the terminal, on the page and in the
+    database. Without AUTO_SEND in app/demo.py the draft waits and the demo exits 1."""
+    assert run.returncode == 0, run.out[-3000:] + run.err[-3000:]
+    said = re.sub(r"\n[ │▎→ℹ]*", " ", run.out)
+    assert "in Milton's thread, at once: Hi @Milton (Initech), Billing → Invoices → Export" in said
+    assert "This answer was sent automatically. Not what you needed? Reply here" in said
+    assert "🤖 Sent automatically (grounded 100%, confidence 100%)" in said
+    assert "[ Undo ] [ Escalate ]" in said
+    sections = dict(
+        re.findall(r"<section class='channel' id='(\w+)'>(.*?)</section>", run.page, re.S)
+    )
+    assert sum(s.count("This answer was sent automatically") for s in sections.values()) == 1
+    assert "This answer was sent automatically" in sections["C0INITECH"]
+    assert "Demo note:</b> Sent without approval" in sections["C0INITECH"]
+
+    database = re.search(r"Database: (\S+)", run.out)
+    assert database is not None
+    with sqlite3.connect(Path(database[1])) as db:
+        sent = db.execute(
+            "SELECT r.user_id, d.posted_ts IS NOT NULL FROM drafts d"
+            " JOIN requests r ON r.id = d.request_id WHERE d.status = 'auto_sent'"
+        ).fetchall()
+        audited = db.execute(
+            "SELECT count(*) FROM audit_log WHERE action = 'draft.auto_sent'"
+        ).fetchone()
+    assert sent == [("U0MILTON", 1)] and audited == (1,)

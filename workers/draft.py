@@ -259,7 +259,12 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
-_GREETING = re.compile(r"^\s*(?:hi|hello|hey|dear)\b[^,\n]*[,!]?\s*", re.IGNORECASE)
+# The greeting of a reused answer: the word, up to three words of a name and their mark ("Hi
+# Peter! ", "Hello there, ", "Hey Carol — "), or the bare word; never up to a later comma.
+_GREETING = re.compile(
+    r"^\s*(?:hi|hello|hey|dear)\b(?:(?:\s+[^\s,!.:;—–-]+){0,3}?\s*[,!.:;—–-]\s*|\s*)",
+    re.IGNORECASE,
+)
 
 
 def draft_offline(job: DraftJob) -> Drafted:
@@ -275,8 +280,9 @@ def draft_offline(job: DraftJob) -> Drafted:
     if examples:
         example = examples[0]
         liked = " (people gave it a 👍)" if example.liked else ""
+        text = hello + _GREETING.sub("", example.answer, count=1)
         return Drafted(
-            hello + _GREETING.sub("", example.answer, count=1),
+            text,
             "offline",
             f"Offline draft: reuses an answer approved for this account {example.age}"
             f"{liked}. Check it fits this question (no OPENAI_API_KEY is set).",
@@ -285,6 +291,7 @@ def draft_offline(job: DraftJob) -> Drafted:
                 # answer is theirs, word for word, so it is as good as the match (SPEC §6.7).
                 confidence=scores.get(f"request:{example.request_id}", 0.0),
                 sources=[f"request:{example.request_id}"],
+                flags=check_draft(text, job),  # what it said then may not fit now
                 language=language,
                 translation=translation,
                 grounding=scores,

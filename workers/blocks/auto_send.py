@@ -12,7 +12,7 @@ from workers.stage_data import AutoSent
 def auto_sent_line(record: AutoSent | None, *, posted: bool) -> ContextBlock:
     """The decision line of a draft that AUTO_SEND posted (or is posting)."""
     why = (
-        f" (grounded {record.score:.0%}, the model's confidence {record.confidence:.0%})"
+        f" (grounded {record.score:.0%}, confidence {record.confidence:.0%})"
         if record is not None
         else ""
     )
