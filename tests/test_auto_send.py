@@ -86,13 +86,13 @@ def world(database_url: str, redis_url: str, responder: Responder) -> Iterator[W
         yield w
 
 
-def _approved_before(world: World, channel: str = SHARED) -> None:
-    """The account's history: a person approved ANSWER to ASKED."""
+def _approved_before(world: World, channel: str = SHARED, answer: str = ANSWER) -> None:
+    """The account's history: a person approved `answer` to ASKED."""
     asked = world.customer_says(ASKED) if channel == SHARED else world.initech_says(ASKED)
     world.drain()
     card = world.cards()[-1]
     world.click(ActionId.EDIT_DRAFT, card)
-    world.submit_view(world.emu.views()[-1]["view"], {"draft_text": {"draft_text_input": ANSWER}})
+    world.submit_view(world.emu.views()[-1]["view"], {"draft_text": {"draft_text_input": answer}})
     world.drain()
     assert world.replies_in(asked["event"]["ts"], channel=channel)
 
@@ -267,6 +267,32 @@ def test_a_follow_up_hands_it_back_and_it_is_never_sent_by_itself_again(world: W
         assert again.revision == 2 and again.current_draft is not None
         assert again.current_draft.status == DraftStatus.PENDING  # redrafted, for a person
     assert len(world.replies_in(ts)) == 1  # the automatic answer, nothing more
+
+
+def test_another_accounts_answer_never_goes_out_by_itself(
+    database_url: str, redis_url: str, responder: Responder
+) -> None:
+    canary = "CANARY-7f3 Initech only: ask Milton in finance to flip the currency flag."
+    with (
+        OpenAIServer(responder) as model,
+        model_world(
+            database_url,
+            redis_url,
+            model.base_url,
+            grouping_minutes=0,
+            auto_send=f"channel:{SHARED},channel:{INITECH}",
+        ) as world,
+    ):
+        _approved_before(world, INITECH, canary)  # Initech's answer to the same question
+        before = len(model.requests())
+        ts, _, draft = _ask(world)  # Globex asks it, with no answer of its own yet
+        assert draft.status == DraftStatus.PENDING  # nothing of its own to ground it
+        _approved_before(world)  # Amy answers Globex
+        ts, _, draft = _ask(world)  # and Globex asks again: its own answer goes
+        assert _auto_sent(world, ts, draft)
+        [reply] = world.replies_in(ts)
+        assert ANSWER in reply["text"] and "CANARY" not in reply["text"]
+        assert "CANARY" not in json.dumps(model.requests()[before:])
 
 
 def test_offline_only_an_approved_answer_to_the_same_question_goes(
