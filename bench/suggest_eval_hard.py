@@ -58,6 +58,9 @@ from workers import expertise, suggest  # noqa: E402
 from workers.backfill import backfill  # noqa: E402
 from workers.suggest import suggest_colleagues  # noqa: E402
 
+# The emulator enforces no limits here; Slack's real rates (Tier 3: 50 a minute for
+# conversations.replies and users.getPresence) would make one world take half an hour.
+RATE_SCALE = 1000.0
 RANKINGS = ("suggest_colleagues", "account owner", "most frequent (account)", "most frequent")
 CHANGED = {  # topics someone stopped answering in the story, and who
     topic: {s.person for s in stints if s.end < 0} - {s.person for s in stints if s.end >= 0}
@@ -77,6 +80,7 @@ def hard_deps(world: HardWorld, folder: str, *, embeddings: bool) -> Deps:
         database_url=url,
         triage_channel=TRIAGE_CHANNEL,
         redis_url=os.environ.get("TRIAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"),
+        slack_rate_scale=RATE_SCALE,
         **model,
     )
     deps = Deps.build(settings)
