@@ -74,7 +74,7 @@ class History:
         self.tail_weights = list(accumulate(1 / (rank + 1) for rank in range(len(self.tail))))
         labelled = [
             json.loads(line)
-            for path in sorted((REPO / "tests" / "data").glob("*.jsonl"))
+            for path in sorted((REPO / "tests" / "data").glob("triage_*.jsonl"))
             for line in path.read_text(encoding="utf-8").splitlines()
             if line.strip()
         ]

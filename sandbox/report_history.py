@@ -46,7 +46,10 @@ def seed_history(
     for day in range(days, 0, -1):
         for n in range(rng.randint(3, 8)):
             channel, name, sla = rng.choice(ACCOUNTS)
-            opened = now - timedelta(days=day, hours=rng.uniform(0, 8))
+            # Within working hours of its own day, whatever time it is now: a day's requests
+            # stay on that day (run just after midnight, "now minus hours" was the day before).
+            start = (now - timedelta(days=day)).replace(hour=9, minute=0, second=0, microsecond=0)
+            opened = start + timedelta(hours=rng.uniform(0, 8))
             waited = rng.lognormvariate(2.3, 0.9)  # minutes; a long tail, as in real queues
             ts = f"{opened.timestamp():.6f}"
             request = Request(
