@@ -22,16 +22,21 @@ def print_report(report: Report, console: Console) -> None:
     table = Table(title=f"Support since {report.since:%Y-%m-%d %H:%M} UTC", title_justify="left")
     table.add_column("account", overflow="fold", min_width=12, max_width=24)
     headers = ["asked", "median\nreply", "SLA\nmet", "sent\nas is", "edited", "rejected"]
-    for column in [*headers, "👍", "👎", "CSAT"]:
+    automatic = bool(report.team.auto_sent or report.team.handed_back)  # AUTO_SEND was on
+    for column in [*headers, *(["auto\n(back)"] if automatic else []), "👍", "👎", "CSAT"]:
         table.add_column(column, justify="right")
     table.caption = (
         "median reply: from the customer's message to the first answer; CSAT: the share of 👍 "
         "in customers' answers to 'How did we do?', and how many answered"
     )
+    if automatic:
+        table.caption += (
+            "; auto: answers sent without approval (AUTO_SEND), (back): handed to a person"
+        )
     for name, stats in report.accounts.items():
-        table.add_row(name, *_cells(stats))
+        table.add_row(name, *_cells(stats, automatic))
     table.add_section()
-    table.add_row("[bold]team[/]", *_cells(report.team))
+    table.add_row("[bold]team[/]", *_cells(report.team, automatic))
     console.print(table)
     if not report.team.requests:
         console.print("No requests in this period.")
@@ -89,7 +94,7 @@ def incidents_summary(stats: IncidentStats) -> str:
     return text
 
 
-def _cells(stats: Stats) -> list[str]:
+def _cells(stats: Stats, automatic: bool = False) -> list[str]:
     median = stats.median_first_response
     compliance = stats.sla_compliance
     return [
@@ -99,6 +104,7 @@ def _cells(stats: Stats) -> list[str]:
         str(stats.approved_unchanged),
         str(stats.approved_edited),
         str(stats.rejected),
+        *([f"{stats.auto_sent} ({stats.handed_back})"] if automatic else []),
         str(stats.thumbs_up),
         str(stats.thumbs_down),
         csat_text(stats),

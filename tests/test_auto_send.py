@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from redis import Redis
+from rich.console import Console
 from rq import Queue
 from sqlalchemy import select
 
 from app.doctor_apis import check_auto_send
+from app.report_view import print_report
 from integrations.queues import PIPELINE, PIPELINE_FIRST
 from integrations.settings import TRIAGE_CATEGORIES, ConfigError, load_settings
 from integrations.store.db import transaction
@@ -46,6 +48,7 @@ from tests.harness import (
 from workers.ids import ActionId
 from workers.metrics import DRAFTS
 from workers.process import TriageWorker
+from workers.report import build_report
 from workers.triage_types import Category
 
 ASKED = "How do I change the default currency on our workspace reports?"
@@ -221,6 +224,7 @@ def test_the_post_says_it_is_automatic_and_is_audited_counted_and_clocked(world:
         clock = session.scalars(select(SlaClock).where(SlaClock.request_id == request.id)).one()
         assert clock.stopped_by == "auto-send"
     assert "draft.auto_sent" in actions and "reply.posted" in actions
+    assert _counted(world) == (1, 0)  # in `triage report` and App Home's week
     # A person's click on the automatic answer's draft sends nothing more.
     world.click(ActionId.APPROVE_DRAFT, {**card, "blocks": _with_approve(card, draft.id)})
     world.drain()
@@ -237,6 +241,7 @@ def test_undo_deletes_the_post_and_hands_the_request_back(world: World) -> None:
     _assert_handed_back(world, request.id, "undone by")
     card = _card_of(world, draft.id)
     assert "was deleted" in json.dumps(card["blocks"])
+    assert _counted(world) == (0, 1)
     # A second Undo changes nothing; the person then approves: one reply, theirs.
     world.click(ActionId.UNDO_AUTO_SEND, card)
     world.click(ActionId.APPROVE_DRAFT, card)
@@ -330,6 +335,18 @@ def test_auto_send_settings_say_what_is_wrong() -> None:
 
 
 # --- helpers ------------------------------------------------------------------------------------
+def _counted(world: World) -> tuple[int, int]:
+    """The team's automatic answers standing and handed back, as `triage report` and App
+    Home's week count them; the report shows its column only when there are some."""
+    with transaction(world.deps.sessions) as session:
+        report = build_report(session, since=datetime.now(UTC) - timedelta(days=1))
+    console = Console(width=200, record=True)
+    print_report(report, console)
+    team = report.team
+    assert ("auto" in console.export_text()) == bool(team.auto_sent or team.handed_back)
+    return team.auto_sent, team.handed_back
+
+
 def _assert_handed_back(world: World, request_id: int, why: str) -> None:
     def settled() -> bool:
         with transaction(world.deps.sessions) as session:

@@ -97,6 +97,11 @@ def home_data(session: Session, viewer: str, now: datetime | None = None) -> Hom
         "drafts sent as they were": str(week.approved_unchanged),
         "drafts edited before sending": str(week.approved_edited),
         "drafts rejected": str(week.rejected),
+        **(
+            {"answers sent automatically (handed back)": f"{week.auto_sent} ({week.handed_back})"}
+            if week.auto_sent or week.handed_back
+            else {}
+        ),
         "👍 / 👎 on answers": f"{week.thumbs_up} / {week.thumbs_down}",
         "CSAT (customers asked how we did)": _csat(week),
         "incidents (reports they absorbed)": f"{incidents.incidents} ({incidents.absorbed})",

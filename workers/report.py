@@ -39,6 +39,8 @@ class Stats:
     approved_unchanged: int = 0
     approved_edited: int = 0
     rejected: int = 0
+    auto_sent: int = 0  # answers AUTO_SEND posted that still stand (SPEC §6.7)
+    handed_back: int = 0  # automatic answers a person took over: undone, 👎, a follow-up
     thumbs_up: int = 0
     thumbs_down: int = 0
     csat_asked: int = 0  # requests whose customers were asked "How did we do?"
@@ -178,7 +180,13 @@ def _count(
                 stats.approved_unchanged += 1
         elif draft.status == DraftStatus.REJECTED:
             stats.rejected += 1
-        feedback = draft_details(draft).feedback
+        details = draft_details(draft)
+        if details.auto_sent is not None:
+            if details.auto_sent.handed_back:
+                stats.handed_back += 1
+            elif draft.status == DraftStatus.AUTO_SENT and draft.posted_ts:
+                stats.auto_sent += 1
+        feedback = details.feedback
         stats.thumbs_up += feedback.up
         stats.thumbs_down += feedback.down
 
