@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -24,6 +25,7 @@ from tests import salesforce_world
 from tests.faults_helpers import all_carded, assert_each_message_once, messages_said
 from tests.harness import World, wait_for
 from tests.salesforce_world import PASSWORD, Org, StartWorld
+from workers.escalation import recover_escalations
 
 org, jwt_keys = salesforce_world.org, salesforce_world.jwt_keys  # fixtures
 crm_world = salesforce_world.crm_world  # fixture
@@ -105,3 +107,52 @@ def test_an_expired_session_is_renewed_once_and_nothing_is_lost(
 
 def _cases(org: Org) -> list[dict[str, object]]:
     return [c for c in org.server.org.records["Case"].values() if c.get("Origin") == "Slack"]
+
+
+def test_an_escalation_salesforce_refused_gets_its_case_once_it_is_back(
+    crm_world: StartWorld, org: Org
+) -> None:
+    """Logging in fails (the password was rotated) as a lead escalates: the post goes out
+    saying the Case is owed, and the escalation is not done; once Salesforce takes logins
+    again, the sweeper's next try opens the Case, once, and the post shows it. Marking the
+    escalation done whatever `_case` said loses the Case for good, and this test fails."""
+    server = org.server
+    with crm_world(
+        "password", grouping_minutes=0, support_leads=APPROVER, escalation_channel=ESCALATIONS
+    ) as world:
+        world.emu.add_channel(ESCALATIONS, "escalations", members=[BOT_USER, APPROVER])
+        _say(world, ["Our checkout API returns 500 for every order"])
+        world.drain()
+        with transaction(world.deps.sessions) as session:
+            permalink = session.scalars(select(Request.permalink)).one()
+
+        server.expire_sessions()
+        server.password = "rotated"
+        body, _ = world.emu.slash_command(
+            "/escalate", f"<{permalink}> P1 Checkout is down", user=APPROVER, channel=TRIAGE
+        )
+        assert world.send(body)[0] == 200
+        wait_for(lambda: _escalation(world)[0] == 1)
+        world.drain()
+        [post] = world.emu.messages(ESCALATIONS)
+        assert "no Case yet" in json.dumps(post["blocks"]) and not _cases(org)
+        assert _escalation(world) == (1, 0)  # not done: the Case is owed
+
+        server.password = PASSWORD  # Salesforce takes logins again
+        with transaction(world.deps.sessions) as session:  # a minute later, for the sweeper
+            request = session.scalars(select(Request)).one()
+            request.escalated_at = request.escalated_at - timedelta(minutes=1)
+        assert recover_escalations(world.deps) == 1
+        world.drain()
+        [case] = _cases(org)
+        assert case["AccountId"] == org.globex and case["Priority"] == "High"
+        [post] = world.emu.messages(ESCALATIONS)  # the same post, now showing its Case
+        assert "Case" in json.dumps(post["blocks"]) and "no Case" not in json.dumps(post["blocks"])
+        assert _escalation(world) == (1, 1)
+        assert recover_escalations(world.deps) == 0
+
+
+def _escalation(world: World) -> tuple[int, int]:
+    with transaction(world.deps.sessions) as session:
+        request = session.scalars(select(Request)).one()
+        return request.escalations, request.escalations_done

@@ -11,7 +11,9 @@ job brings the world up to it, and a retried or replayed job is safe:
 - the SLA clock tightens (`workers.sla.tighten`), and the card is redrawn.
 
 `escalations_done` records how far it got; the sweeper re-queues requests whose escalations
-are not done (`recover_escalations`).
+are not done (`recover_escalations`). An escalation whose Case Salesforce could not take (down,
+a login refused) is not done: the post says the Case is owed, and the sweeper tries again every
+`CASE_RETRY_SECONDS` until it is opened (the post then shows it) or `CASE_GIVE_UP` has passed.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ from workers.stage_data import request_context
 log = structlog.get_logger(__name__)
 
 GRACE_SECONDS = 20  # a queued escalation job gets this long before the sweeper re-queues it
+CASE_RETRY_SECONDS = 60  # a Case Salesforce refused is asked for again this often...
+CASE_GIVE_UP = timedelta(hours=24)  # ...for this long after the escalation
 
 
 class RequestBusy(Exception):
@@ -62,6 +66,7 @@ class _Escalation:
     account_id: str | None
     contact_id: str | None
     post_ts: str | None
+    escalated_at: datetime | None
     view: EscalationView
 
 
@@ -80,10 +85,13 @@ def carry_out_now(deps: Deps, request_id: int) -> None:
             esc = _read(session, request_id)
         if esc is None or esc.number <= esc.done:
             return
-        case_note = _case(deps, request_id, esc)
+        case_note, owed = _case(deps, request_id, esc)
         view = EscalationView(**{**esc.view.__dict__, "case": case_note})
         _post(deps, request_id, esc, view)
         tighten(deps, request_id, esc.priority)
+        if owed:  # not done: the sweeper asks Salesforce again (`recover_escalations`)
+            log.warning("escalation.case_owed", request_id=request_id, note=case_note)
+            return
         with transaction(deps.sessions) as session:
             session.execute(
                 update(Request)
@@ -125,19 +133,21 @@ def _read(session: Session, request_id: int) -> _Escalation | None:
         account_id=account.id if account is not None else None,
         contact_id=account.contact.id if account is not None and account.contact else None,
         post_ts=request.escalation_ts,
+        escalated_at=request.escalated_at,
         view=view,
     )
 
 
-def _case(deps: Deps, request_id: int, esc: _Escalation) -> str:
-    """Open the Case (first time) or update it; a line for the post saying which, or why not."""
+def _case(deps: Deps, request_id: int, esc: _Escalation) -> tuple[str, bool]:
+    """Open the Case (first time) or update it: a line for the post saying which, or why not,
+    and whether Salesforce still owes it (it failed, and there is time to ask again)."""
     priority = deps.settings.case_priority.get(esc.priority, "High")
     description = (
         f"Escalated {esc.priority} from Slack by {esc.by}: {esc.reason}\n"
         f"Request #{request_id}: {esc.view.permalink or 'no link'}"
     )
     if esc.account_id is None:
-        return "no Case: the channel is not linked to an account"
+        return "no Case: the channel is not linked to an account", False
     try:
         if esc.case_id:
             change_case(
@@ -147,7 +157,7 @@ def _case(deps: Deps, request_id: int, esc: _Escalation) -> str:
                 fields={"Priority": priority, "Description": description},
             )
             log.info("escalation.case_updated", request_id=request_id, priority=priority)
-            return f"📁 Case {esc.case_id} updated ({priority})"
+            return f"📁 Case {esc.case_id} updated ({priority})", False
         summary = esc.view.summary or "Customer request"
         case_id = open_case(
             deps,
@@ -161,11 +171,14 @@ def _case(deps: Deps, request_id: int, esc: _Escalation) -> str:
         )
     except CrmUnavailable as exc:
         log.warning("escalation.case_failed", request_id=request_id, reason=exc.reason)
-        return f"⚠️ no Case: {exc.reason}"
+        since = esc.escalated_at or datetime.now(UTC)
+        if datetime.now(UTC) - since > CASE_GIVE_UP:
+            return f"⚠️ no Case: {exc.reason} (tried for {CASE_GIVE_UP.days * 24} hours)", False
+        return f"⚠️ no Case yet: {exc.reason}; asked again every minute until it answers", True
     with transaction(deps.sessions) as session:  # at once: a retry must update, not re-create
         session.execute(update(Request).where(Request.id == request_id).values(case_id=case_id))
     log.info("escalation.case_opened", request_id=request_id, priority=priority)
-    return f"📁 Case {case_id} opened ({priority})"
+    return f"📁 Case {case_id} opened ({priority})", False
 
 
 def _post(deps: Deps, request_id: int, esc: _Escalation, view: EscalationView) -> None:
@@ -219,10 +232,19 @@ def recover_escalations(deps: Deps) -> int:
             .where(Request.escalations > Request.escalations_done, Request.escalated_at < cutoff)
             .limit(100)
         ).all()
+        # Those whose post is out already wait for a Case Salesforce refused: less often.
+        owed = set(
+            session.scalars(
+                select(Request.id).where(
+                    Request.id.in_(pending), Request.escalation_ts.is_not(None)
+                )
+            )
+        )
     queued = 0
     for request_id in pending:
         # Once per grace period, not on every sweep, while its job is queued or retrying.
-        if deps.redis.set(f"triage:escalation-requeued:{request_id}", 1, nx=True, ex=GRACE_SECONDS):
+        every = CASE_RETRY_SECONDS if request_id in owed else GRACE_SECONDS
+        if deps.redis.set(f"triage:escalation-requeued:{request_id}", 1, nx=True, ex=every):
             deps.queues.enqueue_escalation(request_id)
             queued += 1
     return queued
