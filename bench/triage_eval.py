@@ -44,18 +44,10 @@ from bench.triage_eval_record import (  # noqa: E402  (what is recorded in RESUL
 )
 from bench.triage_eval_record import display as _display  # noqa: E402
 from bench.triage_eval_record import pct as _pct  # noqa: E402
+from workers.triage_types import Category, Urgency  # noqa: E402
 
-CATEGORIES = (
-    "question",
-    "bug",
-    "incident",
-    "feature_request",
-    "billing",
-    "account_access",
-    "other",
-    "no_action",
-)
-URGENCIES = ("low", "normal", "high", "urgent")
+CATEGORIES = tuple(category.value for category in Category)
+URGENCIES = tuple(urgency.value for urgency in Urgency)
 
 
 def load_rows(path: Path) -> list[dict[str, Any]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -72,8 +73,11 @@ def responder() -> Responder:
     return Responder()
 
 
-@pytest.fixture
-def world(database_url: str, redis_url: str, responder: Responder) -> Iterator[World]:
+@contextmanager
+def _auto_world(
+    database_url: str, redis_url: str, responder: Responder
+) -> Iterator[tuple[World, OpenAIServer]]:
+    """Drafts from the local model; AUTO_SEND names Globex's and Initech's channels."""
     with (
         OpenAIServer(responder) as model,
         model_world(
@@ -83,8 +87,14 @@ def world(database_url: str, redis_url: str, responder: Responder) -> Iterator[W
             grouping_minutes=0,
             auto_send=f"channel:{SHARED},channel:{INITECH}",
             support_leads=APPROVER,
-        ) as w,
+        ) as world,
     ):
+        yield world, model
+
+
+@pytest.fixture
+def world(database_url: str, redis_url: str, responder: Responder) -> Iterator[World]:
+    with _auto_world(database_url, redis_url, responder) as (w, _):
         _approved_before(w)
         yield w
 
@@ -278,16 +288,7 @@ def test_another_accounts_answer_never_goes_out_by_itself(
     database_url: str, redis_url: str, responder: Responder
 ) -> None:
     canary = "CANARY-7f3 Initech only: ask Milton in finance to flip the currency flag."
-    with (
-        OpenAIServer(responder) as model,
-        model_world(
-            database_url,
-            redis_url,
-            model.base_url,
-            grouping_minutes=0,
-            auto_send=f"channel:{SHARED},channel:{INITECH}",
-        ) as world,
-    ):
+    with _auto_world(database_url, redis_url, responder) as (world, model):
         _approved_before(world, INITECH, canary)  # Initech's answer to the same question
         before = len(model.requests())
         ts, _, draft = _ask(world)  # Globex asks it, with no answer of its own yet
