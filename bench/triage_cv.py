@@ -38,13 +38,16 @@ START, END = "<!-- triage-cv:start -->", "<!-- triage-cv:end -->"
 
 # Each variant changes one thing of the shipped recipe.
 VARIANTS: dict[str, Recipe] = {
-    "shipped: chars 1-5, words 1-2, cues x0.3, C=1, no_action margin 0.3": Recipe(),
+    "shipped: chars 1-5, words 1-2 (CJK as character pairs), cues x0.3, C=1, "
+    "no_action margin 0.3": Recipe(),
     "no_action by plain argmax (margin 0, no question-mark guard)": Recipe(no_action_margin=-1.0),
     "no keyword cues": Recipe(cue_weight=0.0),
     "cues x0.6": Recipe(cue_weight=0.6),
-    "C=0.3 (more penalty)": Recipe(c=0.3),
-    "C=3 (less penalty)": Recipe(c=3.0),
+    "category C=0.3 (more penalty)": Recipe(category_c=0.3),
+    "category C=3 (less penalty)": Recipe(category_c=3.0),
+    "urgency C=0.3": Recipe(urgency_c=0.3),
     "chars 2-4": Recipe(chars=(2, 4)),
+    "chars 1-6": Recipe(chars=(1, 6)),
     "n-grams seen once kept (min_df 1)": Recipe(min_df=1),
 }
 

@@ -19,6 +19,7 @@ import pytest
 
 from tests.harness import REPO
 from workers.triage import classify_offline
+from workers.triage_features import normalise, words
 from workers.triage_model import PACKAGED_MODEL, load_model
 from workers.triage_training import read_rows, train
 
@@ -98,6 +99,30 @@ def test_no_action_needs_a_clear_win_and_nothing_asked() -> None:
 @pytest.mark.xfail(strict=True, reason="a known miss: the thanks outweighs the failure")
 def test_thanks_but_still_broken_is_a_bug() -> None:
     assert classify_offline("thanks, but it still fails").category == "bug"
+
+
+def test_chinese_and_japanese_words_are_character_pairs() -> None:
+    """Without spaces a whole clause was one word, seen in no other message; its character
+    pairs are shared (5-fold CV on the training set: Chinese category 70.7% -> 76.0%)."""
+    assert words(normalise("导出失败了，报错 TypeError")) == [
+        "导出",
+        "出失",
+        "失败",
+        "败了",
+        "报错",
+        "typeerror",
+    ]
+    assert words(normalise("我的API key坏了")) == ["我的", "api", "key", "坏了"]
+    assert words(normalise("ログインできない")) == [
+        "ログ",
+        "グイ",
+        "イン",
+        "ンで",
+        "でき",
+        "きな",
+        "ない",
+    ]
+    assert words(normalise("thx，已 work")) == ["thx", "已", "work"]
 
 
 def test_the_summary_is_the_first_sentence() -> None:

@@ -3,7 +3,9 @@
 A message becomes three groups of named features, each group weighted on its own:
 - `c:` character 1-5-grams inside each word, padded with a space at both ends (they carry
   Chinese and Japanese, which have no spaces, typos, accents dropped, and words' stems);
-- `w:` words and pairs of adjacent words;
+- `w:` words and pairs of adjacent words, where a run of Chinese or Japanese characters (no
+  spaces to split it) counts as its overlapping character pairs (a one-character run as itself):
+  "导出失败" gives the words 导出, 出失, 失败;
 - `k:` the keyword cue groups of `workers.triage_rules` that fire (incident, bug, billing...,
   an acknowledgement, an emoji-only message): a few hand-written, many-language cues the model
   weighs by what it learned, not rules that decide.
@@ -27,6 +29,8 @@ _LINK = re.compile(r"<(?:https?|mailto):[^>]*>")
 _MENTION = re.compile(r"<[@!#][^>]*>")
 _DIGIT = re.compile(r"\d")
 _WORD = re.compile(r"\w+")
+# Han (with extension A and compatibility ideographs), hiragana and katakana: no spaces.
+_CJK_RUN = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
 
 
 def normalise(text: str) -> str:
@@ -52,11 +56,27 @@ def char_grams(clean: str, low: int = CHAR_MIN, high: int = CHAR_MAX) -> Counter
     return grams
 
 
+def words(clean: str) -> list[str]:
+    """The words of a normalised message; a CJK run becomes its overlapping character pairs."""
+    out: list[str] = []
+    for word in _WORD.findall(clean):
+        start = 0
+        for run in _CJK_RUN.finditer(word):
+            if run.start() > start:
+                out.append(word[start : run.start()])
+            chars = run.group()
+            out += [chars] if len(chars) == 1 else [a + b for a, b in itertools.pairwise(chars)]
+            start = run.end()
+        if start < len(word):
+            out.append(word[start:])
+    return out
+
+
 def word_grams(clean: str) -> Counter[str]:
-    """Words and pairs of adjacent words."""
-    words = _WORD.findall(clean)
-    grams: Counter[str] = Counter("w:" + w for w in words)
-    grams.update(f"w:{a} {b}" for a, b in itertools.pairwise(words))
+    """Words (`words`) and pairs of adjacent words."""
+    words_ = words(clean)
+    grams: Counter[str] = Counter("w:" + w for w in words_)
+    grams.update(f"w:{a} {b}" for a, b in itertools.pairwise(words_))
     return grams
 
 

@@ -28,7 +28,7 @@ from workers.triage_rules import summary
 from workers.triage_types import Category, Triage, Urgency
 
 PACKAGED_MODEL = Path(__file__).resolve().parent / "classifier_data" / "triage_model.npz"
-FORMAT = 1
+FORMAT = 2  # 2: Chinese and Japanese words are character pairs (format 1 read them whole)
 NO_ACTION_MARGIN = 0.3  # chosen by 5-fold CV: missed replies 44 -> 10, extra cards 21 -> 40
 # Longer than any no-action message the model learned from (the longest is 183 characters):
 # "thanks!" is short, and a long message the model cannot read (a pasted log, 40,000
