@@ -207,6 +207,17 @@ def test_a_file_that_is_no_model_is_refused(tmp_path: Path) -> None:
         load_model(junk)
 
 
+def test_a_model_of_the_old_format_is_refused(tmp_path: Path) -> None:
+    """Format 1 read a Chinese clause as one word: its vocabulary would match nothing now."""
+    with np.load(PACKAGED_MODEL, allow_pickle=False) as arrays:
+        members = {name: arrays[name] for name in arrays.files}
+    members["format"] = np.asarray(1)
+    old = tmp_path / "old.npz"
+    np.savez_compressed(old, **members)  # type: ignore[arg-type]  # numpy stubs: allow_pickle
+    with pytest.raises(ValueError, match="model format 1, not 2"):
+        load_model(old)
+
+
 def test_a_long_message_always_reaches_a_person() -> None:
     """Seen failing without the NO_ACTION_MAX_CHARS condition in `_category`: 40,000
     characters of anything (a pasted dump) read as no action, and no card was posted."""
