@@ -11,7 +11,8 @@ Written: every flush of a session from `integrations.store.db.session_factory` l
 it changed (a draft posted, feedback on it, a customer message edited or deleted, a request's
 account, evidence learned or purged) and rewrites those documents and their scope's counts in
 the same transaction (`keep_current`). Bulk UPDATEs, which bypass the ORM, call `purged`
-(retention) or `reindex`. `rebuild` indexes everything again (the migration's backfill). An
+(retention) or `reindex`. `rebuild` indexes everything again (the migration's backfill),
+`refresh` rewrites what a new tokenizer reads differently (migration 0016). An
 unchanged text (same digest) is not rewritten, so a 👍 costs one read.
 
 Read: `matches` and `bm25_plus` in `search_rank.py`.
@@ -351,6 +352,13 @@ def rebuild(conn: Connection, batch: int = 2000) -> tuple[int, int]:
     many documents each corpus holds (the migration's backfill, and a repair)."""
     for model in (SearchPosting, SearchDocument, SearchStats):
         conn.execute(delete(model))
+    return refresh(conn, batch)
+
+
+def refresh(conn: Connection, batch: int = 2000) -> tuple[int, int]:
+    """Index every answer and every answered question again, rewriting only the documents
+    whose terms changed (the tokenizer changed: migration 0016), so the others keep their
+    digest and their stored vectors; returns how many documents each corpus holds."""
     posted = (Draft.status == DraftStatus.APPROVED, Draft.posted_ts.is_not(None))
     for ids in _batches(conn, Draft.id, batch, *posted):
         reindex(conn, drafts=ids, lock=False)

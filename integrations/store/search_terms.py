@@ -1,8 +1,12 @@
 """The words a search compares: one tokenizer for what is indexed and what is asked.
 
-`tokens` is retrieval's (lowercased `\\w+` runs, stop words and one-letter words dropped; a
-run of CJK characters is one word, as before); `stemmed` is what expertise compares, with a
-light English stemmer and generic words dropped first. `term_key` is how a word is stored.
+`tokens` is retrieval's (lowercased `\\w+` runs, stop words and one-letter words dropped);
+Chinese and Japanese are written without spaces, so a run of their characters is read as its
+overlapping two-character pieces ("导出失败" → 导出, 出失, 失败), which a question and a past
+answer share when they share a word, whatever surrounds it (`cjk_terms`). `stemmed` is what
+expertise compares, with a light English stemmer and generic words dropped first. `term_key`
+is how a word is stored. The index holds these terms: a change here needs a migration that
+re-indexes (0016 did, for the CJK pieces: `search_index.refresh`).
 """
 
 from __future__ import annotations
@@ -16,9 +20,45 @@ were what when where which who why will with would you your hi hello thanks than
 _STOP = frozenset(_STOP_WORDS.split())
 
 
+# Hiragana, katakana (not its middle dot ・), Han (unified ideographs, extension A, compatibility)
+_CJK_CHARS = "\u3040-\u30fa\u30fc-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_WORD = re.compile(rf"[{_CJK_CHARS}]+|[^\W{_CJK_CHARS}]+")
+_CJK_START = re.compile(f"[{_CJK_CHARS}]")
+_HIRAGANA = re.compile("[\u3040-\u309f]+")
+# Two-character pieces that say nothing about a subject, like the English stop words:
+# we/you/they, what/how/why, can/whether, please/thanks, this/that/one, already/now, hello.
+_CJK_STOP_WORDS = """我们 你们 他们 您们 什么 怎么 如何 为什 可以 能否 是否 请问 谢谢 麻烦
+一下 这个 那个 一个 已经 现在 没有 怎样 你好 您好 大家 的话 时候 今天 一直"""
+_CJK_STOP = frozenset(_CJK_STOP_WORDS.split())
+
+
+def cjk_terms(run: str) -> list[str]:
+    """A run of Chinese or Japanese characters as its overlapping pairs, leaving out pairs
+    that say nothing about a subject. Hiragana (Japanese endings and particles: を, です,
+    して) separate, as spaces do: its pairs would be grammar, not subject. A character alone
+    says too little, like a one-letter word."""
+    found: list[str] = []
+    for part in _HIRAGANA.split(run):
+        pairs = (part[i : i + 2] for i in range(len(part) - 1))
+        found.extend(p for p in pairs if p not in _CJK_STOP)
+    return found
+
+
+def is_cjk(word: str) -> bool:
+    """Whether `word` is one of `cjk_terms`' pieces (it begins with such a character)."""
+    return bool(_CJK_START.match(word))
+
+
 def tokens(text: str) -> list[str]:
-    """The words of `text` that say something, in order, lowercased."""
-    return [t for t in re.findall(r"\w+", text.lower()) if len(t) > 1 and t not in _STOP]
+    """The words of `text` that say something, in order, lowercased; Chinese and Japanese
+    as their two-character pieces."""
+    found: list[str] = []
+    for word in _WORD.findall(text.lower()):
+        if is_cjk(word):
+            found.extend(cjk_terms(word))
+        elif len(word) > 1 and word not in _STOP:
+            found.append(word)
+    return found
 
 
 _SUFFIXES = (("ies", "y", 4), ("ing", "", 5), ("ed", "", 4), ("es", "", 4), ("s", "", 3))
@@ -40,14 +80,15 @@ _GENERIC_WORDS = """about after again all also any anyone before day days did do
     since some someone still thing things today up use used using want way week yesterday
     morning"""
 _GENERIC = frozenset(_GENERIC_WORDS.split())
+_DROPPED = _GENERIC | _STOP
 
 
 def stemmed(text: str) -> str:
-    """The text with every word stemmed and generic words dropped, for BM25 to match "logs"
-    with "log" and not "since" with "since"."""
-    return re.sub(
-        r"\w+",
-        lambda match: "" if match.group(0).lower() in _GENERIC else stem(match.group(0)),
+    """The text with every word stemmed and generic and stop words dropped (before
+    stemming, so that "this" does not become "thi"), for BM25 to match "logs" with "log"
+    and not "since" with "since"."""
+    return _WORD.sub(
+        lambda match: "" if match.group(0).lower() in _DROPPED else stem(match.group(0)),
         text,
     )
 
@@ -57,7 +98,7 @@ MAX_TERM = 64  # characters of `search_postings.term`
 
 def term_key(word: str) -> str:
     """The word as the index stores it: itself, or when longer than `MAX_TERM` (a pasted
-    hash, a long run of CJK) its beginning and a digest of the whole, which no `\\w+` word
+    hash) its beginning and a digest of the whole, which no `\\w+` word
     can equal."""
     if len(word) <= MAX_TERM:
         return word
