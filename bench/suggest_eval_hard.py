@@ -14,6 +14,7 @@ The baselines count who answered in the story's history (first answerers and tho
 an answer), leaving out the deactivated expert, as any tool would.
 
     python bench/suggest_eval_hard.py [--seeds N] [--clock HH:MM] [--embeddings] [--record]
+    python bench/suggest_eval_hard.py --only 1 2 3 4   # these worlds only, pooled (no seed 7)
 
 The questions arrive at `--clock` (UTC, today or yesterday, default 14:00): availability (local
 working hours) depends on it. `--embeddings` ranks with the model configured (OPENAI_API_KEY,
@@ -282,6 +283,31 @@ def section(result: dict[str, Any], command: str, embeddings: bool) -> str:
     )
 
 
+def only(seeds: list[int], at: datetime, embeddings: bool, misses: bool) -> None:
+    """These worlds alone (a tuning set that leaves seed 7 and the held-out seeds unseen):
+    each world's shares, then all their questions pooled, by kind."""
+    pooled: list[tuple[Thread, dict[str, list[str]]]] = []
+    for seed in seeds:
+        rows = evaluate(seed, at=at, embeddings=embeddings)["rows"]
+        pooled.extend(rows)
+        print("seed {}: first {:.1%} top three {:.1%}".format(seed, *score(rows, RANKINGS[0])))
+        if misses:
+            print_misses(rows)
+    print(f"seeds {', '.join(map(str, seeds))} pooled ({len(pooled)} questions):")
+    print("\n".join(table(pooled)))
+    print("\n".join(slice_table(pooled)))
+    print("stale first: {} of {}".format(*stale_first(pooled)))
+
+
+def print_misses(rows: list[tuple[Thread, dict[str, list[str]]]]) -> None:
+    for thread, ranked in rows:
+        if ranked[RANKINGS[0]][:1] != [thread.answerer]:
+            print(
+                f"  miss {thread.kind}/{thread.language}/{thread.topic}: {thread.answerer} "
+                f"not first for {thread.question!r}: {ranked[RANKINGS[0]]}"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=0, help="also evaluate worlds 1..N")
@@ -290,11 +316,15 @@ def main() -> None:
     parser.add_argument("--embeddings", action="store_true", help="rank with the model's embed")
     parser.add_argument("--record", action="store_true", help="write to bench/RESULTS.md")
     parser.add_argument("--misses", action="store_true", help="print each miss")
+    parser.add_argument("--only", type=int, nargs="*", help="only these worlds, pooled")
     args = parser.parse_args()
     configure_logging("WARNING", "console")
     if args.embeddings and (why := embeddings_missing()):
         raise SystemExit(f"--embeddings: {why}; only the offline ranking can be measured")
     at = at_clock(args.clock)
+    if args.only:
+        only(args.only, at, args.embeddings, args.misses)
+        return
     result = evaluate(at=at, embeddings=args.embeddings)
     result["seeds"] = [
         evaluate(s, at=at, embeddings=args.embeddings) for s in range(1, args.seeds + 1)
@@ -310,12 +340,7 @@ def main() -> None:
             )
         )
     if args.misses:
-        for thread, ranked in result["rows"]:
-            if ranked[RANKINGS[0]][:1] != [thread.answerer]:
-                print(
-                    f"  miss {thread.kind}/{thread.language}/{thread.topic}: {thread.answerer} "
-                    f"not first for {thread.question!r}: {ranked[RANKINGS[0]]}"
-                )
+        print_misses(result["rows"])
     if args.record:
         command = "python " + " ".join(["bench/suggest_eval_hard.py", *sys.argv[1:]])
         write_section(

@@ -201,3 +201,16 @@ def test_settings_document_the_weights() -> None:
     settings = load_settings(_env_file=None, suggest_opt_out="U1, U2")
     assert settings.suggest_opt_out == ["U1", "U2"]
     assert settings.suggest_weight_expertise > settings.suggest_weight_owner
+
+
+def test_a_few_close_answers_outweigh_many_loose_ones(world: World) -> None:
+    """BM25+ gives every answer a share of the question's words, held or not: summed over
+    a person's answers, five that share two loose words would beat two that answer the
+    question. Expertise is taken without that share."""
+    sam, rosa = colleague(world, "U0SAM"), colleague(world, "U0ROSA")
+    learn(world.deps, sam, SAML, times=2)
+    for topic in ("dashboard", "invoice", "mobile app", "webhook", "export"):
+        learn(world.deps, rosa, f"The {topic} fails after the rotation")
+    with transaction(world.deps.sessions) as session:
+        found = expertise_for(session, SAML, half_life_days=180, now=NOW)
+    assert found[sam].score == 1.0 and found[rosa].score < 0.5

@@ -5,9 +5,10 @@ colleague's reply in a customer thread, the approver of a posted draft, a pull-i
 colleague then answered, or a past thread read by `triage backfill`. Each person's index is
 the questions they answered, all of them: the history search's `expertise` corpus
 (`integrations/store/search_index.py`, written as evidence is stored). A request's words are
-ranked against them with BM25+ read from that index's postings, each answer weighted by how
-it was received (👍/👎, reopened) and by its age, and a person's expertise is the sum of
-their best few answers.
+ranked against them with BM25+ read from that index's postings, without BM25+'s constant
+(every answer's share of it would make five weak matches outweigh three close ones), each
+answer weighted by how it was received (👍/👎, reopened) and by its age, and a person's
+expertise is the sum of their best few answers.
 """
 
 from __future__ import annotations
@@ -27,13 +28,13 @@ from sqlalchemy.orm import Session, aliased
 from integrations.store.models import Draft, Evidence, Request
 from integrations.store.search_index import EXPERTISE, among, chunks
 from integrations.store.search_rank import Matches, bm25_plus, matches
-from integrations.store.search_terms import stemmed, term_key, tokens
+from integrations.store.search_terms import is_cjk, stemmed, term_key, tokens
 from workers.retrieval import MIN_SHARED_TERMS
 from workers.semantic import Query, fuse, similarities
 
 log = structlog.get_logger(__name__)
 
-BEST_ANSWERS = 3  # a person's expertise is the sum of their best few similar answers
+BEST_ANSWERS = 5  # a person's expertise is the sum of their best few similar answers
 SIMILAR_SHARE = 0.4  # an answer counts as "similar" above this share of the best one's score
 
 
@@ -142,7 +143,7 @@ def expertise_for(
     is weighed by its feedback, whether its thread was reopened, and its age."""
     words = tokens(stemmed(query))
     found = matches(session, EXPERTISE, "", words)
-    scores = dict(bm25_plus(words, found, MIN_SHARED_TERMS))
+    scores = dict(bm25_plus(words, found, MIN_SHARED_TERMS, constant=False))
     if meaning is not None:
         scores = fuse(scores, similarities(session, meaning, EXPERTISE, ""))
     answers = _weighed(session, scores, found, half_life_days, now)
@@ -261,7 +262,10 @@ def _topic(query: str, documents: list[set[str]], idf: dict[str, float]) -> str:
 
 
 def _as_written(query: str, term: str) -> str:
-    """The term as the customer wrote it ("SAML", not "saml")."""
+    """The term as the customer wrote it ("SAML", not "saml"); a Chinese or Japanese
+    piece as it is (its neighbours are not the rest of a word)."""
+    if is_cjk(term):
+        return term
     match = re.search(rf"\b{re.escape(term)}\w*", query, flags=re.IGNORECASE)
     return match.group(0) if match else term
 

@@ -84,18 +84,22 @@ def matches(
     return found
 
 
-def bm25_plus(words: Sequence[str], found: Matches, shared: int) -> list[tuple[int, float]]:
+def bm25_plus(
+    words: Sequence[str], found: Matches, shared: int, *, constant: bool = True
+) -> list[tuple[int, float]]:
     """(source, score) of each document holding at least `shared` of the query's distinct
     words (all of them when it has fewer), unordered.
 
     rank-bm25's BM25+ gives every query word its idf × delta in every document, holding it
-    or not: that part is one constant; only the words a document holds add to it."""
+    or not: that part is one constant; only the words a document holds add to it. It does
+    not change which document ranks first, but it is most of a weak match's score, so a sum
+    or a ratio of scores (expertise) is taken without it (`constant` False)."""
     query = Counter(term_key(w) for w in words)  # each word as often as it was written
     if not query or found.documents <= 0 or not found.terms:
         return []
     n = found.documents
     idf = {term: math.log((n + 1) / df) for term, df in found.df().items()}
-    constant = sum(idf.get(term, 0.0) * DELTA * times for term, times in query.items())
+    floor = sum(idf.get(term, 0.0) * DELTA * times for term, times in query.items())
     avgdl = found.length / n
     needed = min(shared, len(query))
     scored = []
@@ -103,7 +107,7 @@ def bm25_plus(words: Sequence[str], found: Matches, shared: int) -> list[tuple[i
         if len(terms) < needed:  # `terms` holds only the query's
             continue
         norm = K1 * (1 - B + B * found.lengths[source_id] / avgdl)
-        score = constant
+        score = floor if constant else 0.0
         for term, f in terms.items():
             score += query[term] * idf[term] * (f * (K1 + 1)) / (norm + f)
         scored.append((source_id, score))
