@@ -57,6 +57,10 @@ class Measured:
     model_calls: Counter[str]
     model_peak_in_flight: int
     acks: list[Ack]
+    # Each card channel's accepted chat.postMessage times (s after the first message), and
+    # the model's answers' times: where the cards' pace was lost (`pace` in the report)
+    posts: dict[str, list[float]] = field(default_factory=dict)
+    answered: list[float] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     def percentile(self, values: Iterable[float], q: float) -> float:
@@ -130,6 +134,17 @@ def measure(
         model_calls=Counter(schema for _, schema in model_answers),
         model_peak_in_flight=_peak_in_flight(model_answers, model_latency),
         acks=acks,
+        posts={
+            channel: sorted(
+                c.at - first_sent
+                for c in calls
+                if c.method == "chat.postMessage"
+                and c.args.get("channel") == channel
+                and getattr(c, "status", 200) != 429
+            )
+            for channel in world.card_channels
+        },
+        answered=sorted(at - first_sent for at, _ in model_answers),
     )
     measured.problems = _problems(measured)
     return measured

@@ -13,6 +13,7 @@ nothing lost and nothing twice. Printed as Markdown, to paste into bench/RESULTS
 
 from __future__ import annotations
 
+import itertools
 import os
 import platform
 from collections import Counter
@@ -53,6 +54,31 @@ def slack_bound(cards_per_channel: Counter[str], scale: float) -> tuple[float, s
     if workspace > worst:
         worst, why = workspace, f"{total} cards at {POST_WORKSPACE_PER_S * scale * 60:g}/min"
     return worst, why
+
+
+def pace(m: Measured) -> list[str]:
+    """Where the cards' pace went, per card channel: the gaps between its accepted posts,
+    and how far the model's answers ran ahead of them (cards ready and waiting their turn)."""
+    lines = []
+    for channel, times in sorted(m.posts.items()):
+        gaps = [b - a for a, b in itertools.pairwise(times)]
+        if not gaps:
+            continue
+        long_ = sorted(((b - a, a) for a, b in itertools.pairwise(times)), reverse=True)
+        lines.append(
+            f"Pace in {channel}: {len(times)} posts from {times[0]:.1f} to {times[-1]:.1f} s "
+            f"({(len(times) - 1) / (times[-1] - times[0]):.2f} a second); gaps p50 "
+            f"{median(gaps):.2f}, p90 {m.percentile(gaps, 90):.2f}, max {max(gaps):.2f} s; "
+            f"{sum(1 for g in gaps if g > 2)} gaps over 2 s (longest at "
+            + ", ".join(f"{at:.0f} s ({gap:.1f})" for gap, at in long_[:5])
+            + ")"
+        )
+    if m.answered and m.card_times:
+        for at in (30.0, 60.0, 120.0, 240.0):
+            ready = sum(1 for t in m.answered if t <= at)
+            posted = sum(1 for t in m.card_times if t <= at)
+            lines.append(f"- at {at:.0f} s: {ready} model answers, {posted} cards posted")
+    return [*lines, ""]
 
 
 def report(outcome: Outcome, *, command: str) -> str:
@@ -125,6 +151,7 @@ def report(outcome: Outcome, *, command: str) -> str:
         ),
         "",
     ]
+    lines += pace(m)
     larger = max(bound_model, bound_slack)
     largest_rss = max((mb for _, _, mb in outcome.rss), default=0.0)
     targets = [

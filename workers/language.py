@@ -159,6 +159,9 @@ def _identifier() -> Any:
 
                 identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
                 identifier.set_languages(list(LANGUAGES))
+                # py3langid keeps the 97-language model (27 MB of float16) for another
+                # set_languages; nothing calls it again, so each process gives it back.
+                identifier._full_model = None
                 _loaded.append(identifier)
     return _loaded[0]
 
