@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -319,3 +320,20 @@ def test_the_detector_loads_once_and_quickly() -> None:
     assert time.monotonic() - started < 5  # about 0.7 s here; generous for a busy CI machine
     assert len(language._loaded) == 1
     assert re.fullmatch(r"[a-z]{2}", detect_language("otra vez vacío el informe") or "")
+
+
+def test_the_lean_identifier_answers_as_py3langids_own() -> None:
+    """The detector is loaded without py3langid's 97-language weights and second table copy
+    (a worker's memory peak, bench/RESULTS.md); it must say what py3langid's loader says, and
+    not have fallen back to that heavier loader."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    from workers.language import LANGUAGES, _load_identifier
+
+    lean = _load_identifier()
+    assert isinstance(lean.tk_nextmove, memoryview)  # not the fallback's array copy
+    own = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+    own.set_languages(list(LANGUAGES))
+    path = Path(__file__).resolve().parent.parent / "workers" / "classifier_data" / "train.jsonl"
+    texts = [json.loads(line)["text"] for line in path.read_text().splitlines()[:400]]
+    assert [lean.classify(t) for t in texts] == [own.classify(t) for t in texts]

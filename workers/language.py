@@ -26,6 +26,10 @@ import re
 import threading
 from typing import Any
 
+import structlog
+
+log = structlog.get_logger(__name__)
+
 # The languages detection may answer, and their names on the card (in English: the card's
 # other words are English too). The seven with offline acknowledgements are first
 # (workers/acknowledgements.py).
@@ -155,15 +159,45 @@ def _identifier() -> Any:
     if not _loaded:
         with _loading:
             if not _loaded:
-                from py3langid.langid import MODEL_FILE, LanguageIdentifier
-
-                identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-                identifier.set_languages(list(LANGUAGES))
-                # py3langid keeps the 97-language model (27 MB of float16) for another
-                # set_languages; nothing calls it again, so each process gives it back.
-                identifier._full_model = None
-                _loaded.append(identifier)
+                _loaded.append(_load_identifier())
     return _loaded[0]
+
+
+def _load_identifier() -> Any:
+    """The identifier, loaded lean: py3langid's own loader keeps all 97 languages' weights
+    (27 MB) and copies its 39 MB tokenizer table once more on the way (a worker's memory
+    peaked at 258 MB in the F=1 burst, 240 of it right after this load); here only our
+    languages' weights are kept and the table is used where numpy read it. Its own loader
+    when that fails (another version's model layout)."""
+    from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
+
+    try:
+        import lzma
+        import shutil
+        import tempfile
+
+        import numpy as np
+
+        with tempfile.TemporaryFile(suffix=".npz") as tmp:
+            with lzma.open(MODEL_DIR / MODEL_FILE) as source:
+                shutil.copyfileobj(source, tmp, length=1 << 20)
+            tmp.seek(0)
+            with np.load(tmp, allow_pickle=False) as data:
+                classes = data["classes"].tolist()
+                keep = [i for i, c in enumerate(classes) if c in LANGUAGES]
+                ptc = np.ascontiguousarray(data["ptc"][:, keep])
+                pc = data["pc"][keep]
+                nextmove = np.ascontiguousarray(data["nextmove"]).data
+                row = np.ascontiguousarray(data["nextmove_row"]).data
+                output = data["out_feat"].tolist()
+        return LanguageIdentifier(
+            ptc, pc, [classes[i] for i in keep], nextmove, output, norm_probs=True, tk_row=row
+        )
+    except Exception:  # a layout this loader does not know: py3langid's way, heavier
+        log.warning("language.lean_load_failed", exc_info=True)
+        identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        identifier.set_languages(list(LANGUAGES))
+        return identifier
 
 
 def language_code(value: str) -> str | None:
