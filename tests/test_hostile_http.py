@@ -9,6 +9,7 @@ that is never read ends depends on the server.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import logging
@@ -53,7 +54,12 @@ def call(
         elif isinstance(body, bytes):
             connection.request(method, path, body=body, headers=headers or {})
         else:
-            connection.request(method, path, body=body, headers=headers or {}, encode_chunked=True)
+            # The server may answer an oversized body before it all arrived, and close: its
+            # answer is still there to read, as a client must.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                connection.request(
+                    method, path, body=body, headers=headers or {}, encode_chunked=True
+                )
         response = connection.getresponse()
         return response.status, response.read()
     finally:
