@@ -28,6 +28,7 @@ from integrations.store.models import (
 from workers.edit_distance import edit_distance
 from workers.ingest import enqueue_pipeline, mark_enqueued
 from workers.metrics import DRAFTS
+from workers.outbox_rows import deliver_soon
 
 log = structlog.get_logger(__name__)
 
@@ -110,18 +111,8 @@ def approve(deps: Deps, *, draft_id: int, user_id: str, text: str | None = None)
         outbox_id = outbox.id
     DRAFTS.labels(outcome="edited" if edited else "approved").inc()
     log.info("draft.approved", draft_id=draft_id, edited=edited, user=user_id)
-    if not enqueued(
-        log, lambda: deps.queues.enqueue_delivery(outbox_id), what="delivery", outbox_id=outbox_id
-    ):
-        _unmark(deps, outbox_id)  # the sweeper delivers it
+    deliver_soon(deps, outbox_id)  # or, unqueued, the sweeper delivers it
     return Outcome.DONE
-
-
-def _unmark(deps: Deps, outbox_id: int) -> None:
-    with transaction(deps.sessions) as session:
-        session.execute(
-            update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(enqueued_at=None)
-        )
 
 
 def reject(deps: Deps, *, draft_id: int, user_id: str, reason: str | None = None) -> Outcome:

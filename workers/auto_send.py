@@ -33,7 +33,6 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from integrations.deps import Deps
-from integrations.failures import enqueued
 from integrations.settings import Settings
 from integrations.store.audit import fingerprint
 from integrations.store.db import transaction
@@ -42,7 +41,7 @@ from integrations.store.models import AuditEntry, Draft, DraftStatus, Request, R
 from integrations.store.switch_models import Switch
 from workers.acknowledgements import phrases
 from workers.grounding_score import best_cited
-from workers.outbox_rows import outbox_row
+from workers.outbox_rows import deliver_soon, outbox_row
 from workers.stage_data import AutoSent, draft_details, request_context, stored
 
 log = structlog.get_logger(__name__)
@@ -228,7 +227,5 @@ def decide(deps: Deps, request_id: int) -> bool:
             )
         )
     log.info("auto_send.queued", request_id=request_id, outbox_id=outbox_id, score=score)
-    enqueued(
-        log, lambda: deps.queues.enqueue_delivery(outbox_id), what="delivery", outbox_id=outbox_id
-    )
+    deliver_soon(deps, outbox_id)
     return True

@@ -42,7 +42,7 @@ from integrations.store.models import (
 )
 from workers.auto_send import ACTOR, switched_on
 from workers.metrics import DRAFTS
-from workers.outbox_rows import outbox_row
+from workers.outbox_rows import deliver_soon, outbox_row
 from workers.sla import resume_clock, schedule_checks, stop_clock
 from workers.stage_data import AutoSent, draft_details, stored
 
@@ -191,9 +191,7 @@ def after_hand_back(deps: Deps, done: HandedBack) -> None:
     schedule_checks(deps, done.request_id, done.moments)
     retract = done.retract
     if retract is not None:
-        enqueued(
-            log, lambda: deps.queues.enqueue_delivery(retract), what="delivery", outbox_id=retract
-        )
+        deliver_soon(deps, retract)
     enqueued(
         log,
         lambda: deps.queues.enqueue_card_refresh(done.request_id),

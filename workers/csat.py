@@ -52,6 +52,7 @@ from integrations.store.models import (
 )
 from workers.blocks.csat import build_csat_question
 from workers.metrics import CSAT
+from workers.outbox_rows import deliver_soon
 from workers.stage_data import RequestContext, details_of, request_context
 from workers.triage_types import Category
 
@@ -153,14 +154,7 @@ def ask_now(deps: Deps, request_id: int, *, now: datetime | None = None) -> bool
         outbox_id = _question(session, request, now)
         survey.outbox_id = outbox_id
     log.info("csat.asked", request_id=request_id, outbox_id=outbox_id)
-    try:
-        deps.queues.enqueue_delivery(outbox_id)
-    except REDIS_DOWN as exc:  # the sweeper delivers it once Redis is back
-        log.warning("enqueue.failed", outbox_id=outbox_id, error=str(exc))
-        _unmark(deps, outbox_id)
-    except Exception:  # a bug; the sweeper delivers it all the same
-        unexpected(log, "enqueue.failed", where="csat", outbox_id=outbox_id)
-        _unmark(deps, outbox_id)
+    deliver_soon(deps, outbox_id)
     return True
 
 
@@ -272,13 +266,6 @@ def customer_language(session: Session, request_id: int) -> str | None:
         if language := details_of(details).language:
             return language
     return None
-
-
-def _unmark(deps: Deps, outbox_id: int) -> None:
-    with transaction(deps.sessions) as session:
-        session.execute(
-            update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(enqueued_at=None)
-        )
 
 
 class Vote(enum.StrEnum):

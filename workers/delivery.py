@@ -40,6 +40,7 @@ from workers.card import refresh_card_now
 from workers.expertise import record_answer
 from workers.ids import OUTBOX_EVENT_TYPE
 from workers.metrics import TIME_TO_CARD
+from workers.outbox_rows import deliver_soon
 from workers.sla import stop_clock
 
 log = structlog.get_logger(__name__)
@@ -306,7 +307,7 @@ def _record_sent(deps: Deps, row: _Snapshot, owner: str, ts: str) -> None:
             csat_due = csat.ask_later(session, deps.settings, request, now)
     log.info("outbox.sent", outbox_id=row.id, kind=row.kind, ts=ts)
     if retract is not None:  # undone while it was being posted: delete it now
-        enqueued(log, lambda: deps.queues.enqueue_delivery(retract), what="delivery")
+        deliver_soon(deps, retract)
     if csat_due is not None:
         csat.schedule(deps, row.request_id or 0, csat_due)
     if row.kind in ANSWER_KINDS and row.request_id:

@@ -18,7 +18,6 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from integrations.deps import Deps
-from integrations.failures import enqueued
 from integrations.store.db import transaction
 from integrations.store.models import (
     AuditEntry,
@@ -30,6 +29,7 @@ from integrations.store.models import (
 )
 from workers.auto_send_flow import after_hand_back, hand_back
 from workers.metrics import FEEDBACK
+from workers.outbox_rows import deliver_soon
 from workers.reaction_requests import act_on
 from workers.reactions import ASKS, PENDING, feedback_value, reaction_name
 from workers.reconcile import installation_of
@@ -96,9 +96,7 @@ def apply_feedback(deps: Deps, event_row_id: int) -> str:
     if changed and present:
         FEEDBACK.labels(value=value, source=source).inc()
     if notice is not None:
-        enqueued(  # or the sweeper delivers pending outbox rows
-            log, lambda: deps.queues.enqueue_delivery(notice), what="delivery", outbox_id=notice
-        )
+        deliver_soon(deps, notice)
     log.info("feedback.applied", draft_id=answer, value=value, present=present, changed=changed)
     return "changed" if changed else "unchanged"
 

@@ -6,11 +6,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+import structlog
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from integrations.deps import Deps
+from integrations.failures import enqueued
+from integrations.store.db import transaction
 from integrations.store.models import OutboxMessage
+
+log = structlog.get_logger(__name__)
 
 
 def outbox_row(session: Session, key: str, **values: Any) -> int:
@@ -29,3 +35,16 @@ def outbox_row(session: Session, key: str, **values: Any) -> int:
             select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)
         ).one()
     return row.id
+
+
+def deliver_soon(deps: Deps, outbox_id: int) -> None:
+    """Queue the row's delivery job. When it cannot be queued (Redis out of reach, or a bug),
+    the row is marked unqueued so the sweeper delivers it at its next pass, not after its
+    grace period: the decision that wrote the row is committed, so nothing is lost."""
+    if not enqueued(
+        log, lambda: deps.queues.enqueue_delivery(outbox_id), what="delivery", outbox_id=outbox_id
+    ):
+        with transaction(deps.sessions) as session:
+            session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(enqueued_at=None)
+            )

@@ -35,6 +35,7 @@ from integrations.store.incident_models import in_open_incident
 from integrations.store.models import OutboxMessage, Request, RequestState, SlaClock
 from workers.blocks.escalation import build_sla_breach, build_sla_reminder
 from workers.metrics import SLA_BREACHES
+from workers.outbox_rows import deliver_soon
 from workers.routes import posted_card_channel
 from workers.stage_data import RequestContext, request_context, request_suggestions
 
@@ -196,14 +197,7 @@ def check_clock_now(deps: Deps, request_id: int, *, now: datetime | None = None)
         return
     log.info("sla.fired", request_id=request_id, reminder=bool(outbox) and not breached)
     for outbox_id in outbox:
-        try:
-            deps.queues.enqueue_delivery(outbox_id)
-        except REDIS_DOWN as exc:  # the sweeper delivers it once Redis is back
-            log.warning("enqueue.failed", outbox_id=outbox_id, error=str(exc))
-            _unmark(deps, outbox_id)
-        except Exception:  # a bug; the sweeper delivers it all the same
-            unexpected(log, "enqueue.failed", where="sla", outbox_id=outbox_id)
-            _unmark(deps, outbox_id)
+        deliver_soon(deps, outbox_id)
     try:
         deps.queues.enqueue_card_refresh(request_id)
     except REDIS_DOWN as exc:  # the card shows the clock at its next refresh
@@ -314,13 +308,6 @@ def _outbox(
     session.add(row)
     session.flush()
     return row.id
-
-
-def _unmark(deps: Deps, outbox_id: int) -> None:
-    with transaction(deps.sessions) as session:
-        session.execute(
-            update(OutboxMessage).where(OutboxMessage.id == outbox_id).values(enqueued_at=None)
-        )
 
 
 def _schedule(deps: Deps, request_id: int, *moments: datetime) -> None:
