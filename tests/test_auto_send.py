@@ -17,10 +17,8 @@ from rich.console import Console
 from rq import Queue
 from sqlalchemy import select
 
-from app.doctor_apis import check_auto_send
 from app.report_view import print_report
 from integrations.queues import PIPELINE, PIPELINE_FIRST
-from integrations.settings import TRIAGE_CATEGORIES, ConfigError, load_settings
 from integrations.store.db import transaction
 from integrations.store.incident_models import Incident, IncidentReport
 from integrations.store.models import (
@@ -50,7 +48,6 @@ from workers.ids import ActionId
 from workers.metrics import DRAFTS
 from workers.process import TriageWorker
 from workers.report import build_report
-from workers.triage_types import Category
 
 ASKED = "How do I change the default currency on our workspace reports?"
 ANSWER = "Go to Settings > Workspace > Currency, pick EUR and save; reports follow from then on."
@@ -320,21 +317,6 @@ def test_offline_only_an_approved_answer_to_the_same_question_goes(
         assert ANSWER in reply["text"]
 
 
-def test_auto_send_settings_say_what_is_wrong() -> None:
-    settings = load_settings(_env_file=None, auto_send="tier:Standard, channel:C0123")
-    assert settings.auto_send == ["tier:standard", "channel:C0123"]
-    with pytest.raises(ConfigError, match="tier:<name> or channel:<channel id>"):
-        load_settings(_env_file=None, auto_send="standard")
-    with pytest.raises(ConfigError, match="'questions' is not a category"):
-        load_settings(_env_file=None, auto_send_categories="questions")
-    assert set(TRIAGE_CATEGORIES) == {category.value for category in Category}
-    # Doctor says what may go: without a key, only reused approved answers.
-    offline = check_auto_send(settings)
-    assert offline.ok is True and "only offline drafts that reuse" in offline.detail
-    ready = check_auto_send(load_settings(_env_file=None, auto_send="tier:x", openai_api_key="k"))
-    assert ready.ok is True and "/triage auto-send off" in ready.detail
-
-
 # --- helpers ------------------------------------------------------------------------------------
 def _counted(world: World) -> tuple[int, int]:
     """The team's automatic answers standing and handed back, as `triage report` and App
@@ -395,18 +377,3 @@ def _run_pipeline_only(world: World) -> None:
         burst=True, logging_level="WARNING"
     )
     connection.close()
-
-
-def test_a_reused_answer_loses_its_greeting_and_nothing_more() -> None:
-    """What an offline draft reuses is sent by itself here: its greeting goes (the customer's
-    own comes first), the answer stays whole, also when it greets with "!" and has a comma."""
-    from workers.draft import _GREETING
-
-    reused = {
-        "Hi Peter! Billing → Invoices → Export, then pick CSV.": "Billing → Invoices → Export,",
-        "Hey Carol — restart it, then retry.": "restart it, then retry.",
-        "Hello there, go to Settings.": "go to Settings.",
-        "Go to Settings, then Exports.": "Go to Settings, then Exports.",
-    }
-    for answer, kept in reused.items():
-        assert _GREETING.sub("", answer, count=1).startswith(kept), answer
