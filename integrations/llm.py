@@ -45,12 +45,15 @@ class LanguageModel(Protocol):
 
 class Embedder(Protocol):
     embedding_model: str
+    min_cosine: float  # below this cosine two texts are not alike in meaning (its scale)
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
 
 
 class OpenAIModel:
     """Chat Completions with structured output (`response_format` = a pydantic model)."""
+
+    min_cosine = 0.35  # OpenAI's text-embedding-3 vectors: unrelated texts fall below it
 
     def __init__(
         self,

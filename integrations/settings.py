@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     openai_max_retries: int = Field(default=2, ge=0)
     # Vectors for semantic retrieval and suggestions (docs/ARCHITECTURE.md); empty: words only
     embedding_model: str = "text-embedding-3-small"
+    # Without an embedding API, vectors from the multilingual encoder the package ships
+    # (integrations/local_embeddings.py); false: words only
+    local_embeddings: bool = True
     # Screenshots go to the model as images; redaction cannot mask what an image shows.
     model_reads_images: bool = True
     # The approvers' language (ISO 639-1): drafts follow the customer's language, and a card

@@ -145,7 +145,8 @@ def expertise_for(
     found = matches(session, EXPERTISE, "", words)
     scores = dict(bm25_plus(words, found, MIN_SHARED_TERMS, constant=False))
     if meaning is not None:
-        scores = fuse(scores, similarities(session, meaning, EXPERTISE, ""))
+        near = similarities(session, meaning, EXPERTISE, "")
+        scores = fuse(scores, near, meaning.min_cosine)
     answers = _weighed(session, scores, found, half_life_days, now)
     if not answers or answers[0].score <= 0:
         return {}

@@ -9,13 +9,17 @@ A report's `Fingerprint` is what it says about a failure, pulled from its text:
   customers in every language name the area, and most write codes, paths and product names
   as they are), `symptom:down` ("it is broken", in those languages) and `symptom:follow_up`
   ("any update?", "still failing": joins its own account's open incident);
-- **terms**: the words (stemmed, stop words out) and, for CJK, character pairs.
+- **terms**: the words (stemmed, stop words out) and, for CJK, character pairs;
+- **vector**: what it means, when there is an embedding model (`workers.semantic`: OpenAI's,
+  or the multilingual encoder the package ships), in one space for every language.
 
 `similarity` is how much of a report's fingerprint another fingerprint (a report, or an
 incident's union of its reports) contains: signatures weigh 70%, words 30%, and a report that
 names a *different* endpoint, error or product area than the other is pulled down (the export
-that fails with 500 is not the login that fails with 500). Embeddings (issue 17) would replace
-the words' part; the signatures stay, because they carry across languages exactly.
+that fails with 500 is not the login that fails with 500). With vectors on both sides, what
+they mean (the cosine with the other's centroid) takes `MEANING_SHARE` of the score: words
+do not carry across languages, and most customers describe what they see rather than quote a
+code; the signatures stay, because they carry across languages exactly.
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ import math
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
+
+import numpy as np
 
 from integrations.store.search_terms import stem, tokens
 
@@ -55,6 +61,11 @@ ENOUGH_SIGNATURE_WEIGHT = 1.0
 SIGNATURE_SHARE = 0.7
 MAX_TERMS = 8  # a long report's words count as if it said its first eight (containment)
 CORE_SHARE = 0.25  # an incident's core: what at least a quarter of its reports say
+# Meaning (with vectors): a cosine at MEANING_FLOOR counts nothing, at MEANING_FULL everything.
+# Set on the five development mornings with the bundled encoder (bench/RESULTS.md).
+MEANING_SHARE = 0.6
+MEANING_FLOOR = 0.3
+MEANING_FULL = 0.6
 
 _AREAS = {  # each a regex; customers in every language name areas in these words
     "sso": r"\bsso\b|\bsaml\b|\bokta\b|\bidp\b|\bazure ?ad\b|\bentra\b|single sign|\bacs\b"
@@ -132,8 +143,10 @@ _FOLLOW_UP = re.compile(
 class Fingerprint:
     signatures: frozenset[str]
     terms: frozenset[str]
+    vector: np.ndarray | None = field(default=None, compare=False)  # unit length
 
     def __or__(self, other: Fingerprint) -> Fingerprint:
+        """Everything both say; their meaning is a group's (`centroid`), not a union's."""
         return Fingerprint(self.signatures | other.signatures, self.terms | other.terms)
 
     @property
@@ -155,8 +168,8 @@ class Fingerprint:
 EMPTY = Fingerprint(frozenset(), frozenset())
 
 
-def fingerprint(text: str) -> Fingerprint:
-    """What `text` says about a failure (see the module's docstring)."""
+def fingerprint(text: str, vector: np.ndarray | None = None) -> Fingerprint:
+    """What `text` says about a failure (see the module's docstring); `vector`: its meaning."""
     signatures: set[str] = set()
     for match in _HTTP.finditer(text):
         signatures.add(f"http:{match.group(1) or match.group(2)}")
@@ -175,7 +188,7 @@ def fingerprint(text: str) -> Fingerprint:
         signatures.add("symptom:down")
     if _FOLLOW_UP.search(text):
         signatures.add("symptom:follow_up")
-    return Fingerprint(frozenset(signatures), frozenset(terms(text)))
+    return Fingerprint(frozenset(signatures), frozenset(terms(text)), vector)
 
 
 def similarity(
@@ -194,6 +207,11 @@ def similarity(
             signature_part -= CONFLICT_PENALTY
     term_part = _term_part(report.terms, other.terms, idf)
     score = SIGNATURE_SHARE * max(0.0, signature_part) + (1 - SIGNATURE_SHARE) * min(1.0, term_part)
+    if report.vector is not None and other.vector is not None:
+        cosine = float(report.vector @ other.vector)
+        meaning = (cosine - MEANING_FLOOR) / (MEANING_FULL - MEANING_FLOOR)
+        blended = (1 - MEANING_SHARE) * score + MEANING_SHARE * min(1.0, max(0.0, meaning))
+        score = max(score, blended)  # meaning adds evidence; it never takes a match away
     return round(min(1.0, score), 4)
 
 
@@ -235,7 +253,19 @@ def core(prints: Sequence[Fingerprint], share: float = CORE_SHARE) -> Fingerprin
     return Fingerprint(
         frozenset(s for s, n in signatures.items() if n >= least),
         frozenset(w for w, n in words.items() if n >= least),
+        centroid(prints),
     )
+
+
+def centroid(prints: Sequence[Fingerprint]) -> np.ndarray | None:
+    """What a group of reports means: the mean of their vectors, at unit length (None when
+    none has one)."""
+    vectors = [p.vector for p in prints if p.vector is not None]
+    if not vectors:
+        return None
+    mean = np.mean(vectors, axis=0)
+    norm = float(np.linalg.norm(mean))
+    return mean / norm if norm > 0 else None
 
 
 def group_similarity(
@@ -250,6 +280,7 @@ def group_similarity(
         everything = EMPTY
         for print_ in prints:
             everything = everything | print_
+        everything = replace(everything, vector=center.vector)
         score = max(score, similarity(report, everything, idf))
     return score
 

@@ -21,10 +21,11 @@ keeps its row and is never grouped again.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import structlog
 from redis.exceptions import LockError
 from sqlalchemy import exists, select
@@ -45,6 +46,7 @@ from workers.incident_match import (
     rarity,
 )
 from workers.metrics import INCIDENT_REPORTS, INCIDENTS
+from workers.semantic import request_vectors
 from workers.sla import policy_for
 from workers.stage_data import request_context
 from workers.triage_types import Category
@@ -92,9 +94,16 @@ def group_request(deps: Deps, request_id: int, *, now: datetime | None = None) -
         failure = is_failure_report(request.category, print_)
         if request.state != RequestState.OPEN or not (failure or print_.follows_up):
             return None
+        now = now or datetime.now(UTC)
+        since = now - timedelta(minutes=settings.incident_window_minutes)
+        compared = [request_id, *_compared(session, since, now)]
+    # Embedded outside the lock and any transaction (stored: each text once, mostly already
+    # by the draft stage); none without a model, or when embedding failed: words alone.
+    vectors = request_vectors(deps.sessions, deps.embedder, compared)
+    print_ = replace(print_, vector=vectors.get(request_id))
     with _lock(deps), transaction(deps.sessions) as session:
         request = session.get_one(Request, request_id)
-        grouped = _group(deps, session, request, print_, failure, now or datetime.now(UTC))
+        grouped = _group(deps, session, request, print_, failure, now, vectors)
     if grouped is None:
         return None
     if grouped.formed:
@@ -138,6 +147,7 @@ def _group(
     print_: Fingerprint,
     failure: bool,
     now: datetime,
+    vectors: Mapping[int, np.ndarray],
 ) -> Grouped | None:
     since = now - timedelta(minutes=deps.settings.incident_window_minutes)
     threshold = deps.settings.incident_similarity
@@ -152,7 +162,7 @@ def _group(
             Incident.state == IncidentState.OPEN, Incident.last_report_at >= since
         )
     ):
-        prints, accounts = _profile(session, incident.id)
+        prints, accounts = _profile(session, incident.id, vectors)
         score = group_similarity(print_, prints, idf)
         if failure and score >= threshold and (best is None or score > best[0]):
             best = (score, incident)
@@ -164,7 +174,7 @@ def _group(
     if chosen is not None:
         _add(deps, session, chosen[1], request, chosen[0], now)
         return Grouped(chosen[1].id, formed=False)
-    return _form(deps, session, request, print_, since, now, idf) if failure else None
+    return _form(deps, session, request, print_, since, now, idf, vectors) if failure else None
 
 
 def _form(
@@ -175,10 +185,11 @@ def _form(
     since: datetime,
     now: datetime,
     idf: dict[str, float],
+    vectors: Mapping[int, np.ndarray],
 ) -> Grouped | None:
     threshold = deps.settings.incident_similarity
     candidates = [
-        (other, fingerprint(other.text))
+        (other, fingerprint(other.text, vectors.get(other.id)))
         for other in session.scalars(
             select(Request)
             .where(
@@ -268,7 +279,9 @@ def _rarity(
     return rarity([print_, *(fingerprint(r.text) for r in texts)])
 
 
-def _profile(session: Session, incident_id: int) -> tuple[list[Fingerprint], set[str]]:
+def _profile(
+    session: Session, incident_id: int, vectors: Mapping[int, np.ndarray]
+) -> tuple[list[Fingerprint], set[str]]:
     """The fingerprints of the incident's newest reports, and its accounts."""
     accounts = set(
         session.scalars(
@@ -284,7 +297,26 @@ def _profile(session: Session, incident_id: int) -> tuple[list[Fingerprint], set
         .order_by(IncidentReport.joined_at.desc())
         .limit(PROFILE_REPORTS)
     )
-    return [fingerprint(request.text) for request in requests], accounts
+    return [fingerprint(r.text, vectors.get(r.id)) for r in requests], accounts
+
+
+def _compared(session: Session, since: datetime, now: datetime) -> list[int]:
+    """The requests a new report may be compared with: the window's, and the newest reports
+    of the incidents still open in it (their vectors are read before the lock is taken)."""
+    window = session.scalars(
+        select(Request.id)
+        .where(Request.created_at >= since, Request.created_at <= now)
+        .order_by(Request.created_at.desc())
+        .limit(MAX_CANDIDATES)
+    )
+    reports = session.scalars(
+        select(IncidentReport.request_id)
+        .join(Incident, Incident.id == IncidentReport.incident_id)
+        .where(Incident.state == IncidentState.OPEN, Incident.last_report_at >= since)
+        .order_by(IncidentReport.joined_at.desc())
+        .limit(MAX_CANDIDATES)
+    )
+    return list(dict.fromkeys([*window, *reports]))
 
 
 def _report_of(session: Session, request_id: int) -> IncidentReport | None:

@@ -29,6 +29,7 @@ from rq.timeouts import TimerDeathPenalty
 
 from integrations.deps import Deps
 from integrations.failures import unexpected
+from integrations.local_embeddings import LocalEmbedder
 from integrations.queues import ALL_QUEUES
 from workers import leases
 from workers.language import detect_language
@@ -152,7 +153,7 @@ def run_worker(
     # Before the first job, not in it: loading the language detector takes ~0.8 s (measured on
     # this 2-CPU machine), which the first customer after a deploy would otherwise wait, with
     # every other thread's job queued behind the same lock.
-    warm_up()
+    warm_up(deps)
     try:
         while True:
             try:
@@ -167,13 +168,16 @@ def run_worker(
         maintenance.stop()
 
 
-def warm_up() -> None:
-    """Load what the first jobs would otherwise load on their way: the language detector and
-    the offline classifier. A failure here is the first job's to report, not the worker's."""
+def warm_up(deps: Deps) -> None:
+    """Load what the first jobs would otherwise load on their way: the language detector, the
+    offline classifier and the local sentence encoder. A failure here is the first job's to
+    report, not the worker's."""
     started = time.monotonic()
     try:
         detect_language("warming up the language detector")
         classify_offline("warming up the classifier")
+        if isinstance(deps.embedder, LocalEmbedder):
+            deps.embedder.warm_up()
     except Exception:
         unexpected(log, "worker.warm_up_failed", where="worker")
     log.info("worker.warmed_up", seconds=round(time.monotonic() - started, 3))

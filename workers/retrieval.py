@@ -102,10 +102,11 @@ def retrieve(
     grounding.examples = _similar_answers(session, scope, query, exclude_request, examples, meaning)
     if knowledge_dir:
         kb = knowledge_base(knowledge_dir)
-        cosines = None
+        near = None
         if meaning is not None:
             cosines = passage_similarities(session, meaning, [t for _, t in kb.passages])
-        grounding.passages = kb.search(query, passages, cosines=cosines)
+            near = (cosines, meaning.min_cosine)
+        grounding.passages = kb.search(query, passages, near=near)
     return grounding
 
 
@@ -120,7 +121,7 @@ def _similar_answers(
     scores = dict(bm25_plus(words, found, MIN_SHARED_TERMS))
     if meaning is not None:
         near = similarities(session, meaning, ANSWERS, scope.account_key, exclude_request=exclude)
-        scores = fuse(scores, near)
+        scores = fuse(scores, near, meaning.min_cosine)
     ranked: list[tuple[float, int, int, Example]] = []
     for chunk in chunks(scores, size=5000):
         for draft_id, request_id, answer, decided_at, details in session.execute(
@@ -168,10 +169,11 @@ def _rank(
     documents: list[str],
     weights: list[float],
     limit: int,
-    cosines: list[float] | None = None,
+    near: tuple[list[float], float] | None = None,
 ) -> list[tuple[int, float]]:
     """Indexes of the best documents sharing enough terms with the query (or, given each
-    document's `cosines` with it, close enough in meaning: `fuse`), best first."""
+    document's cosine with it and the model's least cosine (`near`), close enough in
+    meaning: `fuse`), best first."""
     query_terms = tokens(query)
     corpus = [tokens(d) for d in documents]
     if not query_terms or not any(corpus):
@@ -182,8 +184,9 @@ def _rank(
     found = {
         i: float(scores[i]) for i, doc in enumerate(corpus) if len(wanted & set(doc)) >= needed
     }
-    if cosines is not None:
-        found = fuse(found, dict(enumerate(cosines)))
+    if near is not None:
+        cosines, min_cosine = near
+        found = fuse(found, dict(enumerate(cosines)), min_cosine)
     ranked = [(i, score * weights[i]) for i, score in found.items()]
     ranked.sort(key=lambda pair: pair[1], reverse=True)
     return ranked[:limit]
@@ -197,9 +200,11 @@ class KnowledgeBase:
         for path in sorted(folder.rglob("*.md")):
             self.passages.extend(_split(path, folder))
 
-    def search(self, query: str, limit: int, cosines: list[float] | None = None) -> list[Passage]:
+    def search(
+        self, query: str, limit: int, near: tuple[list[float], float] | None = None
+    ) -> list[Passage]:
         texts = [text for _, text in self.passages]
-        ranked = _rank(query, texts, [1.0] * len(texts), limit, cosines)
+        ranked = _rank(query, texts, [1.0] * len(texts), limit, near)
         return [Passage(self.passages[i][0], self.passages[i][1], s) for i, s in ranked]
 
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import structlog
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from integrations.llm import Embedder, ModelUnavailable
 from integrations.store.db import transaction
@@ -42,17 +43,18 @@ from integrations.store.models import Request
 log = structlog.get_logger(__name__)
 
 MAX_NEW = 256  # documents embedded for one request at most
-MIN_COSINE = 0.35  # below this a document is not similar by meaning (see `fuse`)
 SEMANTIC_TOP = 20  # documents taken by meaning alone, at most, before weighing
 BM25_SHARE = 0.25  # the part of a fused score that BM25 gives (normalised to the best)
 
 
 @dataclass(frozen=True)
 class Query:
-    """A request's question as a vector of `model` (length 1)."""
+    """A request's question as a vector of `model` (length 1); below `min_cosine` (the
+    model's own scale) a document is not similar by meaning."""
 
     model: str
     vector: np.ndarray
+    min_cosine: float
 
 
 def prepare(
@@ -104,7 +106,39 @@ def prepare(
             rest = zip(new_passages, vectors[n:], strict=True)
             save(session, KNOWLEDGE, model, [(s, d, v) for (s, d, _), v in rest])
         log.info("semantic.embedded", request_id=request_id, texts=len(batch), corpus=corpus)
-    return Query(model, unit(known)) if known is not None else None
+    return Query(model, unit(known), embedder.min_cosine) if known is not None else None
+
+
+def request_vectors(
+    sessions: sessionmaker[Session], embedder: Embedder | None, request_ids: Sequence[int]
+) -> dict[int, np.ndarray]:
+    """The questions of these requests as unit vectors, each embedded once and stored (as
+    `prepare` stores a request's own); {} without an embedding model or when embedding
+    failed (then incidents compare words alone)."""
+    if embedder is None or not request_ids:
+        return {}
+    model = embedder.embedding_model
+    with transaction(sessions) as session:
+        requests = session.scalars(
+            select(Request)
+            .where(Request.id.in_(request_ids))
+            .options(selectinload(Request.messages))
+        )
+        texts = {request.id: request.text for request in requests}
+        wanted = {rid: digest(text or "") for rid, text in texts.items() if (text or "").strip()}
+        found = stored(session, QUESTIONS, model, wanted)
+    missing = [rid for rid in wanted if rid not in found]
+    if missing:
+        try:
+            vectors = embedder.embed([texts[rid] for rid in missing])
+        except ModelUnavailable as exc:
+            log.warning("semantic.unavailable", requests=len(missing), reason=str(exc))
+            return {}
+        rows = [(rid, wanted[rid], unit(v)) for rid, v in zip(missing, vectors, strict=True)]
+        with transaction(sessions) as session:
+            save(session, QUESTIONS, model, rows)
+        found.update({rid: vector for rid, _, vector in rows})
+    return {rid: unit(vector) for rid, vector in found.items()}
 
 
 def similarities(
@@ -130,12 +164,12 @@ def passage_similarities(session: Session, query: Query, passages: Sequence[str]
     return out
 
 
-def fuse(bm25: dict[int, float], cosines: dict[int, float]) -> dict[int, float]:
+def fuse(bm25: dict[int, float], cosines: dict[int, float], min_cosine: float) -> dict[int, float]:
     """One score per document found by words (BM25, at least two shared terms) or by meaning
-    (cosine at least `MIN_COSINE`, the `SEMANTIC_TOP` best): its cosine, plus `BM25_SHARE`
+    (cosine at least `min_cosine`, the `SEMANTIC_TOP` best): its cosine, plus `BM25_SHARE`
     of its BM25 score relative to the best one's. Cosine leads (a paraphrase shares few
     words); BM25 breaks near-ties towards the answer that also shares the words."""
-    by_meaning = sorted(((c, i) for i, c in cosines.items() if c >= MIN_COSINE), reverse=True)[
+    by_meaning = sorted(((c, i) for i, c in cosines.items() if c >= min_cosine), reverse=True)[
         :SEMANTIC_TOP
     ]
     best = max(bm25.values(), default=0.0)

