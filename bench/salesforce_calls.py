@@ -87,9 +87,17 @@ def measure(mode: str, redis_url: str, workdir: Path) -> dict[str, object]:
 
             request("cold process, cold cache", CUSTOMER, "Is the SSO outage fixed?")
             request("warm cache (same customer)", CUSTOMER, "And the audit log export?")
-            request("cold cache, live session (another customer)", OUTSIDER, "Hello, a question")
+            request(
+                "cold cache, live session (another customer)",
+                OUTSIDER,
+                "Hello, a question: can we add a second admin?",
+            )
             invalidate_context(world.deps.redis, channel_id=SHARED)
-            request("cold cache after invalidation", CUSTOMER, "One more thing")
+            request(
+                "cold cache after invalidation",
+                CUSTOMER,
+                "One more thing: can you resend the invoice?",
+            )
             assert len(world.cards()) == 4, "every request got its card"
 
             cold, warm = [], []

@@ -87,7 +87,7 @@ def test_a_channel_shared_since_is_refused_once_its_cache_ages_out(
     busy: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(delivery, "INTERNAL_CACHE_SECONDS", 1)
-    busy.customer_says("First question of the morning")
+    busy.customer_says("First question of the morning: where do I change our billing address?")
     busy.drain()
     assert len(busy.cards()) == 1
     busy.emu.add_channel(

@@ -134,7 +134,7 @@ def test_an_approved_reply_is_evidence_of_the_approver(world: World) -> None:
 
 
 def test_a_card_without_suggestions_says_why(world: World) -> None:
-    world.customer_says("Something nobody ever asked about before, zebra quantum")
+    world.customer_says("Something nobody ever asked about before: does the zebra quantum work?")
     world.drain()
     card = world.cards()[0]
     line = next(

@@ -39,7 +39,7 @@ from workers.stage_data import (
     stored,
 )
 from workers.suggest import suggest_colleagues
-from workers.triage import Triage, classify_offline, triage_text
+from workers.triage import Category, Triage, classify_offline, triage_text
 
 log = structlog.get_logger(__name__)
 
@@ -87,6 +87,7 @@ class _Seen:
     workspace: tuple[str | None, str | None]  # the customer channel's (team, enterprise)
     card_ts: str | None
     permalink: str | None
+    has_files: bool  # a customer who sends a file (a log, a screenshot) always gets a person
 
 
 def _begin_round(deps: Deps, request_id: int) -> _Seen | None:
@@ -112,6 +113,7 @@ def _begin_round(deps: Deps, request_id: int) -> _Seen | None:
             workspace=(request.team_id, request.enterprise_id),
             card_ts=request.card_ts,
             permalink=request.permalink,
+            has_files=any(m.files for m in request.messages),
         )
     if handed is not None:
         auto_send_flow.after_hand_back(deps, handed)
@@ -189,7 +191,10 @@ def _settle_triage(
     drafted: Drafted | None = None,
 ) -> object:
     """Write the triage (and the draft made in the same call); close a request that needs no
-    reply, or mark it seen (👀) with its permalink."""
+    reply, or mark it seen (👀) with its permalink. A request with a file always needs one:
+    "see attached" reads as nothing to do, the log it carries is not."""
+    if seen.has_files and not result.needs_reply:
+        result = result.model_copy(update={"category": Category.OTHER, "needs_reply": True})
     # A request that stays open gets 👀 and its permalink; asked for before the write when it
     # will stay open, so the triage, the permalink and the stage are one transaction.
     stays_open = seen.state != RequestState.CLOSED and (

@@ -3,9 +3,10 @@ strictest support tier (by default `enterprise`, the shortest first-response tar
 
 A request's urgency is not known until it is triaged, and its account not until its context is
 read; both happen in the queue this decides. So the listener judges urgency by the offline
-rules (microseconds, no network), and the context stage remembers which customer channels
-belong to the strictest tier (a Redis set the enqueue reads once per batch). A channel's first
-request, before its context was ever read, waits its turn like any other.
+classifier's words (`words_only`: well under a millisecond, no encoder, no network), and the
+context stage remembers which customer channels belong to the strictest tier (a Redis set the
+enqueue reads once per batch). A channel's first request, before its context was ever read,
+waits its turn like any other.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ _PRESSING = (Urgency.URGENT, Urgency.HIGH)
 
 
 def goes_first(text: str) -> bool:
-    """Whether the rules read a message as urgent, high or an incident."""
-    triage = classify_offline(text)
+    """Whether the classifier's words read a message as urgent, high or an incident."""
+    triage = classify_offline(text, words_only=True)  # no encoder in the ack path
     return triage.urgency in _PRESSING or triage.category == Category.INCIDENT
 
 

@@ -1,13 +1,17 @@
 """The learned offline triage classifier (SPEC §5.2): used without a model and whenever it fails.
 
-A linear model per target (category, urgency) over TF-IDF weighted character and word n-grams
-and keyword cue groups (`workers.triage_features`), trained on the bundled labelled messages
+A linear model per target (category, urgency) over TF-IDF weighted character and word n-grams,
+keyword cue groups (`workers.triage_features`) and the message's meaning (the 512 numbers of the
+multilingual encoder the package ships, `integrations/local_embeddings.py`, times
+`meaning_weight`), trained on the bundled labelled messages
 (`workers/classifier_data/train.jsonl`) by `workers.triage_training` (`triage classify --train`).
 
 The trained model ships with the package as `workers/classifier_data/triage_model.npz`: the
 vocabulary, its IDF weights and the coefficients, in NumPy arrays only (loaded with
 `allow_pickle=False`, so the file holds no code). It loads once per process, in tens of
-milliseconds, and classifies a message in well under a millisecond.
+milliseconds; a message's n-grams take well under a millisecond, its meaning a few (the
+encoder loads once per process, in `warm_up` for a worker). The listener's priority hint reads
+words only (`words_only`): no encoder in the ack path.
 """
 
 from __future__ import annotations
@@ -22,13 +26,18 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import structlog
 
+from integrations.llm import ModelUnavailable
+from integrations.local_embeddings import MODEL_NAME, LocalEmbedder
 from workers.triage_features import CHAR_MAX, CHAR_MIN, CUE_WEIGHT, groups
 from workers.triage_rules import summary
 from workers.triage_types import Category, Triage, Urgency
 
 PACKAGED_MODEL = Path(__file__).resolve().parent / "classifier_data" / "triage_model.npz"
-FORMAT = 2  # 2: Chinese and Japanese words are character pairs (format 1 read them whole)
+# 2: Chinese and Japanese words are character pairs (format 1 read them whole); 3: meaning
+FORMAT = 3
+DIMENSIONS = 512  # the local encoder's vector
 NO_ACTION_MARGIN = 0.3  # chosen by 5-fold CV: missed replies 44 -> 10, extra cards 21 -> 40
 # Longer than any no-action message the model learned from (the longest is 183 characters):
 # "thanks!" is short, and a long message the model cannot read (a pasted log, 40,000
@@ -36,6 +45,8 @@ NO_ACTION_MARGIN = 0.3  # chosen by 5-fold CV: missed replies 44 -> 10, extra ca
 NO_ACTION_MAX_CHARS = 300
 _QUESTION_MARK = re.compile(r"[?？¿]")
 TARGETS = ("category", "urgency")
+WORDS = "words_"  # a model that reads meaning has n-gram-only heads too: `words_category`...
+log = structlog.get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -82,9 +93,15 @@ class Vectoriser:
     idf: np.ndarray
     cue_weight: float = CUE_WEIGHT
     chars: tuple[int, int] = (CHAR_MIN, CHAR_MAX)
+    meaning_weight: float = 0.0  # 0: n-grams and cues only
 
-    def row(self, text: str) -> tuple[list[int], list[float]]:
-        """One message's columns and values: log-scaled, IDF-weighted, unit length per group."""
+    @property
+    def width(self) -> int:
+        return len(self.vocabulary) + (DIMENSIONS if self.meaning_weight else 0)
+
+    def row(self, text: str, meaning: np.ndarray | None = None) -> tuple[list[int], list[float]]:
+        """One message's columns and values: log-scaled, IDF-weighted, unit length per group;
+        then its `meaning` (unit length) times `meaning_weight`, when both are there."""
         columns: list[int] = []
         values: list[float] = []
         for counts, weighted in groups(text, self.chars):
@@ -102,14 +119,30 @@ class Vectoriser:
                 norm = math.sqrt(sum(v * v for v in values[start:]))
                 for i in range(start, len(values)):
                     values[i] /= norm or 1.0
+        if self.meaning_weight and meaning is not None:
+            columns.extend(range(len(self.vocabulary), self.width))
+            values.extend((self.meaning_weight * meaning).tolist())
         return columns, values
 
-    def matrix(self, texts: list[str]) -> Sparse:
+    def meanings(self, texts: list[str]) -> list[np.ndarray | None]:
+        """Each text's vector when this vectoriser reads meaning (None: it does not, or the
+        encoder failed: the n-grams decide alone)."""
+        if not self.meaning_weight or not texts:
+            return [None] * len(texts)
+        try:
+            return [np.asarray(v) for v in LocalEmbedder().embed(texts)]
+        except ModelUnavailable as exc:
+            log.warning("triage_model.no_meaning", reason=str(exc))
+            return [None] * len(texts)
+
+    def matrix(self, texts: list[str], *, meaning: bool = True) -> Sparse:
+        """The messages' rows; `meaning` False: the n-grams and cues only."""
         indptr = [0]
         indices: list[int] = []
         data: list[float] = []
-        for text in texts:
-            columns, values = self.row(text)
+        meanings = self.meanings(texts) if meaning else [None] * len(texts)
+        for text, meaning_of in zip(texts, meanings, strict=True):
+            columns, values = self.row(text, meaning_of)
             indices += columns
             data += values
             indptr.append(len(indices))
@@ -117,7 +150,7 @@ class Vectoriser:
             np.asarray(indptr, dtype=np.int64),
             np.asarray(indices, dtype=np.int64),
             np.asarray(data, dtype=np.float64),
-            len(self.vocabulary),
+            self.width if meaning else len(self.vocabulary),
         )
 
 
@@ -141,8 +174,10 @@ class TriageModel:
     meta: dict[str, Any] = field(default_factory=dict)
     no_action_margin: float = NO_ACTION_MARGIN
 
-    def classify(self, text: str) -> Triage:
-        """Category, urgency, needs-reply (exactly when not no_action) and a one-line summary.
+    def classify(self, text: str, *, words_only: bool = False) -> Triage:
+        """Category, urgency, needs-reply (exactly when not no_action) and a one-line summary;
+        `words_only`: by the heads trained on n-grams alone (no encoder: a fast hint), which
+        also answer when the encoder fails.
 
         No card is the costly mistake, so `no_action` must win by `no_action_margin` over the
         next category, and a message asking something (a question mark) or longer than
@@ -150,9 +185,11 @@ class TriageModel:
         messages is either). A negative margin turns both
         off (plain argmax, for comparison)."""
         clean = " ".join(text.split())
-        columns, values = self.vectoriser.row(text)
-        category = Category(self._category(text, columns, values))
-        urgency = Urgency(self._best("urgency", columns, values))
+        [meaning] = [None] if words_only else self.vectoriser.meanings([text])
+        columns, values = self.vectoriser.row(text, meaning)
+        heads = WORDS if meaning is None and WORDS + "category" in self.targets else ""
+        category = Category(self._category(text, columns, values, heads + "category"))
+        urgency = Urgency(self._best(heads + "urgency", columns, values))
         if category == Category.NO_ACTION:
             urgency = Urgency.LOW  # nothing to answer is never pressing
         return Triage(
@@ -162,8 +199,8 @@ class TriageModel:
             needs_reply=category != Category.NO_ACTION,
         )
 
-    def _category(self, text: str, columns: list[int], values: list[float]) -> str:
-        linear = self.targets["category"]
+    def _category(self, text: str, columns: list[int], values: list[float], target: str) -> str:
+        linear = self.targets[target]
         scores = linear.scores(columns, values)
         order = np.argsort(scores)[::-1]
         best, runner_up = linear.classes[order[0]], order[1]
@@ -192,6 +229,8 @@ class TriageModel:
             "idf": self.vectoriser.idf.astype(np.float32),
             "cue_weight": np.asarray(self.vectoriser.cue_weight),
             "chars": np.asarray(self.vectoriser.chars),
+            "meaning_weight": np.asarray(self.vectoriser.meaning_weight),
+            "meaning_model": _text_array(MODEL_NAME),
             "meta": _text_array(json.dumps(self.meta, sort_keys=True)),
             "no_action_margin": np.asarray(self.no_action_margin),
         }
@@ -212,19 +251,23 @@ def load_model(path: Path) -> TriageModel:
                 raise ValueError(f"{path}: model format {int(arrays['format'])}, not {FORMAT}")
             names = _text(arrays["vocabulary"]).split("\n")
             low, high = (int(n) for n in arrays["chars"])
+            if _text(arrays["meaning_model"]) != MODEL_NAME:
+                raise ValueError(f"meaning from {_text(arrays['meaning_model'])}, not {MODEL_NAME}")
             vectoriser = Vectoriser(
                 {n: i for i, n in enumerate(names)},
                 arrays["idf"],
                 float(arrays["cue_weight"]),
                 (low, high),
+                float(arrays["meaning_weight"]),
             )
+            heads = [*TARGETS, *(WORDS + t for t in TARGETS if f"{WORDS}{t}_coef" in arrays)]
             targets = {
                 t: Linear(
                     _text(arrays[f"{t}_classes"]).split("\n"),
                     arrays[f"{t}_coef"],
                     arrays[f"{t}_intercept"].astype(np.float64),
                 )
-                for t in TARGETS
+                for t in heads
             }
             meta = json.loads(_text(arrays["meta"]))
             margin = float(arrays["no_action_margin"])
@@ -239,9 +282,9 @@ def packaged_model() -> TriageModel:
     return load_model(PACKAGED_MODEL)
 
 
-def classify_offline(text: str) -> Triage:
+def classify_offline(text: str, *, words_only: bool = False) -> Triage:
     """Triage a customer's words with the packaged learned classifier."""
-    return packaged_model().classify(text)
+    return packaged_model().classify(text, words_only=words_only)
 
 
 def _asks(text: str) -> bool:
