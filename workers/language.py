@@ -28,6 +28,8 @@ from typing import Any
 
 import structlog
 
+from integrations.array_cache import mapped
+
 log = structlog.get_logger(__name__)
 
 # The languages detection may answer, and their names on the card (in English: the card's
@@ -165,19 +167,22 @@ def _identifier() -> Any:
 
 def _load_identifier() -> Any:
     """The identifier, loaded lean: py3langid's own loader keeps all 97 languages' weights
-    (27 MB) and copies its 39 MB tokenizer table once more on the way (a worker's memory
+    (27 MB) and copies its 38 MB tokenizer automaton once more on the way (a worker's memory
     peaked at 258 MB in the F=1 burst, 240 of it right after this load); here only our
-    languages' weights are kept and the table is used where numpy read it. Its own loader
-    when that fails (another version's model layout)."""
+    languages' weights are kept, and the automaton is memory-mapped from a cache file written
+    once (`integrations.array_cache`: a process keeps only the states it walks, 54 MB of
+    private memory before). Its own loader when that fails (another version's layout)."""
     from py3langid.langid import MODEL_DIR, MODEL_FILE, LanguageIdentifier
 
     try:
+        import importlib.metadata
         import lzma
         import shutil
         import tempfile
 
         import numpy as np
 
+        version = importlib.metadata.version("py3langid")
         with tempfile.TemporaryFile(suffix=".npz") as tmp:
             with lzma.open(MODEL_DIR / MODEL_FILE) as source:
                 shutil.copyfileobj(source, tmp, length=1 << 20)
@@ -187,7 +192,15 @@ def _load_identifier() -> Any:
                 keep = [i for i, c in enumerate(classes) if c in LANGUAGES]
                 ptc = np.ascontiguousarray(data["ptc"][:, keep])
                 pc = data["pc"][keep]
-                nextmove = np.ascontiguousarray(data["nextmove"]).data
+                with data.zip.open("nextmove.npy") as member:  # its shape, not its data
+                    np.lib.format.read_magic(member)
+                    shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+
+                def fill(table: np.ndarray) -> None:
+                    table[:] = data["nextmove"]
+
+                automaton = mapped(f"py3langid-{version}-nextmove", shape, dtype.type, fill)
+                nextmove = automaton.data
                 row = np.ascontiguousarray(data["nextmove_row"]).data
                 output = data["out_feat"].tolist()
         return LanguageIdentifier(
