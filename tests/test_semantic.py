@@ -22,6 +22,7 @@ from sandbox.openai_server import OpenAIServer
 from tests.harness import model_world
 from tests.test_retrieval import _answer
 from tests.test_search_isolation import NOW, WEBHOOK, answered
+from workers import semantic
 from workers.expertise import expertise_for
 from workers.retrieval import Scope, retrieve
 from workers.semantic import prepare
@@ -151,6 +152,23 @@ def test_when_embeddings_fail_retrieval_is_bm25s(
     assert len(model.embeddings.requests()) == 2  # no call while paused
     with transaction(sessions) as session:
         assert session.scalar(select(func.count()).select_from(Embedding)) == 0
+
+
+def test_a_scope_too_large_to_compare_in_process_is_searched_by_words(
+    sessions: sessionmaker[Session], embedder: OpenAIModel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every request reads its scope's vectors: above MAX_SCOPE documents (20,000) that costs
+    each request seconds and hundreds of MB, so the scope is searched by words alone."""
+    with transaction(sessions) as session:
+        ours = answered("account:001A", WEBHOOK, "Settings > Webhooks > Rotate.")
+        other = answered("account:001A", "Where is last month's invoice?", "Billing > Invoices.")
+        session.add_all([ours, other])
+    request = asking(sessions, "account:001A", PARAPHRASE)
+    monkeypatch.setattr(semantic, "MAX_SCOPE", 1)  # this account's two answers are too many
+    assert prepare(sessions, embedder, request, ANSWERS, "account:001A") is None
+    assert grounded(sessions, embedder, "account:001A", request) == []  # words alone
+    monkeypatch.setattr(semantic, "MAX_SCOPE", 2)
+    assert grounded(sessions, embedder, "account:001A", request) == [ours.id]
 
 
 def test_the_sandbox_vectors_are_deterministic_and_in_openais_format(

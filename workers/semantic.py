@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import structlog
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from integrations.llm import Embedder, ModelUnavailable
@@ -39,10 +39,17 @@ from integrations.store.embeddings import (
     unit,
 )
 from integrations.store.models import Request
+from integrations.store.search_models import SearchDocument
 
 log = structlog.get_logger(__name__)
 
 MAX_NEW = 256  # documents embedded for one request at most
+# Documents of one scope compared in-process at most: beyond it, words alone (and a warning).
+# Every request reads the scope's vectors from the database and stacks them: 10,000 of
+# text-embedding-3's took 0.37 s and 59 MiB (docs/ARCHITECTURE.md, "Embeddings"); the
+# organisation-wide expertise corpus of a two-year history holds 50,000. Until the vectors are
+# kept in the worker's memory, a large scope must not cost every request that.
+MAX_SCOPE = 20_000
 SEMANTIC_TOP = 20  # documents taken by meaning alone, at most, before weighing
 BM25_SHARE = 0.25  # the part of a fused score that BM25 gives (normalised to the best)
 
@@ -74,6 +81,14 @@ def prepare(
         return None
     model = embedder.embedding_model
     with transaction(sessions) as session:
+        size = session.scalar(
+            select(func.count())
+            .select_from(SearchDocument)
+            .where(SearchDocument.corpus == corpus, SearchDocument.scope == scope)
+        )
+        if (size or 0) > MAX_SCOPE:
+            _too_large(corpus, scope, size or 0)
+            return None
         question = session.get_one(Request, request_id).text or ""
         asked = digest(question)
         known = stored(session, QUESTIONS, model, {request_id: asked}).get(request_id)
@@ -107,6 +122,18 @@ def prepare(
             save(session, KNOWLEDGE, model, [(s, d, v) for (s, d, _), v in rest])
         log.info("semantic.embedded", request_id=request_id, texts=len(batch), corpus=corpus)
     return Query(model, unit(known), embedder.min_cosine) if known is not None else None
+
+
+_warned: set[tuple[str, str]] = set()
+
+
+def _too_large(corpus: str, scope: str, size: int) -> None:
+    """Say once per process and scope that it is searched by words alone."""
+    if (corpus, scope) not in _warned:
+        _warned.add((corpus, scope))
+        log.warning(
+            "semantic.scope_too_large", corpus=corpus, scope=scope, documents=size, most=MAX_SCOPE
+        )
 
 
 def request_vectors(
