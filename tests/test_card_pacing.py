@@ -33,7 +33,10 @@ def test_a_burst_of_cards_waits_its_turn_in_the_channel_and_none_is_retried(
         for n, user in enumerate(users):
             world.customer_says(f"Where do I find the export settings? ({n})", user=user)
         # The last card waits ~30 s for its turn, far past a Slack client's usual bound (10 s).
-        wait_for(lambda: len(world.cards()) == CARDS, timeout=60)
+        # 33 s alone; under CI's four test processes on two cores a waiting card's thread wakes
+        # late and turns are lost (a known cost: bench/RESULTS.md, "Outage morning"), once past
+        # 60 s. What is asserted is that none is retried, early or over Slack's pace.
+        wait_for(lambda: len(world.cards()) == CARDS, timeout=120)
         with transaction(world.deps.sessions) as session:
             rows = session.execute(select(OutboxMessage.attempts, OutboxMessage.last_error)).all()
         assert [tuple(r) for r in rows] == [(1, None)] * CARDS  # each posted on its first try
