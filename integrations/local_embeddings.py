@@ -23,6 +23,7 @@ machine. Where no cache can be written, the table is held in memory as the packa
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,11 @@ MAX_CHARS = 2000  # a text is cut here: the encoder averages its words, the star
 
 _backend_lock = threading.Lock()
 _loaded: list[Any] = []  # the process's one encoder, shared by every LocalEmbedder
+# The latest texts' vectors: a request's words are embedded by the classifier (triage) and
+# again by retrieval a moment later; the second time is a look-up.
+RECENT = 256
+_recent: OrderedDict[str, list[float]] = OrderedDict()
+_counts = {"hits": 0, "misses": 0}
 
 
 class LocalEmbedder:
@@ -60,12 +66,28 @@ class LocalEmbedder:
             return []
         batch = [(text or " ")[:MAX_CHARS] for text in texts]
         with _backend_lock:
-            try:
-                backend = self._load()
-                vectors = backend.encode(batch)
-            except (ImportError, OSError, ValueError, KeyError) as exc:  # a broken install
-                raise ModelUnavailable(f"the local sentence encoder failed: {exc}") from None
-        return [row.tolist() for row in vectors]
+            missing = list(dict.fromkeys(t for t in batch if t not in _recent))
+            _counts["hits"] += len(batch) - len(missing)
+            _counts["misses"] += len(missing)
+            if missing:
+                try:
+                    vectors = self._load().encode(missing)
+                except (ImportError, OSError, ValueError, KeyError) as exc:  # a broken install
+                    raise ModelUnavailable(f"the local sentence encoder failed: {exc}") from None
+                for text, row in zip(missing, vectors, strict=True):
+                    _recent[text] = row.tolist()
+            found = [_recent[t] for t in batch]
+            for text in batch:
+                _recent.move_to_end(text)
+            while len(_recent) > RECENT:
+                _recent.popitem(last=False)
+        return [list(vector) for vector in found]
+
+    @staticmethod
+    def cache_info() -> dict[str, int]:
+        """Texts answered from the recent vectors (hits) and encoded (misses), this process."""
+        with _backend_lock:
+            return dict(_counts)
 
     def warm_up(self) -> None:
         """Load the weights now rather than on the first request."""

@@ -40,8 +40,11 @@ def test_one_meaning_in_three_languages_lies_closer_than_another_question(
     assert en.shape == (512,) and float(en @ en) == pytest.approx(1.0, abs=1e-4)
     for a, b in [(en, es), (en, zh), (es, zh)]:
         assert float(a @ b) > encoder.min_cosine > max(float(a @ other), float(b @ other))
+    before = encoder.cache_info()
     again = vectors(encoder, ROTA)[0]
     assert np.allclose(again, en, atol=1e-6)  # deterministic: stored once, compared later
+    after = encoder.cache_info()  # the classifier's text, embedded again by retrieval: looked up
+    assert (after["hits"] - before["hits"], after["misses"] - before["misses"]) == (1, 0)
     assert encoder.embed([]) == []
     assert len(encoder.embed([""])[0]) == 512  # an empty message still gets a vector
 
