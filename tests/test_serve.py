@@ -73,7 +73,7 @@ def test_metrics_on_the_web_process_include_what_the_worker_did(
     base = serve(world, tmp_path / "serve.log")
     world.start_worker("metrics-worker")  # a separate process, writing to the same folder
     world.customer_says("Do the metrics of the worker reach the web process?")
-    wait_for(world.cards, timeout=30)
+    wait_for(world.cards, timeout=60)  # a worker starting under CI load
 
     def card_timing_counted() -> bool:
         with urllib.request.urlopen(f"{base}/metrics", timeout=5) as response:
