@@ -103,9 +103,9 @@ def test_messages_arriving_while_redis_is_down_all_get_one_card(
         database_url=database_url, redis_url=private_redis.url, grouping_minutes=0
     ) as world:
         world.start_worker("redis-outage-worker")
-        # The outage begins once the worker is working, as in production. Seen twice in CI
-        # (session 7) and not diagnosed: a worker whose start overlapped the outage logged
-        # worker.started after Redis came back and then took none of the requeued jobs.
+        # The outage begins once the worker is working, as in production. (Its restart after
+        # the outage forks RQ's scheduler while jobs encode: before `one_math_thread`, that
+        # stalled every job in OpenBLAS, three times in CI; tests/test_worker_fork.py.)
         log = Path(world.env["TRIAGE_TEST_LOG_DIR"]) / "redis-outage-worker.log"
         wait_for(lambda: log.exists() and b"worker.started" in log.read_bytes(), timeout=30)
         private_redis.stop()

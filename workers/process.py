@@ -26,6 +26,7 @@ from rq import Queue, SimpleWorker
 from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.timeouts import TimerDeathPenalty
+from threadpoolctl import threadpool_limits
 
 from integrations.deps import Deps
 from integrations.failures import unexpected
@@ -143,6 +144,7 @@ def run_worker(
 
     `health_file` is touched every sweep that reached the database and Redis: a container
     health check can test its age (docker-compose.yml does)."""
+    one_math_thread()
     # The workers block on BLPOP, so the connections have no read timeout (RQ manages its own);
     # the threads share one pool.
     connection = Redis.from_url(deps.settings.redis_url)
@@ -166,6 +168,18 @@ def run_worker(
                 time.sleep(RECONNECT_SECONDS)
     finally:
         maintenance.stop()
+
+
+def one_math_thread() -> None:
+    """numpy's matrix products (the sentence encoder, the classifier) on one BLAS thread.
+
+    The main worker forks RQ's scheduler (at start, and again whenever it died, as on a Redis
+    restart), and OpenBLAS's fork handler stops its thread pool: a fork while another job
+    thread is inside a matrix product left that product, and every job waiting on the encoder,
+    stalled for minutes (seen in CI, reproduced in tests/test_worker_fork.py). One BLAS thread
+    has no pool to stop. The jobs' own threads give the parallelism; measured on this 2-CPU
+    machine, one encoding takes ~1.9 ms instead of ~1.2 ms alone."""
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def warm_up(deps: Deps) -> None:
