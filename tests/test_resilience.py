@@ -160,3 +160,40 @@ def test_a_worker_killed_mid_job_is_recovered_once_after_restart(
         assert world.emu.calls("conversations.history")
     else:
         assert len(card_posts) == 1
+
+
+def test_after_a_redis_restart_one_slow_job_holds_no_other_back(
+    database_url: str, private_redis: PrivateRedis
+) -> None:
+    # Two job threads. One is in a long Slack call; the other's job ends while Redis is away,
+    # which ends RQ's worker on that thread. Once Redis is back, that thread must work again
+    # at once: not wait for the long call (as when one failed worker stopped the process's
+    # others), nor stay gone (as a failed thread once did).
+    with start_world(
+        database_url=database_url,
+        redis_url=private_redis.url,
+        grouping_minutes=0,
+        slack_timeout_seconds=90,
+        worker_threads=2,
+    ) as world:
+        world.start_worker("redis-restart-worker")
+        log = Path(world.env["TRIAGE_TEST_LOG_DIR"]) / "redis-restart-worker.log"
+        wait_for(lambda: log.exists() and b"worker.started" in log.read_bytes(), timeout=30)
+        world.emu.set_latency("chat.postMessage", 45.0)
+        world.customer_says("Where is order 001 ? It has not shipped.")
+        wait_for(lambda: len(world.emu.calls("chat.postMessage")) == 1, timeout=30)
+        slow_since = time.monotonic()
+        world.emu.set_latency("chat.postMessage", 4.0)
+        world.customer_says("Where is order 002 ? It has not shipped.")
+        wait_for(lambda: len(world.emu.calls("chat.postMessage")) == 2, timeout=30)
+        world.emu.set_latency("chat.postMessage", 0.0)
+        private_redis.stop()  # the second post returns while Redis is away
+        time.sleep(8)
+        private_redis.start()
+
+        world.customer_says("Where is order 003 ? It has not shipped.")
+        wait_for(lambda: "003" in _customer_cards(world), timeout=60, interval=0.5)
+        assert time.monotonic() - slow_since < 40, "order 003 waited for the slow post"
+        wait_for(lambda: len(_customer_cards(world)) == 3, timeout=60, interval=0.5)
+        time.sleep(3)  # a late duplicate would show up here
+        assert _customer_cards(world) == {"001": 1, "002": 1, "003": 1}

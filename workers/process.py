@@ -14,6 +14,7 @@ docs/ARCHITECTURE.md ("Concurrency") has the alternatives we measured.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -71,10 +72,10 @@ class TriageWorker(SimpleWorker):
     # the main thread only).
     death_penalty_class = TimerDeathPenalty
 
-    def __init__(self, queues: Any, *, deps: Deps, **kwargs: Any) -> None:
+    def __init__(self, queues: Any, *, deps: Deps, crew: Crew | None = None, **kwargs: Any):
         super().__init__(queues, job_class=DepsJob, **kwargs)
         self.deps = deps
-        self.siblings: list[TriageWorker] = []
+        self.crew = crew
 
     @property
     def dequeue_timeout(self) -> int:
@@ -95,8 +96,8 @@ class TriageWorker(SimpleWorker):
 
     def request_stop(self, signum: Any, frame: Any) -> None:
         """SIGTERM or SIGINT on the main thread: every thread finishes its job, then stops."""
-        for sibling in self.siblings:
-            sibling._stop_requested = True
+        if self.crew is not None:
+            self.crew.stop()
         super().request_stop(signum, frame)
 
     def subscribe(self) -> None:
@@ -145,6 +146,7 @@ def run_worker(
     `health_file` is touched every sweep that reached the database and Redis: a container
     health check can test its age (docker-compose.yml does)."""
     one_math_thread()
+    step_back(deps.settings.worker_nice)
     # The workers block on BLPOP, so the connections have no read timeout (RQ manages its own);
     # the threads share one pool.
     connection = Redis.from_url(deps.settings.redis_url)
@@ -157,15 +159,7 @@ def run_worker(
     # every other thread's job queued behind the same lock.
     warm_up(deps)
     try:
-        while True:
-            try:
-                return _work(deps, connection, names, threads, burst=burst)
-            except RedisConnectionError as exc:
-                # RQ retries once it is working, but not while registering: wait, then retry.
-                if burst:
-                    raise
-                log.warning("worker.waiting_for_redis", error=str(exc), retry_in=RECONNECT_SECONDS)
-                time.sleep(RECONNECT_SECONDS)
+        return Crew(deps, connection, names, burst=burst).work(threads)
     finally:
         maintenance.stop()
 
@@ -180,6 +174,21 @@ def one_math_thread() -> None:
     has no pool to stop. The jobs' own threads give the parallelism; measured on this 2-CPU
     machine, one encoding takes ~1.9 ms instead of ~1.2 ms alone."""
     threadpool_limits(limits=1, user_api="blas")
+
+
+def step_back(nice: int) -> None:
+    """Lower this process's CPU priority by `nice` (`WORKER_NICE`), so that on a machine the
+    worker shares with `triage serve`, Slack's events are acked first: measured in the burst
+    (bench/RESULTS.md), two workers on two cores kept acks waiting 200-300 ms at p99. Where
+    the OS refuses (no `os.nice`), the worker runs as it is."""
+    if nice <= 0:
+        return
+    try:
+        now = os.nice(nice)
+    except (AttributeError, OSError) as exc:
+        log.warning("worker.nice_refused", nice=nice, error=str(exc))
+        return
+    log.info("worker.stepped_back", nice=now)
 
 
 def warm_up(deps: Deps) -> None:
@@ -197,42 +206,94 @@ def warm_up(deps: Deps) -> None:
     log.info("worker.warmed_up", seconds=round(time.monotonic() - started, 3))
 
 
-def _work(deps: Deps, connection: Redis, names: list[str], threads: int, *, burst: bool) -> bool:
-    """The main worker on this thread (signals, the scheduler, RQ's commands) and
-    `threads - 1` more on their own threads; returns when all have stopped."""
+class Crew:
+    """The process's RQ workers: the main one on this thread (signals, the scheduler, RQ's
+    commands) and `threads - 1` more on their own threads.
 
-    def make(kind: type[TriageWorker], number: int) -> TriageWorker:
-        return kind(
-            [Queue(name, connection=connection) for name in names],
-            connection=connection,
-            name=f"{leases.worker_id()}:{number}",
-            deps=deps,
-        )
+    Each thread keeps its own worker going: when Redis fails under it (RQ quits its loop on
+    an error outside the dequeue, or cannot register while Redis is away), that thread waits
+    `RECONNECT_SECONDS` and starts a new worker, while the others go on with their jobs. (One
+    failed worker used to stop them all until the slowest finished: after a Redis restart, a
+    card waiting its turn in a channel held the whole process back.)"""
 
-    main = make(TriageWorker, 0)
-    main.siblings = [make(ThreadWorker, n) for n in range(1, threads)]
-    worked = [False] * threads
+    def __init__(self, deps: Deps, connection: Redis, names: list[str], *, burst: bool):
+        self.deps, self.connection, self.names, self.burst = deps, connection, names, burst
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._current: dict[int, TriageWorker] = {}
 
-    def run(number: int, worker: TriageWorker) -> None:
-        try:
-            worked[number] = bool(worker.work(burst=burst, logging_level="WARNING"))
-        except RedisConnectionError as exc:  # the main worker waits for Redis and starts again
-            log.warning("worker.thread_stopped", name=worker.name, error=str(exc))
-        except Exception:
-            unexpected(log, "worker.thread_failed", where="worker", name=worker.name)
+    def stop(self) -> None:
+        """Every worker finishes its job and stops; none starts again."""
+        self.stopping.set()
+        with self._lock:
+            for worker in self._current.values():
+                worker._stop_requested = True
 
-    started = [
-        threading.Thread(target=run, args=(n, w), name=w.name, daemon=True)
-        for n, w in enumerate(main.siblings, 1)
-    ]
-    for thread in started:
-        thread.start()
-    log.info("worker.started", queues=names, name=main.name, threads=threads)
-    try:
-        worked[0] = bool(main.work(with_scheduler=True, burst=burst, logging_level="WARNING"))
-    finally:
-        for sibling in main.siblings:  # the main one stopped: so do the others
-            sibling._stop_requested = True
+    def work(self, threads: int) -> bool:
+        """Run until stopped (or, `burst`, until the queues are empty); whether any job ran."""
+        worked = [False] * threads
+        started = [
+            threading.Thread(target=self._keep, args=(n, worked), name=f"worker-{n}", daemon=True)
+            for n in range(1, threads)
+        ]
         for thread in started:
-            thread.join()
-    return any(worked)
+            thread.start()
+        log.info("worker.started", queues=self.names, name=leases.worker_id(), threads=threads)
+        try:
+            self._keep(0, worked)
+        finally:
+            self.stop()  # the main one stopped (a signal, or the burst is done): so do the others
+            for thread in started:
+                thread.join()
+        return any(worked)
+
+    def _keep(self, number: int, worked: list[bool]) -> None:
+        """Thread `number`'s worker, started again after each failure until the crew stops."""
+        generation = 0
+        while not self.stopping.is_set():
+            name = self._name(number, generation)
+            try:
+                worker = self._make(number, name)  # RQ names its connection: Redis, too
+                ran = worker.work(
+                    with_scheduler=number == 0, burst=self.burst, logging_level="WARNING"
+                )
+                worked[number] = worked[number] or bool(ran)
+                if self.burst or worker._stop_requested:
+                    return
+                # RQ's loop quit on an error it logged ("found an unhandled exception")
+                log.warning("worker.restarting", name=name, retry_in=RECONNECT_SECONDS)
+            except RedisConnectionError as exc:  # Redis away while starting or tearing down
+                if self.burst:
+                    raise
+                log.warning("worker.waiting_for_redis", name=name, error=str(exc))
+            except Exception:
+                if self.burst:
+                    raise
+                unexpected(log, "worker.thread_failed", where="worker", name=name)
+            finally:
+                with self._lock:
+                    self._current.pop(number, None)
+            generation += 1
+            self.stopping.wait(RECONNECT_SECONDS)
+
+    @staticmethod
+    def _name(number: int, generation: int) -> str:
+        """Each start its own name, so a worker whose teardown Redis never saw cannot block
+        its successor's registration."""
+        return f"{leases.worker_id()}:{number}" + (f".{generation}" if generation else "")
+
+    def _make(self, number: int, name: str) -> TriageWorker:
+        """A new RQ worker for thread `number`, reachable by `stop`."""
+        kind = TriageWorker if number == 0 else ThreadWorker
+        worker = kind(
+            [Queue(queue, connection=self.connection) for queue in self.names],
+            connection=self.connection,
+            name=name,
+            deps=self.deps,
+            crew=self,
+        )
+        with self._lock:
+            if self.stopping.is_set():
+                worker._stop_requested = True
+            self._current[number] = worker
+        return worker
