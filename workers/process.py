@@ -14,7 +14,6 @@ docs/ARCHITECTURE.md ("Concurrency") has the alternatives we measured.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path
@@ -146,7 +145,6 @@ def run_worker(
     `health_file` is touched every sweep that reached the database and Redis: a container
     health check can test its age (docker-compose.yml does)."""
     one_math_thread()
-    step_back(deps.settings.worker_nice)
     # The workers block on BLPOP, so the connections have no read timeout (RQ manages its own);
     # the threads share one pool.
     connection = Redis.from_url(deps.settings.redis_url)
@@ -174,21 +172,6 @@ def one_math_thread() -> None:
     has no pool to stop. The jobs' own threads give the parallelism; measured on this 2-CPU
     machine, one encoding takes ~1.9 ms instead of ~1.2 ms alone."""
     threadpool_limits(limits=1, user_api="blas")
-
-
-def step_back(nice: int) -> None:
-    """Lower this process's CPU priority by `nice` (`WORKER_NICE`), so that on a machine the
-    worker shares with `triage serve`, Slack's events are acked first: measured in the burst
-    (bench/RESULTS.md), two workers on two cores kept acks waiting 200-300 ms at p99. Where
-    the OS refuses (no `os.nice`), the worker runs as it is."""
-    if nice <= 0:
-        return
-    try:
-        now = os.nice(nice)
-    except (AttributeError, OSError) as exc:
-        log.warning("worker.nice_refused", nice=nice, error=str(exc))
-        return
-    log.info("worker.stepped_back", nice=now)
 
 
 def warm_up(deps: Deps) -> None:
