@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.accounts_file import AccountsFile
 from integrations.llm import Embedder, LanguageModel, OpenAIModel
-from integrations.local_embeddings import LocalEmbedder
+from integrations.local_embeddings import LocalEmbedder, use_encoder
 from integrations.model_slots import BoundedModel, ModelSlots
 from integrations.queues import JobQueues, Queues
 from integrations.salesforce import AccountDirectory
@@ -47,6 +47,7 @@ class Deps:
             # Short timeouts: a listener must ack within Slack's 3 seconds even when Redis hangs.
             redis = Redis.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=2)
         llm = language_model(settings, redis=redis)
+        use_encoder(settings.local_embeddings)  # off: not even the classifier loads it
         return cls(
             settings=settings,
             engine=engine,

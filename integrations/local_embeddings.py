@@ -7,8 +7,10 @@ near "webhooks are not being delivered"), as ported to pure NumPy by
 fetched at run time). 512 numbers a text, a few milliseconds a short message on one core.
 
 It is the `Embedder` when no embedding API is configured (`LOCAL_EMBEDDINGS`, on by default):
-retrieval, suggestions and incident grouping then compare meaning offline too; the offline
-classifier reads it whatever the setting (`workers/triage_model.py`). The weights load once a
+retrieval, suggestions and incident grouping then compare meaning offline too, and the offline
+classifier reads it (`workers/triage_model.py`). `LOCAL_EMBEDDINGS=false` keeps it out of the
+process altogether (`use_encoder`): no vectors, the classifier on words alone, none of its
+memory. The weights load once a
 process, on first use (under a second; a worker loads them in `warm_up`); one batch is encoded
 at a time per process (a lock: the tokenizer holds the GIL, NumPy's products do not).
 
@@ -48,6 +50,19 @@ _loaded: list[Any] = []  # the process's one encoder, shared by every LocalEmbed
 RECENT = 256
 _recent: OrderedDict[str, list[float]] = OrderedDict()
 _counts = {"hits": 0, "misses": 0}
+_switched_off: list[bool] = []  # `use_encoder(False)`: this process never loads it
+
+
+def use_encoder(on: bool) -> None:
+    """Whether this process may load the encoder (`LOCAL_EMBEDDINGS`; `Deps.build` sets it):
+    off, every `LocalEmbedder` answers ModelUnavailable and the classifier reads words alone,
+    for a deployment that must save the encoder's memory (about 35 MB a worker, and the word
+    table's pages as languages arrive)."""
+    _switched_off[:] = [] if on else [True]
+
+
+def encoder_allowed() -> bool:
+    return not _switched_off
 
 
 class LocalEmbedder:
@@ -95,6 +110,8 @@ class LocalEmbedder:
 
     @staticmethod
     def _load() -> Any:
+        if _switched_off:
+            raise ModelUnavailable("the local sentence encoder is off (LOCAL_EMBEDDINGS=false)")
         if not _loaded:
             _loaded.append(_backend())
             log.info("local_embeddings.loaded", model=MODEL_NAME)

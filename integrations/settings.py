@@ -95,7 +95,8 @@ class Settings(BaseSettings):
     # Vectors for semantic retrieval and suggestions (docs/ARCHITECTURE.md); empty: words only
     embedding_model: str = "text-embedding-3-small"
     # Without an embedding API, vectors from the multilingual encoder the package ships
-    # (integrations/local_embeddings.py); false: words only
+    # (integrations/local_embeddings.py), which the offline classifier reads too; false: words
+    # only, and the encoder never loads (its memory saved)
     local_embeddings: bool = True
     # Screenshots go to the model as images; redaction cannot mask what an image shows.
     model_reads_images: bool = True

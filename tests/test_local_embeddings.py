@@ -4,6 +4,10 @@ are this file's own, not the benchmark sets' (bench/data, held out or tuned on).
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -11,6 +15,7 @@ from integrations.deps import embedder_of
 from integrations.llm import OpenAIModel
 from integrations.local_embeddings import LocalEmbedder
 from integrations.settings import load_settings
+from tests.harness import REPO
 from workers.incident_match import fingerprint, group_similarity, pair_similarity
 
 THRESHOLD = 0.45  # INCIDENT_SIMILARITY's default
@@ -83,3 +88,39 @@ def test_the_app_embeds_locally_unless_told_otherwise() -> None:
     assert embedder_of(None, load_settings(_env_file=None, local_embeddings=False)) is None
     model = OpenAIModel(api_key="sk-test", model="m", embedding_model="text-embedding-3-small")
     assert embedder_of(model, settings) is model  # the API's vectors when configured
+
+
+SWITCHED_OFF = """
+import sys
+from integrations.deps import Deps
+from integrations.local_embeddings import LocalEmbedder, _loaded
+from integrations.llm import ModelUnavailable
+from integrations.settings import load_settings
+from workers.triage import classify_offline
+
+deps = Deps.build(load_settings(_env_file=None, local_embeddings=False, database_url=sys.argv[1]))
+assert deps.embedder is None
+for text in ["Our webhooks stopped arriving at 9am", "¿Cómo exporto las facturas?", "谢谢"]:
+    assert classify_offline(text) == classify_offline(text, words_only=True), text
+try:
+    LocalEmbedder().embed(["anything"])
+except ModelUnavailable:
+    pass
+else:
+    raise AssertionError("the encoder answered while switched off")
+assert not _loaded, "the encoder was loaded"
+print("words only")
+"""
+
+
+def test_switched_off_the_encoder_never_loads(tmp_path: Path) -> None:
+    # In a process of its own: this one has loaded the encoder already.
+    run = subprocess.run(
+        [sys.executable, "-c", SWITCHED_OFF, f"sqlite:///{tmp_path / 'off.db'}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr[-2000:]
+    assert "words only" in run.stdout

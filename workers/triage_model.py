@@ -29,7 +29,7 @@ import numpy as np
 import structlog
 
 from integrations.llm import ModelUnavailable
-from integrations.local_embeddings import MODEL_NAME, LocalEmbedder
+from integrations.local_embeddings import MODEL_NAME, LocalEmbedder, encoder_allowed
 from workers.triage_features import CHAR_MAX, CHAR_MIN, CUE_WEIGHT, groups
 from workers.triage_rules import summary
 from workers.triage_types import Category, Triage, Urgency
@@ -127,7 +127,7 @@ class Vectoriser:
     def meanings(self, texts: list[str]) -> list[np.ndarray | None]:
         """Each text's vector when this vectoriser reads meaning (None: it does not, or the
         encoder failed: the n-grams decide alone)."""
-        if not self.meaning_weight or not texts:
+        if not self.meaning_weight or not texts or not encoder_allowed():
             return [None] * len(texts)
         try:
             return [np.asarray(v) for v in LocalEmbedder().embed(texts)]
