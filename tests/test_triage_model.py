@@ -89,7 +89,7 @@ def test_a_message_without_words_needs_no_reply() -> None:
 def test_no_action_needs_a_clear_win_and_nothing_asked() -> None:
     """No card is the costly mistake. Fails with `or _asks(text)` removed from
     TriageModel._category (the first message reads as no_action), and with NO_ACTION_MARGIN
-    at 0 (the second 0.27 ahead of billing, the third 0.1 ahead of feature_request)."""
+    at 0.3 (session 8's model: the second reads as no_action 0.32 ahead of billing)."""
     assert classify_offline("thanks! did you see my last message?").needs_reply
     assert classify_offline(
         "perfect, thank you. one more: we want to upgrade to 40 seats"
