@@ -61,7 +61,7 @@ def test_a_restart_does_not_count_the_previous_run_again(world: World, tmp_path:
     world.env["METRICS_DIR"] = str(tmp_path / "metrics")
     server, base = _serve(world, tmp_path / "serve.log")
     worker = world.start_worker("metrics-dir-worker")
-    world.customer_says("First run: one customer message.")
+    world.customer_says("First run: where is order 001? It has not shipped.")
     wait_for(lambda: _customer_events(base) == 1.0, timeout=30)
     wait_for(world.cards, timeout=30)  # the worker counted its part too
     _stop(world, server, worker)
@@ -71,7 +71,7 @@ def test_a_restart_does_not_count_the_previous_run_again(world: World, tmp_path:
     server, base = _serve(world, tmp_path / "serve-2.log")
     assert _customer_events(base) in (0.0, 1.0)  # reset, or the same: never counted twice
 
-    world.customer_says("Second run: one more customer message.")  # joins the open request
+    world.customer_says("Second run: and order 002?")  # joins the open request
     wait_for(lambda: _customer_events(base) >= 1.0, timeout=10)
     assert _customer_events(base) == 1.0  # this run's one message, not the last run's too
 

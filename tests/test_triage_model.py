@@ -97,6 +97,19 @@ def test_no_action_needs_a_clear_win_and_nothing_asked() -> None:
     assert classify_offline("cool. please add Maria to the channel").needs_reply
 
 
+def test_a_short_request_in_so_many_words_needs_a_reply() -> None:
+    """Short messages mostly need nothing, so the model reads a short request as no_action.
+    Fails with `_REQUEST` out of `_asks` (each of these reads as no_action)."""
+    for text in (
+        "Please delete all our data",
+        "Please delete user U123",
+        "Merci de supprimer nos données",
+        "Bitte löschen Sie unsere Daten",
+        "Por favor borren todos nuestros datos",
+    ):
+        assert classify_offline(text).needs_reply, text
+
+
 @pytest.mark.xfail(strict=True, reason="a known miss: the thanks outweighs the failure")
 def test_thanks_but_still_broken_is_a_bug() -> None:
     assert classify_offline("thanks, but it still fails").category == "bug"
