@@ -27,7 +27,13 @@ from app.doctor_apis import (
     check_triage_channel,
     check_triage_routes,
 )
-from app.doctor_services import CheckResult, check_crm, check_database, check_redis
+from app.doctor_services import (
+    CheckResult,
+    check_crm,
+    check_database,
+    check_offline_meaning,
+    check_redis,
+)
 from integrations.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -53,6 +59,7 @@ def run_doctor(settings: Settings, echo: Callable[[str], None]) -> int:
         ("Redis", check_redis),
         ("CRM", check_crm),
         ("OpenAI", check_openai),
+        ("Offline meaning", check_offline_meaning),
     ]
     silenced = logging.root.manager.disable
     logging.disable(logging.CRITICAL)

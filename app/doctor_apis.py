@@ -234,7 +234,7 @@ def check_openai(settings: Settings) -> CheckResult:
         return CheckResult(
             "OpenAI",
             None,
-            "OPENAI_API_KEY is not set: drafts are offline and triage uses the rules",
+            "OPENAI_API_KEY is not set: drafts are offline and triage uses the offline classifier",
             "set OPENAI_API_KEY to draft with a model",
         )
     client = openai.OpenAI(

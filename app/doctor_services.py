@@ -22,7 +22,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from integrations.array_cache import cache_dir
 from integrations.deps import build_account_directory
+from integrations.llm import ModelUnavailable
+from integrations.local_embeddings import TABLE_NAME, LocalEmbedder
 from integrations.salesforce import CrmUnavailable
 from integrations.settings import ConfigError, Settings
 from integrations.store.db import alembic_config, normalise_url
@@ -230,3 +233,31 @@ def _redis_where(settings: Settings) -> str:
 
     parts = urlsplit(settings.redis_url)
     return f"{parts.hostname}:{parts.port or 6379}{parts.path or ''}"
+
+
+def check_offline_meaning(settings: Settings) -> CheckResult:
+    """The sentence encoder the package ships loads (it compares meaning without a model API,
+    and the offline classifier reads it), and its word table is cached where every process
+    on the machine can share it."""
+    name = "Offline meaning"
+    if not settings.local_embeddings:
+        return CheckResult(
+            name,
+            None,
+            "LOCAL_EMBEDDINGS=false: searches compare words only, the classifier reads words alone",
+            "set LOCAL_EMBEDDINGS=true to compare meaning across languages",
+        )
+    try:
+        LocalEmbedder().warm_up()
+    except ModelUnavailable as exc:
+        return CheckResult(name, None, f"{exc}: words only", "reinstall the package")
+    folder = cache_dir()
+    if not (folder / f"{TABLE_NAME}.npy").exists():
+        return CheckResult(
+            name,
+            None,
+            f"the sentence encoder loads, but {folder} cannot be written: each process holds "
+            "its 65 MB word table in memory",
+            "make that folder writable, or point XDG_CACHE_HOME at one that is",
+        )
+    return CheckResult(name, True, f"the sentence encoder loads; its word table is in {folder}")

@@ -40,6 +40,7 @@ log = structlog.get_logger(__name__)
 
 MODEL_NAME = "use-multilingual-v3"  # stored beside each vector: a change of model re-embeds
 PACKAGE_VERSION = "0.2.1"  # pyproject pins it: `_backend` builds what its loader builds
+TABLE_NAME = f"use-m3-{PACKAGE_VERSION}-table"  # the word table's file in the cache folder
 MAX_CHARS = 2000  # a text is cut here: the encoder averages its words, the start says most
 
 
@@ -163,4 +164,4 @@ def _table(z: Any) -> np.ndarray:
             table[i::chunks] = z[f"q{i + 1}"]
 
     shape = (chunks * rows, impl._EMB_DIM)
-    return mapped(f"use-m3-{PACKAGE_VERSION}-table", shape, np.uint8, fill)
+    return mapped(TABLE_NAME, shape, np.uint8, fill)

@@ -111,3 +111,27 @@ def test_doctor_without_salesforce(database_url: str, redis_url: str) -> None:
 
     result = doctor(database_url, "redis://127.0.0.1:1/0")
     assert result.returncode == 1 and "✗ Redis: no answer at 127.0.0.1:1/0" in result.stdout
+
+
+def test_doctor_says_whether_meaning_is_compared_offline(
+    database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    result = doctor(database_url, redis_url, xdg_cache_home=tmp_path / "cache")
+    assert (
+        line_of(result, "✓ Offline meaning:")
+        == f"✓ Offline meaning: the sentence encoder loads; its word table is in "
+        f"{tmp_path / 'cache' / 'slack-triage'}"
+    )
+
+    unusable = tmp_path / "a-file"  # no folder can be made under a file, even by root
+    unusable.write_text("")
+    result = doctor(database_url, redis_url, xdg_cache_home=unusable)
+    assert "cannot be written: each process holds its 65 MB word table in memory" in (
+        line_of(result, "! Offline meaning:")
+    )
+
+    result = doctor(database_url, redis_url, local_embeddings="false")
+    assert line_of(result, "! Offline meaning:").startswith(
+        "! Offline meaning: LOCAL_EMBEDDINGS=false: searches compare words only"
+    )
+    assert result.returncode == 0  # a warning, not a failure
