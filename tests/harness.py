@@ -210,6 +210,20 @@ def triage_cli(
     )
 
 
+def python_script(script: str, *args: str, timeout: float = 120) -> str:
+    """`script` run by this Python in a process of its own (what a test must not do to its
+    own process: load, fork, switch off), from the repository; its output, once it succeeded."""
+    run = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr[-2000:]
+    return run.stdout
+
+
 class LocalServer:
     """A TCP server on a free local port, accepting in a thread of its own: each connection
     goes to `handle` (in that thread) until `close`."""

@@ -4,8 +4,6 @@ are this file's own, not the benchmark sets' (bench/data, held out or tuned on).
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +13,7 @@ from integrations.deps import embedder_of
 from integrations.llm import OpenAIModel
 from integrations.local_embeddings import LocalEmbedder
 from integrations.settings import load_settings
-from tests.harness import REPO
+from tests.harness import python_script
 from workers.incident_match import fingerprint, group_similarity, pair_similarity
 
 THRESHOLD = 0.45  # INCIDENT_SIMILARITY's default
@@ -115,12 +113,4 @@ print("words only")
 
 def test_switched_off_the_encoder_never_loads(tmp_path: Path) -> None:
     # In a process of its own: this one has loaded the encoder already.
-    run = subprocess.run(
-        [sys.executable, "-c", SWITCHED_OFF, f"sqlite:///{tmp_path / 'off.db'}"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr[-2000:]
-    assert "words only" in run.stdout
+    assert "words only" in python_script(SWITCHED_OFF, f"sqlite:///{tmp_path / 'off.db'}")

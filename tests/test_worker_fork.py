@@ -7,11 +7,9 @@ stops its thread pool under a matrix product in flight; `one_math_thread` leaves
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import textwrap
 
-from tests.harness import REPO
+from tests.harness import python_script
 
 SCRIPT = textwrap.dedent(
     """
@@ -55,12 +53,4 @@ SCRIPT = textwrap.dedent(
 
 
 def test_encoding_goes_on_while_the_worker_forks() -> None:
-    run = subprocess.run(
-        [sys.executable, "-c", SCRIPT, "configured"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert run.returncode == 0, run.stdout + run.stderr[-2000:]
-    assert "encoded" in run.stdout
+    assert "encoded" in python_script(SCRIPT, "configured", timeout=240)
