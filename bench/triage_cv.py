@@ -39,7 +39,7 @@ START, END = "<!-- triage-cv:start -->", "<!-- triage-cv:end -->"
 # Each variant changes one thing of the shipped recipe.
 VARIANTS: dict[str, Recipe] = {
     "shipped: chars 1-5, words 1-2 (CJK as character pairs), cues x0.3, C=1, "
-    "no_action margin 0.4": Recipe(),
+    "no_action margin 0.5": Recipe(),
     "no_action by plain argmax (margin 0, no question-mark guard)": Recipe(no_action_margin=-1.0),
     "no keyword cues": Recipe(cue_weight=0.0),
     "cues x0.6": Recipe(cue_weight=0.6),
