@@ -51,7 +51,7 @@ _loaded: list[Any] = []  # the process's one encoder, shared by every LocalEmbed
 RECENT = 256
 _recent: OrderedDict[str, list[float]] = OrderedDict()
 _counts = {"hits": 0, "misses": 0}
-_switched_off: list[bool] = []  # `use_encoder(False)`: this process never loads it
+_allowed = True  # `use_encoder(False)`: this process never loads it
 
 
 def use_encoder(on: bool) -> None:
@@ -59,11 +59,12 @@ def use_encoder(on: bool) -> None:
     off, every `LocalEmbedder` answers ModelUnavailable and the classifier reads words alone,
     for a deployment that must save the encoder's memory (about 35 MB a worker, and the word
     table's pages as languages arrive)."""
-    _switched_off[:] = [] if on else [True]
+    global _allowed
+    _allowed = on
 
 
 def encoder_allowed() -> bool:
-    return not _switched_off
+    return _allowed
 
 
 class LocalEmbedder:
@@ -111,7 +112,7 @@ class LocalEmbedder:
 
     @staticmethod
     def _load() -> Any:
-        if _switched_off:
+        if not _allowed:
             raise ModelUnavailable("the local sentence encoder is off (LOCAL_EMBEDDINGS=false)")
         if not _loaded:
             _loaded.append(_backend())

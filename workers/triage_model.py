@@ -49,7 +49,7 @@ NO_ACTION_MAX_CHARS = 300
 _QUESTION_MARK = re.compile(r"[?？¿]")
 # Asking for something in so many words, in the languages of the training set. Short requests
 # ("Please delete all our data") read as no_action to the model (short messages mostly are);
-# 7 of the training set's 380 no_action messages hold one of these (out-of-office notes,
+# 7 of the training set's 425 no_action messages hold one of these (out-of-office notes,
 # "please ignore").
 _REQUEST = re.compile(
     r"\b(please|pls|plz|can you|could you|would you|bitte|por favor|por gentileza|merci de"
@@ -194,7 +194,7 @@ class TriageModel:
         No card is the costly mistake, so `no_action` must win by `no_action_margin` over the
         next category, and a message asking something (a question mark, or "please" and its kin
         in the training set's languages: `_asks`) or longer than `NO_ACTION_MAX_CHARS` always
-        needs a reply (of the training set's 380 no-action messages, none is long, none has a
+        needs a reply (of the training set's 425 no-action messages, none is long, none has a
         question mark, 7 say "please"). A negative margin turns all three off (plain argmax,
         for comparison)."""
         clean = " ".join(text.split())
