@@ -104,7 +104,7 @@ def _stages(world: World, clock: Clock, question: str, into: dict[str, list[Any]
     with clock.measure(into["retrieval"]), transaction(sessions) as session:
         retrieve(session, SCOPE, question, exclude_request=0, knowledge_dir=None)
     with clock.measure(into["suggest ranking"]), transaction(sessions) as session:
-        expertise_for(session, question, half_life_days=180, now=now)
+        expertise_for(session, question, index=world.deps.expertise, half_life_days=180, now=now)
         open_load(session, exclude=0)
     cards = len(world.cards())
     with clock.measure(into["pipeline (time to card)"]):

@@ -5,7 +5,7 @@ Nothing is created at import time; `Deps.build` is called once per process (the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from redis import Redis
 from slack_sdk import WebClient
@@ -26,6 +26,7 @@ from integrations.slack import build_web_client
 from integrations.slack_budget import SlackBudget
 from integrations.slack_installs import InstalledTokens, SingleToken, SlackClients
 from integrations.store.db import create_db_engine, session_factory
+from integrations.store.expertise_index import ExpertiseIndex
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Deps:
     llm: LanguageModel | None = None  # None: no OPENAI_API_KEY, the offline paths answer
     embedder: Embedder | None = None  # OpenAI's (EMBEDDING_MODEL), else LOCAL_EMBEDDINGS'
     accounts: AccountDirectory | None = None  # Salesforce, ACCOUNTS_FILE, or None (no CRM)
+    expertise: ExpertiseIndex = field(default_factory=ExpertiseIndex)  # loaded at first use
 
     @classmethod
     def build(cls, settings: Settings, *, redis: Redis | None = None) -> Deps:

@@ -188,7 +188,9 @@ def test_feedback_and_age_weigh_answers(world: World) -> None:
             )
         )
     with transaction(world.deps.sessions) as session:
-        found = expertise_for(session, SAML, half_life_days=180, now=NOW)
+        found = expertise_for(
+            session, SAML, index=world.deps.expertise, half_life_days=180, now=NOW
+        )
     scores = {u: e.score for u, e in found.items()}
     assert scores[good] == 1.0 and scores[bad] < 0.5
 
@@ -212,5 +214,7 @@ def test_a_few_close_answers_outweigh_many_loose_ones(world: World) -> None:
     for topic in ("dashboard", "invoice", "mobile app", "webhook", "export"):
         learn(world.deps, rosa, f"The {topic} fails after the rotation")
     with transaction(world.deps.sessions) as session:
-        found = expertise_for(session, SAML, half_life_days=180, now=NOW)
+        found = expertise_for(
+            session, SAML, index=world.deps.expertise, half_life_days=180, now=NOW
+        )
     assert found[sam].score == 1.0 and found[rosa].score < 0.5

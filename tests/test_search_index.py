@@ -137,7 +137,11 @@ def test_a_colleagues_reply_and_an_approval_are_indexed_as_expertise(world: Worl
         assert {"saml", "okta", "signature", "upload", "certificate"} <= saml  # stemmed
         counts_agree(session)
         found = expertise_for(
-            session, "SAML signature fails", half_life_days=180, now=datetime.now(UTC)
+            session,
+            "SAML signature fails",
+            index=world.deps.expertise,
+            half_life_days=180,
+            now=datetime.now(UTC),
         )
         assert list(found) == [EXPERT]
 

@@ -17,6 +17,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.store.db import create_db_engine, session_factory, transaction, upgrade
+from integrations.store.expertise_index import ExpertiseIndex
 from integrations.store.models import (
     Draft,
     DraftStatus,
@@ -236,6 +237,8 @@ def test_the_migration_fills_the_index_from_rows_already_stored(empty_url: str) 
             session, Scope("account:001A"), WEBHOOK, exclude_request=0, knowledge_dir=None
         )
         assert [e.request_id for e in grounding.examples] == [1]
-        expertise = expertise_for(session, WEBHOOK, half_life_days=180, now=NOW)
+        expertise = expertise_for(
+            session, WEBHOOK, index=ExpertiseIndex(), half_life_days=180, now=NOW
+        )
         assert list(expertise) == ["U0SAM"]
     engine.dispose()

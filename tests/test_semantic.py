@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.llm import OpenAIModel
 from integrations.store.db import create_db_engine, session_factory, transaction
+from integrations.store.expertise_index import ExpertiseIndex
 from integrations.store.models import Draft, Evidence, Request, RequestState
 from integrations.store.search_index import ANSWERS, EXPERTISE, QUESTIONS
 from integrations.store.search_models import Embedding
@@ -230,11 +231,14 @@ def test_suggestions_find_who_answered_a_question_asked_in_other_words(
                 )
             )
     request = asking(sessions, "account:001A", RESTATED)
+    index = ExpertiseIndex()
     with transaction(sessions) as session:
-        assert expertise_for(session, RESTATED, half_life_days=180, now=NOW) == {}
+        assert expertise_for(session, RESTATED, index=index, half_life_days=180, now=NOW) == {}
     meaning = prepare(sessions, embedder, request, EXPERTISE, "")
     with transaction(sessions) as session:
-        found = expertise_for(session, RESTATED, half_life_days=180, now=NOW, meaning=meaning)
+        found = expertise_for(
+            session, RESTATED, index=index, half_life_days=180, now=NOW, meaning=meaning
+        )
     assert list(found) == ["U0SAM"]
     assert found["U0SAM"].topic == "webhook"  # a word of the request's own, as written
     embedded = [t for body in model.embeddings.requests() for t in body["input"]]

@@ -4,8 +4,9 @@ Evidence is one `Evidence` row per (answered question, person of the organisatio
 colleague's reply in a customer thread, the approver of a posted draft, a pull-in that the
 colleague then answered, or a past thread read by `triage backfill`. Each person's index is
 the questions they answered, all of them: the history search's `expertise` corpus
-(`integrations/store/search_index.py`, written as evidence is stored). A request's words are
-ranked against them with BM25+ read from that index's postings, without BM25+'s constant
+(`integrations/store/search_index.py`, written as evidence is stored), which each process
+holds in memory (`integrations/store/expertise_index.py`). A request's words are ranked
+against them with BM25+, without BM25+'s constant
 (every answer's share of it would make five weak matches outweigh three close ones), each
 answer weighted by how it was received (👍/👎, reopened) and by its age, and a person's
 expertise is the sum of their best few answers.
@@ -15,19 +16,20 @@ from __future__ import annotations
 
 import math
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import structlog
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
-from integrations.store.models import Draft, Evidence, Request
-from integrations.store.search_index import EXPERTISE, among, chunks
-from integrations.store.search_rank import Matches, bm25_plus, matches
+from integrations.store.expertise_index import Corpus, ExpertiseIndex, Found, bm25
+from integrations.store.models import Evidence, Request
+from integrations.store.search_index import EXPERTISE
 from integrations.store.search_terms import is_cjk, stemmed, term_key, tokens
 from workers.retrieval import MIN_SHARED_TERMS
 from workers.semantic import Query, fuse, similarities
@@ -36,18 +38,6 @@ log = structlog.get_logger(__name__)
 
 BEST_ANSWERS = 5  # a person's expertise is the sum of their best few similar answers
 SIMILAR_SHARE = 0.4  # an answer counts as "similar" above this share of the best one's score
-
-
-@dataclass(frozen=True)
-class Answer:
-    """One answered question the search found, as the ranking sees it."""
-
-    evidence_id: int
-    user_id: str
-    score: float  # BM25+ × share × feedback × recency
-    answered_at: datetime
-    terms: frozenset[str]  # the request's words it holds (index keys)
-    up: int = 0
 
 
 @dataclass(frozen=True)
@@ -130,129 +120,116 @@ def expertise_for(
     session: Session,
     query: str,
     *,
+    index: ExpertiseIndex,
     half_life_days: float,
     now: datetime,
     meaning: Query | None = None,
 ) -> dict[str, Expertise]:
     """Each person who answered similar questions, with a score normalised to the best (1.0).
 
-    Every answered question is searched (the index's `expertise` corpus), reading only the
-    postings of the request's words, and, given the question's vector (`meaning`), every
-    stored vector of those questions, across accounts (`semantic.fuse`: nothing of another
-    account reaches the card, only a person and the request's own words); each answer found
-    is weighed by its feedback, whether its thread was reopened, and its age."""
+    Every answered question is searched (the process's in-memory corpus, `index`, current
+    with every change committed until now), and, given the question's vector (`meaning`),
+    every stored vector of those questions, across accounts (`semantic.fuse`: nothing of
+    another account reaches the card, only a person and the request's own words); each
+    answer found is weighed by its feedback, whether its thread was reopened, and its age."""
     words = tokens(stemmed(query))
-    found = matches(session, EXPERTISE, "", words)
-    scores = dict(bm25_plus(words, found, MIN_SHARED_TERMS, constant=False))
-    if meaning is not None:
-        near = similarities(session, meaning, EXPERTISE, "")
-        scores = fuse(scores, near, meaning.min_cosine)
-    answers = _weighed(session, scores, found, half_life_days, now)
-    if not answers or answers[0].score <= 0:
+    near = similarities(session, meaning, EXPERTISE, "") if meaning is not None else None
+    with index.reading(session) as corpus:
+        found = bm25(corpus, words, MIN_SHARED_TERMS)
+        slots, scores = found.slots[found.matched], found.scores[found.matched]
+        if meaning is not None and near is not None:
+            slots, scores = _fused(corpus, slots, scores, near, meaning.min_cosine)
+        weights = _weights(corpus, slots, half_life_days, now)
+        kept = weights > 0
+        return _ranked(corpus, found, slots[kept], scores[kept] * weights[kept], query, words)
+
+
+def _fused(
+    corpus: Corpus, slots: np.ndarray, scores: np.ndarray, near: dict[int, float], floor: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The answers found by words or by meaning, with `semantic.fuse`'s score."""
+    by_words = dict(
+        zip((int(i) for i in corpus.ids[slots]), (float(s) for s in scores), strict=True)
+    )
+    fused = fuse(by_words, near, floor)
+    at = [(slot, score) for i, score in fused.items() if (slot := corpus.slot_of(i)) is not None]
+    return np.array([a for a, _ in at], dtype=np.int64), np.array([b for _, b in at])
+
+
+def _weights(corpus: Corpus, slots: np.ndarray, half_life_days: float, now: datetime) -> np.ndarray:
+    """Each answer's share of it × how it was received × its age."""
+    received = feedback_weight(corpus.up[slots], corpus.down[slots], corpus.reopened[slots])
+    days = np.maximum(0.0, (now.timestamp() - corpus.answered_at[slots]) / 86400)
+    return corpus.share[slots] * received * np.power(0.5, days / half_life_days)
+
+
+def _ranked(
+    corpus: Corpus,
+    found: Found,
+    slots: np.ndarray,
+    scores: np.ndarray,
+    query: str,
+    words: list[str],
+) -> dict[str, Expertise]:
+    """Each person's expertise: the sum of their best `BEST_ANSWERS`, relative to the best
+    person's; their similar answers (within `SIMILAR_SHARE` of the best answer, else their
+    best one), the 👍 those got, and the words those share most."""
+    order = np.lexsort((corpus.ids[slots], -corpus.answered_at[slots], -scores))
+    slots, scores = slots[order], scores[order]  # best first; on a tie, the newest
+    if not len(slots) or scores[0] <= 0:
         return {}
-    best = answers[0].score
-    per_person: dict[str, list[Answer]] = defaultdict(list)
-    for answer in answers:
-        per_person[answer.user_id].append(answer)
+    user, people = corpus.user[slots], len(corpus.users)
+    rank = _rank_within(user)
+    totals = np.bincount(user, weights=np.where(rank < BEST_ANSWERS, scores, 0.0), minlength=people)
+    similar = scores >= SIMILAR_SHARE * scores[0]
+    any_similar = np.bincount(user, weights=similar, minlength=people) > 0
+    chosen = similar | ((rank == 0) & ~any_similar[user])
+    counts = np.bincount(user, weights=chosen, minlength=people)
+    thumbs = np.bincount(user, weights=corpus.up[slots] * chosen, minlength=people)
+    at = np.minimum(np.searchsorted(found.slots, slots), max(len(found.slots) - 1, 0))
+    held = found.slots[at] == slots if len(found.slots) else np.zeros(len(slots), np.bool_)
     spelled = {term_key(w): w for w in words}
-    idf = {
-        spelled[term]: math.log((found.documents + 1) / (count + 0.5))
-        for term, count in found.df().items()
+    shared = {
+        spelled[term]: np.bincount(user, weights=chosen & held & holds[at], minlength=people)
+        for term, holds in found.holds.items()
     }
-    totals = {user: sum(a.score for a in hits[:BEST_ANSWERS]) for user, hits in per_person.items()}
-    top = max(totals.values())
+    idf = {spelled[t]: math.log((found.documents + 1) / (df + 0.5)) for t, df in found.df.items()}
+    top = totals.max()
     ranked: dict[str, Expertise] = {}
-    for user, hits in per_person.items():
-        similar = [a for a in hits if a.score >= SIMILAR_SHARE * best] or hits[:1]
-        ranked[user] = Expertise(
-            user_id=user,
-            score=totals[user] / top,
-            similar=len(similar),
-            up=sum(a.up for a in similar),
-            topic=_topic(query, [{spelled[t] for t in a.terms} for a in similar], idf),
+    for person in np.unique(user):
+        terms = Counter({w: int(c[person]) for w, c in shared.items() if c[person] > 0})
+        ranked[corpus.users[person]] = Expertise(
+            user_id=corpus.users[person],
+            score=float(totals[person] / top),
+            similar=int(counts[person]),
+            up=int(thumbs[person]),
+            topic=_topic(query, terms, int(counts[person]), idf),
         )
     return ranked
 
 
-def _weighed(
-    session: Session, scores: dict[int, float], found: Matches, half_life_days: float, now: datetime
-) -> list[Answer]:
-    """The answers found, each scored by BM25 × its weight, best first (on a tie, the
-    newest, as when they were ranked in memory newest first). One query per chunk reads each
-    answer's weighing: its feedback (the draft's counts read in place, not parsed per row) and
-    whether its thread was reopened."""
-    feedback = Draft.details["feedback"]
-    answers = []
-    for chunk in chunks(scores, size=1000):
-        rows = session.execute(
-            select(
-                Evidence.id,
-                Evidence.user_id,
-                Evidence.share,
-                Evidence.up + func.coalesce(feedback["up"].as_integer(), 0),
-                Evidence.down + func.coalesce(feedback["down"].as_integer(), 0),
-                or_(Evidence.reopened, _reopened(Evidence.request_id)),
-                Evidence.answered_at,
-            )
-            .outerjoin(Draft, Draft.id == Evidence.draft_id)
-            .where(among(session, Evidence.id, chunk), Evidence.answered.is_(True))
-        )
-        for evidence_id, user_id, share, up, down, again, answered_at in rows:
-            weight = (
-                share * feedback_weight(up, down, again) * decay(answered_at, now, half_life_days)
-            )
-            if weight > 0:
-                terms = frozenset(found.terms.get(evidence_id, ()))  # none: by meaning
-                score = scores[evidence_id] * weight
-                answers.append(Answer(evidence_id, user_id, score, answered_at, terms, up))
-    answers.sort(key=lambda a: (-a.score, -a.answered_at.timestamp(), a.evidence_id))
-    return answers
+def _rank_within(user: np.ndarray) -> np.ndarray:
+    """For each entry, how many entries before it are of the same person."""
+    order = np.argsort(user, kind="stable")
+    grouped = user[order]
+    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+    first = np.repeat(starts, np.diff(np.r_[starts, len(user)]))
+    rank = np.empty(len(user), dtype=np.int64)
+    rank[order] = np.arange(len(user)) - first
+    return rank
 
 
-def _reopened(request_id: Any) -> Any:
-    """Whether the customer came back in the request's thread after the answer: a later
-    request opened in that thread. A scalar subquery with LIMIT 1, not EXISTS: PostgreSQL
-    may turn an EXISTS into one hash of every thread of every request, which is slower than
-    a look-up per answer found."""
-    asked, later = aliased(Request), aliased(Request)
-    first = (
-        select(later.id)
-        .join(
-            asked,
-            and_(
-                asked.channel_id == later.channel_id,
-                asked.thread_ts == later.thread_ts,
-                later.created_at > asked.created_at,
-            ),
-        )
-        .where(asked.id == request_id)
-        .limit(1)
-    )
-    return first.scalar_subquery().is_not(None)
-
-
-def feedback_weight(up: int, down: int, reopened: bool) -> float:
+def feedback_weight(up: Any, down: Any, reopened: Any) -> Any:
     """👍 raise an answer, 👎 lower it, a reopened thread lowers it: it still shows the
-    person knows the subject, so nothing drops to zero."""
-    weight = (1.0 + 0.25 * min(up, 4)) * math.pow(0.5, min(down, 3))
-    return weight * (0.6 if reopened else 1.0)
+    person knows the subject, so nothing drops to zero. Numbers or arrays of them."""
+    weight = (1.0 + 0.25 * np.minimum(up, 4)) * np.power(0.5, np.minimum(down, 3))
+    return weight * np.where(reopened, 0.6, 1.0)
 
 
-def decay(at: datetime | None, now: datetime, half_life_days: float) -> float:
-    """Halves every `half_life_days`."""
-    if at is None:
-        return 1.0
-    days = max(0.0, (now - at).total_seconds() / 86400)
-    return math.pow(0.5, days / half_life_days)
-
-
-def _topic(query: str, documents: list[set[str]], idf: dict[str, float]) -> str:
+def _topic(query: str, counts: Counter[str], answers: int, idf: dict[str, float]) -> str:
     """The one or two words of the question that this person's similar answers share most
-    (`documents`: the question's words each answer holds)."""
-    counts: Counter[str] = Counter()
-    for terms in documents:
-        counts.update(terms & idf.keys())
-    need = 2 if len(documents) > 2 else 1
+    (`counts`: how many of their `answers` hold each of the question's words)."""
+    need = 2 if answers > 2 else 1
     lowered = query.lower()
     scored = sorted(  # the most telling first; on a tie, the one the customer wrote first
         ((count * idf[term], term) for term, count in counts.items() if count >= need),

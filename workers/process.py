@@ -32,6 +32,7 @@ from integrations.deps import Deps
 from integrations.failures import unexpected
 from integrations.local_embeddings import LocalEmbedder
 from integrations.queues import ALL_QUEUES
+from integrations.store.db import transaction
 from workers import leases
 from workers.language import detect_language
 from workers.sweeper import Maintenance
@@ -176,14 +177,16 @@ def one_math_thread() -> None:
 
 def warm_up(deps: Deps) -> None:
     """Load what the first jobs would otherwise load on their way: the language detector, the
-    offline classifier and the local sentence encoder. A failure here is the first job's to
-    report, not the worker's."""
+    offline classifier, the local sentence encoder and the expertise corpus. A failure here is
+    the first job's to report, not the worker's."""
     started = time.monotonic()
     try:
         detect_language("warming up the language detector")
         classify_offline("warming up the classifier")
         if isinstance(deps.embedder, LocalEmbedder):
             deps.embedder.warm_up()
+        with transaction(deps.sessions) as session:
+            deps.expertise.load(session)
     except Exception:
         unexpected(log, "worker.warm_up_failed", where="worker")
     log.info("worker.warmed_up", seconds=round(time.monotonic() - started, 3))

@@ -33,6 +33,7 @@ from integrations.failures import enqueued
 from integrations.settings import Settings
 from integrations.slack import slack_error
 from integrations.store.db import transaction
+from integrations.store.expertise_changes import note_reopened
 from integrations.store.models import (
     AuditEntry,
     Evidence,
@@ -104,8 +105,14 @@ def suggest_colleagues(deps: Deps, *, request_id: int, now: datetime | None = No
         ours = {t for t in (request.team_id, request.enterprise_id) if t}
         team = account_team(request_context(request), settings)
         half_life = settings.suggest_half_life_days
+        note_reopened(session, request_id)  # before ranking: this request may reopen one
         expertise = expertise_for(
-            session, query, half_life_days=half_life, now=now, meaning=meaning
+            session,
+            query,
+            index=deps.expertise,
+            half_life_days=half_life,
+            now=now,
+            meaning=meaning,
         )
         load = open_load(session, exclude=request_id)
     skip = {requester, *settings.suggest_opt_out}

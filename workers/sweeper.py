@@ -20,6 +20,7 @@ from integrations.deps import Deps
 from integrations.failures import DATABASE_DOWN, REDIS_DOWN, unexpected
 from integrations.queues import new_job_id
 from integrations.store.db import transaction
+from integrations.store.expertise_changes import prune_changes
 from integrations.store.models import (
     EventKind,
     OutboxMessage,
@@ -97,6 +98,8 @@ def sweep(deps: Deps) -> SweepReport:
     report.outbox = _sweep_outbox(deps, now)
     _sweep_reactions(deps, now)
     report.requests += redraft_unavailable(deps, now)  # the model failed: ask it again later
+    with transaction(deps.sessions) as session:
+        prune_changes(session)  # the expertise indexes' feed: a day is kept
     for queue, depth in deps.queues.depths().items():
         QUEUE_DEPTH.labels(queue=queue).set(depth)
     return report

@@ -363,7 +363,9 @@ class Evidence(Base):
     kind: Mapped[str] = mapped_column(String(16))  # reply | approval | history | pull_in
     channel_id: Mapped[str | None] = mapped_column(String(32))
     request_id: Mapped[int | None] = _request_id("SET NULL")
-    draft_id: Mapped[int | None] = mapped_column(ForeignKey("drafts.id", ondelete="SET NULL"))
+    draft_id: Mapped[int | None] = mapped_column(
+        ForeignKey("drafts.id", ondelete="SET NULL"), index=True
+    )
     question: Mapped[str] = mapped_column(Text, default="")  # the customer's words
     answer: Mapped[str] = mapped_column(Text, default="")  # the person's own reply
     share: Mapped[float] = mapped_column(default=1.0)

@@ -42,6 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from integrations.store import expertise_changes
 from integrations.store.models import Draft, DraftStatus, Evidence, Request, RequestMessage
 from integrations.store.search_models import (
     Embedding,
@@ -289,6 +290,7 @@ def purged(conn: Connection, table: str, rows: Iterable[tuple[int, int | None]])
         forget(conn, QUESTIONS, [request_id for _, request_id in rows if request_id])
     elif table == "expertise_evidence":
         reindex(conn, evidence=[row_id for row_id, _ in rows])
+        expertise_changes.note_changed(conn, [row_id for row_id, _ in rows])
 
 
 def forget(conn: Connection, corpus: str, source_ids: Iterable[int]) -> None:
@@ -300,8 +302,10 @@ def forget(conn: Connection, corpus: str, source_ids: Iterable[int]) -> None:
 
 
 def keep_current(sessions: sessionmaker[Session]) -> None:
-    """Re-index what each flush of these sessions changed, in its transaction."""
+    """Re-index what each flush of these sessions changed, in its transaction, and tell
+    the processes' expertise indexes (`expertise_changes.py`)."""
     event.listen(sessions, "after_flush", _after_flush)
+    event.listen(sessions, "after_flush", expertise_changes.after_flush)
 
 
 def _after_flush(session: Session, _context: Any) -> None:

@@ -11,10 +11,12 @@ They are part of `Base.metadata` because `integrations/store/__init__.py` import
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import BigInteger, Index, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from integrations.store.models import Base
+from integrations.store.models import Base, utcnow
 
 _ID = BigInteger().with_variant(Integer, "sqlite")
 
@@ -87,3 +89,16 @@ class Embedding(Base):
     model: Mapped[str] = mapped_column(String(64), primary_key=True)
     digest: Mapped[str] = mapped_column(String(40))
     vector: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ExpertiseChange(Base):
+    """An answered question whose terms or weighing may have changed (its evidence row, its
+    draft's feedback, a later request in its thread). Each process keeps the expertise corpus
+    in memory (`integrations/store/expertise_index.py`) and reads these to stay current;
+    written in the transaction that made the change, kept a day (`sweeper`)."""
+
+    __tablename__ = "expertise_changes"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    evidence_id: Mapped[int] = mapped_column(_ID)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

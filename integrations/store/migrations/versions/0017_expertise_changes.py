@@ -1,0 +1,45 @@
+"""expertise changes: the feed that keeps each process's in-memory expertise corpus current
+
+Revision ID: 0017
+Revises: 0016
+Create Date: 2026-12-07 10:00:00
+
+Colleague suggestions no longer read the postings and weighing of every matching answered
+question from the database for each request: each process holds the expertise corpus in
+memory (`integrations/store/expertise_index.py`) and reads `expertise_changes` to stay
+current. New: that table, indexed by time, and an index on `expertise_evidence.draft_id`
+(feedback on a draft names the evidence rows it weighs). Nothing to backfill: a process loads
+the corpus from the search index at its start.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0017"
+down_revision = "0016"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "expertise_changes",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column(
+            "evidence_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_expertise_changes_at", "expertise_changes", ["at"])
+    op.create_index(
+        "ix_expertise_evidence_draft_id", "expertise_evidence", ["draft_id"], unique=False
+    )
+
+
+def downgrade() -> None:
+    op.drop_index("ix_expertise_evidence_draft_id", table_name="expertise_evidence")
+    op.drop_index("ix_expertise_changes_at", table_name="expertise_changes")
+    op.drop_table("expertise_changes")
