@@ -20,7 +20,6 @@ from workers.expertise import expertise_for
 from workers.retention import purge_expired_text
 from workers.suggest import suggest_colleagues
 
-
 WEBHOOK = "Webhook deliveries to our endpoint time out since the upgrade"
 
 

@@ -44,6 +44,9 @@ from workers.stage_data import RequestContext
 
 WINDOW = timedelta(days=30)
 RECENT = timedelta(days=14)  # the window of "recent" messages and requests
+# A request's last message is no older than it (nor than its messages) by more than this: a
+# message is stored when Slack delivers it, which a retry may delay; bounds an index range.
+_LATE = timedelta(days=1)
 RECENT_MESSAGES = 20  # per account
 RENEWAL_DAYS = 60
 SEVERE_PRIORITIES = {"p1", "p2", "high", "critical", "urgent"}  # CASE_PRIORITY: P1, P2 = High
@@ -165,7 +168,11 @@ def _read_history(session: Session, signals: dict[str, _Signals], now: datetime)
         )
         .outerjoin(SlaClock, SlaClock.request_id == Request.id)
         # A breach or a vote comes after its request was opened: twice the window finds them.
-        .where(Request.account_key.in_(signals), Request.created_at >= now - 2 * WINDOW)
+        .where(
+            Request.account_key.in_(signals),
+            Request.last_message_at >= now - 2 * WINDOW - _LATE,  # read by the index
+            Request.created_at >= now - 2 * WINDOW,
+        )
         .subquery()
     )
     per_account = select(
@@ -194,7 +201,11 @@ def _read_messages(session: Session, signals: dict[str, _Signals], now: datetime
             .label("n"),
         )
         .join(Request, Request.id == RequestMessage.request_id)
-        .where(Request.account_key.in_(signals), RequestMessage.created_at >= now - RECENT)
+        .where(
+            Request.account_key.in_(signals),
+            Request.last_message_at >= now - RECENT - _LATE,  # the account's recent requests
+            RequestMessage.created_at >= now - RECENT,
+        )
         .subquery()
     )
     latest = select(ranked.c.key, ranked.c.text).where(ranked.c.n <= RECENT_MESSAGES)

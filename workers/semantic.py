@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from integrations.llm import Embedder, ModelUnavailable
@@ -39,7 +39,7 @@ from integrations.store.embeddings import (
     unit,
 )
 from integrations.store.models import Request
-from integrations.store.search_models import SearchDocument
+from integrations.store.search_models import SearchStats
 
 log = structlog.get_logger(__name__)
 
@@ -81,10 +81,10 @@ def prepare(
         return None
     model = embedder.embedding_model
     with transaction(sessions) as session:
-        size = session.scalar(
-            select(func.count())
-            .select_from(SearchDocument)
-            .where(SearchDocument.corpus == corpus, SearchDocument.scope == scope)
+        size = session.scalar(  # kept by the index's writes: no count over the scope
+            select(SearchStats.documents).where(
+                SearchStats.corpus == corpus, SearchStats.scope == scope
+            )
         )
         if (size or 0) > MAX_SCOPE:
             _too_large(corpus, scope, size or 0)
@@ -92,7 +92,9 @@ def prepare(
         question = session.get_one(Request, request_id).text or ""
         asked = digest(question)
         known = stored(session, QUESTIONS, model, {request_id: asked}).get(request_id)
-        scoped = scope_vectors(session, corpus, scope, model, exclude_request=exclude_request)
+        scoped = scope_vectors(
+            session, corpus, scope, model, exclude_request=exclude_request, missing_only=True
+        )
         missing = scoped.missing[::-1][:MAX_NEW]  # newest first
         documents = document_texts(session, corpus, missing) if missing else []
         wanted = {digest_id(d): d for d in (digest(p) for p in passages)}

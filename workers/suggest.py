@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import structlog
 from redis.exceptions import RedisError
 from slack_sdk.errors import SlackApiError
-from sqlalchemy import select
+from sqlalchemy import false, select
 from sqlalchemy.exc import IntegrityError
 
 from integrations.business_hours import BusinessHours
@@ -210,7 +210,7 @@ def open_load(session: Any, *, exclude: int) -> Counter[str]:
         .join(Request, Request.id == Evidence.request_id)
         .where(
             Evidence.kind == "pull_in",
-            Evidence.answered.is_(False),
+            Evidence.answered == false(),  # "= false": the partial index's "NOT answered"
             Request.state == RequestState.OPEN,
             Request.id != exclude,
         )

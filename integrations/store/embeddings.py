@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, select
+from sqlalchemy import and_, literal, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -64,17 +64,24 @@ class ScopeVectors:
 
 
 def scope_vectors(
-    session: Session, corpus: str, scope: str, model: str, *, exclude_request: int | None = None
+    session: Session,
+    corpus: str,
+    scope: str,
+    model: str,
+    *,
+    exclude_request: int | None = None,
+    missing_only: bool = False,
 ) -> ScopeVectors:
     """The documents of `scope` in `corpus` (`answers` or `expertise`), never those of
-    `exclude_request`, with their current vectors from `model`."""
+    `exclude_request`, with their current vectors from `model`; `missing_only`: only those
+    without one (no vector is read)."""
     query = (
         select(
             SearchDocument.source_id,
             SearchDocument.request_id,
             SearchDocument.digest,
             Embedding.digest,
-            Embedding.vector,
+            literal(None) if missing_only else Embedding.vector,
         )
         .outerjoin(
             Embedding,
@@ -89,13 +96,17 @@ def scope_vectors(
     )
     if exclude_request is not None:
         query = query.where(SearchDocument.request_id.is_distinct_from(exclude_request))
+    if missing_only:
+        query = query.where(
+            or_(Embedding.digest.is_(None), Embedding.digest != SearchDocument.digest)
+        )
     found = ScopeVectors()
     rows: list[np.ndarray] = []
     for source_id, request_id, current, embedded, blob in session.execute(query):
         if blob is not None and embedded == current:
             found.ids.append(source_id)
             rows.append(np.frombuffer(blob, dtype="<f4"))
-        else:
+        elif embedded != current:
             found.missing.append((source_id, request_id, current))
     found.matrix = _stacked(rows)
     return found

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, validates
 from sqlalchemy.types import TypeDecorator
@@ -130,6 +131,8 @@ class Request(Base):
         UniqueConstraint("channel_id", "ts", name="uq_requests_channel_ts"),
         Index("ix_requests_pending", "stage", "state"),
         Index("ix_requests_thread", "channel_id", "thread_ts"),  # a thread's requests
+        # An account's requests, and its recent ones (health) without reading its whole history
+        Index("ix_requests_account_recent", "account_key", "last_message_at"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
@@ -142,7 +145,7 @@ class Request(Base):
     user_team: Mapped[str | None] = mapped_column(String(32))
     # The tenant whose past answers may ground this request's drafts: `account:<id>` when the
     # channel is linked to an account, else `channel:<id>` (see workers/retrieval.Scope).
-    account_key: Mapped[str | None] = mapped_column(String(64), index=True)
+    account_key: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[RequestState] = mapped_column(_enum(RequestState), default=RequestState.OPEN)
     stage: Mapped[Stage] = mapped_column(_enum(Stage), default=Stage.RECEIVED)
     # Bumped by ingest whenever the customer's words change; the pipeline redoes the draft and
@@ -355,6 +358,12 @@ class Evidence(Base):
     __tablename__ = "expertise_evidence"
     __table_args__ = (
         UniqueConstraint("source_key", "user_id", name="uq_expertise_evidence_source_user"),
+        Index(  # pull-ins waiting for an answer (a person's load), not the whole history
+            "ix_expertise_evidence_waiting",
+            "request_id",
+            postgresql_where=text("NOT answered"),
+            sqlite_where=text("NOT answered"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

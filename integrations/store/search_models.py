@@ -28,7 +28,10 @@ class SearchDocument(Base):
     is never returned (every search reads its results back from the source rows)."""
 
     __tablename__ = "search_documents"
-    __table_args__ = (Index("ix_search_documents_request", "corpus", "request_id"),)
+    __table_args__ = (
+        Index("ix_search_documents_request", "corpus", "request_id"),
+        Index("ix_search_documents_scope", "corpus", "scope", "source_id"),  # a tenant's
+    )
 
     corpus: Mapped[str] = mapped_column(String(16), primary_key=True)
     source_id: Mapped[int] = mapped_column(_ID, primary_key=True, autoincrement=False)

@@ -10,6 +10,13 @@ memory (`integrations/store/expertise_index.py`) and reads `expertise_changes` t
 current. New: that table, indexed by time, and an index on `expertise_evidence.draft_id`
 (feedback on a draft names the evidence rows it weighs). Nothing to backfill: a process loads
 the corpus from the search index at its start.
+
+Two more indexes, for what a request read in proportion to the history (bench/history.py):
+the pull-ins still waiting for an answer (a person's load on the suggestion stage: a partial
+index, instead of reading every evidence row), and an account's requests by their last
+message (account health's recent messages and signals: the recent ones, instead of every
+request of the account), which replaces the index on `account_key` alone; and the search
+index's documents by scope (an account's vectors, instead of every account's documents).
 """
 
 from __future__ import annotations
@@ -37,9 +44,27 @@ def upgrade() -> None:
     op.create_index(
         "ix_expertise_evidence_draft_id", "expertise_evidence", ["draft_id"], unique=False
     )
+    op.create_index(
+        "ix_expertise_evidence_waiting",
+        "expertise_evidence",
+        ["request_id"],
+        postgresql_where=sa.text("NOT answered"),
+        sqlite_where=sa.text("NOT answered"),
+    )
+    op.create_index(
+        "ix_search_documents_scope", "search_documents", ["corpus", "scope", "source_id"]
+    )
+    with op.batch_alter_table("requests") as batch:
+        batch.create_index("ix_requests_account_recent", ["account_key", "last_message_at"])
+        batch.drop_index("ix_requests_account_key")
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("requests") as batch:
+        batch.create_index("ix_requests_account_key", ["account_key"])
+        batch.drop_index("ix_requests_account_recent")
+    op.drop_index("ix_search_documents_scope", table_name="search_documents")
+    op.drop_index("ix_expertise_evidence_waiting", table_name="expertise_evidence")
     op.drop_index("ix_expertise_evidence_draft_id", table_name="expertise_evidence")
     op.drop_index("ix_expertise_changes_at", table_name="expertise_changes")
     op.drop_table("expertise_changes")
