@@ -133,6 +133,13 @@ class Request(Base):
         Index("ix_requests_thread", "channel_id", "thread_ts"),  # a thread's requests
         # An account's requests, and its recent ones (health) without reading its whole history
         Index("ix_requests_account_recent", "account_key", "last_message_at"),
+        # The open requests, newest first (a person's load, the queue), of a long history
+        Index(
+            "ix_requests_open",
+            "id",
+            postgresql_where=text("state = 'open'"),
+            sqlite_where=text("state = 'open'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
