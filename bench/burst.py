@@ -41,6 +41,7 @@ if str(REPO) not in sys.path:  # `bench`, `tests.harness` and `sandbox` are not 
 
 from bench.burst_fleet import Fleet, app_env  # noqa: E402
 from bench.burst_measure import Measured, measure  # noqa: E402
+from bench.burst_model import ModelProcess  # noqa: E402
 from bench.burst_report import report  # noqa: E402
 from bench.burst_send import Delivery, send  # noqa: E402
 from bench.burst_world import (  # noqa: E402
@@ -52,7 +53,6 @@ from bench.burst_world import (  # noqa: E402
     route_channels,
 )
 from integrations.store.db import upgrade  # noqa: E402
-from sandbox.openai_server import OpenAIServer, default_responder  # noqa: E402
 
 POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/test"
 # No new card nor 👀 for this long: what is missing is lost (a lease expires in 15 s and the
@@ -98,19 +98,13 @@ class Outcome:
 def run_burst(options: Options) -> Outcome:
     """Set everything up, send the burst, wait for the cards, measure, tear down."""
     workdir = Path(tempfile.mkdtemp(prefix="triage-burst-"))
-    answers: list[tuple[float, str]] = []  # (when answered, schema) of each model call
-
-    def responder(schema: str, body: dict[str, Any]) -> dict[str, Any]:
-        answers.append((time.time(), schema))
-        return default_responder(schema, body)
-
     world = build_world(
         messages=options.messages,
         channels=options.channels,
         limits=options.limits,
         route_channels=route_channels(options.routes),
     )
-    model = OpenAIServer(responder, latency=options.model_latency)
+    model = ModelProcess(options.model_latency, workdir)  # as OpenAI: elsewhere
     try:
         with _database(options.database_url) as database_url:
             with Redis.from_url(options.redis_url) as redis:
@@ -126,7 +120,7 @@ def run_burst(options: Options) -> Outcome:
                 deliveries = _deliveries(messages, fleet.urls, options.redeliver)
                 warmup = _warmup(world, fleet.urls, options.threads * options.web_workers)
                 world.emu.clear_calls()
-                answers.clear()
+                model.clear()
                 acks = send(
                     deliveries,
                     threads=options.threads,
@@ -136,6 +130,7 @@ def run_burst(options: Options) -> Outcome:
                 )
                 _wait_for_cards(world, options)
                 fleet.stop()
+                answers = model.answers()
                 measured = measure(world, acks, database_url, answers, options.model_latency)
             finally:
                 fleet.stop()
@@ -168,7 +163,7 @@ def _database(url: str | None) -> Iterator[str]:
 
 
 def _environment(
-    options: Options, world: Any, database_url: str, model: OpenAIServer, workdir: Path
+    options: Options, world: Any, database_url: str, model: ModelProcess, workdir: Path
 ) -> dict[str, str]:
     """What a user would set for this deployment (the rest: the app's defaults)."""
     scale = str(options.limits) if options.limits is not None else None
