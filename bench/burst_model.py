@@ -12,6 +12,7 @@ encoder: thirty answers due at once each waited for the others' encodings on a b
 from __future__ import annotations
 
 import json
+import logging
 import multiprocessing
 import time
 from pathlib import Path
@@ -28,6 +29,7 @@ def _serve(latency: float, answers: str, ready: Any) -> None:
             out.write(json.dumps([time.time(), schema]) + "\n")
         return answer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # as in bench/burst.py's process
     use_encoder(False)  # its answers by words alone: a few ms each, as OpenAI's come back
     default_responder("TriageResult", {"messages": [{"role": "user", "content": "warm up"}]})
     server = OpenAIServer(responder, latency=latency)

@@ -62,6 +62,33 @@ def learn(deps: Deps, user: str, question: str, *, times: int = 1, up: int = 0) 
             )
 
 
+def approved_by(
+    deps: Deps, user: str, *, feedback: dict[str, int] | None = None, at: datetime = NOW
+) -> tuple[int, int]:
+    """A request answered by `user`'s approved draft (with this 👍/👎): (request, draft)."""
+    request_id = open_request(deps, text=SAML)
+    with transaction(deps.sessions) as session:
+        draft = Draft(
+            request_id=request_id, text="x", source="offline", status=DraftStatus.APPROVED
+        )
+        if feedback:
+            draft.details = {"feedback": feedback}
+        session.add(draft)
+        session.flush()
+        session.add(
+            Evidence(
+                source_key=f"request:{request_id}",
+                user_id=user,
+                kind="approval",
+                request_id=request_id,
+                draft_id=draft.id,
+                question=SAML,
+                answered_at=at,
+            )
+        )
+        return request_id, draft.id
+
+
 def colleague(world: World, user: str, *, tz: str = "Europe/London", **kwargs: object) -> str:
     world.emu.add_user(user, team_id=ORG, name=user.lower(), tz=tz, **kwargs)  # type: ignore[arg-type]
     world.emu.set_presence(user, "away")
@@ -165,28 +192,7 @@ def test_feedback_and_age_weigh_answers(world: World) -> None:
     assert feedback_weight(0, 0, True) < feedback_weight(0, 0, False)
     good, bad = colleague(world, "U0GOOD"), colleague(world, "U0BAD")
     learn(world.deps, good, SAML, up=2)
-    with transaction(world.deps.sessions) as session:  # 👎 on bad's approved answer
-        request = session.get_one(Request, open_request(world.deps, text=SAML))
-        draft = Draft(
-            request_id=request.id,
-            text="x",
-            source="offline",
-            status=DraftStatus.APPROVED,
-            details={"feedback": {"up": 0, "down": 2}},
-        )
-        session.add(draft)
-        session.flush()
-        session.add(
-            Evidence(
-                source_key=f"request:{request.id}",
-                user_id=bad,
-                kind="approval",
-                request_id=request.id,
-                draft_id=draft.id,
-                question=SAML,
-                answered_at=NOW,
-            )
-        )
+    approved_by(world.deps, bad, feedback={"up": 0, "down": 2})  # 👎👎 on bad's answer
     with transaction(world.deps.sessions) as session:
         found = expertise_for(
             session, SAML, index=world.deps.expertise, half_life_days=180, now=NOW

@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session
 
 from integrations.store.db import transaction
 from integrations.store.expertise_index import ExpertiseIndex
-from integrations.store.models import Draft, DraftStatus, Evidence, Request
+from integrations.store.models import Draft, Evidence, Request
 from tests.harness import World
-from tests.test_expertise import NOW, SAML, learn, open_request
+from tests.test_expertise import NOW, SAML, approved_by, learn, open_request
 from workers.expertise import expertise_for
 from workers.retention import purge_expired_text
 from workers.suggest import suggest_colleagues
@@ -37,32 +37,9 @@ def same_as_fresh(world: World, query: str = SAML) -> dict[str, Any]:
     return kept
 
 
-def approved_by(world: World, user: str) -> tuple[int, int]:
-    """A request answered by `user`'s approved draft: (request, draft)."""
-    request_id = open_request(world.deps, text=SAML)
-    with transaction(world.deps.sessions) as session:
-        draft = Draft(
-            request_id=request_id, text="x", source="offline", status=DraftStatus.APPROVED
-        )
-        session.add(draft)
-        session.flush()
-        session.add(
-            Evidence(
-                source_key=f"request:{request_id}",
-                user_id=user,
-                kind="approval",
-                request_id=request_id,
-                draft_id=draft.id,
-                question=SAML,
-                answered_at=NOW - timedelta(days=1),
-            )
-        )
-        return request_id, draft.id
-
-
 def test_a_loaded_index_follows_every_change_another_process_commits(world: World) -> None:
     learn(world.deps, "U0ROSA", SAML)
-    request_id, draft_id = approved_by(world, "U0SAM")
+    request_id, draft_id = approved_by(world.deps, "U0SAM", at=NOW - timedelta(days=1))
     first = same_as_fresh(world)  # loads the long-lived index
     assert set(first) == {"U0ROSA", "U0SAM"}
 
