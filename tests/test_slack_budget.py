@@ -251,7 +251,8 @@ def test_a_burst_from_two_processes_against_slacks_own_limits(redis_url: str) ->
         for thread in threads:
             thread.join(60)
         assert errors == []
-        assert len(emu.calls("conversations.info")) - emu.ratelimited_count() >= 60
+        answered = [c for c in emu.calls("conversations.info") if c.status == 200]
+        assert len(answered) == 60  # every call, once (a 429 elsewhere is not one less here)
         assert emu.early_calls() == 0
         # A slot is 20 ms here: the odd 429 from arrival jitter, each then held by everyone.
         assert emu.ratelimited_count() <= 3, emu.ratelimited_by_method()
