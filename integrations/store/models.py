@@ -133,12 +133,13 @@ class Request(Base):
         Index("ix_requests_thread", "channel_id", "thread_ts"),  # a thread's requests
         # An account's requests, and its recent ones (health) without reading its whole history
         Index("ix_requests_account_recent", "account_key", "last_message_at"),
-        # The open requests, newest first (a person's load, the queue), of a long history
+        # The requests still open or withdrawn, of a long history: a person's load, the queue,
+        # the sweeper's unfinished work
         Index(
-            "ix_requests_open",
+            "ix_requests_live",
             "id",
-            postgresql_where=text("state = 'open'"),
-            sqlite_where=text("state = 'open'"),
+            postgresql_where=text("state IN ('open', 'withdrawn')"),
+            sqlite_where=text("state IN ('open', 'withdrawn')"),
         ),
     )
 

@@ -17,8 +17,9 @@ index, instead of reading every evidence row), and an account's requests by thei
 message (account health's recent messages and signals: the recent ones, instead of every
 request of the account), which replaces the index on `account_key` alone; and the search
 index's documents by scope (an account's vectors, instead of every account's documents); and
-the open requests by id (a person's load reads the newest 2,000: once a few new requests
-were open, PostgreSQL walked the primary key back through the whole history to find them).
+the requests still open or withdrawn by id (a person's load reads the newest 2,000 open ones:
+once a few new requests were open, PostgreSQL walked the primary key back through the whole
+history to find them; the sweeper's pass read the whole `(stage, state)` index).
 """
 
 from __future__ import annotations
@@ -59,17 +60,17 @@ def upgrade() -> None:
     with op.batch_alter_table("requests") as batch:
         batch.create_index("ix_requests_account_recent", ["account_key", "last_message_at"])
         batch.create_index(
-            "ix_requests_open",
+            "ix_requests_live",
             ["id"],
-            postgresql_where=sa.text("state = 'open'"),
-            sqlite_where=sa.text("state = 'open'"),
+            postgresql_where=sa.text("state IN ('open', 'withdrawn')"),
+            sqlite_where=sa.text("state IN ('open', 'withdrawn')"),
         )
         batch.drop_index("ix_requests_account_key")
 
 
 def downgrade() -> None:
     with op.batch_alter_table("requests") as batch:
-        batch.drop_index("ix_requests_open")
+        batch.drop_index("ix_requests_live")
         batch.create_index("ix_requests_account_key", ["account_key"])
         batch.drop_index("ix_requests_account_recent")
     op.drop_index("ix_search_documents_scope", table_name="search_documents")
