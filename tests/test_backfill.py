@@ -14,8 +14,9 @@ from sqlalchemy import select
 
 from integrations.deps import Deps
 from integrations.settings import load_settings
+from integrations.store.backfill_models import BackfillCursor
 from integrations.store.db import transaction, upgrade
-from integrations.store.models import BackfillCursor, Evidence
+from integrations.store.models import Evidence
 from sandbox.expertise_world import (
     AMY,
     GUS,

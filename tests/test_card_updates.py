@@ -60,19 +60,22 @@ def test_five_refreshes_within_a_second_make_one_update_with_the_latest_state(
     request_id = one_card(world)
     change(world, request_id, "The first change")
     assert draw_card(world.deps, request_id)  # drawn just now: the next second is the card's
+    drawn = time.monotonic()
     world.emu.clear_calls()
 
-    def change_and_refresh(n: int) -> float:
+    def change_and_refresh(n: int) -> tuple[float, float]:
         change(world, request_id, f"Change number {n}")
         started = time.monotonic()
         refresh_card_now(world.deps, request_id)
-        return time.monotonic() - started
+        return time.monotonic() - started, time.monotonic() - drawn
 
     with ThreadPoolExecutor(max_workers=5) as pool:
         took = sorted(pool.map(change_and_refresh, range(5)))
-    # One waited out the card's second and drew; the others left it to that one at once,
+    # One waited out the card's second (counted from the last draw: the changes themselves
+    # take a while on a busy machine) and drew; the others left it to that one at once,
     # holding no worker meanwhile.
-    assert took[-1] >= DRAW_SECONDS * 0.5 and all(t < DRAW_SECONDS * 0.5 for t in took[:-1])
+    assert took[-1][1] >= DRAW_SECONDS * 0.9, took
+    assert all(t < DRAW_SECONDS * 0.5 for t, _ in took[:-1]), took
     [update] = world.emu.calls("chat.update")
     with transaction(world.deps.sessions) as session:
         latest = session.get_one(Request, request_id).summary or ""

@@ -25,8 +25,9 @@ from sqlalchemy import select
 
 from integrations.deps import Deps
 from integrations.slack import RATE_LIMIT_RETRIES, patient_client, slack_error
+from integrations.store.backfill_models import BackfillCursor
 from integrations.store.db import transaction
-from integrations.store.models import BackfillCursor, Evidence
+from integrations.store.models import Evidence
 from workers.expertise import evidence_rows
 from workers.triage_model import classify_offline
 
