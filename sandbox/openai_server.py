@@ -75,6 +75,10 @@ class OpenAIServer:
         return f"http://127.0.0.1:{self._server.server_port}/v1"
 
     def start(self) -> OpenAIServer:
+        if self.responder is default_responder:
+            # The offline classifier loads its encoder on first use (seconds on a busy machine):
+            # load it now, so the first completion does not outlast a client's short timeout.
+            _triage("warm up")
         self._thread.start()
         return self
 

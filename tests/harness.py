@@ -178,6 +178,12 @@ class World:
         self.processes.append(process)
         return process
 
+    def wait_warmed_up(self, log_name: str = "worker", timeout: float = 60) -> None:
+        """Until the worker started as `log_name` has loaded its models and takes jobs, for
+        tests whose clocks must not count a slow start."""
+        log = Path(self.env["TRIAGE_TEST_LOG_DIR"]) / f"{log_name}.log"
+        wait_for(lambda: "worker.warmed_up" in log.read_text(errors="replace"), timeout=timeout)
+
 
 def kill_group(process: subprocess.Popen[bytes]) -> None:
     """SIGKILL a process and, when it leads its own group, the children it forked (RQ's

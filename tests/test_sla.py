@@ -209,6 +209,7 @@ def test_outside_business_hours_the_clock_waits(
 def test_a_pending_reminder_fires_once_after_the_worker_is_killed(sla_world: World) -> None:
     world = sla_world
     worker = world.start_worker("sla-worker-1")
+    world.wait_warmed_up("sla-worker-1")  # the clock starts with the message, not the worker
     world.customer_says("Our SSO login loops back to the start page")
     wait_for(world.cards, timeout=20)
     wait_for(lambda: maybe_clock(world), timeout=10)
