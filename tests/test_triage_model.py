@@ -22,7 +22,7 @@ from integrations.local_embeddings import LocalEmbedder
 from tests.harness import REPO
 from workers.triage import classify_offline
 from workers.triage_features import normalise, words
-from workers.triage_model import PACKAGED_MODEL, load_model
+from workers.triage_model import PACKAGED_MODEL, Columns, load_model
 from workers.triage_training import Recipe, read_rows, train
 
 # (message, category): one or more clear cases per category in English, Spanish and Chinese,
@@ -263,3 +263,13 @@ def test_a_long_message_always_reaches_a_person() -> None:
     characters of anything (a pasted dump) read as no action, and no card was posted."""
     for text in ("x" * 40_000, "\n".join("y" * 20_000), "ok " * 200):
         assert classify_offline(text).needs_reply, text[:20]
+
+
+def test_the_vocabulary_finds_its_own_names_and_nothing_else() -> None:
+    names = ["w:export", "c:exp", "k:outage", "w:导出", "c:🚨 ", "w:export failed"]
+    columns = Columns(names)
+    assert len(columns) == len(names)
+    assert columns.find(names) == list(range(len(names)))
+    assert columns.find(["w:exports", "w:Export", "", "w:export"]) == [-1, -1, -1, 0]
+    assert columns.names() == names  # what a saved model writes
+    assert Columns([]).find(["w:export"]) == [-1]

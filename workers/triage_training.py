@@ -27,6 +27,7 @@ from workers.triage_model import (
     NO_ACTION_MARGIN,
     TARGETS,
     WORDS,
+    Columns,
     Linear,
     Sparse,
     TriageModel,
@@ -96,9 +97,7 @@ def fit_vectoriser(
     names = sorted(n for n, df in seen.items() if df >= min_df or n.startswith("k:"))
     n = len(texts)
     idf = np.asarray([math.log((1 + n) / (1 + seen[name])) + 1 for name in names])
-    return Vectoriser(
-        {name: i for i, name in enumerate(names)}, idf, cue_weight, chars, meaning_weight
-    )
+    return Vectoriser(Columns(names), idf, cue_weight, chars, meaning_weight)
 
 
 def fit_linear(x: Sparse, labels: Sequence[str], c: float = 1.0, seed: int = 0) -> Linear:
