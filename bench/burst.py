@@ -40,6 +40,7 @@ if str(REPO) not in sys.path:  # `bench`, `tests.harness` and `sandbox` are not 
     sys.path.insert(0, str(REPO))
 
 from bench.burst_fleet import Fleet, app_env  # noqa: E402
+from bench.burst_floor import CommitProbe, during_sends  # noqa: E402
 from bench.burst_measure import Measured, measure  # noqa: E402
 from bench.burst_model import ModelProcess  # noqa: E402
 from bench.burst_report import report  # noqa: E402
@@ -121,6 +122,8 @@ def run_burst(options: Options) -> Outcome:
                 warmup = _warmup(world, fleet.urls, options.threads * options.web_workers)
                 world.emu.clear_calls()
                 model.clear()
+                probe = CommitProbe(database_url, workdir)  # the floor under each ack
+                probe.start()
                 acks = send(
                     deliveries,
                     threads=options.threads,
@@ -128,10 +131,12 @@ def run_burst(options: Options) -> Outcome:
                     workdir=workdir,
                     warmup=warmup,
                 )
+                commits = probe.stop()
                 _wait_for_cards(world, options)
                 fleet.stop()
                 answers = model.answers()
                 measured = measure(world, acks, database_url, answers, options.model_latency)
+                measured.floor = during_sends(commits, acks)
             finally:
                 fleet.stop()
         return Outcome(options, measured, fleet.rss_table(), fleet.unstopped, workdir)

@@ -61,6 +61,8 @@ class Measured:
     # the model's answers' times: where the cards' pace was lost (`pace` in the report)
     posts: dict[str, list[float]] = field(default_factory=dict)
     answered: list[float] = field(default_factory=list)
+    # A lone durable commit's milliseconds while the burst was sent (bench/burst_floor.py)
+    floor: list[float] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
 
     def percentile(self, values: Iterable[float], q: float) -> float:
