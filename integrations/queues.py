@@ -100,7 +100,7 @@ class JobQueues(Protocol):
         if_lost: Callable[[int, str], None],
         *,
         channel: str | None = None,
-        first: bool = False,
+        first: First = False,
     ) -> None: ...
     def mark_first_channel(self, channel: str, first: bool) -> None: ...
     def wait_handed_off(self) -> None: ...
@@ -122,6 +122,10 @@ class JobQueues(Protocol):
     def depths(self) -> dict[str, int]: ...
 
 
+# Whether a request goes first, or the question that decides it (asked after the ack)
+First = bool | Callable[[], bool]
+
+
 @dataclass(frozen=True)
 class _HandedOff:
     """A request job waiting in this process for the sender thread to take it to Redis."""
@@ -130,7 +134,7 @@ class _HandedOff:
     job_id: str
     if_lost: Callable[[int, str], None]
     channel: str | None = None
-    first: bool = False
+    first: First = False
 
 
 class QueueUnavailable(RedisConnectionError):
@@ -171,15 +175,16 @@ class Queues:
         if_lost: Callable[[int, str], None],
         *,
         channel: str | None = None,
-        first: bool = False,
+        first: First = False,
     ) -> None:
         """`enqueue_request` from a background thread, many jobs to a Redis round trip.
 
         For the events listener, whose ack need not wait for Redis: the request is already
         stored under this job id. When Redis fails, `if_lost(request_id, job_id)` runs in that
         thread; when the process dies first, the sweeper finds a request with no live job.
-        It goes first when `first`, or when its `channel` was marked (`mark_first_channel`):
-        the sender asks Redis once per batch, not the listener before its ack.
+        It goes first when `first` (or what `first()` answers, asked in that thread: the
+        listener's classifier need not run before its ack), or when its `channel` was marked
+        (`mark_first_channel`): the sender asks Redis once per batch, not the listener.
         """
         with self._sender_lock:
             if self._sender is None or not self._sender.is_alive():  # none yet, or forked
@@ -217,7 +222,7 @@ class Queues:
                 except queue.Empty:
                     break
             try:
-                batch = self._with_first_channels(batch)
+                batch = self._with_first_channels([_decided(h) for h in batch])
                 self._send(partial(self._add_requests, batch=batch))
             except REDIS_DOWN as exc:  # expected while Redis is down: no traceback
                 log.warning("enqueue.failed", requests=len(batch), error=str(exc))
@@ -362,6 +367,17 @@ class Queues:
         except REDIS_DOWN:
             self._down_until = time.monotonic() + self.BREAKER_SECONDS
             raise
+
+
+def _decided(handed: _HandedOff) -> _HandedOff:
+    """`handed` with its `first` answered; a question that fails leaves it in line."""
+    if not callable(handed.first):
+        return handed
+    try:
+        return replace(handed, first=bool(handed.first()))
+    except Exception:
+        unexpected(log, "enqueue.priority_failed", where="enqueue", request_id=handed.request_id)
+        return replace(handed, first=False)
 
 
 def _lost(batch: Sequence[_HandedOff]) -> None:

@@ -70,3 +70,20 @@ def test_the_strictest_tiers_channel_goes_first_once_its_account_is_known(
         assert _queued(world) == {PIPELINE_FIRST: [3], PIPELINE: [4]}
         world.drain()
         assert len(world.cards()) == 4
+
+
+def test_a_priority_question_that_fails_leaves_the_request_in_line(
+    database_url: str, redis_url: str
+) -> None:
+    # The listener's classifier runs after the ack, in the enqueue thread: a bug in it must not
+    # lose the request that is already stored under its job id.
+    with start_world(database_url=database_url, redis_url=redis_url) as world:
+        queues = world.deps.queues
+        queues.enqueue_request_soon(7, "request-7", _never_lost, first=lambda: 1 / 0 > 0)
+        queues.enqueue_request_soon(8, "request-8", _never_lost, first=lambda: True)
+        queues.enqueue_request_soon(9, "request-9", _never_lost, first=lambda: False)
+        assert _queued(world) == {PIPELINE_FIRST: [8], PIPELINE: [7, 9]}
+
+
+def _never_lost(request_id: int, job_id: str) -> None:
+    raise AssertionError(f"request {request_id} was handed back as lost")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import structlog
@@ -88,7 +89,7 @@ def ingest_message(deps: Deps, body: dict[str, Any], installation: Installation)
         job_id,
         lambda r, j: forget_job(deps, r, j),
         channel=classified.channel,
-        first=goes_first(classified.text),
+        first=partial(goes_first, classified.text),  # asked after the ack, not before
     )
     return IngestResult(outcome, request_id, queued=True)
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from integrations.failures import unexpected
+from integrations.queues import First
 from workers.card import refresh_card_now
 from workers.csat import ask_now
 from workers.delivery import deliver_now
@@ -105,7 +106,7 @@ class InlineQueues:
         if_lost: Callable[[int, str], None],
         *,
         channel: str | None = None,
-        first: bool = False,
+        first: First = False,
     ) -> None:
         self.enqueue_request(request_id, job_id)  # a queue.put: nothing to gain by deferring
 

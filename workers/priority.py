@@ -2,8 +2,9 @@
 strictest support tier (by default `enterprise`, the shortest first-response target).
 
 A request's urgency is not known until it is triaged, and its account not until its context is
-read; both happen in the queue this decides. So the listener judges urgency by the offline
-classifier's words (`words_only`: well under a millisecond, no encoder, no network), and the
+read; both happen in the queue this decides. So the web process judges urgency by the offline
+classifier's words (`words_only`: no encoder, no network; ~1.8 ms of CPU, so it runs in the
+enqueue thread after the ack, not before it: `Queues.enqueue_request_soon`), and the
 context stage remembers which customer channels belong to the strictest tier (a Redis set the
 enqueue reads once per batch). A channel's first request, before its context was ever read,
 waits its turn like any other.

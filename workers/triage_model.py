@@ -149,21 +149,17 @@ class Vectoriser:
         columns: list[int] = []
         values: list[float] = []
         for counts, weighted in groups(text, self.chars):
-            start = len(values)
-            names = list(counts)
-            for name, column in zip(names, self.vocabulary.find(names), strict=True):
-                if column < 0:
-                    continue
-                count = counts[name]
-                columns.append(column)
-                if weighted:
-                    values.append((1.0 + math.log(count)) * float(self.idf[column]))
-                else:
-                    values.append(self.cue_weight)
+            found = np.asarray(self.vocabulary.find(list(counts)), dtype=np.int64)
+            known = found >= 0
+            picked = found[known]
             if weighted:
-                norm = math.sqrt(sum(v * v for v in values[start:]))
-                for i in range(start, len(values)):
-                    values[i] /= norm or 1.0
+                tally = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))[known]
+                weights = (1.0 + np.log(tally)) * self.idf[picked].astype(np.float64)
+                weights /= math.sqrt(float(weights @ weights)) or 1.0
+            else:
+                weights = np.full(len(picked), self.cue_weight)
+            columns += picked.tolist()
+            values += weights.tolist()
         if self.meaning_weight and meaning is not None:
             columns.extend(range(len(self.vocabulary), self.width))
             values.extend((self.meaning_weight * meaning).tolist())
