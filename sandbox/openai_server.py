@@ -75,10 +75,8 @@ class OpenAIServer:
         return f"http://127.0.0.1:{self._server.server_port}/v1"
 
     def start(self) -> OpenAIServer:
-        if self.responder is default_responder:
-            # The offline classifier loads its encoder on first use (seconds on a busy machine):
-            # load it now, so the first completion does not outlast a client's short timeout.
-            _triage("warm up")
+        if self.responder is default_responder:  # load its encoder now (seconds when busy),
+            _triage("warm up")  # not in the first completion, past a client's short timeout
         self._thread.start()
         return self
 
@@ -126,9 +124,7 @@ class OpenAIServer:
                     for m in self.models
                 ],
             }
-            return Response(json.dumps(listing), 200, content_type="application/json")(
-                environ, start_response
-            )
+            return _json(listing)(environ, start_response)
         if request.method == "POST" and request.path.endswith("/embeddings"):
             return self.embeddings.serve(request)(environ, start_response)
         if request.method != "POST" or not request.path.endswith("/chat/completions"):
@@ -158,9 +154,7 @@ class OpenAIServer:
             return _error(fault.status, f"injected {fault.status}", kind, headers)(
                 environ, start_response
             )
-        return Response(json.dumps(self._completion(body)), 200, content_type="application/json")(
-            environ, start_response
-        )
+        return _json(self._completion(body))(environ, start_response)
 
     def _completion(self, body: dict[str, Any]) -> dict[str, Any]:
         schema = ((body.get("response_format") or {}).get("json_schema") or {}).get("name", "")
@@ -185,6 +179,10 @@ class OpenAIServer:
                 "total_tokens": (prompt_chars + len(content)) // 4,
             },
         }
+
+
+def _json(payload: dict[str, Any]) -> Response:
+    return Response(json.dumps(payload), 200, content_type="application/json")
 
 
 def _error(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> Response:
@@ -216,14 +214,8 @@ def sent_images(body: dict[str, Any]) -> list[SentImage]:
             url = str((part.get("image_url") or {}).get("url", ""))
             if part.get("type") == "image_url" and url.startswith("data:"):
                 header, _, data = url[len("data:") :].partition(",")
-                found.append(
-                    SentImage(
-                        index,
-                        str(message.get("role")),
-                        header.split(";")[0],
-                        base64.b64decode(data),
-                    )
-                )
+                role, mimetype = str(message.get("role")), header.split(";")[0]
+                found.append(SentImage(index, role, mimetype, base64.b64decode(data)))
     return found
 
 
