@@ -160,15 +160,25 @@ def admin_sql(admin_url: str, sql: str) -> None:
 
 
 def redis_db(url: str, *, flush: bool = False) -> int:
-    """Jobs waiting in the pipeline queue; with `flush`, empty the logical database first."""
+    """Jobs waiting in the pipeline queues (urgent first, and the rest); with `flush`, empty
+    the logical database first."""
     from redis import Redis
 
-    from integrations.queues import PIPELINE
+    from integrations.queues import PIPELINE, PIPELINE_FIRST
 
     with Redis.from_url(url) as client:
         if flush:
             client.flushdb()
-        return int(client.llen(f"rq:queue:{PIPELINE}"))
+        return sum(int(client.llen(f"rq:queue:{q}")) for q in (PIPELINE_FIRST, PIPELINE))
+
+
+def settled_queue(url: str, expected: int, seconds: float = 10.0) -> int:
+    """The queued jobs once `expected` are there, or after `seconds`: the web process sends
+    them to Redis from a thread after each ack (and judges each one's priority there)."""
+    deadline = time.monotonic() + seconds
+    while (queued := redis_db(url)) < expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return queued
 
 
 def stored_events(database_url: str) -> int:
@@ -229,7 +239,7 @@ def run(args: argparse.Namespace) -> None:
                 )
         slack_calls = len(emu.calls()) - slack_calls
         stored = stored_events(database_url) - stored_before
-        queued = redis_db(args.redis_url)
+        queued = settled_queue(args.redis_url, stored)
     finally:
         for process in servers:
             stop_server(process)
