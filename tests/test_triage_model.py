@@ -269,7 +269,7 @@ def test_the_vocabulary_finds_its_own_names_and_nothing_else() -> None:
     names = ["w:export", "c:exp", "k:outage", "w:导出", "c:🚨 ", "w:export failed"]
     columns = Columns(names)
     assert len(columns) == len(names)
-    assert columns.find(names) == list(range(len(names)))
-    assert columns.find(["w:exports", "w:Export", "", "w:export"]) == [-1, -1, -1, 0]
+    assert columns.find(names).tolist() == list(range(len(names)))
+    assert columns.find(["w:exports", "w:Export", "", "w:export"]).tolist() == [-1, -1, -1, 0]
     assert columns.names() == names  # what a saved model writes
-    assert Columns([]).find(["w:export"]) == [-1]
+    assert Columns([]).find(["w:export"]).tolist() == [-1]

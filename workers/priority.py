@@ -3,7 +3,7 @@ strictest support tier (by default `enterprise`, the shortest first-response tar
 
 A request's urgency is not known until it is triaged, and its account not until its context is
 read; both happen in the queue this decides. So the web process judges urgency by the offline
-classifier's words (`words_only`: no encoder, no network; ~1.8 ms of CPU, so it runs in the
+classifier's words (`words_only`: no encoder, no network; ~1 ms of CPU, so it runs in the
 enqueue thread after the ack, not before it: `Queues.enqueue_request_soon`), and the
 context stage remembers which customer channels belong to the strictest tier (a Redis set the
 enqueue reads once per batch). A channel's first request, before its context was ever read,

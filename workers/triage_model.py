@@ -116,13 +116,13 @@ class Columns:
     def __len__(self) -> int:
         return len(self._hashes)
 
-    def find(self, names: list[str]) -> list[int]:
+    def find(self, names: list[str]) -> np.ndarray:
         """Each name's column, -1 for a name outside the vocabulary."""
         if not names or not len(self._hashes):
-            return [-1] * len(names)
+            return np.full(len(names), -1, dtype=np.int64)
         hashes = np.fromiter(map(hash, names), dtype=np.int64, count=len(names))
         at = np.minimum(np.searchsorted(self._hashes, hashes), len(self._hashes) - 1)
-        return np.where(self._hashes[at] == hashes, self._columns[at], -1).tolist()
+        return np.where(self._hashes[at] == hashes, self._columns[at], -1)
 
     def names(self) -> list[str]:
         """The names in column order."""
@@ -149,7 +149,7 @@ class Vectoriser:
         columns: list[int] = []
         values: list[float] = []
         for counts, weighted in groups(text, self.chars):
-            found = np.asarray(self.vocabulary.find(list(counts)), dtype=np.int64)
+            found = self.vocabulary.find(list(counts))
             known = found >= 0
             picked = found[known]
             if weighted:
