@@ -48,6 +48,11 @@ RECONNECT_SECONDS = 2.0
 # How long an idle worker blocks on the queues before it looks again: bounds how long a warm
 # shutdown waits for the threads that have no job.
 DEQUEUE_SECONDS = 3
+# How often the main worker makes sure RQ's scheduler runs somewhere (RQ: every ten minutes).
+# The scheduler is a forked child of one worker process; when it dies (an OOM kill, an error)
+# or its whole process does, nothing scheduled runs until a worker starts one again: deferred
+# 👀, SLA reminders, CSAT checks. Each pass also cleans RQ's registries, a few Redis calls.
+SCHEDULER_CHECK_SECONDS = 10
 
 
 class DepsJob(Job):
@@ -296,6 +301,9 @@ class Crew:
             name=name,
             deps=self.deps,
             crew=self,
+            # RQ's maintenance pass restarts a dead scheduler, or takes over the lock of one
+            # whose process died once the lock runs out (61 s)
+            **({"maintenance_interval": SCHEDULER_CHECK_SECONDS} if number == 0 else {}),
         )
         with self._lock:
             if self.stopping.is_set():
