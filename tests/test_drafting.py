@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from typing import Any
@@ -11,10 +13,11 @@ import pytest
 from sqlalchemy import select
 
 from integrations.store.db import transaction
-from integrations.store.models import Draft
-from sandbox.openai_server import OpenAIServer
+from integrations.store.models import Draft, Request
+from sandbox.openai_server import OpenAIServer, default_responder
 from sandbox.slack_events import reaction_envelope
 from tests.harness import APPROVER, SHARED, World, model_world
+from tests.test_suggest import EXPERT, teach
 from workers.ids import ActionId
 from workers.prompt import DRAFT_INSTRUCTIONS, TRIAGE_WITH_DRAFT, language_instructions
 
@@ -241,3 +244,42 @@ def test_a_request_a_person_opened_is_drafted_and_never_closed_by_the_model(
     assert len(world.cards()) == 1
     schemas = [r["response_format"]["json_schema"]["name"] for r in model.requests()[before:]]
     assert schemas == ["DraftResult"]
+
+
+def test_colleagues_are_looked_up_while_the_model_thinks(database_url: str, redis_url: str) -> None:
+    """The suggestions' Slack look-ups happen during the model's call, not after its answer:
+    the model answers only once it has seen them (or gives up waiting after 10 s)."""
+    looked_up = threading.Event()
+    waited: list[bool] = []
+
+    def answer_after_the_look_ups(schema: str, body: dict[str, Any]) -> dict[str, Any]:
+        waited.append(looked_up.wait(10))
+        return default_responder(schema, body)
+
+    with (
+        OpenAIServer(answer_after_the_look_ups) as model,
+        model_world(database_url, redis_url, model.base_url, openai_timeout_seconds=20) as world,
+    ):
+        stop = threading.Event()
+
+        def watch() -> None:
+            while not stop.is_set() and not looked_up.is_set():
+                if world.emu.calls("users.getPresence"):
+                    looked_up.set()
+                time.sleep(0.02)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        teach(world)  # Sam answered SAML questions: the one to suggest
+        try:
+            world.customer_says("Our SAML login through Okta fails again, invalid signature")
+            world.drain()
+        finally:
+            stop.set()
+            watcher.join()
+        assert waited == [True]  # the look-ups came while the call was out
+        [card] = world.cards()
+        with transaction(world.deps.sessions) as session:
+            suggested = session.scalars(select(Request.suggestions)).one()
+        assert suggested["people"][0]["user_id"] == EXPERT
+        assert EXPERT in json.dumps(card["blocks"])

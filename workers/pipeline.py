@@ -12,7 +12,9 @@ A stage that fails degrades its part of the card and says why; it never stops th
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from functools import partial
 
 import structlog
 from sqlalchemy import and_, update
@@ -21,7 +23,7 @@ from integrations.deps import Deps
 from integrations.failures import DATABASE_DOWN, unexpected
 from integrations.store.db import transaction
 from integrations.store.models import Request, RequestState, Stage
-from workers import auto_send, auto_send_flow, leases
+from workers import auto_send, auto_send_flow, leases, meanwhile
 from workers.card import refresh_card_now
 from workers.card_post import publish_card
 from workers.context import gather_context
@@ -88,6 +90,9 @@ class _Seen:
     card_ts: str | None
     permalink: str | None
     has_files: bool  # a customer who sends a file (a log, a screenshot) always gets a person
+    # The suggestions, looked up while the model thinks (`workers.meanwhile`); the suggest
+    # stage takes them (or, when none were started, looks them up itself).
+    suggestions: list[Future[Suggestions]] = field(default_factory=list, compare=False)
 
 
 def _begin_round(deps: Deps, request_id: int) -> _Seen | None:
@@ -168,6 +173,9 @@ def _triage_and_draft(deps: Deps, seen: _Seen, done: Stage) -> object:
     if job is None:  # its draft is decided already: the triage alone
         return _triage(deps, seen, done)
     assert deps.llm is not None
+    if seen.has_files or classify_offline(seen.text, words_only=True).needs_reply:
+        suggest = partial(suggest_colleagues, deps, request_id=seen.request_id)
+        seen.suggestions.append(meanwhile.submit(suggest))
     result, drafted = triage_and_draft(deps.llm, job)  # no transaction open while it thinks
     if result is None:
         log.warning("triage.model_unavailable", request_id=seen.request_id, error=drafted.note)
@@ -289,7 +297,10 @@ def _draft(deps: Deps, seen: _Seen, done: Stage) -> object:
 
 def _suggest(deps: Deps, seen: _Seen, done: Stage) -> object:
     try:  # its own short reads; no transaction open while Slack answers
-        suggestions = suggest_colleagues(deps, request_id=seen.request_id)
+        if seen.suggestions:  # looked up while the model thought
+            suggestions = seen.suggestions.pop().result()
+        else:
+            suggestions = suggest_colleagues(deps, request_id=seen.request_id)
     except Exception as exc:  # a bug or Slack down: the card still goes out, saying so
         unexpected(log, "suggest.failed", where="suggest", request_id=seen.request_id)
         suggestions = Suggestions(status="unavailable", reason=f"failed ({type(exc).__name__})")
