@@ -96,10 +96,22 @@ class TriageWorker(SimpleWorker):
         """RQ's dequeue, giving up every `DEQUEUE_SECONDS` to see whether this worker was
         asked to stop (RQ's own loop waits on for jobs until one comes: a thread other than
         the main one, which no signal interrupts, would never stop)."""
+        turn = self.crew.turn if self.crew is not None else None
         while True:
             if self._stop_requested:
                 raise StopRequested()
-            result = super().dequeue_job_and_maintain_ttl(timeout, max_idle_time=DEQUEUE_SECONDS)
+            if turn is not None and not turn.acquire(timeout=DEQUEUE_SECONDS):
+                self.heartbeat()  # RQ's registration lives on while this thread waits its turn
+                if self.should_run_maintenance_tasks:
+                    self.run_maintenance_tasks()
+                continue
+            try:
+                result = super().dequeue_job_and_maintain_ttl(
+                    timeout, max_idle_time=DEQUEUE_SECONDS
+                )
+            finally:
+                if turn is not None:
+                    turn.release()
             if result is not None or timeout is None:  # a job, or a burst found the queues empty
                 return result
 
@@ -229,6 +241,11 @@ class Crew:
     def __init__(self, deps: Deps, connection: Redis, names: list[str], *, burst: bool):
         self.deps, self.connection, self.names, self.burst = deps, connection, names, burst
         self.stopping = threading.Event()
+        # One thread of the process waits on Redis for a job at a time. Redis hands a job to
+        # the client that has waited longest, so with every idle thread waiting, the process
+        # whose threads asked first took the first sixteen jobs of a burst (and one GIL ran
+        # them all) while the other idled; with one waiter each, processes take turns.
+        self.turn = threading.Lock()
         self._lock = threading.Lock()
         self._current: dict[int, TriageWorker] = {}
 
