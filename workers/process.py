@@ -28,6 +28,7 @@ from rq import Queue, SimpleWorker
 from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.timeouts import TimerDeathPenalty
+from rq.worker import WorkerStatus
 from threadpoolctl import threadpool_limits
 
 from integrations.deps import Deps
@@ -97,6 +98,7 @@ class TriageWorker(SimpleWorker):
         asked to stop (RQ's own loop waits on for jobs until one comes: a thread other than
         the main one, which no signal interrupts, would never stop)."""
         turn = self.crew.turn if self.crew is not None else None
+        self.set_state(WorkerStatus.IDLE)  # waiting for a job, if not yet its turn to ask
         while True:
             if self._stop_requested:
                 raise StopRequested()
