@@ -53,7 +53,8 @@ class Measured:
     tiers: dict[int, str]  # serial -> the account's tier
     slack_calls: Counter[str]
     status_429: int
-    early_calls: int | None
+    early_calls: int | None  # since the emulator's limits were set (the warm-up included)
+    early_by_method: Counter[str]  # of them, those made while the burst was measured
     model_calls: Counter[str]
     model_peak_in_flight: int
     acks: list[Ack]
@@ -133,6 +134,7 @@ def measure(
         slack_calls=Counter(c.method for c in calls),
         status_429=sum(1 for c in calls if getattr(c, "status", 200) == 429),
         early_calls=_early_calls(world),
+        early_by_method=Counter(c.method for c in calls if getattr(c, "early", False)),
         model_calls=Counter(schema for _, schema in model_answers),
         model_peak_in_flight=_peak_in_flight(model_answers, model_latency),
         acks=acks,

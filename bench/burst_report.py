@@ -105,6 +105,9 @@ def report(outcome: Outcome, *, command: str) -> str:
     for method, count in m.slack_calls.items():
         tiers[tier_of(method)] += count
     early = "" if m.early_calls is None else f"; calls before a Retry-After ended: {m.early_calls}"
+    if m.early_calls:
+        during = ", ".join(f"{method} {n}" for method, n in m.early_by_method.most_common())
+        early += f" (during the burst: {during or 'none, so before it'})"
     limits = f"F={o.limits:g}" if o.limits is not None else "off"
     lines = [
         f"- Date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; command: `{command}`",
