@@ -102,9 +102,7 @@ def baseline_rankings(past, t, acc, N):
         c = Counter(
             p.answerer for p in pool if p.answerer != GUS and p.at >= t.at - timedelta(days=n)
         )
-        out[f"most frequent {n}d"] = [
-            q for q, _ in sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))
-        ][:3]
+        out[f"most frequent {n}d"] = top(c, 3)
     return out
 
 

@@ -185,6 +185,15 @@ class World:
         wait_for(lambda: "worker.warmed_up" in log.read_text(errors="replace"), timeout=timeout)
 
 
+def children(pid: int) -> list[int]:
+    """The processes `pid` forked that still run (RQ's scheduler, for a worker)."""
+    return [
+        int(child)
+        for path in Path(f"/proc/{pid}/task").glob("*/children")
+        for child in path.read_text().split()
+    ]
+
+
 def kill_group(process: subprocess.Popen[bytes]) -> None:
     """SIGKILL a process and, when it leads its own group, the children it forked (RQ's
     scheduler outlives its parent)."""

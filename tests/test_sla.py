@@ -15,7 +15,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -36,7 +35,7 @@ from sandbox.world import (
     permalink,
 )
 from tests import salesforce_world
-from tests.harness import World, start_world, wait_for
+from tests.harness import World, children, start_world, wait_for
 from tests.salesforce_world import Org, auth_settings
 from workers.ids import ActionId
 from workers.sla import recover_clocks
@@ -76,12 +75,7 @@ def _world(
 
 def kill_tree(process: subprocess.Popen[bytes]) -> None:
     """SIGKILL a worker and its children (RQ runs its scheduler in a forked process)."""
-    children = [
-        int(pid)
-        for path in Path(f"/proc/{process.pid}/task").glob("*/children")
-        for pid in path.read_text().split()
-    ]
-    for pid in (process.pid, *children):
+    for pid in (process.pid, *children(process.pid)):
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     process.wait(timeout=10)

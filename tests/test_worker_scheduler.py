@@ -13,19 +13,10 @@ import os
 import signal
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from tests.harness import CUSTOMER, SHARED, World, kill_group, wait_for
-
-
-def children(pid: int) -> list[int]:
-    return [
-        int(child)
-        for path in Path(f"/proc/{pid}/task").glob("*/children")
-        for child in path.read_text().split()
-    ]
+from tests.harness import CUSTOMER, SHARED, World, children, kill_group, wait_for
 
 
 @pytest.mark.slow
