@@ -2,7 +2,7 @@
 
 Each listener acks first, then parses the click (`payloads.DraftClick`, `PullInClick`),
 refuses anyone outside the organisation (the three in `our_click`), and calls one flow of
-`app.approval` or `workers.suggest`. Answers are ephemeral and never replace the card.
+`app.approval` or `workers.pull_in`. Answers are ephemeral and never replace the card.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from integrations.deps import Deps
 from workers.auto_send_flow import undo
 from workers.blocks.card import build_edit_modal, build_reject_modal
 from workers.ids import ActionId
-from workers.suggest import PULL_IN_MESSAGES, PullIn, pull_in_colleague
+from workers.pull_in import PULL_IN_MESSAGES, PullIn, pull_in_colleague
 
 UNDONE_ALREADY = "This answer is already with a person (undone, or handed back); nothing changed."
 REFUSAL = "Only people of the organisation that runs this app can act on its cards."
