@@ -171,6 +171,7 @@ class Settings(BaseSettings):
     # Colleague suggestions (SPEC §5.5): a person's score is the sum of these terms
     suggest_weight_expertise: float = Field(default=1.0, ge=0)  # × similar answers, 0..1
     suggest_weight_owner: float = Field(default=0.15, ge=0)  # the account's owner
+    suggest_weight_regular: float = Field(default=0.5, ge=0)  # × their share of the channel
     suggest_weight_case_owner: float = Field(default=0.1, ge=0)  # owns an open Case of it
     suggest_weight_online: float = Field(default=0.05, ge=0)  # users.getPresence "active"
     suggest_weight_working_hours: float = Field(default=0.05, ge=0)  # local time in hours

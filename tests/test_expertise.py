@@ -17,6 +17,7 @@ from workers.suggest import suggest_colleagues
 
 # A Wednesday, 14:00 UTC: 14:00 in London (working hours), 23:00 in Tokyo (not).
 NOW = datetime(2026, 11, 18, 14, 0, tzinfo=UTC)
+INVOICE = "Our invoice shows more seats than active users"
 SAML = "Our SAML login through Okta fails with an invalid signature after the certificate rotation"
 
 
@@ -45,17 +46,27 @@ def open_request(
         return request.id
 
 
-def learn(deps: Deps, user: str, question: str, *, times: int = 1, up: int = 0) -> None:
-    """Evidence as backfill records it: `user` answered `question`."""
+def learn(
+    deps: Deps,
+    user: str,
+    question: str,
+    *,
+    times: int = 1,
+    up: int = 0,
+    channel: str | None = None,
+    answer: str = "Re-upload the IdP certificate under SSO settings.",
+) -> None:
+    """Evidence as backfill records it: `user` answered `question` (in `channel`)."""
     with transaction(deps.sessions) as session:
         for i in range(times):
             session.add(
                 Evidence(
-                    source_key=f"thread:{SHARED}:{user}-{i}-{hash(question)}",
+                    source_key=f"thread:{channel or SHARED}:{user}-{i}-{hash(question)}",
                     user_id=user,
                     kind="history",
+                    channel_id=channel,
                     question=question,
-                    answer="Re-upload the IdP certificate under SSO settings.",
+                    answer=answer,
                     up=up,
                     answered_at=NOW - timedelta(days=3),
                 )
@@ -110,7 +121,7 @@ def test_expertise_ranks_who_answered_similar_questions(world: World) -> None:
         times=4,
         up=1,
     )
-    learn(world.deps, priya, "Our invoice shows more seats than active users", times=4)
+    learn(world.deps, priya, INVOICE, times=4, answer="Remove inactive seats under Billing.")
     world.emu.set_presence(sam, "active")
     request_id = open_request(world.deps, text=SAML)
     result = suggest_colleagues(world.deps, request_id=request_id, now=NOW)
@@ -224,3 +235,10 @@ def test_a_few_close_answers_outweigh_many_loose_ones(world: World) -> None:
             session, SAML, index=world.deps.expertise, half_life_days=180, now=NOW
         )
     assert found[sam].score == 1.0 and found[rosa].score < 0.5
+
+
+def test_one_telling_word_in_common_is_evidence(world: World) -> None:
+    kenji = colleague(world, "U0KENJI")
+    learn(world.deps, kenji, "The Android app crashes when we open a PDF", times=2)
+    request_id = open_request(world.deps, text="Photos attached on Android 14 show up blank")
+    assert ranked(world, request_id) == [kenji]  # "Android": retrieval would need two words

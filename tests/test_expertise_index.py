@@ -95,7 +95,7 @@ def test_a_change_committed_after_the_index_looked_is_still_seen(world: World) -
 def test_a_corpus_rewritten_without_its_changed_documents_ranks_the_same(world: World) -> None:
     world.deps.expertise = ExpertiseIndex(compact_after=5)
     learn(world.deps, "U0ROSA", SAML, times=3)
-    learn(world.deps, "U0SAM", WEBHOOK)
+    learn(world.deps, "U0SAM", WEBHOOK, answer="Raise the timeout of your endpoint.")
     for n in range(8):  # each answer rewritten: its old version is a dead slot
         assert set(same_as_fresh(world)) == {"U0ROSA"}
         assert set(same_as_fresh(world, WEBHOOK)) == {"U0SAM"}

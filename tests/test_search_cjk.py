@@ -100,9 +100,9 @@ def _old_terms(text: str) -> list[str]:
     return [t for t in re.findall(r"\w+", text.lower()) if len(t) > 1]
 
 
-def _write_as_before(session: Session, corpus: str, source_id: int, text: str) -> None:
-    """Put one document back as older code indexed it: its postings, length and counts."""
-    words = _old_terms(text)
+def write_as_before(session: Session, corpus: str, source_id: int, words: list[str]) -> None:
+    """Put one document back as older code indexed it (`words`, its tokenizer's terms): its
+    postings, length and counts."""
     document = session.get_one(SearchDocument, (corpus, source_id))
     session.execute(
         update(SearchStats)
@@ -128,7 +128,7 @@ def _write_as_before(session: Session, corpus: str, source_id: int, text: str) -
     document.length, document.digest = len(words), "0" * 40
 
 
-def _answered(n: int, account: str, question: str, reply: str) -> Request:
+def answered(n: int, account: str, question: str, reply: str) -> Request:
     ts = f"{1_700_000_000 + n}.000100"
     return Request(
         team_id="T0ORG",
@@ -160,16 +160,16 @@ def test_migration_0016_reindexes_what_older_code_wrote(tmp_path: Path) -> None:
     event.remove(sessions, "after_flush", expertise_changes.after_flush)  # not before 0017
     english = "How do we rotate the webhook signing secret?"
     with transaction(sessions) as session:
-        session.add(_answered(1, "account:001A", ASKED, "用异步导出。"))
-        session.add(_answered(2, "account:001A", english, "Settings > Webhooks > Rotate."))
+        session.add(answered(1, "account:001A", ASKED, "用异步导出。"))
+        session.add(answered(2, "account:001A", english, "Settings > Webhooks > Rotate."))
         session.add(Evidence(source_key="history:1", user_id=EXPERT, kind="history",
                              question=ASKED, answer="用异步导出。"))  # fmt: skip
     with transaction(sessions) as session:
         chinese_draft, english_draft = session.scalars(select(Draft.id).order_by(Draft.id))
         evidence_id = session.scalars(select(Evidence.id)).one()
         english_digest = session.get_one(SearchDocument, (ANSWERS, english_draft)).digest
-        _write_as_before(session, ANSWERS, chinese_draft, ASKED)
-        _write_as_before(session, EXPERTISE, evidence_id, f"{ASKED}\n用异步导出。")
+        write_as_before(session, ANSWERS, chinese_draft, _old_terms(ASKED))
+        write_as_before(session, EXPERTISE, evidence_id, _old_terms(f"{ASKED}\n用异步导出。"))
         session.add(Embedding(corpus=ANSWERS, source_id=english_draft, model="m",
                               digest=english_digest, vector=b"\0" * 8))  # fmt: skip
     with transaction(sessions) as session:

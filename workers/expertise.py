@@ -31,12 +31,14 @@ from integrations.store.expertise_index import Corpus, ExpertiseIndex, Found, bm
 from integrations.store.models import Evidence, Request
 from integrations.store.search_index import EXPERTISE
 from integrations.store.search_terms import is_cjk, stemmed, term_key, tokens
-from workers.retrieval import MIN_SHARED_TERMS
 from workers.semantic import Query, fuse, similarities
 
 log = structlog.get_logger(__name__)
 
 BEST_ANSWERS = 5  # a person's expertise is the sum of their best few similar answers
+# One shared word is evidence of who handles a subject ("Android", "Zendesk"; BM25's idf
+# weighs a common one down), where retrieval, which quotes an answer, needs two.
+SHARED_TERMS = 1
 SIMILAR_SHARE = 0.4  # an answer counts as "similar" above this share of the best one's score
 
 
@@ -135,7 +137,7 @@ def expertise_for(
     words = tokens(stemmed(query))
     near = similarities(session, meaning, EXPERTISE, "") if meaning is not None else None
     with index.reading(session) as corpus:
-        found = bm25(corpus, words, MIN_SHARED_TERMS)
+        found = bm25(corpus, words, SHARED_TERMS)
         slots, scores = found.slots[found.matched], found.scores[found.matched]
         if meaning is not None and near is not None:
             slots, scores = _fused(corpus, slots, scores, near, meaning.min_cosine)

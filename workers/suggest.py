@@ -3,8 +3,10 @@
 A person's score is a sum of documented terms (`SUGGEST_WEIGHT_*`): expertise learned from
 who answered similar questions (`workers.expertise`), the account team (owner, owners of
 open Cases), availability (`users.getPresence`, local time from `users.info` `tz` inside
-`SUGGEST_WORKING_HOURS`) and load (open requests already on them, subtracted). Customers,
-bots, deactivated users, the requester and people in `SUGGEST_OPT_OUT` never appear.
+`SUGGEST_WORKING_HOURS`) and load (open requests already on them, subtracted). The history
+also says who serves the account (`workers.account_people`): the channel's regulars join its
+team, and the expertise of someone who answers only other accounts counts for less.
+Customers, bots, deactivated users, the requester and people in `SUGGEST_OPT_OUT` never appear.
 
 The answer is a `Suggestions` (workers/stage_data.py): `ok` with the `people`, best first, each
 with their reason (and a `reason` when there is nobody), or `unavailable` with the `reason`.
@@ -36,6 +38,7 @@ from integrations.store.models import (
     RequestState,
 )
 from integrations.store.search_index import EXPERTISE
+from workers.account_people import account_people
 from workers.expertise import (
     Expertise,
     expertise_for,
@@ -64,6 +67,7 @@ class Candidate:
 
     user_id: str
     expertise: Expertise | None = None
+    served: float = 1.0  # the share of their expertise that counts for this account
     roles: list[str] = field(default_factory=list)  # "account owner", "owns Case 00001026"
     team_score: float = 0.0
     online: bool | None = None
@@ -108,10 +112,15 @@ def suggest_colleagues(deps: Deps, *, request_id: int, now: datetime | None = No
             meaning=meaning,
         )
         load = open_load(session, exclude=request_id)
+        with deps.expertise.reading(session) as corpus:
+            served = account_people(corpus, request.channel_id)
+    team += [
+        (r.user_id, r.role(), settings.suggest_weight_regular * r.share) for r in served.regulars
+    ]
     skip = {requester, *settings.suggest_opt_out}
     candidates: dict[str, Candidate] = {}
     for user_id, found in expertise.items():
-        candidates[user_id] = Candidate(user_id, expertise=found)
+        candidates[user_id] = Candidate(user_id, expertise=found, served=served.factor(user_id))
     for user_id, role, weight in team:
         person = candidates.setdefault(user_id, Candidate(user_id))
         person.roles.append(role)
@@ -151,7 +160,7 @@ def _meaning(deps: Deps, request_id: int) -> Query | None:
 
 
 def _base_score(person: Candidate, settings: Settings) -> float:
-    expertise = person.expertise.score if person.expertise else 0.0
+    expertise = person.expertise.score * person.served if person.expertise else 0.0
     return (
         settings.suggest_weight_expertise * expertise
         + person.team_score

@@ -49,6 +49,7 @@ COMPACT_AFTER = 1000  # dead slots (documents changed since) before the corpus i
 _COLUMNS = {  # per slot: one version of one document
     "ids": np.int64,  # the evidence row
     "user": np.int32,  # index into `users`
+    "channel": np.int32,  # index into `channels` (the shared channel it was answered in)
     "lengths": np.int32,
     "share": np.float64,
     "up": np.int32,  # the row's own 👍 and its draft's
@@ -69,6 +70,8 @@ class Corpus:
         self.dead = 0
         self.users: list[str] = []
         self._user_index: dict[str, int] = {}
+        self.channels: list[str] = []
+        self._channel_index: dict[str, int] = {}
         self._slot: dict[int, int] = {}
         self._by_id: tuple[np.ndarray, np.ndarray] | None = None  # ids sorted, their slots
         self._postings: dict[str, tuple[array[int], array[int]]] = {}
@@ -76,6 +79,7 @@ class Corpus:
             setattr(self, name, np.zeros(0, dtype=dtype))
         self.ids: np.ndarray
         self.user: np.ndarray
+        self.channel: np.ndarray
         self.lengths: np.ndarray
         self.share: np.ndarray
         self.up: np.ndarray
@@ -93,6 +97,10 @@ class Corpus:
         tfs = np.frombuffer(found[1], dtype=np.int32).copy()
         live = self.alive[slots]
         return slots[live], tfs[live]
+
+    def channel_index(self, channel_id: str) -> int | None:
+        """`channel_id`'s number in `channel`, None when nothing was answered there."""
+        return self._channel_index.get(channel_id)
 
     def slot_of(self, evidence_id: int) -> int | None:
         return self._slot.get(evidence_id)
@@ -113,6 +121,10 @@ class Corpus:
         user = self._user_index.setdefault(row.user_id, len(self.users))
         if user == len(self.users):
             self.users.append(row.user_id)
+        channel = self._channel_index.setdefault(row.channel_id or "", len(self.channels))
+        if channel == len(self.channels):
+            self.channels.append(row.channel_id or "")
+        self.channel[slot] = channel
         self.ids[slot], self.user[slot], self.lengths[slot] = row.id, user, row.length
         self.share[slot], self.up[slot], self.down[slot] = row.share, row.up, row.down
         self.reopened[slot], self.alive[slot] = bool(row.reopened), True
@@ -166,6 +178,7 @@ class Corpus:
         fresh.size = fresh.documents = len(keep)
         fresh.length = self.length
         fresh.users, fresh._user_index = list(self.users), dict(self._user_index)
+        fresh.channels, fresh._channel_index = list(self.channels), dict(self._channel_index)
         for name in _COLUMNS:
             setattr(fresh, name, getattr(self, name)[keep].copy())
         fresh._slot = {int(i): n for n, i in enumerate(fresh.ids)}
@@ -306,6 +319,7 @@ def _weighing(*where: Any) -> Any:
             Evidence.id,
             SearchDocument.length,
             Evidence.user_id,
+            Evidence.channel_id,
             Evidence.share,
             (Evidence.up + func.coalesce(feedback["up"].as_integer(), 0)).label("up"),
             (Evidence.down + func.coalesce(feedback["down"].as_integer(), 0)).label("down"),
