@@ -17,26 +17,7 @@ import re
 _STOP_WORDS = """a an and are as at be but by can could do does for from have how i if in is it
 its me my no not of on or our please so that the their them then there these this to us was we
 were what when where which who why will with would you your hi hello thanks thank team"""
-# The same in the languages customers write most after English (Spanish, Portuguese,
-# French, German, Italian): articles, pronouns, prepositions, conjunctions, common verbs.
-_STOP_WORDS_EUROPEAN = """
-al algo algún alguna alguno como con cuando de del desde donde el ella ellos en entre era es
-esa ese esta estamos están este esto estos fue ha han hay hemos la las le les lo los más me mi
-muy nos nosotros nuestra nuestro nuestros nuestras o os para pero por porque puede pueden qué
-que se ser si sí sin sobre son su sus también te tenemos tiene tienen todo todos tu un una uno
-unos ya vuestra vuestro podéis podemos hola gracias estoy está
-ao aos as às com da das de do dos ela ele em essa esse esta este eu isso mas na nas no nos nós
-nossa nosso o os ou para pela pelo por que se sem seu sua são também um uma vocês obrigado olá
-au aux avec ce ces cette dans des du elle en est et il ils je la le les leur mais ne nos notre
-nous ou par pas pour qu que qui sa se ses son sont sur un une vos votre vous bonjour merci
-aber als am an auch auf aus bei bin bis das dass dem den der des die doch du ein eine einen
-einem einer es für hat haben ich ihr im in ist ja kann können mit nach nicht noch nur oder
-sie sind so über um und uns unser unsere von vor war was wenn wie wir wird zu zum zur danke
-ai al alla alle anche abbiamo che chi con dal dalla dei del della delle dello degli di dopo
-gli hanno ho il io la le lo ma mi nel nella nei nelle non nostra nostre nostri nostro per più
-quando se si sono su sul sulla un una vostra vostro grazie
-"""
-_STOP = frozenset(_STOP_WORDS.split()) | frozenset(_STOP_WORDS_EUROPEAN.split())
+_STOP = frozenset(_STOP_WORDS.split())
 
 
 # Hiragana, katakana (not its middle dot ・), Han (unified ideographs, extension A, compatibility)
@@ -99,7 +80,29 @@ _GENERIC_WORDS = """about after again all also any anyone before day days did do
     since some someone still thing things today up use used using want way week yesterday
     morning"""
 _GENERIC = frozenset(_GENERIC_WORDS.split())
-_DROPPED = _GENERIC | _STOP
+# Function words of the languages customers write most after English (Spanish, Portuguese,
+# French, German, Italian): articles, pronouns, prepositions, conjunctions, common verbs.
+# Expertise drops them with the generic words; retrieval keeps them, because its rule of two
+# shared terms let a Spanish question through on one subject word and a "de" or "para", and
+# measured, dropping them there lost more than it gained (bench/RESULTS.md, session 12).
+_STOP_WORDS_EUROPEAN = """
+al algo algún alguna alguno como con cuando de del desde donde el ella ellos en entre era es
+esa ese esta estamos están este esto estos fue ha han hay hemos la las le les lo los más me mi
+muy nos nosotros nuestra nuestro nuestros nuestras o os para pero por porque puede pueden qué
+que se ser si sí sin sobre son su sus también te tenemos tiene tienen todo todos tu un una uno
+unos ya vuestra vuestro podéis podemos hola gracias estoy está
+ao aos as às com da das de do dos ela ele em essa esse esta este eu isso mas na nas no nos nós
+nossa nosso o os ou para pela pelo por que se sem seu sua são também um uma vocês obrigado olá
+au aux avec ce ces cette dans des du elle en est et il ils je la le les leur mais ne nos notre
+nous ou par pas pour qu que qui sa se ses son sont sur un une vos votre vous bonjour merci
+aber als am an auch auf aus bei bin bis das dass dem den der des die doch du ein eine einen
+einem einer es für hat haben ich ihr im in ist ja kann können mit nach nicht noch nur oder
+sie sind so über um und uns unser unsere von vor war was wenn wie wir wird zu zum zur danke
+ai al alla alle anche abbiamo che chi con dal dalla dei del della delle dello degli di dopo
+gli hanno ho il io la le lo ma mi nel nella nei nelle non nostra nostre nostri nostro per più
+quando se si sono su sul sulla un una vostra vostro grazie
+"""
+_DROPPED = _GENERIC | _STOP | frozenset(_STOP_WORDS_EUROPEAN.split())
 
 
 def stemmed(text: str) -> str:

@@ -1,15 +1,17 @@
-"""search index: Spanish, Portuguese, French, German and Italian stop words
+"""expertise index: Spanish, Portuguese, French, German and Italian function words
 
 Revision ID: 0018
 Revises: 0017
 Create Date: 2026-12-07 19:00:00
 
-`search_terms.tokens` dropped English stop words only, so a Spanish question matched past
-questions by "que", "los" and "para", and a colleague's suggestion read "answered 17 similar
-questions about que and las". It now drops the function words of the languages customers
-write most after English, for what is indexed and what is asked alike. This re-indexes every
-answer and answered question, rewriting only the documents whose terms changed (`refresh`,
-as 0016 did); the others keep their digest and their stored vectors. No schema change.
+`search_terms.stemmed` (what expertise compares) dropped English stop words only, so a
+Spanish question matched past questions by "que", "los" and "para", and a colleague's
+suggestion read "answered 17 similar questions about que and las". It now drops the function
+words of the languages customers write most after English, for what is indexed and what is
+asked alike (retrieval's terms are unchanged). This re-indexes every answer and answered
+question, rewriting only the documents whose terms changed (`refresh`, as 0016 did: here
+only answered questions with such words); the others keep their digest and their stored
+vectors. No schema change.
 """
 
 from __future__ import annotations
