@@ -19,7 +19,6 @@ from integrations.local_embeddings import LocalEmbedder, use_encoder
 from integrations.model_slots import BoundedModel, ModelSlots
 from integrations.queues import JobQueues, Queues
 from integrations.salesforce import AccountDirectory
-from integrations.salesforce_api import SalesforceDirectory
 from integrations.salesforce_auth import auth_from_settings
 from integrations.settings import Settings
 from integrations.slack import build_web_client
@@ -142,6 +141,9 @@ def build_account_directory(settings: Settings) -> AccountDirectory | None:
     Makes no network call: Salesforce logs in on first use."""
     auth = auth_from_settings(settings)
     if auth is not None:
+        # Imported here: the client library is loaded only by a deployment that uses it.
+        from integrations.salesforce_api import SalesforceDirectory
+
         return SalesforceDirectory(auth, settings)
     if settings.accounts_file:
         return AccountsFile(settings.accounts_file)

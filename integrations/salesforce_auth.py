@@ -18,16 +18,20 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import jwt
 import requests
 from pydantic import SecretStr
-from simple_salesforce import Salesforce, SalesforceLogin
-from simple_salesforce.exceptions import SalesforceAuthenticationFailed
-from simple_salesforce.login import token_login
 
 from integrations.salesforce import CrmUnavailable
 from integrations.settings import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from simple_salesforce import Salesforce
+
+# simple-salesforce (with zeep and lxml) and PyJWT are imported where a session is made, not
+# here: reading the settings must not load them, and a deployment without Salesforce
+# (ACCOUNTS_FILE, or no CRM) keeps ~25 MB a process it would never use.
 
 ACCESS_TOKEN = "access token"
 PASSWORD = "username + password"
@@ -62,6 +66,9 @@ class SalesforceAuth:
 
     def connect(self, session: requests.Session) -> Salesforce:
         """A simple-salesforce client on `session`, logged in now unless a token was given."""
+        from simple_salesforce import Salesforce
+        from simple_salesforce.exceptions import SalesforceAuthenticationFailed
+
         if self.mode == ACCESS_TOKEN:
             assert self.access_token is not None and self.instance_url is not None
             return Salesforce(
@@ -86,6 +93,10 @@ class SalesforceAuth:
         )
 
     def _log_in(self, session: requests.Session) -> tuple[str, str]:
+        import jwt
+        from simple_salesforce import SalesforceLogin
+        from simple_salesforce.login import token_login
+
         assert self.login_url is not None and self.username is not None
         if self.mode == PASSWORD:
             assert self.password is not None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -189,3 +191,21 @@ def test_half_a_configuration_is_one_line_naming_what_is_missing(tmp_path: Path)
         with pytest.raises(ConfigError, match=message):
             build_account_directory(load_settings(_env_file=None, **values))
     assert build_account_directory(load_settings(_env_file=None)) is None
+
+
+def test_a_deployment_without_salesforce_never_loads_its_client(tmp_path: Path) -> None:
+    """simple-salesforce (zeep, lxml) and PyJWT cost ~25 MB a process: a worker or the app
+    configured with ACCOUNTS_FILE, or with no CRM, does not import them."""
+    accounts = tmp_path / "accounts.json"
+    accounts.write_text('{"accounts": []}')
+    script = (
+        "import sys\n"
+        "import app.main, workers.process\n"
+        "from integrations.deps import build_account_directory\n"
+        "from integrations.settings import load_settings\n"
+        f"build_account_directory(load_settings(_env_file=None, accounts_file={str(accounts)!r}))\n"
+        "print(sorted(m for m in ('simple_salesforce', 'zeep', 'jwt') if m in sys.modules))\n"
+    )
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.strip().splitlines()[-1] == "[]"
