@@ -112,7 +112,8 @@ def suggest_colleagues(deps: Deps, *, request_id: int, now: datetime | None = No
             meaning=meaning,
         )
         load = open_load(session, exclude=request_id)
-        with deps.expertise.reading(session) as corpus:
+        # expertise_for brought the corpus up to date a moment ago: no second catch-up
+        with deps.expertise.reading(session, catch_up=False) as corpus:
             served = account_people(corpus, request.channel_id)
     team += [
         (r.user_id, r.role(), settings.suggest_weight_regular * r.share) for r in served.regulars

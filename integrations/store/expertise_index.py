@@ -250,14 +250,16 @@ class ExpertiseIndex:
         self._loaded_at = 0.0
 
     @contextmanager
-    def reading(self, session: Session) -> Iterator[Corpus]:
+    def reading(self, session: Session, *, catch_up: bool = True) -> Iterator[Corpus]:
         """The corpus with every change committed until now, for this block (other threads
-        of the process wait: a ranking takes milliseconds)."""
-        if self._due():
+        of the process wait: a ranking takes milliseconds). `catch_up=False`: as it is, for a
+        second look in the same request, which the first brought up to date a moment ago."""
+        if self._corpus is None or (catch_up and self._due()):
             self.load(session)
         with self._lock:
             assert self._corpus is not None
-            self._catch_up(session, self._corpus)
+            if catch_up:
+                self._catch_up(session, self._corpus)
             yield self._corpus
 
     def load(self, session: Session) -> None:
