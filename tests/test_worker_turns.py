@@ -8,17 +8,21 @@ GIL) while the other idled. Each process now has one thread waiting at a time.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 
 import pytest
 from redis import Redis
 from rq import Queue, Worker
+from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.registry import FinishedJobRegistry
 
 from integrations.queues import PIPELINE, PIPELINE_FIRST
 from tests.harness import World, start_world, wait_for
+from workers.process import DEQUEUE_SECONDS, Crew, ThreadWorker
 
 MESSAGES = 12
 
@@ -62,3 +66,31 @@ def test_two_workers_share_a_burst(world: World, redis_url: str) -> None:
     # A job is finished a moment after its card is posted
     ran = wait_for(lambda: (r := processes_that_ran(redis_url)).total() == MESSAGES and r)
     assert len(ran) == 2 and min(ran.values()) >= MESSAGES // 4, ran
+
+
+def test_a_turn_that_comes_after_the_stop_ends_the_thread_at_once(redis_url: str) -> None:
+    """A thread waiting for its turn when SIGTERM came got the turn from the one leaving and
+    then waited on Redis for another `DEQUEUE_SECONDS`: an idle 16-thread worker took 5-7 s
+    to stop, against docker's 10 s grace."""
+    connection = Redis.from_url(redis_url)
+    crew = Crew(None, connection, [PIPELINE], burst=False)  # type: ignore[arg-type]  # no jobs
+    worker = ThreadWorker([Queue(PIPELINE, connection=connection)], deps=None, crew=crew)  # type: ignore[arg-type]
+    crew.turn.acquire()  # another thread's turn
+    ended: list[BaseException] = []
+
+    def wait_for_a_job() -> None:
+        try:
+            worker.dequeue_job_and_maintain_ttl(DEQUEUE_SECONDS)
+        except StopRequested as exc:
+            ended.append(exc)
+
+    thread = threading.Thread(target=wait_for_a_job)
+    thread.start()
+    time.sleep(0.3)  # waiting for its turn
+    worker._stop_requested = True
+    crew.turn.release()  # the other thread leaves: this one's turn
+    started = time.monotonic()
+    thread.join(timeout=DEQUEUE_SECONDS + 2)
+    assert ended and time.monotonic() - started < 1.0
+    assert crew.turn.acquire(blocking=False)  # and it gave the turn back
+    connection.close()

@@ -107,6 +107,10 @@ class TriageWorker(SimpleWorker):
                 if self.should_run_maintenance_tasks:
                     self.run_maintenance_tasks()
                 continue
+            if self._stop_requested:  # the turn came after a stop: do not wait on Redis again
+                if turn is not None:
+                    turn.release()
+                raise StopRequested()
             try:
                 result = super().dequeue_job_and_maintain_ttl(
                     timeout, max_idle_time=DEQUEUE_SECONDS
