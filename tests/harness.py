@@ -49,7 +49,7 @@ from sandbox.world import (  # noqa: F401  (re-exported for the tests)
     TRIAGE,
     build_emulator,
 )
-from workers.process import TriageWorker
+from workers.process import ThreadWorker
 
 SECRET = "test-signing-secret"
 REPO = Path(__file__).resolve().parent.parent
@@ -159,7 +159,9 @@ class World:
         self.deps.queues.wait_handed_off()  # the listener queues its jobs from a thread
         connection = Redis.from_url(self.settings.redis_url)
         queues = [Queue(name, connection=connection) for name in ALL_QUEUES]
-        TriageWorker(queues, connection=connection, deps=self.deps).work(
+        # Without RQ's command channel: its thread is joined when the worker stops, which
+        # added up to a second to a drain (and to the time to card bench/history.py measures)
+        ThreadWorker(queues, connection=connection, deps=self.deps).work(
             burst=True, logging_level="WARNING"
         )
         connection.close()
