@@ -26,6 +26,7 @@ from integrations.slack_budget import SlackBudget
 from integrations.slack_installs import InstalledTokens, SingleToken, SlackClients
 from integrations.store.db import create_db_engine, session_factory
 from integrations.store.expertise_index import ExpertiseIndex
+from integrations.store.vector_cache import VectorCache
 
 
 @dataclass
@@ -40,6 +41,7 @@ class Deps:
     embedder: Embedder | None = None  # OpenAI's (EMBEDDING_MODEL), else LOCAL_EMBEDDINGS'
     accounts: AccountDirectory | None = None  # Salesforce, ACCOUNTS_FILE, or None (no CRM)
     expertise: ExpertiseIndex = field(default_factory=ExpertiseIndex)  # loaded at first use
+    vectors: VectorCache = field(default_factory=VectorCache)  # scopes' vectors, while current
 
     @classmethod
     def build(cls, settings: Settings, *, redis: Redis | None = None) -> Deps:

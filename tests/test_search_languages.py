@@ -8,16 +8,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sqlalchemy import event, select
+from sqlalchemy import select
+from sqlalchemy.orm import sessionmaker
 
-from integrations.store import expertise_changes
 from integrations.store.db import create_db_engine, session_factory, transaction, upgrade
 from integrations.store.models import Draft, Evidence
 from integrations.store.search_index import ANSWERS, EXPERTISE
+from integrations.store.search_models import SearchStats
 from integrations.store.search_terms import stemmed, tokens
 from tests.harness import SHARED, World
 from tests.test_expertise import NOW, colleague, learn, open_request
-from tests.test_search_cjk import answered, write_as_before
+from tests.test_search_cjk import answered, index_as_before_stamps, write_as_before
 from tests.test_search_index import counts_agree, indexed
 from workers.suggest import suggest_colleagues
 
@@ -54,11 +55,13 @@ def test_migration_0018_reindexes_what_older_code_wrote(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
     upgrade(url, "0017")
     engine = create_db_engine(url)
-    sessions = session_factory(engine)
+    sessions = sessionmaker(engine, expire_on_commit=False)  # indexed below, as before 0019
     with transaction(sessions) as session:
         session.add(answered(1, "account:001A", SPANISH, "Informes > Exportar."))
         session.add(Evidence(source_key="history:1", user_id="U0LUCIA", kind="history",
                              question=SPANISH, answer="Informes > Exportar."))  # fmt: skip
+    with transaction(sessions) as session:
+        index_as_before_stamps(session)
     old = [w for w in re.findall(r"\w+", SPANISH.lower()) if len(w) > 1]  # before 0018
     with transaction(sessions) as session:
         draft_id = session.scalars(select(Draft.id)).one()
@@ -67,7 +70,6 @@ def test_migration_0018_reindexes_what_older_code_wrote(tmp_path: Path) -> None:
         write_as_before(session, EXPERTISE, evidence_id, old)
         assert "los" in indexed(session, EXPERTISE)[evidence_id]
         counts_agree(session)
-    event.remove(sessions, "after_flush", expertise_changes.after_flush)
     engine.dispose()
 
     upgrade(url)
@@ -78,4 +80,6 @@ def test_migration_0018_reindexes_what_older_code_wrote(tmp_path: Path) -> None:
             tokens(stemmed(f"{SPANISH}\nInformes > Exportar."))
         )
         counts_agree(session)
+        stamps = session.scalars(select(SearchStats.stamp)).all()
+        assert stamps and None not in stamps  # 0019: every scope stamped (vector_cache.py)
     engine.dispose()

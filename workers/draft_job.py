@@ -69,6 +69,7 @@ def _meaning(deps: Deps, request_id: int) -> Query | None:
             scope.account_key,
             exclude_request=request_id,
             passages=passages,
+            cache=deps.vectors,
         )
     except Exception:  # a draft is never blocked by a vector
         log.exception("semantic.failed", request_id=request_id)

@@ -40,6 +40,7 @@ from integrations.store.embeddings import (
 )
 from integrations.store.models import Request
 from integrations.store.search_models import SearchStats
+from integrations.store.vector_cache import VectorCache
 
 log = structlog.get_logger(__name__)
 
@@ -62,6 +63,7 @@ class Query:
     model: str
     vector: np.ndarray
     min_cosine: float
+    cache: VectorCache | None = None  # the process's copies of scopes' vectors
 
 
 def prepare(
@@ -73,10 +75,13 @@ def prepare(
     *,
     exclude_request: int | None = None,
     passages: Sequence[str] = (),
+    cache: VectorCache | None = None,
 ) -> Query | None:
     """The request's question as a vector, with every document it will be compared with in
     `corpus`/`scope` (and the knowledge-base `passages`) embedded and stored; None without
-    an embedding model or when embedding failed (then the searches use words alone)."""
+    an embedding model or when embedding failed (then the searches use words alone).
+    `cache`: the process's copies of scopes' vectors, read through here and by the searches
+    this query is given to (without one, each reads the database)."""
     if embedder is None:
         return None
     model = embedder.embedding_model
@@ -93,7 +98,13 @@ def prepare(
         asked = digest(question)
         known = stored(session, QUESTIONS, model, {request_id: asked}).get(request_id)
         scoped = scope_vectors(
-            session, corpus, scope, model, exclude_request=exclude_request, missing_only=True
+            session,
+            corpus,
+            scope,
+            model,
+            exclude_request=exclude_request,
+            missing_only=True,
+            cache=cache,
         )
         missing = scoped.missing[::-1][:MAX_NEW]  # newest first
         documents = document_texts(session, corpus, missing) if missing else []
@@ -123,7 +134,7 @@ def prepare(
             rest = zip(new_passages, vectors[n:], strict=True)
             save(session, KNOWLEDGE, model, [(s, d, v) for (s, d, _), v in rest])
         log.info("semantic.embedded", request_id=request_id, texts=len(batch), corpus=corpus)
-    return Query(model, unit(known), embedder.min_cosine) if known is not None else None
+    return Query(model, unit(known), embedder.min_cosine, cache) if known is not None else None
 
 
 _warned: set[tuple[str, str]] = set()
@@ -174,7 +185,9 @@ def similarities(
     session: Session, query: Query, corpus: str, scope: str, *, exclude_request: int | None = None
 ) -> dict[int, float]:
     """Cosine of the question with each document of `scope` that has a current vector."""
-    found = scope_vectors(session, corpus, scope, query.model, exclude_request=exclude_request)
+    found = scope_vectors(
+        session, corpus, scope, query.model, exclude_request=exclude_request, cache=query.cache
+    )
     if not found.ids or found.matrix.shape[1] != query.vector.shape[0]:
         return {}
     cosines = found.matrix @ query.vector

@@ -154,7 +154,7 @@ def _meaning(deps: Deps, request_id: int) -> Query | None:
     """The question's vector, every answered question embedded (across accounts: only a
     person comes of it); None without an embedding model or on any failure (words only)."""
     try:
-        return prepare(deps.sessions, deps.embedder, request_id, EXPERTISE, "")
+        return prepare(deps.sessions, deps.embedder, request_id, EXPERTISE, "", cache=deps.vectors)
     except Exception:  # suggestions never fail for a vector
         log.exception("semantic.failed", request_id=request_id, where="suggest")
         return None

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -27,10 +26,12 @@ from integrations.store.search_index import (
     QUESTIONS,
     chunks,
     customer_words,
+    stamp_scopes_of,
 )
 from integrations.store.search_models import Embedding, SearchDocument
+from integrations.store.vector_cache import ScopeVectors, VectorCache
 
-__all__ = ["ANSWERS", "EXPERTISE", "KNOWLEDGE", "QUESTIONS"]
+__all__ = ["ANSWERS", "EXPERTISE", "KNOWLEDGE", "QUESTIONS", "ScopeVectors"]
 
 
 def digest(text: str) -> str:
@@ -53,16 +54,6 @@ def unit(vector: Sequence[float] | np.ndarray) -> np.ndarray:
     return array / norm if norm > 0 else array
 
 
-@dataclass
-class ScopeVectors:
-    """One scope's documents: those with a current vector (a row of `matrix` each), and
-    those without (`missing`: source id, request id, digest)."""
-
-    ids: list[int] = field(default_factory=list)
-    matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
-    missing: list[tuple[int, int | None, str]] = field(default_factory=list)
-
-
 def scope_vectors(
     session: Session,
     corpus: str,
@@ -71,10 +62,28 @@ def scope_vectors(
     *,
     exclude_request: int | None = None,
     missing_only: bool = False,
+    cache: VectorCache | None = None,
 ) -> ScopeVectors:
     """The documents of `scope` in `corpus` (`answers` or `expertise`), never those of
     `exclude_request`, with their current vectors from `model`; `missing_only`: only those
-    without one (no vector is read)."""
+    without one (no vector is read). With `cache`, the process's copy of the scope while
+    the scope is unchanged (`vector_cache.py`)."""
+    if cache is None:
+        return _read(session, corpus, scope, model, exclude_request, missing_only)
+    whole = cache.scope(
+        session, corpus, scope, model, lambda: _read(session, corpus, scope, model, None, False)
+    )
+    return whole.without(exclude_request, missing_only=missing_only)
+
+
+def _read(
+    session: Session,
+    corpus: str,
+    scope: str,
+    model: str,
+    exclude_request: int | None,
+    missing_only: bool,
+) -> ScopeVectors:
     query = (
         select(
             SearchDocument.source_id,
@@ -105,6 +114,7 @@ def scope_vectors(
     for source_id, request_id, current, embedded, blob in session.execute(query):
         if blob is not None and embedded == current:
             found.ids.append(source_id)
+            found.request_ids.append(request_id)
             rows.append(np.frombuffer(blob, dtype="<f4"))
         elif embedded != current:
             found.missing.append((source_id, request_id, current))
@@ -169,6 +179,7 @@ def save(
     rows: Iterable[tuple[int, str, Sequence[float] | np.ndarray]],
 ) -> int:
     """Store (source id, digest, vector) rows, replacing older vectors of the same sources."""
+    rows = list(rows)
     values = [
         {"corpus": corpus, "source_id": s, "model": model, "digest": d, "vector": pack(v)}
         for s, d, v in rows
@@ -185,4 +196,6 @@ def save(
         ),
         values,
     )
+    if corpus in (ANSWERS, EXPERTISE):  # a scope's vectors changed: its copies are stale
+        stamp_scopes_of(session.connection(), corpus, [s for s, _, _ in rows])
     return len(values)

@@ -21,6 +21,7 @@ Read: `matches` and `bm25_plus` in `search_rank.py`.
 from __future__ import annotations
 
 import hashlib
+import secrets
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
+    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
@@ -195,8 +197,9 @@ def _evidence_documents(
     return wanted
 
 
-def _apply(conn: Connection, corpus: str, wanted: dict[int, _Document | None]) -> None:
-    """Make the index hold `wanted` for these sources, and keep the counts in step."""
+def _apply(conn: Connection, corpus: str, wanted: dict[int, _Document | None], stamp: bool) -> None:
+    """Make the index hold `wanted` for these sources, and keep the counts (and, `stamp`,
+    the scopes' stamps) in step."""
     current = dict(
         conn.execute(
             select(SearchDocument.source_id, SearchDocument.digest).where(
@@ -232,16 +235,20 @@ def _apply(conn: Connection, corpus: str, wanted: dict[int, _Document | None]) -
             counts[doc.scope][0] += 1
             counts[doc.scope][1] += doc.length
     for scope in sorted(counts):  # always in one order: two writers never wait on each other
-        _count(conn, corpus, scope, *counts[scope])
+        _count(conn, corpus, scope, *counts[scope], stamp=stamp)
 
 
-def _count(conn: Connection, corpus: str, scope: str, documents: int, length: int) -> None:
-    """Add to a scope's counts, creating its row: one upsert, on either database."""
-    if not documents and not length:
+def _count(
+    conn: Connection, corpus: str, scope: str, documents: int, length: int, *, stamp: bool
+) -> None:
+    """Add to a scope's counts, creating its row, and, `stamp`, stamp the change (also when
+    the counts are as they were: a document rewritten): one upsert, on either database."""
+    if not (documents or length or stamp):
         return
     upsert: Any = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stamped = {"stamp": new_stamp()} if stamp else {}
     statement = upsert(SearchStats).values(
-        corpus=corpus, scope=scope, documents=documents, length=length
+        corpus=corpus, scope=scope, documents=documents, length=length, **stamped
     )
     conn.execute(
         statement.on_conflict_do_update(
@@ -249,9 +256,34 @@ def _count(conn: Connection, corpus: str, scope: str, documents: int, length: in
             set_={
                 "documents": SearchStats.documents + statement.excluded.documents,
                 "length": SearchStats.length + statement.excluded.length,
+                **({"stamp": statement.excluded.stamp} if stamp else {}),
             },
         )
     )
+
+
+def new_stamp() -> int:
+    """A scope's change stamp (`SearchStats.stamp`): random, so never an old one by chance."""
+    return secrets.randbits(62)
+
+
+def stamp_scopes_of(conn: Connection, corpus: str, source_ids: Iterable[int]) -> None:
+    """Stamp the scopes these documents are in: their vectors changed."""
+    scopes: set[str] = set()
+    for chunk in chunks(source_ids):
+        scopes.update(
+            conn.scalars(
+                select(SearchDocument.scope)
+                .where(SearchDocument.corpus == corpus, SearchDocument.source_id.in_(chunk))
+                .distinct()
+            )
+        )
+    for scope in sorted(scopes):  # in one order, as `_apply`'s counts
+        conn.execute(
+            update(SearchStats)
+            .where(SearchStats.corpus == corpus, SearchStats.scope == scope)
+            .values(stamp=new_stamp())
+        )
 
 
 def reindex(
@@ -261,9 +293,11 @@ def reindex(
     evidence: Iterable[int] = (),
     requests: Iterable[int] = (),
     lock: bool = True,
+    stamp: bool = True,
 ) -> None:
     """Bring these sources' documents up to date (`requests`: their approved answers).
-    `lock` False only where nobody else can write (the migration's backfill)."""
+    `lock` False only where nobody else can write (the migration's backfill); `stamp` False
+    only in the migrations written before `search_stats.stamp` (0019, which stamps all)."""
     draft_ids = set(drafts)
     for chunk in chunks(requests):
         draft_ids.update(
@@ -274,9 +308,9 @@ def reindex(
             )
         )
     for chunk in chunks(draft_ids):
-        _apply(conn, ANSWERS, _answer_documents(conn, chunk, lock))
+        _apply(conn, ANSWERS, _answer_documents(conn, chunk, lock), stamp)
     for chunk in chunks(evidence):
-        _apply(conn, EXPERTISE, _evidence_documents(conn, chunk, lock))
+        _apply(conn, EXPERTISE, _evidence_documents(conn, chunk, lock), stamp)
 
 
 def purged(conn: Connection, table: str, rows: Iterable[tuple[int, int | None]]) -> None:
@@ -351,23 +385,23 @@ def _approved(draft: Draft) -> bool:
     return draft.status == DraftStatus.APPROVED or DraftStatus.APPROVED in was
 
 
-def rebuild(conn: Connection, batch: int = 2000) -> tuple[int, int]:
+def rebuild(conn: Connection, batch: int = 2000, *, stamp: bool = True) -> tuple[int, int]:
     """Index every answer and every answered question again, from nothing; returns how
     many documents each corpus holds (the migration's backfill, and a repair)."""
     for model in (SearchPosting, SearchDocument, SearchStats):
         conn.execute(delete(model))
-    return refresh(conn, batch)
+    return refresh(conn, batch, stamp=stamp)
 
 
-def refresh(conn: Connection, batch: int = 2000) -> tuple[int, int]:
+def refresh(conn: Connection, batch: int = 2000, *, stamp: bool = True) -> tuple[int, int]:
     """Index every answer and every answered question again, rewriting only the documents
     whose terms changed (the tokenizer changed: migration 0016), so the others keep their
     digest and their stored vectors; returns how many documents each corpus holds."""
     posted = (Draft.status == DraftStatus.APPROVED, Draft.posted_ts.is_not(None))
     for ids in _batches(conn, Draft.id, batch, *posted):
-        reindex(conn, drafts=ids, lock=False)
+        reindex(conn, drafts=ids, lock=False, stamp=stamp)
     for ids in _batches(conn, Evidence.id, batch, Evidence.answered.is_(True)):
-        reindex(conn, evidence=ids, lock=False)
+        reindex(conn, evidence=ids, lock=False, stamp=stamp)
     counts = dict(
         conn.execute(
             select(SearchDocument.corpus, func.count()).group_by(SearchDocument.corpus)

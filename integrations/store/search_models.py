@@ -64,7 +64,8 @@ class SearchPosting(Base):
 
 
 class SearchStats(Base):
-    """How many documents a scope holds and their total length (BM25's N and average)."""
+    """How many documents a scope holds and their total length (BM25's N and average), and
+    the stamp of its latest change."""
 
     __tablename__ = "search_stats"
 
@@ -72,6 +73,9 @@ class SearchStats(Base):
     scope: Mapped[str] = mapped_column(String(64), primary_key=True)
     documents: Mapped[int] = mapped_column(BigInteger)
     length: Mapped[int] = mapped_column(BigInteger)
+    # Written anew (random) with every change to the scope's documents or their vectors:
+    # a process's copy of the scope's vectors is current while it is the same (vector_cache)
+    stamp: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class Embedding(Base):

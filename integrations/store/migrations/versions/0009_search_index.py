@@ -69,7 +69,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("corpus", "scope"),
     )
     op.create_index("ix_requests_thread", "requests", ["channel_id", "thread_ts"], unique=False)
-    rebuild(op.get_bind())
+    rebuild(op.get_bind(), stamp=False)  # search_stats has no stamp until 0019
 
 
 def downgrade() -> None:

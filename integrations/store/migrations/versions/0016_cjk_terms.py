@@ -27,7 +27,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    refresh(op.get_bind())
+    refresh(op.get_bind(), stamp=False)  # search_stats has no stamp until 0019
 
 
 def downgrade() -> None:
