@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, literal, or_, select
+from sqlalchemy import Connection, and_, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -26,10 +26,9 @@ from integrations.store.search_index import (
     QUESTIONS,
     chunks,
     customer_words,
-    stamp_scopes_of,
 )
-from integrations.store.search_models import Embedding, SearchDocument
-from integrations.store.vector_cache import ScopeVectors, VectorCache
+from integrations.store.search_models import Embedding, SearchDocument, SearchStats
+from integrations.store.vector_cache import ScopeVectors, VectorCache, new_stamp
 
 __all__ = ["ANSWERS", "EXPERTISE", "KNOWLEDGE", "QUESTIONS", "ScopeVectors"]
 
@@ -199,3 +198,22 @@ def save(
     if corpus in (ANSWERS, EXPERTISE):  # a scope's vectors changed: its copies are stale
         stamp_scopes_of(session.connection(), corpus, [s for s, _, _ in rows])
     return len(values)
+
+
+def stamp_scopes_of(conn: Connection, corpus: str, source_ids: Iterable[int]) -> None:
+    """Stamp the scopes these documents are in: their vectors changed."""
+    scopes: set[str] = set()
+    for chunk in chunks(source_ids):
+        scopes.update(
+            conn.scalars(
+                select(SearchDocument.scope)
+                .where(SearchDocument.corpus == corpus, SearchDocument.source_id.in_(chunk))
+                .distinct()
+            )
+        )
+    for scope in sorted(scopes):  # in one order, as `_apply`'s counts
+        conn.execute(
+            update(SearchStats)
+            .where(SearchStats.corpus == corpus, SearchStats.scope == scope)
+            .values(stamp=new_stamp())
+        )

@@ -21,7 +21,6 @@ Read: `matches` and `bm25_plus` in `search_rank.py`.
 from __future__ import annotations
 
 import hashlib
-import secrets
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -39,7 +38,6 @@ from sqlalchemy import (
     insert,
     inspect,
     select,
-    update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
@@ -53,6 +51,7 @@ from integrations.store.search_models import (
     SearchStats,
 )
 from integrations.store.search_terms import stemmed, term_key, tokens
+from integrations.store.vector_cache import new_stamp
 
 ANSWERS, EXPERTISE = "answers", "expertise"
 # Embedded only (integrations/store/embeddings.py): a request's own question, a KB passage
@@ -260,30 +259,6 @@ def _count(
             },
         )
     )
-
-
-def new_stamp() -> int:
-    """A scope's change stamp (`SearchStats.stamp`): random, so never an old one by chance."""
-    return secrets.randbits(62)
-
-
-def stamp_scopes_of(conn: Connection, corpus: str, source_ids: Iterable[int]) -> None:
-    """Stamp the scopes these documents are in: their vectors changed."""
-    scopes: set[str] = set()
-    for chunk in chunks(source_ids):
-        scopes.update(
-            conn.scalars(
-                select(SearchDocument.scope)
-                .where(SearchDocument.corpus == corpus, SearchDocument.source_id.in_(chunk))
-                .distinct()
-            )
-        )
-    for scope in sorted(scopes):  # in one order, as `_apply`'s counts
-        conn.execute(
-            update(SearchStats)
-            .where(SearchStats.corpus == corpus, SearchStats.scope == scope)
-            .values(stamp=new_stamp())
-        )
 
 
 def reindex(

@@ -20,6 +20,7 @@ first; a scope larger than that is read from the database every time, as before.
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -112,3 +113,8 @@ class VectorCache:
             while self._bytes > self.max_bytes:
                 _, (_, _, freed) = self._kept.popitem(last=False)
                 self._bytes -= freed
+
+
+def new_stamp() -> int:
+    """A scope's change stamp (`SearchStats.stamp`): random, so never an old one by chance."""
+    return secrets.randbits(62)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from integrations.store.search_index import new_stamp
+from integrations.store.vector_cache import new_stamp
 
 revision = "0019"
 down_revision = "0018"
