@@ -14,9 +14,11 @@ import psycopg
 import pytest
 from redis import Redis
 from sqlalchemy import text
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.logs import configure_logging
-from integrations.store.db import create_db_engine, upgrade
+from integrations.llm import OpenAIModel
+from integrations.store.db import create_db_engine, session_factory, upgrade
 from integrations.store.models import Base
 from sandbox.openai_server import OpenAIServer
 from tests.harness import World, start_world
@@ -91,3 +93,23 @@ def model() -> Iterator[OpenAIServer]:
     """The local OpenAI-compatible server (sandbox/openai_server.py), for tests that draft."""
     with OpenAIServer() as server:
         yield server
+
+
+@pytest.fixture
+def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+    """Sessions on the test's database, with the search index kept current, as the app's."""
+    engine = create_db_engine(database_url)
+    yield session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def embedder(model: OpenAIServer) -> OpenAIModel:
+    """OpenAI's client on the local server, embeddings on (text-embedding-3-small)."""
+    return OpenAIModel(
+        api_key="sk-test",
+        model="gpt-4o-mini",
+        base_url=model.base_url,
+        timeout=2,
+        embedding_model="text-embedding-3-small",
+    )

@@ -80,13 +80,6 @@ def filler(rng: random.Random, avoid: str) -> str:
             return text
 
 
-@pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = create_db_engine(database_url)
-    yield session_factory(engine)
-    engine.dispose()
-
-
 def reference(session: Session, scope: Scope, query: str, exclude: int) -> list[tuple[int, float]]:
     """The ranking as it was computed before the index: every answer of the scope in memory,
     BM25+ by rank-bm25 (`workers.retrieval._rank`), times feedback and age."""

@@ -6,7 +6,6 @@ the draft goes on."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -14,11 +13,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.llm import OpenAIModel
-from integrations.store.db import create_db_engine, session_factory, transaction
+from integrations.store.db import transaction
 from integrations.store.expertise_index import ExpertiseIndex
 from integrations.store.models import Draft, Evidence, Request, RequestState
 from integrations.store.search_index import ANSWERS, EXPERTISE, QUESTIONS
 from integrations.store.search_models import Embedding
+from integrations.store.vector_cache import VectorCache
 from sandbox.openai_server import OpenAIServer
 from tests.harness import model_world
 from tests.test_retrieval import _answer
@@ -32,24 +32,6 @@ PARAPHRASE = "Rotating webhooks' signing-secrets: what are the steps?"  # one BM
 RESTATED = "Rolling over the hook's key?"  # no stem shared: what expertise compares
 
 
-@pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = create_db_engine(database_url)
-    yield session_factory(engine)
-    engine.dispose()
-
-
-@pytest.fixture
-def embedder(model: OpenAIServer) -> OpenAIModel:
-    return OpenAIModel(
-        api_key="sk-test",
-        model="gpt-4o-mini",
-        base_url=model.base_url,
-        timeout=2,
-        embedding_model="text-embedding-3-small",
-    )
-
-
 def asking(sessions: sessionmaker[Session], account: str, text: str) -> int:
     """A new request of `account` asking `text`: the one being grounded."""
     with transaction(sessions) as session:
@@ -61,10 +43,18 @@ def asking(sessions: sessionmaker[Session], account: str, text: str) -> int:
 
 
 def grounded(
-    sessions: sessionmaker[Session], embedder: OpenAIModel | None, account: str, request: int
+    sessions: sessionmaker[Session],
+    embedder: OpenAIModel | None,
+    account: str,
+    request: int,
+    *,
+    cache: VectorCache | None = None,
 ) -> list[int]:
-    """The examples retrieval gives `request` of `account`, with embeddings when `embedder`."""
-    meaning = prepare(sessions, embedder, request, ANSWERS, account, exclude_request=request)
+    """The examples retrieval gives `request` of `account`, with embeddings when `embedder`
+    (and the scopes' vectors kept in `cache`, as a worker keeps them)."""
+    meaning = prepare(
+        sessions, embedder, request, ANSWERS, account, exclude_request=request, cache=cache
+    )
     with transaction(sessions) as session:
         text = session.get_one(Request, request).text
         found = retrieve(

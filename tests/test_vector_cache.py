@@ -16,22 +16,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from integrations.llm import OpenAIModel
 from integrations.store.db import create_db_engine, session_factory, transaction
-from integrations.store.models import Draft, Request
-from integrations.store.search_index import ANSWERS
+from integrations.store.models import Draft
+from integrations.store.search_index import reindex
 from integrations.store.vector_cache import VectorCache
 from tests.test_search_isolation import WEBHOOK, answered
-from tests.test_semantic import PARAPHRASE, asking
-from workers.retrieval import Scope, retrieve
-from workers.semantic import prepare
+from tests.test_semantic import PARAPHRASE, asking, grounded
 
 OURS, THEIRS = "account:001A", "account:001B"
-
-
-@pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = create_db_engine(database_url)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 @pytest.fixture
@@ -40,41 +31,6 @@ def elsewhere(database_url: str) -> Iterator[sessionmaker[Session]]:
     engine = create_db_engine(database_url)
     yield session_factory(engine)
     engine.dispose()
-
-
-@pytest.fixture
-def embedder(model) -> OpenAIModel:  # type: ignore[no-untyped-def]
-    return OpenAIModel(
-        api_key="sk-test",
-        model="gpt-4o-mini",
-        base_url=model.base_url,
-        timeout=2,
-        embedding_model="text-embedding-3-small",
-    )
-
-
-def grounded(
-    sessions: sessionmaker[Session],
-    embedder: OpenAIModel,
-    cache: VectorCache | None,
-    account: str,
-    request: int,
-) -> list[int]:
-    meaning = prepare(
-        sessions, embedder, request, ANSWERS, account, exclude_request=request, cache=cache
-    )
-    assert meaning is not None
-    with transaction(sessions) as session:
-        text = session.get_one(Request, request).text
-        found = retrieve(
-            session,
-            Scope(account),
-            text,
-            exclude_request=request,
-            knowledge_dir=None,
-            meaning=meaning,
-        )
-    return [e.request_id for e in found.examples]
 
 
 def test_an_unchanged_scope_is_read_once_and_gives_what_the_database_gives(
@@ -86,19 +42,19 @@ def test_an_unchanged_scope_is_read_once_and_gives_what_the_database_gives(
         session.add_all([ours, theirs, answered(OURS, "Where is my invoice?", "Billing.")])
     cache = VectorCache()
     first = asking(sessions, OURS, PARAPHRASE)
-    assert grounded(sessions, embedder, cache, OURS, first) == [ours.id]
+    assert grounded(sessions, embedder, OURS, first, cache=cache) == [ours.id]
     read = cache.reads  # the scope, then again once its missing vectors were stored
     for _ in range(3):
         request = asking(sessions, OURS, PARAPHRASE)
-        assert grounded(sessions, embedder, cache, OURS, request) == [ours.id]
-        assert grounded(sessions, embedder, None, OURS, request) == [ours.id]
+        assert grounded(sessions, embedder, OURS, request, cache=cache) == [ours.id]
+        assert grounded(sessions, embedder, OURS, request) == [ours.id]
     assert cache.reads == read
     # Another account's scope is its own copy, and never holds ours
     request = asking(sessions, THEIRS, PARAPHRASE)
-    assert grounded(sessions, embedder, cache, THEIRS, request) == [theirs.id]
+    assert grounded(sessions, embedder, THEIRS, request, cache=cache) == [theirs.id]
     assert cache.reads > read
     # A request's own answer is never its example, from the copy as from the database
-    assert grounded(sessions, embedder, cache, OURS, ours.id) == []
+    assert grounded(sessions, embedder, OURS, ours.id, cache=cache) == []
 
 
 def test_an_answer_added_or_withdrawn_by_another_process_is_seen_at_once(
@@ -109,20 +65,18 @@ def test_an_answer_added_or_withdrawn_by_another_process_is_seen_at_once(
     with transaction(sessions) as session:
         session.add(answered(OURS, "Where is my invoice?", "Billing > Invoices."))
     cache = VectorCache()
-    assert grounded(sessions, embedder, cache, OURS, asking(sessions, OURS, PARAPHRASE)) == []
+    assert grounded(sessions, embedder, OURS, asking(sessions, OURS, PARAPHRASE), cache=cache) == []
     with transaction(elsewhere) as session:  # approved in another process
         new = answered(OURS, WEBHOOK, "Settings > Webhooks > Rotate.")
         session.add(new)
     request = asking(sessions, OURS, PARAPHRASE)
-    assert grounded(sessions, embedder, cache, OURS, request) == [new.id]
+    assert grounded(sessions, embedder, OURS, request, cache=cache) == [new.id]
     with transaction(elsewhere) as session:  # withdrawn there (retention, a deleted answer)
         session.execute(delete(Draft).where(Draft.request_id == new.id))
     with transaction(elsewhere) as session:  # delete() skips the flush hooks: re-index it
-        from integrations.store.search_index import reindex
-
         reindex(session.connection(), requests=[new.id])
     request = asking(sessions, OURS, PARAPHRASE)
-    assert grounded(sessions, embedder, cache, OURS, request) == []
+    assert grounded(sessions, embedder, OURS, request, cache=cache) == []
 
 
 def test_the_cache_keeps_at_most_its_bytes(
@@ -133,10 +87,10 @@ def test_the_cache_keeps_at_most_its_bytes(
     one_scope = 1536 * 4 + 400  # text-embedding-3-small's 1,536 floats, and its ids
     cache = VectorCache(max_bytes=one_scope + 100)
     for account in (OURS, THEIRS, OURS, THEIRS):  # each pushes the other out
-        grounded(sessions, embedder, cache, account, asking(sessions, account, PARAPHRASE))
+        grounded(sessions, embedder, account, asking(sessions, account, PARAPHRASE), cache=cache)
     reads = cache.reads
-    grounded(sessions, embedder, cache, THEIRS, asking(sessions, THEIRS, PARAPHRASE))
+    grounded(sessions, embedder, THEIRS, asking(sessions, THEIRS, PARAPHRASE), cache=cache)
     assert cache.reads == reads  # the last one read is kept
-    grounded(sessions, embedder, cache, OURS, asking(sessions, OURS, PARAPHRASE))
+    grounded(sessions, embedder, OURS, asking(sessions, OURS, PARAPHRASE), cache=cache)
     assert cache.reads == reads + 1  # the other was not
     assert cache._bytes <= cache.max_bytes
