@@ -32,7 +32,9 @@ from sqlalchemy.orm import Session
 
 from integrations.store.search_models import SearchStats
 
-MAX_BYTES = 32 << 20  # of vectors, per process: 16,000 of 512 float32s
+# Of vectors, per process: 8,000 of 512 float32s (the bundled encoder's), 2,700 of OpenAI's
+# 1,536. A burst's workers peak at 231 MB (bench/RESULTS.md); this keeps them under 250.
+MAX_BYTES = 16 << 20
 _PER_DOCUMENT = 200  # bytes beside its vector: ids, digest, list slots
 
 
