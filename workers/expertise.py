@@ -188,17 +188,15 @@ def _ranked(
     chosen = similar | ((rank == 0) & ~any_similar[user])
     counts = np.bincount(user, weights=chosen, minlength=people)
     thumbs = np.bincount(user, weights=corpus.up[slots] * chosen, minlength=people)
-    at = np.minimum(np.searchsorted(found.slots, slots), max(len(found.slots) - 1, 0))
-    held = found.slots[at] == slots if len(found.slots) else np.zeros(len(slots), np.bool_)
     spelled = {term_key(w): w for w in words}
     shared = {
-        spelled[term]: np.bincount(user, weights=chosen & held & holds[at], minlength=people)
+        spelled[term]: np.bincount(user, weights=chosen & holds[slots], minlength=people)
         for term, holds in found.holds.items()
     }
     idf = {spelled[t]: math.log((found.documents + 1) / (df + 0.5)) for t, df in found.df.items()}
     top = totals.max()
     ranked: dict[str, Expertise] = {}
-    for person in np.unique(user):
+    for person in np.flatnonzero(np.bincount(user, minlength=people)):
         terms = Counter({w: int(c[person]) for w, c in shared.items() if c[person] > 0})
         ranked[corpus.users[person]] = Expertise(
             user_id=corpus.users[person],

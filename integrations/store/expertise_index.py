@@ -202,35 +202,39 @@ class Found:
     slots: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # sorted
     scores: np.ndarray = field(default_factory=lambda: np.zeros(0))  # 0: too few words held
     matched: np.ndarray = field(default_factory=lambda: np.zeros(0, np.bool_))
-    holds: dict[str, np.ndarray] = field(default_factory=dict)  # term key → which slots
+    # term key → whether each slot of the corpus (all of them, not only `slots`) holds it
+    holds: dict[str, np.ndarray] = field(default_factory=dict)
     df: dict[str, int] = field(default_factory=dict)
 
 
 def bm25(corpus: Corpus, words: Sequence[str], shared: int) -> Found:
     """BM25+ without its constant (`search_rank.bm25_plus(..., constant=False)`) over the
     corpus in memory: the same idf, lengths and parameters; `matched` are the documents
-    holding at least `shared` of the query's distinct words (all of them when it has fewer)."""
+    holding at least `shared` of the query's distinct words (all of them when it has fewer).
+
+    Scores are summed in arrays over every slot of the corpus, not over the documents found:
+    on two years of history a common word is held by most of them, and finding each posting's
+    place among them (a sort, a search per term) cost more than the sums."""
     query = Counter(term_key(w) for w in words)
     n = corpus.documents
     postings = {term: corpus.postings(term) for term in query}
     postings = {term: found for term, found in postings.items() if len(found[0])}
     if n <= 0 or not postings:
         return Found(documents=max(n, 0))
-    slots = np.unique(np.concatenate([found[0] for found in postings.values()]))
-    scores, held = np.zeros(len(slots)), np.zeros(len(slots), dtype=np.int32)
-    found = Found(documents=n, slots=slots)
+    scores, held = np.zeros(corpus.size), np.zeros(corpus.size, dtype=np.int32)
+    found = Found(documents=n)
     average = corpus.length / n
-    for term, (at, tf) in postings.items():
-        where = np.searchsorted(slots, at)
+    for term, (at, tf) in postings.items():  # a document holds a term once: `at` is unique
         idf = math.log((n + 1) / len(at))
         norm = K1 * (1 - B + B * corpus.lengths[at] / average)
-        scores[where] += query[term] * idf * (tf * (K1 + 1)) / (norm + tf)
-        held[where] += 1
-        found.holds[term] = np.zeros(len(slots), dtype=np.bool_)
-        found.holds[term][where] = True
+        scores[at] += query[term] * idf * (tf * (K1 + 1)) / (norm + tf)
+        held[at] += 1
+        found.holds[term] = np.zeros(corpus.size, dtype=np.bool_)
+        found.holds[term][at] = True
         found.df[term] = len(at)
-    found.matched = held >= min(shared, len(query))
-    found.scores = np.where(found.matched, scores, 0.0)
+    found.slots = np.flatnonzero(held)
+    found.matched = held[found.slots] >= min(shared, len(query))
+    found.scores = np.where(found.matched, scores[found.slots], 0.0)
     return found
 
 
