@@ -14,7 +14,7 @@ import json
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 from redis import Redis
@@ -46,8 +46,9 @@ from workers.stage_data import AutoSent, draft_details, request_context, request
 log = structlog.get_logger(__name__)
 
 
-def card_view(request: Request) -> CardView:
-    """What the card shows, read off the request and its current draft."""
+def card_view(request: Request, *, health: str | None = None) -> CardView:
+    """What the card shows, read off the request and its current draft; `health`: the
+    account's health note when the caller read it a moment ago (else read now)."""
     draft = request.current_draft
     details = draft_details(draft) if draft else None
     return CardView(
@@ -77,7 +78,7 @@ def card_view(request: Request) -> CardView:
         escalation=_escalation(request),
         sla=_sla(request),
         incident=_incident(request),
-        health=_health(request),
+        health=_health(request) if health is None else health,
         auto_sent=_auto_sent(request),
     )
 
@@ -139,11 +140,20 @@ def _sla(request: Request) -> SlaState | None:
     )
 
 
-def message_body(session: Session, request_id: int) -> tuple[dict[str, Any], str | None]:
+class CardBody(NamedTuple):
+    body: dict[str, Any]  # chat.postMessage's text and blocks
+    card_ts: str | None  # where it is posted, None before
+    health: str  # the account's health note it shows
+
+
+def message_body(session: Session, request_id: int, *, health: str | None = None) -> CardBody:
+    """The card as it should look now; `health` as in `card_view`."""
     request = session.get_one(Request, request_id)
-    view = card_view(request)
+    view = card_view(request, health=health)
     blocks = [b.to_dict() for b in build_approval_card(view)]
-    return {"text": card_fallback_text(view), "blocks": blocks}, request.card_ts
+    return CardBody(
+        {"text": card_fallback_text(view), "blocks": blocks}, request.card_ts, view.health
+    )
 
 
 # A card is redrawn at most once in this long, however many refreshes ask meanwhile.
@@ -219,7 +229,7 @@ def _where(deps: Deps, request: Request) -> tuple[str, str] | None:
 def _draw_coalesced(deps: Deps, request_id: int, keys: CardKeys) -> bool:
     def body() -> dict[str, Any]:
         with transaction(deps.sessions) as session:
-            return message_body(session, request_id)[0]
+            return message_body(session, request_id).body
 
     return draw_coalesced(deps, keys, body, request_id=request_id)
 

@@ -29,7 +29,7 @@ log = structlog.get_logger(__name__)
 def publish_card(deps: Deps, request_id: int) -> None:
     """Post the card through the outbox the first time; redraw it in place afterwards."""
     with transaction(deps.sessions) as session:
-        body, card_ts = message_body(session, request_id)
+        body, card_ts, health = message_body(session, request_id)
         if card_ts is None:
             request = session.get_one(Request, request_id)
             channel = card_channel(
@@ -47,9 +47,11 @@ def publish_card(deps: Deps, request_id: int) -> None:
     if ts is not None:
         _note_posted(deps, CardKeys(channel, ts), posted, request_id)
     # What went out is the outbox row's body: this one's, or an earlier try's when that try
-    # wrote the row and failed to post. Whatever differs from it now is drawn now.
+    # wrote the row and failed to post. Whatever differs from it now is drawn now; the
+    # account's health is not read again (two statements, 2-3 ms on a long history): a card
+    # shows it as of its drawing, and this one was drawn a moment ago.
     with transaction(deps.sessions) as session:
-        fresh, card_ts = message_body(session, request_id)
+        fresh, card_ts, _ = message_body(session, request_id, health=health)
     if card_ts is not None and fresh != posted:
         draw_card(deps, request_id)
 
