@@ -275,10 +275,9 @@ def draft_offline(job: DraftJob) -> Drafted:
     hello = greeting(said, job.user_id)
     language = job.language
     translation = _untranslated(job, language, "offline draft")
-    examples = [e for e in job.grounding.examples if _may_reuse(e.answer, language)]
+    example = next((e for e in job.grounding.examples if _may_reuse(e.answer, language)), None)
     scores = grounding_scores(_question(job), job.grounding)
-    if examples:
-        example = examples[0]
+    if example is not None:
         liked = " (people gave it a 👍)" if example.liked else ""
         text = hello + _GREETING.sub("", example.answer, count=1)
         return Drafted(

@@ -125,30 +125,23 @@ def _by_script(words: str) -> str | None:
     """Chinese, Japanese or Korean when their characters carry the message (at least as many
     as the words in other scripts): kana is Japanese, Hangul Korean, Han without kana Chinese.
     None for any other text."""
-    kana = hangul = han = 0
-    for ch in words:
-        block = _cjk_block(ch)
-        kana += block == "kana"
-        hangul += block == "hangul"
-        han += block == "han"
+    kana, hangul, han = (len(block.findall(words)) for block in (_KANA, _HANGUL, _HAN))
     cjk = kana + hangul + han
-    other_words = sum(1 for w in words.split() if not any(_cjk_block(c) for c in w))
-    if cjk < 2 or cjk < other_words:
+    if cjk < 2:  # most messages: no need to count the other words
+        return None
+    other_words = sum(1 for w in words.split() if not _CJK.search(w))
+    if cjk < other_words:
         return None
     if kana and han < 20 * kana:
         return "ja"
     return "ko" if hangul > han else "zh"
 
 
-def _cjk_block(ch: str) -> str | None:
-    point = ord(ch)
-    if 0x3040 <= point <= 0x30FF or 0x31F0 <= point <= 0x31FF or 0xFF66 <= point <= 0xFF9D:
-        return "kana"
-    if 0xAC00 <= point <= 0xD7AF or 0x1100 <= point <= 0x11FF or 0x3130 <= point <= 0x318F:
-        return "hangul"
-    if 0x4E00 <= point <= 0x9FFF or 0x3400 <= point <= 0x4DBF or 0xF900 <= point <= 0xFAFF:
-        return "han"
-    return None
+# The blocks `_by_script` counts, a character class each (one pass in C, not a call a letter)
+_KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9d]")
+_HANGUL = re.compile("[\uac00-\ud7af\u1100-\u11ff\u3130-\u318f]")
+_HAN = re.compile("[\u4e00-\u9fff\u3400-\u4dbf\uf900-\ufaff]")
+_CJK = re.compile("|".join(block.pattern for block in (_KANA, _HANGUL, _HAN)))
 
 
 _loaded: list[Any] = []
