@@ -40,6 +40,7 @@ BEST_ANSWERS = 5  # a person's expertise is the sum of their best few similar an
 # weighs a common one down), where retrieval, which quotes an answer, needs two.
 SHARED_TERMS = 1
 SIMILAR_SHARE = 0.4  # an answer counts as "similar" above this share of the best one's score
+SORTED = 1000  # the best answers a ranking sorts (`_may_count`), with the few others that count
 
 
 @dataclass(frozen=True)
@@ -176,10 +177,12 @@ def _ranked(
     """Each person's expertise: the sum of their best `BEST_ANSWERS`, relative to the best
     person's; their similar answers (within `SIMILAR_SHARE` of the best answer, else their
     best one), the 👍 those got, and the words those share most."""
+    if not len(slots) or scores.max() <= 0:
+        return {}
+    counted = _may_count(corpus.user[slots], scores, len(corpus.users))
+    slots, scores = slots[counted], scores[counted]
     order = np.lexsort((corpus.ids[slots], -corpus.answered_at[slots], -scores))
     slots, scores = slots[order], scores[order]  # best first; on a tie, the newest
-    if not len(slots) or scores[0] <= 0:
-        return {}
     user, people = corpus.user[slots], len(corpus.users)
     rank = _rank_within(user)
     totals = np.bincount(user, weights=np.where(rank < BEST_ANSWERS, scores, 0.0), minlength=people)
@@ -206,6 +209,21 @@ def _ranked(
             topic=_topic(query, terms, int(counts[person]), idf),
         )
     return ranked
+
+
+def _may_count(user: np.ndarray, scores: np.ndarray, people: int, most: int = SORTED) -> np.ndarray:
+    """Which answers can count in `_ranked`, exactly: each person's best `BEST_ANSWERS` and
+    the similar ones. On a long history a request's words are held by thousands of answers
+    (19,000 of 50,000 on bench/seed_history.py's), and sorting them all was most of a
+    ranking. Kept: the `most` best, the similar ones, and every answer of a person who has
+    fewer than `BEST_ANSWERS` among those (whose best may lie further down); everyone else's
+    best are among the kept, with every answer that ties with them."""
+    if len(scores) <= most:
+        return np.ones(len(scores), dtype=np.bool_)
+    kept = scores >= np.partition(scores, len(scores) - most)[len(scores) - most]
+    kept |= scores >= SIMILAR_SHARE * scores.max()
+    short = np.bincount(user[kept], minlength=people) < BEST_ANSWERS
+    return kept | short[user]
 
 
 def _rank_within(user: np.ndarray) -> np.ndarray:
