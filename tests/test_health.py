@@ -19,13 +19,14 @@ from prometheus_client import REGISTRY
 from sqlalchemy import event, select
 from sqlalchemy.engine import Connection
 
+from integrations.store.csat_models import CsatValue, CsatVote
 from integrations.store.db import transaction
 from integrations.store.models import Request
 from sandbox.world import APPROVER, BOT_USER, CUSTOMER
 from tests.harness import World, start_world
 from tests.test_app_home import open_home
 from tests.test_feedback import answer, react
-from workers.health import account_health, accounts_at_risk, frustrated
+from workers.health import account_health, accounts_at_risk, accounts_health, frustrated
 from workers.sla import recover_clocks
 from workers.stage_data import request_context
 
@@ -168,6 +169,50 @@ def test_health_is_two_statements_however_long_the_history(health_world: World) 
         later = account_health(session, key, context, datetime.now(UTC) + timedelta(days=31))
     assert later.reasons == [] and later.level == "good", later
     assert [a.name for a in at_risk] == ["Globex Corporation"]
+
+
+def test_csat_votes_and_urgent_requests_count_in_their_window_for_their_account(
+    health_world: World,
+) -> None:
+    """A vote counts when it was cast, or last changed, within 30 days; a request triaged
+    urgent or high, when it came within 14. Another account's health holds none of it.
+    Without `voted` on the answers' count, the old vote makes it "1 of 3" and this fails."""
+    world = health_world
+    for question in ("Where is the API key?", "Can we add a second admin?"):
+        world.customer_says(question)
+    world.drain()
+    now = datetime.now(UTC)
+    with transaction(world.deps.sessions) as session:
+        first, second = session.scalars(select(Request).order_by(Request.id)).all()
+        first.urgency, second.urgency = "high", "normal"
+        key = str(first.account_key)
+        session.add_all(
+            [
+                CsatVote(request_id=first.id, user_id="W1", value=CsatValue.BAD, voted_at=now),
+                CsatVote(
+                    request_id=second.id,
+                    user_id="W1",
+                    value=CsatValue.GOOD,
+                    voted_at=now - timedelta(days=40),
+                    changed_at=now - timedelta(days=2),  # changed its mind lately: counts
+                ),
+                CsatVote(
+                    request_id=second.id,
+                    user_id="W2",
+                    value=CsatValue.BAD,
+                    voted_at=now - timedelta(days=35),  # too long ago
+                ),
+            ]
+        )
+    with transaction(world.deps.sessions) as session:
+        found = accounts_health(session, {key: None, "channel:C0OTHER": None}, now)
+    assert "CSAT: 1 of 2 unhappy" in found[key].reasons
+    assert "1 urgent request in 14 days" in found[key].reasons
+    assert found["channel:C0OTHER"].reasons == []
+    with transaction(world.deps.sessions) as session:  # three weeks on
+        later = account_health(session, key, None, now + timedelta(days=21))
+    assert "1 urgent request in 14 days" not in later.reasons
+    assert "CSAT: 1 of 2 unhappy" in later.reasons  # both votes still within 30 days
 
 
 def test_the_frustration_lexicon() -> None:

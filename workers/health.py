@@ -22,10 +22,10 @@ over the account's recent customer messages, beside the urgency the triage class
 already gave its recent requests. It is not a sentiment model; it counts messages that say
 "still broken", "unacceptable", "¡urgente!" and the like.
 
-Everything is read in two statements for any number of accounts (`accounts_health`): one
-aggregate row per account (breaches, 👎, CSAT, urgent requests, each a correlated subquery over
-that account's requests), and the recent messages (the last 20 per account). Every statement
-filters on `requests.account_key`: one account's troubles never count towards another's.
+Everything is read in two statements for any number of accounts (`accounts_health`): the
+counts per account (breaches, 👎, CSAT, urgent requests, each joined to the accounts' requests
+of the window), and the recent messages (the last 20 per account). Every statement filters on
+`requests.account_key`: one account's troubles never count towards another's.
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import Session
 
 from integrations.store.csat_models import CsatValue, CsatVote
@@ -139,55 +140,50 @@ def _from_context(context: RequestContext | None, now: datetime) -> _Signals:
 
 
 def _read_history(session: Session, signals: dict[str, _Signals], now: datetime) -> None:
-    since, recent = now - WINDOW, now - RECENT
-    mine = Draft.request_id == Request.id
-    thumbs = (
-        select(func.coalesce(func.sum(Draft.details[("feedback", "down")].as_integer()), 0))
-        .where(mine, Draft.decided_at >= since, Draft.posted_ts.is_not(None))
-        .scalar_subquery()
-    )
-    voted = func.coalesce(CsatVote.changed_at, CsatVote.voted_at) >= since
-    votes = CsatVote.request_id == Request.id
-    bad = (
-        select(func.count(CsatVote.id))
-        .where(votes, voted, CsatVote.value == CsatValue.BAD)
-        .scalar_subquery()
-    )
-    answers = select(func.count(CsatVote.id)).where(votes, voted).scalar_subquery()
-    rows = (
-        select(
-            Request.account_key.label("key"),
-            case((SlaClock.breached_at >= since, 1), else_=0).label("breached"),
-            thumbs.label("thumbs"),
-            bad.label("bad"),
-            answers.label("answers"),
-            case(
-                (and_(Request.created_at >= recent, Request.urgency.in_(("urgent", "high"))), 1),
-                else_=0,
-            ).label("urgent"),
-        )
-        .outerjoin(SlaClock, SlaClock.request_id == Request.id)
-        # A breach or a vote comes after its request was opened: twice the window finds them.
+    """Breaches, 👎, CSAT votes and urgent requests of each account, in one statement: the
+    accounts' requests of the window read once (a CTE), then each signal joined to them and
+    counted per account. (A row per request with a subquery per signal took twice as long
+    on a busy account's 325 requests: bench/RESULTS.md, "History search", session 14.)"""
+    since = now - WINDOW
+    # A breach or a vote comes after its request was opened: twice the window finds them.
+    window = (
+        select(Request.id, Request.account_key, Request.created_at, Request.urgency)
         .where(
             Request.account_key.in_(signals),
             Request.last_message_at >= now - 2 * WINDOW - _LATE,  # read by the index
             Request.created_at >= now - 2 * WINDOW,
         )
-        .subquery()
+        .cte("health_window")
     )
-    per_account = select(
-        rows.c.key,
-        func.sum(rows.c.breached),
-        func.sum(rows.c.thumbs),
-        func.sum(rows.c.bad),
-        func.sum(rows.c.answers),
-        func.sum(rows.c.urgent),
-    ).group_by(rows.c.key)
-    for key, breached, thumbs_down, csat_bad, csat_answers, urgent in session.execute(per_account):
-        found = signals[key]
-        found.breaches, found.thumbs_down = int(breached or 0), int(thumbs_down or 0)
-        found.csat_bad, found.csat_answers = int(csat_bad or 0), int(csat_answers or 0)
-        found.urgent = int(urgent or 0)
+    key = window.c.account_key
+
+    def signal(name: str, value: Any) -> Any:  # `name`: the `_Signals` field it fills
+        return select(key, literal(name).label("signal"), value).select_from(window)
+
+    voted = func.coalesce(CsatVote.changed_at, CsatVote.voted_at) >= since
+    counted = union_all(
+        signal("breaches", func.count())
+        .join(SlaClock, SlaClock.request_id == window.c.id)
+        .where(SlaClock.breached_at >= since)
+        .group_by(key),
+        signal("thumbs_down", func.sum(Draft.details[("feedback", "down")].as_integer()))
+        .join(Draft, Draft.request_id == window.c.id)
+        .where(Draft.decided_at >= since, Draft.posted_ts.is_not(None))
+        .group_by(key),
+        signal("csat_bad", func.count())
+        .join(CsatVote, CsatVote.request_id == window.c.id)
+        .where(voted, CsatVote.value == CsatValue.BAD)
+        .group_by(key),
+        signal("csat_answers", func.count())
+        .join(CsatVote, CsatVote.request_id == window.c.id)
+        .where(voted)
+        .group_by(key),
+        signal("urgent", func.count())
+        .where(window.c.created_at >= now - RECENT, window.c.urgency.in_(("urgent", "high")))
+        .group_by(key),
+    )
+    for account, name, value in session.execute(counted):
+        setattr(signals[account], name, int(value or 0))
 
 
 def _read_messages(session: Session, signals: dict[str, _Signals], now: datetime) -> None:
