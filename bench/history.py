@@ -16,6 +16,7 @@ Times: wall (perf_counter), CPU of the thread doing the work (`time.thread_time`
 time (the sum of cursor executions, SQLAlchemy's before/after_cursor_execute). Medians and
 90th percentiles after a warm-up. Then, on the seeded database, the answer approved first
 (two years old, request 1) must still be found, by retrieval and on the pipeline's card.
+The three databases are measured side by side, each question on each in turn (`run`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from bench.seed_history import COLLEAGUES, DEFAULT_URL, FIRST_ANSWER, History  # noqa: E402
+from integrations.local_embeddings import LocalEmbedder  # noqa: E402
 from integrations.store.db import transaction, upgrade  # noqa: E402
 from sandbox.expertise_topics import GUS  # noqa: E402
 from tests.harness import ORG, World, start_world  # noqa: E402
@@ -85,18 +87,37 @@ def questions(count: int, seed: int = 99) -> list[str]:
     return [history.question()[1] for _ in range(count)]
 
 
-def run(url: str, redis_url: str, asked: list[str], warm: int) -> dict[str, list[Any]]:
-    """Measure each stage for each question on the database at `url`."""
-    found: dict[str, list[Any]] = {stage: [] for stage in STAGES}
-    with start_world(database_url=url, redis_url=redis_url, **WORLD) as world:
-        for user in COLLEAGUES:  # the people the history names, as Slack knows them
-            gone = user == GUS  # deactivated
-            world.emu.add_user(user, team_id=ORG, name=user.lower(), tz="UTC", deleted=gone)
-        clock = Clock(world.deps.engine)
+def run(
+    urls: dict[str, str], redis_url: str, asked: list[str], warm: int
+) -> dict[str, dict[str, list[Any]]]:
+    """Measure each stage for each question on every database (name -> url), the databases
+    in turn for each question, the first of them changing from one question to the next: this
+    machine's speed drifts by more than the differences measured (the same loop of Python ran
+    0.33-0.60 s within a minute), and one database after the other let a slow minute fall on
+    one of them alone. Each database has its world and its Redis database (`redis_url`'s
+    number, then the ones below it)."""
+    found: dict[str, dict[str, list[Any]]] = {name: {s: [] for s in STAGES} for name in urls}
+    with ExitStack() as stack:
+        worlds, clocks = {}, {}
+        for n, (name, url) in enumerate(urls.items()):
+            redis = _redis_db(redis_url, n)
+            Redis.from_url(redis).flushdb()
+            world = stack.enter_context(start_world(database_url=url, redis_url=redis, **WORLD))
+            for user in COLLEAGUES:  # the people the history names, as Slack knows them
+                gone = user == GUS  # deactivated
+                world.emu.add_user(user, team_id=ORG, name=user.lower(), tz="UTC", deleted=gone)
+            worlds[name], clocks[name] = world, Clock(world.deps.engine)
+        names = list(urls)
         for n, question in enumerate(asked):
-            into = {stage: [] if n < warm else found[stage] for stage in STAGES}
-            _stages(world, clock, question, into)
+            for name in names[n % len(names) :] + names[: n % len(names)]:
+                into = {stage: [] if n < warm else found[name][stage] for stage in STAGES}
+                _stages(worlds[name], clocks[name], question, into)
     return found
+
+
+def _redis_db(url: str, below: int) -> str:
+    base, number = url.rsplit("/", 1)
+    return f"{base}/{int(number) - below}"
 
 
 def _stages(world: World, clock: Clock, question: str, into: dict[str, list[Any]]) -> None:
@@ -107,6 +128,7 @@ def _stages(world: World, clock: Clock, question: str, into: dict[str, list[Any]
         expertise_for(session, question, index=world.deps.expertise, half_life_days=180, now=now)
         open_load(session, exclude=0)
     cards = len(world.cards())
+    LocalEmbedder.forget_recent()  # the databases before this one embedded the same question
     with clock.measure(into["pipeline (time to card)"]):
         world.customer_says(question)
         world.drain()
@@ -202,18 +224,21 @@ def main() -> None:
     parser.add_argument("--seeded", default=DEFAULT_URL, help="made by bench/seed_history.py")
     parser.add_argument("--small", default=f"{DEFAULT_URL}_small", help="the same at --scale 0.01")
     parser.add_argument("--admin", default="postgresql://postgres@127.0.0.1:5432/test")
-    parser.add_argument("--redis", default="redis://127.0.0.1:6379/5")
+    parser.add_argument(
+        "--redis", default="redis://127.0.0.1:6379/5", help="this database and the two below it"
+    )
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--warm", type=int, default=5)
     parser.add_argument("--record", action="store_true", help="write to bench/RESULTS.md")
     args = parser.parse_args()
     asked = questions(args.requests + args.warm)
     sizes = {"small": counts(args.small), "full": counts(args.seeded)}
-    measured: dict[str, dict[str, list[Any]]] = {}
-    for name, template in (("empty", None), ("small", args.small), ("full", args.seeded)):
-        Redis.from_url(args.redis).flushdb()
-        with database(args.admin, template) as url:
-            measured[name] = run(url, args.redis, asked, args.warm)
+    with ExitStack() as stack:
+        urls = {
+            name: stack.enter_context(database(args.admin, template))
+            for name, template in (("empty", None), ("small", args.small), ("full", args.seeded))
+        }
+        measured = run(urls, args.redis, asked, args.warm)
     Redis.from_url(args.redis).flushdb()
     with database(args.admin, args.seeded) as url:
         by_retrieval, on_card = first_answer_found(url, args.redis)
@@ -250,7 +275,8 @@ def section(
             f"the same at 1% ({small['request_messages']:,} messages, {small['drafts']:,} "
             f"answers, {small['expertise_evidence']:,} evidence rows); empty: just migrated",
             f"- {args.requests} new customer questions (after {args.warm} to warm up), the same "
-            "on the three databases (each a fresh copy); each stage timed per request",
+            "on the three databases (each a fresh copy), which take each question in turn; "
+            "each stage timed per request",
             "",
             *lines,
             "",

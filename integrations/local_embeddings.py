@@ -106,6 +106,13 @@ class LocalEmbedder:
         with _backend_lock:
             return dict(_counts)
 
+    @staticmethod
+    def forget_recent() -> None:
+        """Drop the recent vectors: a benchmark that replays a text on several databases
+        measures each as the first to see it, as a new message is."""
+        with _backend_lock:
+            _recent.clear()
+
     def warm_up(self) -> None:
         """Load the weights now rather than on the first request."""
         self.embed(["warming up the sentence encoder"])
