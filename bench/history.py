@@ -88,19 +88,18 @@ def questions(count: int, seed: int = 99) -> list[str]:
 
 
 def run(
-    urls: dict[str, str], redis_url: str, asked: list[str], warm: int
+    urls: dict[str, str], redis_urls: list[str], asked: list[str], warm: int
 ) -> dict[str, dict[str, list[Any]]]:
     """Measure each stage for each question on every database (name -> url), the databases
     in turn for each question, the first of them changing from one question to the next: this
     machine's speed drifts by more than the differences measured (the same loop of Python ran
     0.33-0.60 s within a minute), and one database after the other let a slow minute fall on
-    one of them alone. Each database has its world and its Redis database (`redis_url`'s
-    number, then the ones below it)."""
+    one of them alone. Each database has its world and its Redis database (`redis_urls`, in
+    the same order)."""
     found: dict[str, dict[str, list[Any]]] = {name: {s: [] for s in STAGES} for name in urls}
     with ExitStack() as stack:
         worlds, clocks = {}, {}
-        for n, (name, url) in enumerate(urls.items()):
-            redis = _redis_db(redis_url, n)
+        for (name, url), redis in zip(urls.items(), redis_urls, strict=True):
             Redis.from_url(redis).flushdb()
             world = stack.enter_context(start_world(database_url=url, redis_url=redis, **WORLD))
             for user in COLLEAGUES:  # the people the history names, as Slack knows them
@@ -113,11 +112,6 @@ def run(
                 into = {stage: [] if n < warm else found[name][stage] for stage in STAGES}
                 _stages(worlds[name], clocks[name], question, into)
     return found
-
-
-def _redis_db(url: str, below: int) -> str:
-    base, number = url.rsplit("/", 1)
-    return f"{base}/{int(number) - below}"
 
 
 def _stages(world: World, clock: Clock, question: str, into: dict[str, list[Any]]) -> None:
@@ -225,7 +219,10 @@ def main() -> None:
     parser.add_argument("--small", default=f"{DEFAULT_URL}_small", help="the same at --scale 0.01")
     parser.add_argument("--admin", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument(
-        "--redis", default="redis://127.0.0.1:6379/5", help="this database and the two below it"
+        "--redis",
+        nargs=3,
+        default=[f"redis://127.0.0.1:6379/{n}" for n in (5, 4, 3)],
+        help="a Redis database for each of the empty, small and full databases' worlds",
     )
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--warm", type=int, default=5)
@@ -239,9 +236,9 @@ def main() -> None:
             for name, template in (("empty", None), ("small", args.small), ("full", args.seeded))
         }
         measured = run(urls, args.redis, asked, args.warm)
-    Redis.from_url(args.redis).flushdb()
+    Redis.from_url(args.redis[0]).flushdb()
     with database(args.admin, args.seeded) as url:
-        by_retrieval, on_card = first_answer_found(url, args.redis)
+        by_retrieval, on_card = first_answer_found(url, args.redis[0])
     lines = table(measured)
     print("\n".join(lines))
     print(f"sizes: {sizes}")
